@@ -1,0 +1,14 @@
+//! Veilmark's formats and algorithms, with no I/O and no async runtime.
+//!
+//! This crate is shared by every other part of Veilmark — the `veilmark` command line, the
+//! server, the crawler and the WebAssembly viewer — so it compiles for native targets and for
+//! `wasm32-unknown-unknown` alike. It never touches files, sockets, clocks or the system's random
+//! number generator: callers hand it bytes and randomness, it hands back bytes or a typed error.
+//!
+//! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
+//!   `docs/envelope.md`.
+//! - [`media`]: media-type detection from content, so that a file's name is never trusted.
+#![forbid(unsafe_code)]
+
+pub mod envelope;
+pub mod media;
