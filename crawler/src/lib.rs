@@ -1,1 +1,1 @@
-//! placeholder
+//! Marketplace crawler: see README.md. The implementation arrives with the crawler issue.
