@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the one command that runs every test, on a fresh machine or a warm one.
 //!
 //! `.ci/run` calls exactly this. Steps run in order and stop at the first failure; each prints
-//! its duration so that slow steps are visible in CI logs.
+//! its duration so that slow steps are visible in CI logs. The workspace tests run last, so that
+//! the run closes on their summary.
 
 use anyhow::Result;
 
@@ -64,9 +65,7 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
     sh::step("test vectors match the implementation", || {
         crate::vectors::run(std::path::Path::new("docs/vectors/envelope"), true)
     })?;
-    sh::step("cargo test (workspace)", || {
-        sh::run("cargo", &["test", "--workspace"])
-    })?;
+    sh::step("fuzz smoke runs", || fuzz_smoke(fuzz_seconds))?;
     sh::step(
         "independent Python decryptor agrees with every vector",
         || {
@@ -101,7 +100,9 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             ],
         )
     })?;
-    sh::step("fuzz smoke runs", || fuzz_smoke(fuzz_seconds))?;
+    sh::step("cargo test (workspace)", || {
+        sh::run("cargo", &["test", "--workspace"])
+    })?;
     println!("\nall checks and test suites passed");
     Ok(())
 }
