@@ -36,7 +36,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     for s in &samples {
         println!(
             "   {:<22} {:>10}",
-            s.display().to_string(),
+            file_name(s),
             human_bytes(fs::metadata(s)?.len())
         );
     }
@@ -67,7 +67,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         println!(
             "   {:<22} -> {:<26} detected {:<18} {} chunk(s)",
             s.file_name().unwrap_or_default().to_string_lossy(),
-            out.display().to_string(),
+            file_name(&out),
             header.media_type(),
             header.chunk_count()
         );
@@ -94,8 +94,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let same = sha256(original)? == sha256(&back)?;
         println!(
             "   {:<26} -> {:<28} SHA-256 {}",
-            envelope.display().to_string(),
-            back.display().to_string(),
+            file_name(envelope),
+            file_name(&back),
             if same { "identical" } else { "DIFFERENT" }
         );
         anyhow::ensure!(same, "round trip changed {}", original.display());
@@ -166,6 +166,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     );
     println!("   veilmark --help");
     Ok(())
+}
+
+/// The last component of a path, for tidy columns.
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A byte range of an in-memory file as indices.

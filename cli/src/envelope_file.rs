@@ -115,7 +115,7 @@ pub fn seal_file(
         sealed?;
         for (_, buf) in &batch {
             out.writer().write_all(buf)?;
-            bar.inc((buf.len() - veilmark_shared::envelope::TAG_LEN) as u64);
+            bar.inc((buf.len() - veilmark_shared::envelope::CHUNK_OVERHEAD) as u64);
         }
         batch = following?;
     }

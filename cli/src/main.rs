@@ -40,6 +40,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
@@ -62,3 +63,18 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// `veilmark … | head` should end quietly, as Unix tools do, rather than panic on a closed pipe:
+/// Rust ignores SIGPIPE by default, so restore the default action (terminate) at start-up.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in `main`, before any thread exists; `signal` with `SIG_DFL`
+    // has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}

@@ -161,7 +161,7 @@ fn tampered_envelopes_exit_3_and_write_nothing() {
     let mut flipped = good.clone();
     flipped[200_000] ^= 1;
     let mut swapped = good.clone();
-    let (a, b) = (200..200 + 65552, 200 + 65552..200 + 2 * 65552);
+    let (a, b) = (200..200 + 65560, 200 + 65560..200 + 2 * 65560);
     let hl = u16::from_be_bytes([good[10], good[11]]) as usize;
     let (a, b) = (
         hl + a.start - 200..hl + a.end - 200,

@@ -146,11 +146,11 @@ fn each_kind_of_damage_has_its_own_error() {
     foreign[range(2)].copy_from_slice(&other[range(2)]);
     assert_eq!(
         open_err(&foreign),
-        EnvelopeError::ChunkTampered { index: 2 }
+        EnvelopeError::ChunkFromOtherEnvelope { index: 2 }
     );
 
     let mut flipped = env.clone();
-    flipped[range(3).start + 3] ^= 4;
+    flipped[range(3).start + 30] ^= 4;
     assert_eq!(
         open_err(&flipped),
         EnvelopeError::ChunkTampered { index: 3 }
@@ -221,7 +221,7 @@ fn sealer_refuses_bad_parameters_and_wrong_chunk_lengths() {
     ));
     let mut last = vec![0u8; 3000 - 2048];
     sealer.seal_chunk(2, &mut last).unwrap();
-    assert_eq!(last.len(), 3000 - 2048 + envelope::TAG_LEN);
+    assert_eq!(last.len(), 3000 - 2048 + envelope::CHUNK_OVERHEAD);
 }
 
 #[test]

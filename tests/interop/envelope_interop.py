@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 MAGIC = b"VEILMARK"
 TAG = 16
+FILE_TAG = 8
 
 
 class Reject(Exception):
@@ -78,13 +79,14 @@ def open_envelope(key, env):
     if not hmac.compare_digest(h[80 + mlen :], mac):
         raise Reject("header-tampered")
 
-    expected = hlen + pt_len + TAG * count
+    expected = hlen + pt_len + (FILE_TAG + TAG) * count
     if len(env) < expected:
         raise Reject("truncated")
     if len(env) > expected:
         raise Reject("trailing-data")
 
     aead = AESGCM(payload_key)
+    file_tag = mac[:FILE_TAG]
 
     def nonce(i):
         return prefix + struct.pack(">I", i) + bytes([1 if i == count - 1 else 0])
@@ -93,12 +95,15 @@ def open_envelope(key, env):
     pos = hlen
     for i in range(count):
         n = min(chunk_size, pt_len - i * chunk_size)
-        ct = env[pos : pos + n + TAG]
-        pos += n + TAG
+        sealed = env[pos : pos + FILE_TAG + n + TAG]
+        pos += FILE_TAG + n + TAG
+        if sealed[:FILE_TAG] != file_tag:
+            raise Reject("chunk-from-other-envelope")
+        ct = sealed[FILE_TAG:]
         try:
             out += aead.decrypt(nonce(i), ct, h)
         except InvalidTag:
-            # Reordered, or modified / foreign? Try the other positions of the same length.
+            # Reordered or modified? Try the other positions of the same length.
             for j in range(count):
                 m = min(chunk_size, pt_len - j * chunk_size)
                 if j != i and m == n:

@@ -294,10 +294,18 @@ fn all_vectors() -> Vec<Vector> {
         "stream_chunk_from_other_file",
         "Chunk 1 is taken from another envelope of the same plaintext under the same key.",
         b,
-        "chunk-tampered",
+        "chunk-from-other-envelope",
     ));
     let mut b = base.clone();
-    b[r1.start + 7] ^= 0x10;
+    b[r1.start] ^= 0x01;
+    v.push(bad(
+        "stream_file_tag_edited",
+        "The first byte of chunk 1 (its file tag) is changed: reported as a foreign chunk.",
+        b,
+        "chunk-from-other-envelope",
+    ));
+    let mut b = base.clone();
+    b[r1.start + 20] ^= 0x10;
     v.push(bad(
         "stream_bit_flip_second_chunk",
         "One ciphertext bit of chunk 1 is flipped.",

@@ -79,9 +79,17 @@ pub enum EnvelopeError {
         sealed_as: u32,
     },
 
-    /// A chunk failed authentication: its bytes were modified, or it was taken from another
-    /// envelope. (The two cannot be told apart without the other file's key.)
-    #[error("chunk {index} failed authentication: it was modified or comes from another envelope")]
+    /// A chunk starts with another envelope's file tag: it was copied in from a different file
+    /// (or its first 8 bytes were overwritten).
+    #[error("chunk {index} belongs to another envelope: its file tag does not match this header")]
+    ChunkFromOtherEnvelope {
+        /// The chunk's position.
+        index: u32,
+    },
+
+    /// A chunk carries this envelope's file tag but fails authentication under every nearby
+    /// position: its bytes were modified.
+    #[error("chunk {index} failed authentication: its bytes were modified")]
     ChunkTampered {
         /// The chunk's position.
         index: u32,
@@ -127,6 +135,7 @@ impl EnvelopeError {
             Self::Truncated { .. } => "truncated",
             Self::TrailingData { .. } => "trailing-data",
             Self::ChunkOutOfOrder { .. } => "chunk-out-of-order",
+            Self::ChunkFromOtherEnvelope { .. } => "chunk-from-other-envelope",
             Self::ChunkTampered { .. } => "chunk-tampered",
             Self::ChunkIndexOutOfRange { .. } => "chunk-index-out-of-range",
             Self::ChunkLength { .. } => "chunk-length",

@@ -4,7 +4,7 @@
 //! and the header MAC are verified by [`super::Opener::new`], which needs the content key.
 
 use super::error::EnvelopeError;
-use super::{MAGIC, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TAG_LEN, VERSION};
+use super::{CHUNK_OVERHEAD, FILE_TAG_LEN, MAGIC, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, VERSION};
 
 /// Offset of the media-type length byte; the fixed part of the header ends here.
 pub(crate) const FIXED_LEN: usize = 64;
@@ -247,17 +247,27 @@ impl Header {
     #[must_use]
     pub fn chunk_range(&self, index: u32) -> Option<std::ops::Range<u64>> {
         let len = self.chunk_plaintext_len(index)?;
-        let stride = u64::from(self.chunk_size) + TAG_LEN as u64;
+        let stride = u64::from(self.chunk_size) + CHUNK_OVERHEAD as u64;
         let start = self.bytes.len() as u64 + u64::from(index) * stride;
-        Some(start..start + len as u64 + TAG_LEN as u64)
+        Some(start..start + len as u64 + CHUNK_OVERHEAD as u64)
     }
 
-    /// Total envelope length in bytes: header + plaintext + one tag per chunk.
+    /// The file tag every chunk of this envelope starts with: the first 8 bytes of the header
+    /// MAC. It lets a reader name a chunk copied in from another envelope.
+    #[must_use]
+    pub fn file_tag(&self) -> [u8; FILE_TAG_LEN] {
+        let at = self.bytes.len() - MAC_LEN;
+        self.bytes[at..at + FILE_TAG_LEN]
+            .try_into()
+            .expect("the MAC is longer than the file tag")
+    }
+
+    /// Total envelope length in bytes: header + plaintext + 24 bytes per chunk.
     #[must_use]
     pub fn envelope_len(&self) -> u64 {
         self.bytes.len() as u64
             + self.plaintext_len
-            + u64::from(self.chunk_count()) * TAG_LEN as u64
+            + u64::from(self.chunk_count()) * CHUNK_OVERHEAD as u64
     }
 
     /// The 12-byte AES-GCM nonce of chunk `index`: prefix ‖ counter (big-endian) ‖ last flag.

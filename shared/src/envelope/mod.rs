@@ -4,7 +4,8 @@
 //! an authenticated header (magic, version, document id, media type, plaintext length, chunk size,
 //! key salt, nonce prefix, key check, HMAC) followed by fixed-size chunks, each sealed with
 //! AES-256-GCM under a per-file key, with nonce = random prefix ‖ chunk counter ‖ last-chunk flag
-//! and the whole header as associated data. Chunks decrypt independently (random access, range
+//! and the whole header as associated data; each chunk starts with a file tag naming the envelope
+//! it belongs to. Chunks decrypt independently (random access, range
 //! requests, parallelism); truncation, reordering, chunk swapping between files, header edits and
 //! bit flips each produce their own [`EnvelopeError`].
 //!
@@ -35,6 +36,10 @@ pub const MAGIC: [u8; 8] = *b"VEILMARK";
 pub const VERSION: u8 = 1;
 /// Length of the AES-GCM tag that ends every chunk.
 pub const TAG_LEN: usize = 16;
+/// Length of the file tag that starts every chunk (`docs/envelope.md#chunks`).
+pub const FILE_TAG_LEN: usize = 8;
+/// Bytes each chunk adds to its plaintext: file tag and AES-GCM tag.
+pub const CHUNK_OVERHEAD: usize = FILE_TAG_LEN + TAG_LEN;
 /// Chunk size used unless the caller asks otherwise: 64 KiB.
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// Smallest allowed chunk size: 1 KiB.
@@ -76,7 +81,7 @@ pub fn seal(
         .map_err(|_| EnvelopeError::InvalidParameters("envelope too large for memory".into()))?;
     let mut out = Vec::with_capacity(envelope_len);
     out.extend_from_slice(header.as_bytes());
-    let mut buf = Vec::with_capacity(chunk_size as usize + TAG_LEN);
+    let mut buf = Vec::with_capacity(chunk_size as usize + CHUNK_OVERHEAD);
     let chunk = chunk_size as usize;
     for index in 0..header.chunk_count() {
         let start = index as usize * chunk;

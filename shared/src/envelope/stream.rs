@@ -11,10 +11,10 @@ use hmac::Mac;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::TAG_LEN;
 use super::error::EnvelopeError;
 use super::header::{DocumentId, FIXED_LEN, Header, KEY_CHECK_LEN, MAC_LEN};
 use super::key::{ContentKey, FileKeys};
+use super::{CHUNK_OVERHEAD, FILE_TAG_LEN, TAG_LEN};
 
 /// How far from its position a failing chunk is looked for among the other positions, to tell
 /// reordering from modification. Bounds the work an attacker can cause to 2 × this many trial
@@ -74,8 +74,8 @@ impl Sealer {
         &self.header
     }
 
-    /// Encrypts chunk `index` in place: `buf` holds exactly that chunk's plaintext on entry and
-    /// its ciphertext followed by the 16-byte tag on return.
+    /// Encrypts chunk `index` in place: `buf` holds exactly that chunk's plaintext on entry and,
+    /// on return, the sealed chunk: file tag (8 bytes) ‖ ciphertext ‖ AES-GCM tag (16 bytes).
     pub fn seal_chunk(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), EnvelopeError> {
         let expected =
             self.header
@@ -97,6 +97,7 @@ impl Sealer {
             .encrypt_inout_detached(&nonce, self.header.as_bytes(), buf.as_mut_slice().into())
             .map_err(|_| EnvelopeError::InvalidParameters("chunk too long for AES-GCM".into()))?;
         buf.extend_from_slice(&tag);
+        buf.splice(0..0, self.header.file_tag());
         Ok(())
     }
 }
@@ -145,21 +146,25 @@ impl Opener {
         }
     }
 
-    /// Decrypts chunk `index` in place: `buf` holds the chunk's ciphertext and tag on entry and
-    /// its plaintext on success. On failure `buf` holds no plaintext.
+    /// Decrypts chunk `index` in place: `buf` holds the sealed chunk (file tag, ciphertext, tag)
+    /// on entry and its plaintext on success. On failure `buf` holds no plaintext.
     pub fn open_chunk(&self, index: u32, buf: &mut Vec<u8>) -> Result<(), EnvelopeError> {
         let count = self.header.chunk_count();
         let expected = self
             .header
             .chunk_plaintext_len(index)
             .ok_or(EnvelopeError::ChunkIndexOutOfRange { index, count })?;
-        if buf.len() != expected + TAG_LEN {
+        if buf.len() != expected + CHUNK_OVERHEAD {
             return Err(EnvelopeError::ChunkLength {
                 index,
-                expected: expected + TAG_LEN,
+                expected: expected + CHUNK_OVERHEAD,
                 actual: buf.len(),
             });
         }
+        if buf[..FILE_TAG_LEN] != self.header.file_tag() {
+            return Err(EnvelopeError::ChunkFromOtherEnvelope { index });
+        }
+        buf.drain(..FILE_TAG_LEN);
         if self.try_open(index, buf) {
             return Ok(());
         }
