@@ -8,7 +8,9 @@
 //! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
 //!   `docs/envelope.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
+//! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
 #![forbid(unsafe_code)]
 
 pub mod envelope;
 pub mod media;
+pub mod visible;
