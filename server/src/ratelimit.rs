@@ -50,8 +50,7 @@ impl RateLimiter {
                 if now >= 1.0 {
                     Ok(())
                 } else {
-                    let wait = (1.0 - now) / self.rate.per_sec.max(1e-9);
-                    Err(wait.ceil().clamp(1.0, 86_400.0) as u64)
+                    Err(retry_after(now, self.rate.per_sec))
                 }
             }
         }
@@ -78,11 +77,16 @@ impl RateLimiter {
             *tokens -= 1.0;
             Ok(())
         } else {
-            let wait = (1.0 - *tokens) / self.rate.per_sec.max(1e-9);
-            // Whole seconds for Retry-After; saturating float-to-int conversion.
-            Err(wait.ceil().clamp(1.0, 86_400.0) as u64)
+            Err(retry_after(*tokens, self.rate.per_sec))
         }
     }
+}
+
+/// Whole seconds until one token is back, between 1 and a day (for `Retry-After`).
+#[allow(clippy::cast_possible_truncation)] // clamped to 1..=86 400 first
+fn retry_after(tokens: f64, per_sec: f64) -> u64 {
+    let wait = (1.0 - tokens) / per_sec.max(1e-9);
+    wait.ceil().clamp(1.0, 86_400.0) as u64
 }
 
 #[cfg(test)]

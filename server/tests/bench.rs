@@ -13,9 +13,8 @@ use serde_json::Value;
 const VIEWERS: usize = 200;
 const RENEW_FOR: Duration = Duration::from_secs(10);
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+fn percentile(sorted: &[Duration], per_mille: usize) -> Duration {
+    sorted[(sorted.len() - 1) * per_mille / 1000]
 }
 
 fn report(what: &str, mut lat: Vec<Duration>, wall: Duration) {
@@ -25,8 +24,8 @@ fn report(what: &str, mut lat: Vec<Duration>, wall: Duration) {
         lat.len(),
         wall.as_secs_f64(),
         lat.len() as f64 / wall.as_secs_f64(),
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        percentile(&lat, 500).as_secs_f64() * 1e3,
+        percentile(&lat, 990).as_secs_f64() * 1e3,
     );
 }
 

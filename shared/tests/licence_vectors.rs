@@ -135,7 +135,16 @@ fn resign(mut bytes: Vec<u8>, seed: [u8; 32]) -> Vec<u8> {
 fn regenerate() {
     let good = issue(&terms(), SERVER_SEED);
     let n = terms().recipient.len();
-    let mut cases: Vec<(&str, &str, &str, Vec<u8>, u64, [u8; 32])> = Vec::new();
+    // (name, expect, comment, licence bytes, now, viewer seed)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Vec<u8>,
+        u64,
+        [u8; 32],
+    );
+    let mut cases: Vec<Case> = Vec::new();
     let v = VIEWER_SEED;
     cases.push((
         "ok_view_and_measure",

@@ -1,1 +1,3 @@
+//! Project automation (`cargo xtask …`); a placeholder until tasks are added.
+
 fn main() {}

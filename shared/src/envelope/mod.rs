@@ -102,7 +102,10 @@ pub fn open(key: &ContentKey, envelope: &[u8]) -> Result<Opened, EnvelopeError> 
     for index in 0..header.chunk_count() {
         let range = header.chunk_range(index).expect("index below count");
         buf.clear();
-        buf.extend_from_slice(&envelope[range.start as usize..range.end as usize]);
+        // check_envelope_len proved every chunk lies inside `envelope`, so both ends fit usize.
+        let start = usize::try_from(range.start).expect("inside an in-memory envelope");
+        let end = usize::try_from(range.end).expect("inside an in-memory envelope");
+        buf.extend_from_slice(&envelope[start..end]);
         opener.open_chunk(index, &mut buf)?;
         plaintext.extend_from_slice(&buf);
     }
