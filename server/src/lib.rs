@@ -127,8 +127,13 @@ impl AppState {
                 }
             };
             let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
+            for round in 0u64.. {
                 tick.tick().await;
+                if round % 120 == 0
+                    && let Err(e) = state.store.purge_nonces(now_secs()).await
+                {
+                    tracing::warn!("nonce purge failed: {e:#}");
+                }
                 match state.store.revocations_after(after).await {
                     Ok(new) => {
                         for (seq, link) in new {

@@ -236,21 +236,6 @@ pub async fn licence(
         )
         .await);
     }
-    let fresh = state
-        .store
-        .use_nonce(&link.id, &nonce, now + 2 * limits.request_window_secs)
-        .await?;
-    if !fresh {
-        return Err(deny(
-            &state,
-            &meta,
-            Some(&link),
-            None,
-            "replayed request",
-            AppError::Conflict("this licence request was already used; send a fresh nonce".into()),
-        )
-        .await);
-    }
     check_live(&state, &meta, &link, None, now).await?;
     if let Some(phc) = &link.passcode_hash {
         if let Some(until) = link.locked_until.filter(|u| *u > now) {
@@ -316,8 +301,29 @@ pub async fn licence(
         created_at: now,
         lease_expires_at: now + limits.lease_secs,
     };
-    if let Err(refusal) = state.store.grant_view(&session, now).await? {
+    // Sign first, then record: a licence reaches the client only if its grant is on disk.
+    let response = issue(&state, &token, &link, &document, &session)?;
+    let mut entry = meta.entry(
+        AuditKind::Grant,
+        format!("session code {}", SessionCode(session.session_code)),
+    );
+    entry.link_id = Some(link.id.clone());
+    entry.document_id = Some(link.document_id.clone());
+    entry.session_id = Some(session.id.clone());
+    entry.actor = Some(link.recipient.clone());
+    let nonce_expires_at = now + 2 * limits.request_window_secs;
+    let granted = state
+        .store
+        .grant_view(&session, &nonce, nonce_expires_at, now, &entry)
+        .await?;
+    if let Err(refusal) = granted {
         let (reason, err) = match refusal {
+            ViewRefusal::Replayed => (
+                "replayed request",
+                AppError::Conflict(
+                    "this licence request was already used; send a fresh nonce".into(),
+                ),
+            ),
             ViewRefusal::Revoked => (
                 "link revoked",
                 AppError::Gone("this link was revoked".into()),
@@ -336,16 +342,6 @@ pub async fn licence(
         };
         return Err(deny(&state, &meta, Some(&link), None, reason, err).await);
     }
-    let response = issue(&state, &token, &link, &document, &session)?;
-    let mut entry = meta.entry(
-        AuditKind::Grant,
-        format!("session code {}", SessionCode(session.session_code)),
-    );
-    entry.link_id = Some(link.id.clone());
-    entry.document_id = Some(link.document_id.clone());
-    entry.session_id = Some(session.id.clone());
-    entry.actor = Some(link.recipient.clone());
-    state.store.append_audit(&entry).await?;
     Ok(Json(response))
 }
 
@@ -448,10 +444,6 @@ pub async fn renew(
         .await?
         .ok_or(AppError::NotFound("document"))?;
     session.lease_expires_at = now + state.config.limits.lease_secs;
-    state
-        .store
-        .renew_session(&session.id, session.lease_expires_at)
-        .await?;
     let response = issue(&state, &token, &link, &document, &session)?;
     let mut entry = meta.entry(
         AuditKind::Renew,
@@ -461,7 +453,10 @@ pub async fn renew(
     entry.document_id = Some(link.document_id.clone());
     entry.session_id = Some(session.id.clone());
     entry.actor = Some(link.recipient.clone());
-    state.store.append_audit(&entry).await?;
+    state
+        .store
+        .renew_session(&session.id, session.lease_expires_at, &entry)
+        .await?;
     Ok(Json(response))
 }
 

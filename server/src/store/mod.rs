@@ -125,6 +125,8 @@ pub struct SessionRecord {
 /// Why a view could not be counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ViewRefusal {
+    /// The request's nonce was seen before: a replay.
+    Replayed,
     /// The link was revoked.
     Revoked,
     /// The link expired.
@@ -190,19 +192,29 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Resets the wrong-passcode counter after a right one.
     async fn passcode_succeeded(&self, link_id: &str) -> StoreResult<()>;
 
-    /// Remembers a request nonce until `expires_at`; `false` if it was already seen (a replay).
-    async fn use_nonce(&self, link_id: &str, nonce: &[u8], expires_at: i64) -> StoreResult<bool>;
-    /// Atomically counts one view on the link and records the session, unless the link is
-    /// revoked, expired or at its view limit.
+    /// In one durable transaction: remembers the request nonce (until `nonce_expires_at`),
+    /// counts one view on the link, records the session and appends `audit` — unless the nonce
+    /// was seen before or the link is revoked, expired or at its view limit, in which case
+    /// nothing changes. Returns the stored audit entry.
     async fn grant_view(
         &self,
         session: &SessionRecord,
+        nonce: &[u8],
+        nonce_expires_at: i64,
         now: i64,
-    ) -> StoreResult<Result<(), ViewRefusal>>;
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Result<AuditEntry, ViewRefusal>>;
+    /// Forgets request nonces whose replay window has passed.
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64>;
     /// A session by id.
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
-    /// Moves a session's lease expiry.
-    async fn renew_session(&self, id: &str, lease_expires_at: i64) -> StoreResult<()>;
+    /// Moves a session's lease expiry and appends `audit`, in one durable transaction.
+    async fn renew_session(
+        &self,
+        id: &str,
+        lease_expires_at: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<AuditEntry>;
 
     /// Appends an entry to the hash-chained audit log, durably, and returns it as stored.
     async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<AuditEntry>;

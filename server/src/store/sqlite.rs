@@ -134,6 +134,39 @@ fn session_from(row: &SqliteRow) -> anyhow::Result<SessionRecord> {
     })
 }
 
+/// Appends the next audit entry inside `tx`, which must be a `BEGIN IMMEDIATE` transaction (so
+/// that reading the chain head and inserting after it cannot interleave with another writer).
+async fn append_audit_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    new: &NewAuditEntry,
+) -> anyhow::Result<AuditEntry> {
+    let prev = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| Ok::<_, anyhow::Error>((r.get::<i64, _>("seq"), hash32(r.get("hash"))?)))
+        .transpose()?;
+    let e = next_entry(prev, new);
+    sqlx::query(
+        "INSERT INTO audit_log (seq, at_ms, kind, link_id, session_id, document_id, actor, ip,
+         user_agent, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.seq)
+    .bind(e.at_ms)
+    .bind(&e.kind)
+    .bind(&e.link_id)
+    .bind(&e.session_id)
+    .bind(&e.document_id)
+    .bind(&e.actor)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.detail)
+    .bind(&e.prev_hash[..])
+    .bind(&e.hash[..])
+    .execute(&mut **tx)
+    .await?;
+    Ok(e)
+}
+
 fn hash32(v: Vec<u8>) -> anyhow::Result<[u8; 32]> {
     v.try_into()
         .map_err(|_| anyhow::anyhow!("stored audit hash is not 32 bytes"))
@@ -364,26 +397,30 @@ impl MetaStore for SqliteStore {
         Ok(())
     }
 
-    async fn use_nonce(&self, link_id: &str, nonce: &[u8], expires_at: i64) -> StoreResult<bool> {
-        let fresh = sqlx::query(
-            "INSERT OR IGNORE INTO request_nonces (link_id, nonce, expires_at) VALUES (?, ?, ?)",
-        )
-        .bind(link_id)
-        .bind(nonce)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        Ok(fresh)
-    }
-
     async fn grant_view(
         &self,
         s: &SessionRecord,
+        nonce: &[u8],
+        nonce_expires_at: i64,
         now: i64,
-    ) -> StoreResult<Result<(), ViewRefusal>> {
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Result<AuditEntry, ViewRefusal>> {
+        let _serial = self.audit_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let fresh = sqlx::query(
+            "INSERT OR IGNORE INTO request_nonces (link_id, nonce, expires_at) VALUES (?, ?, ?)",
+        )
+        .bind(&s.link_id)
+        .bind(nonce)
+        .bind(nonce_expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            tx.rollback().await?;
+            return Ok(Err(ViewRefusal::Replayed));
+        }
         let counted = sqlx::query(
             "UPDATE links SET views = views + 1
              WHERE id = ? AND revoked_at IS NULL AND expires_at > ?
@@ -422,8 +459,19 @@ impl MetaStore for SqliteStore {
         .bind(s.lease_expires_at)
         .execute(&mut *tx)
         .await?;
+        let entry = append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(Ok(()))
+        Ok(Ok(entry))
+    }
+
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
+        Ok(
+            sqlx::query("DELETE FROM request_nonces WHERE expires_at < ?")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
@@ -434,47 +482,33 @@ impl MetaStore for SqliteStore {
         row.as_ref().map(session_from).transpose()
     }
 
-    async fn renew_session(&self, id: &str, lease_expires_at: i64) -> StoreResult<()> {
+    async fn renew_session(
+        &self,
+        id: &str,
+        lease_expires_at: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<AuditEntry> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE sessions SET lease_expires_at = ?, renewals = renewals + 1 WHERE id = ?",
         )
         .bind(lease_expires_at)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let entry = append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(entry)
     }
 
     async fn append_audit(&self, new: &NewAuditEntry) -> StoreResult<AuditEntry> {
         let _serial = self.audit_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let prev = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| Ok::<_, anyhow::Error>((r.get::<i64, _>("seq"), hash32(r.get("hash"))?)))
-            .transpose()?;
-        let e = next_entry(prev, new);
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at_ms, kind, link_id, session_id, document_id, actor, ip,
-             user_agent, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(e.seq)
-        .bind(e.at_ms)
-        .bind(&e.kind)
-        .bind(&e.link_id)
-        .bind(&e.session_id)
-        .bind(&e.document_id)
-        .bind(&e.actor)
-        .bind(&e.ip)
-        .bind(&e.user_agent)
-        .bind(&e.detail)
-        .bind(&e.prev_hash[..])
-        .bind(&e.hash[..])
-        .execute(&mut *tx)
-        .await?;
+        let entry = append_audit_in(&mut tx, new).await?;
         // synchronous=FULL: the commit returns only once the WAL is on disk.
         tx.commit().await?;
-        Ok(e)
+        Ok(entry)
     }
 
     async fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
