@@ -43,9 +43,16 @@ pub struct ServeArgs {
     /// Folder of static files served at `/` (the viewer).
     #[arg(long, value_name = "DIR", default_value = "www")]
     www: PathBuf,
-    /// Mark cookies Secure and send HSTS (set when clients reach the server over HTTPS).
+    /// Mark cookies Secure and send HSTS (set when clients reach the server over HTTPS through
+    /// a reverse proxy; implied by --tls-cert).
     #[arg(long)]
     secure_cookies: bool,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// `veilmark seal`.
@@ -177,14 +184,19 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(veilmark_server::tls::load_config(cert, key)?),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = args
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
+            .unwrap_or_else(|| format!("{scheme}://{addr}"));
         let mut config = Config::new(&args.data.data);
         config.public_url = public_url.clone();
         config.www_dir = Some(args.www.clone());
-        config.secure_cookies = args.secure_cookies;
+        config.secure_cookies = args.secure_cookies || tls.is_some();
         let state = AppState::open(config).await?;
         std::fs::write(args.data.data.join(PUBLIC_URL_FILE), &public_url)?;
         eprintln!(
@@ -196,8 +208,14 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             },
             args.data.data.display()
         );
+        let server = async {
+            match tls {
+                Some(tls) => veilmark_server::serve_tls(state, listener, tls).await,
+                None => veilmark_server::serve(state, listener).await,
+            }
+        };
         tokio::select! {
-            r = veilmark_server::serve(state, listener) => r,
+            r = server => r,
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("stopping");
                 Ok(())

@@ -8,6 +8,7 @@
 //! - [`http`]: the axum router — viewer API (licences, leases, revocation push, ranged envelope)
 //!   and owner API — with security headers, body limits and rate limits.
 //! - [`audit`]: the hash-chained audit log.
+//! - [`tls`]: optional HTTPS with rustls.
 //!
 //! The API is documented in `docs/server.md`; what it protects against, and what it cannot, in
 //! `docs/threat-model.md`.
@@ -22,6 +23,7 @@ pub mod ratelimit;
 pub mod secrets;
 pub mod service;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -156,6 +158,23 @@ pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let result = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await;
+    watcher.abort();
+    result.context("server failed")
+}
+
+/// Serves `state` over TLS (rustls) on `listener` until the process ends.
+pub async fn serve_tls(
+    state: AppState,
+    listener: TcpListener,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+) -> Result<()> {
+    let watcher = state.spawn_revocation_watcher();
+    let router = app(state);
+    let result = axum::serve(
+        tls::TlsListener::new(listener, tls)?,
+        router.into_make_service_with_connect_info::<tls::PeerAddr>(),
     )
     .await;
     watcher.abort();
