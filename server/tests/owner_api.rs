@@ -246,6 +246,42 @@ async fn oversized_and_malformed_requests_get_json_errors_without_internals() {
 }
 
 #[tokio::test]
+async fn envelope_without_a_session_is_a_json_400() {
+    let s = start(relaxed()).await;
+    let link = s.link(|_| {}).await;
+    let resp = s
+        .client
+        .get(format!(
+            "{}/api/v/{}/envelope",
+            s.base,
+            TestServer::token(&link)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("?session="));
+}
+
+/// `app(state)` also works without a listener (no client address), via `oneshot`.
+#[tokio::test]
+async fn router_answers_in_process() {
+    use tower::ServiceExt;
+    let s = start(relaxed()).await;
+    let resp = veilmark_server::app(s.state.clone())
+        .oneshot(
+            axum::http::Request::get("/api/server-key")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().contains_key("content-security-policy"));
+}
+
+#[tokio::test]
 async fn every_response_carries_security_headers() {
     let s = start(relaxed()).await;
     for path in [

@@ -538,10 +538,13 @@ pub struct EnvelopeQuery {
 pub async fn envelope(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    Query(q): Query<EnvelopeQuery>,
+    query: Result<Query<EnvelopeQuery>, axum::extract::rejection::QueryRejection>,
     meta: ClientMeta,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
+    let Query(q) = query.map_err(|_| {
+        AppError::BadRequest("the envelope URL needs ?session=SESSION_ID from the licence".into())
+    })?;
     let now = now_secs();
     let (link, session) = find_session(&state, &meta, &token, &q.session).await?;
     check_live(&state, &meta, &link, Some(&session.id), now).await?;
