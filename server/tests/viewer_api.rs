@@ -92,6 +92,10 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
         body["session_id"].as_str().unwrap()
     );
     assert!(lic.terms.lease_expires_at <= now_secs() as u64 + 60);
+    assert!(
+        lic.terms.session_code.0 < 1 << 48,
+        "fits the 48-bit watermark payload"
+    );
 
     // Envelope by range: header first, then the last chunk alone.
     let url = format!("{}{}", s.base, body["urls"]["envelope"].as_str().unwrap());

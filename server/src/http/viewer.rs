@@ -29,6 +29,11 @@ use crate::{AppError, AppState, now_secs, rfc3339, secrets};
 /// (network latency); the viewer itself stops showing the document at expiry.
 const LEASE_GRACE_SECS: i64 = 5;
 
+/// Session codes are drawn below 2^48: the forensic watermark carries a 48-bit session code
+/// (plus a keyed check), so every code the server issues must fit it. The licence field is 64
+/// bits wide to leave room.
+const SESSION_CODE_MASK: u64 = (1 << 48) - 1;
+
 /// `GET /api/server-key`: the Ed25519 key licences are signed with.
 pub async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::json!({
@@ -296,7 +301,7 @@ pub async fn licence(
     let session = SessionRecord {
         id: SessionId(secrets::random()?).to_string(),
         link_id: link.id.clone(),
-        session_code: u64::from_be_bytes(secrets::random()?),
+        session_code: u64::from_be_bytes(secrets::random()?) & SESSION_CODE_MASK,
         viewer_key,
         created_at: now,
         lease_expires_at: now + limits.lease_secs,
