@@ -13,6 +13,10 @@ pub enum AppError {
     BadRequest(String),
     /// 401: credentials or a passcode are missing or wrong.
     Unauthorized(String),
+    /// 401: the link needs a passcode and none was sent (the viewer should ask for it).
+    PasscodeRequired,
+    /// 401: the passcode was wrong; the message says how many attempts are left.
+    WrongPasscode(String),
     /// 403: understood and refused (e.g. view limit reached).
     Forbidden(String),
     /// 404: no such link, document or session (also for wrong link tokens).
@@ -45,6 +49,8 @@ impl AppError {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::PasscodeRequired => (StatusCode::UNAUTHORIZED, "passcode-required"),
+            Self::WrongPasscode(_) => (StatusCode::UNAUTHORIZED, "wrong-passcode"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "replayed"),
@@ -64,12 +70,14 @@ impl IntoResponse for AppError {
         let message = match &self {
             Self::BadRequest(m)
             | Self::Unauthorized(m)
+            | Self::WrongPasscode(m)
             | Self::Forbidden(m)
             | Self::Conflict(m)
             | Self::Gone(m)
             | Self::PayloadTooLarge(m)
             | Self::Locked(m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
+            Self::PasscodeRequired => "this link needs a passcode".into(),
             Self::RangeNotSatisfiable(len) => format!("range outside the envelope ({len} bytes)"),
             Self::TooManyRequests(s) => format!("too many requests; retry in {s} s"),
             Self::Internal(err) => {

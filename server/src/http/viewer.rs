@@ -264,7 +264,7 @@ pub async fn licence(
                 Some(&link),
                 None,
                 "passcode missing",
-                AppError::Unauthorized("this link needs a passcode".into()),
+                AppError::PasscodeRequired,
             )
             .await);
         };
@@ -285,7 +285,7 @@ pub async fn licence(
                     rfc3339(updated.locked_until.unwrap_or(now))
                 ))
             } else {
-                AppError::Unauthorized(format!("wrong passcode; {left} attempts left"))
+                AppError::WrongPasscode(format!("wrong passcode; {left} attempts left"))
             };
             return Err(deny(&state, &meta, Some(&link), None, "wrong passcode", err).await);
         }
