@@ -54,6 +54,10 @@ pub struct Limits {
     pub max_json_body: usize,
     /// Largest document upload accepted by the owner API.
     pub max_upload: usize,
+    /// A client must send its request headers within this time (slowloris defence).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections beyond this are closed at once (open event streams count).
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +81,8 @@ impl Default for Limits {
             request_window_secs: 60,
             max_json_body: 16 * 1024,
             max_upload: 256 * 1024 * 1024,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 10_000,
         }
     }
 }

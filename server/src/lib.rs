@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod http;
 pub mod keys;
@@ -25,7 +26,6 @@ pub mod service;
 pub mod store;
 pub mod tls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,14 +154,16 @@ impl AppState {
 /// Serves `state` on `listener` until the process ends, with the revocation watcher running.
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
-    let router = app(state);
-    let result = axum::serve(
+    let limits = state.config.limits.clone();
+    conn::serve_connections(
+        app(state),
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        limits.header_read_timeout,
+        limits.max_connections,
     )
     .await;
     watcher.abort();
-    result.context("server failed")
+    Ok(())
 }
 
 /// Serves `state` over TLS (rustls) on `listener` until the process ends.
@@ -171,14 +173,17 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
-    let router = app(state);
-    let result = axum::serve(
-        tls::TlsListener::new(listener, tls)?,
-        router.into_make_service_with_connect_info::<tls::PeerAddr>(),
+    let limits = state.config.limits.clone();
+    let listener = tls::TlsListener::new(listener, tls)?;
+    conn::serve_connections(
+        app(state),
+        listener,
+        limits.header_read_timeout,
+        limits.max_connections,
     )
     .await;
     watcher.abort();
-    result.context("server failed")
+    Ok(())
 }
 
 /// Current unix time in seconds.

@@ -1,9 +1,8 @@
 //! Optional TLS (rustls, ring provider) for serving HTTPS without a reverse proxy.
 //!
 //! Handshakes run in their own tasks with a timeout, so a client that opens a connection and
-//! stalls cannot hold up the accept loop; finished handshakes are handed to axum through a
-//! [`Listener`]. The client address travels as [`PeerAddr`] so the audit log and the rate limits
-//! see it as they do over plain TCP.
+//! stalls cannot hold up the accept loop; finished handshakes are handed to
+//! [`crate::conn::serve_connections`] like plain TCP connections.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,8 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -43,11 +40,7 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// The client's address on a TLS connection.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// A [`Listener`] yielding connections whose TLS handshake has completed.
+/// Yields connections whose TLS handshake has completed.
 pub struct TlsListener {
     local: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
@@ -87,27 +80,15 @@ impl TlsListener {
         });
         Ok(Self { local, ready })
     }
-}
 
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(conn) => conn,
-            // The accept task only ends when this listener is dropped.
-            None => std::future::pending().await,
-        }
+    /// The next connection whose handshake completed (`None` once the accept task ended).
+    pub async fn accept(&mut self) -> Option<(TlsStream<TcpStream>, SocketAddr)> {
+        self.ready.recv().await
     }
 
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
+    /// The address the TCP listener is bound to.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
 }

@@ -155,13 +155,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .or_else(|| {
-                parts
-                    .extensions
-                    .get::<ConnectInfo<crate::tls::PeerAddr>>()
-                    .map(|ConnectInfo(peer)| peer.0.ip().to_string())
-            });
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
