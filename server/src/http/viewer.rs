@@ -522,6 +522,11 @@ pub async fn report(
     if session.lease_expires_at + LEASE_GRACE_SECS < now {
         return Err(AppError::Gone("the lease expired".into()));
     }
+    // Reports write to the audit log: bound them per session so a viewer cannot flood it.
+    state
+        .ip_limiter
+        .check(&format!("report:{}", session.id))
+        .map_err(AppError::TooManyRequests)?;
     let mut entry = meta.entry(AuditKind::PageView, format!("page {}", report.page));
     entry.link_id = Some(link.id.clone());
     entry.document_id = Some(link.document_id.clone());
