@@ -25,6 +25,7 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo.
+#[allow(clippy::cast_possible_truncation)] // offsets into files the demo itself just read into memory
 pub fn run(args: &DemoArgs) -> Result<()> {
     let dir = &args.dir;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

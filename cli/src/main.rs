@@ -8,6 +8,7 @@ mod demo;
 mod envelope_cmd;
 mod envelope_file;
 mod keyfile;
+mod owner_cmd;
 mod progress;
 
 use std::process::ExitCode;
@@ -37,6 +38,21 @@ enum Command {
     Envelope(envelope_cmd::EnvelopeCommand),
     /// Run a guided tour of what Veilmark does, in a scratch folder.
     Demo(demo::DemoArgs),
+    /// Run the link and licence server (viewer API, owner API, revocation push, audit).
+    Serve(owner_cmd::ServeArgs),
+    /// Seal a file into the server's store and print its document id.
+    Seal(owner_cmd::SealArgs),
+    /// Create a protected link to a sealed document and print its URL.
+    Link(owner_cmd::LinkArgs),
+    /// List protected links with their views and status.
+    Links(owner_cmd::LinksArgs),
+    /// Revoke a link: no new licence or renewal, open viewers are told at once.
+    Revoke(owner_cmd::RevokeArgs),
+    /// Show, export (--json, --csv) or verify (--verify) the hash-chained audit log.
+    Audit(owner_cmd::AuditArgs),
+    /// Manage owner accounts and API tokens.
+    #[command(subcommand)]
+    Owner(owner_cmd::OwnerCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +61,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(args) => owner_cmd::serve(&args),
+        Command::Seal(args) => owner_cmd::seal(&args),
+        Command::Link(args) => owner_cmd::link(&args),
+        Command::Links(args) => owner_cmd::links(&args),
+        Command::Revoke(args) => owner_cmd::revoke(&args),
+        Command::Audit(args) => owner_cmd::audit(&args),
+        Command::Owner(cmd) => owner_cmd::owner(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

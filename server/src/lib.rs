@@ -1,1 +1,235 @@
-//! Link and licence server: see README.md. The implementation arrives with the server issue.
+//! `veilmark serve`: the link and licence server a brand owner runs to share sealed files and stay
+//! in control of them.
+//!
+//! - [`store`]: metadata behind the [`store::MetaStore`] trait (SQLite by default) and envelopes
+//!   behind `object_store` (a local folder by default), all under one data directory.
+//! - [`keys`]: the server's signing, wrapping and watermark keys (0600 files, never logged).
+//! - [`service`]: owner operations (seal, link, revoke, audit) shared by the JSON API and the CLI.
+//! - [`http`]: the axum router — viewer API (licences, leases, revocation push, ranged envelope)
+//!   and owner API — with security headers, body limits and rate limits.
+//! - [`audit`]: the hash-chained audit log.
+//! - [`tls`]: optional HTTPS with rustls.
+//!
+//! The API is documented in `docs/server.md`; what it protects against, and what it cannot, in
+//! `docs/threat-model.md`.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod ratelimit;
+pub mod secrets;
+pub mod service;
+pub mod store;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+pub use config::{Config, Limits};
+pub use error::AppError;
+pub use http::app;
+
+use keys::ServerKeys;
+use ratelimit::RateLimiter;
+use store::{MetaStore, SqliteStore};
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The shared parts of [`AppState`].
+pub struct Inner {
+    /// Metadata storage.
+    pub store: Arc<dyn MetaStore>,
+    /// Envelope storage.
+    pub blobs: Arc<dyn ObjectStore>,
+    /// Server secrets.
+    pub keys: ServerKeys,
+    /// Settings.
+    pub config: Config,
+    /// Per-IP limit on viewer requests.
+    pub ip_limiter: RateLimiter,
+    /// Per-link limit on token and passcode checks.
+    pub link_limiter: RateLimiter,
+    /// Per-IP limit on owner logins.
+    pub login_limiter: RateLimiter,
+    /// Link ids as they are revoked, for open event streams.
+    pub revocations: broadcast::Sender<String>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the embedded stores under `config.data_dir` (SQLite file `veilmark.db`, envelopes in
+    /// `blobs/`, keys in `keys/`), creating them on first use.
+    pub async fn open(config: Config) -> Result<Self> {
+        let data = &config.data_dir;
+        std::fs::create_dir_all(data.join("blobs"))
+            .with_context(|| format!("cannot create data directory {}", data.display()))?;
+        let keys = ServerKeys::load_or_create(data)?;
+        let store = SqliteStore::open(&data.join("veilmark.db")).await?;
+        let blobs = LocalFileSystem::new_with_prefix(data.join("blobs"))
+            .context("cannot open the blob folder")?;
+        Ok(Self::with_stores(
+            config,
+            keys,
+            Arc::new(store),
+            Arc::new(blobs),
+        ))
+    }
+
+    /// Builds the state from any storage backends (PostgreSQL, S3, test doubles).
+    #[must_use]
+    pub fn with_stores(
+        config: Config,
+        keys: ServerKeys,
+        store: Arc<dyn MetaStore>,
+        blobs: Arc<dyn ObjectStore>,
+    ) -> Self {
+        let l = &config.limits;
+        let (revocations, _) = broadcast::channel(1024);
+        Self(Arc::new(Inner {
+            ip_limiter: RateLimiter::new(l.per_ip),
+            link_limiter: RateLimiter::new(l.per_link),
+            login_limiter: RateLimiter::new(l.login),
+            store,
+            blobs,
+            keys,
+            config,
+            revocations,
+        }))
+    }
+
+    /// Polls the store's revocation feed and broadcasts new revocations to open event streams,
+    /// so that a link revoked by another process (the owner CLI, another instance) still reaches
+    /// viewers within a second. Also purges stale request nonces.
+    pub fn spawn_revocation_watcher(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut after = match state.store.revocations_after(0).await {
+                Ok(all) => all.last().map_or(0, |(seq, _)| *seq),
+                Err(e) => {
+                    tracing::error!("revocation watcher cannot start: {e:#}");
+                    0
+                }
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            for round in 0u64.. {
+                tick.tick().await;
+                if round % 120 == 0
+                    && let Err(e) = state.store.purge_nonces(now_secs()).await
+                {
+                    tracing::warn!("nonce purge failed: {e:#}");
+                }
+                match state.store.revocations_after(after).await {
+                    Ok(new) => {
+                        for (seq, link) in new {
+                            after = seq;
+                            // No receiver is fine: nobody has that link open.
+                            let _ = state.revocations.send(link);
+                        }
+                    }
+                    Err(e) => tracing::warn!("revocation poll failed: {e:#}"),
+                }
+            }
+        })
+    }
+}
+
+/// Serves `state` on `listener` until the process ends, with the revocation watcher running.
+pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
+    let watcher = state.spawn_revocation_watcher();
+    let limits = state.config.limits.clone();
+    conn::serve_connections(
+        app(state),
+        listener,
+        limits.header_read_timeout,
+        limits.max_connections,
+    )
+    .await;
+    watcher.abort();
+    Ok(())
+}
+
+/// Serves `state` over TLS (rustls) on `listener` until the process ends.
+pub async fn serve_tls(
+    state: AppState,
+    listener: TcpListener,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+) -> Result<()> {
+    let watcher = state.spawn_revocation_watcher();
+    let limits = state.config.limits.clone();
+    let listener = tls::TlsListener::new(listener, tls)?;
+    conn::serve_connections(
+        app(state),
+        listener,
+        limits.header_read_timeout,
+        limits.max_connections,
+    )
+    .await;
+    watcher.abort();
+    Ok(())
+}
+
+/// Current unix time in seconds.
+#[must_use]
+pub fn now_secs() -> i64 {
+    now_ms() / 1000
+}
+
+/// Current unix time in milliseconds.
+#[must_use]
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Formats unix seconds as an RFC 3339 UTC time (`2026-11-30T12:00:00Z`).
+#[must_use]
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_formats_known_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

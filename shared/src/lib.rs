@@ -7,10 +7,13 @@
 //!
 //! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
 //!   `docs/envelope.md`.
+//! - [`licence`]: the signed licence a viewer needs to open a document, specified in
+//!   `docs/licence.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
 //! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
 #![forbid(unsafe_code)]
 
 pub mod envelope;
+pub mod licence;
 pub mod media;
 pub mod visible;

@@ -1,0 +1,487 @@
+//! The owner's commands: `serve`, `seal`, `link`, `links`, `revoke`, `audit`, `owner`.
+//!
+//! They act on the data directory directly, through the same library the server uses
+//! (`veilmark-server`), rather than through the HTTP API: sealing streams a file of any size with
+//! constant memory and no upload, and the commands work whether or not the server is running.
+//! SQLite in WAL mode lets the CLI and a running server share the database; a revocation made
+//! here reaches open viewers through the server's revocation feed within a second. Remote
+//! administration goes through the JSON API with an API token (`veilmark owner token`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use veilmark_server::service::{ClientMeta, NewLink};
+use veilmark_server::{AppState, Config, audit, rfc3339};
+use veilmark_shared::envelope::{ContentKey, DEFAULT_CHUNK_SIZE};
+use zeroize::Zeroize;
+
+use crate::envelope_file::{SealOptions, seal_file};
+use crate::progress::Progress;
+
+/// Where the server keeps its database, envelopes and keys.
+#[derive(Args, Clone)]
+pub struct DataArgs {
+    /// Data directory (database, envelopes, keys).
+    #[arg(long, value_name = "DIR", default_value = "veilmark-data")]
+    pub data: PathBuf,
+}
+
+/// `veilmark serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Public base URL printed in links, when it differs from the listen address (behind a
+    /// reverse proxy that terminates TLS, for example).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Folder of static files served at `/` (the viewer).
+    #[arg(long, value_name = "DIR", default_value = "www")]
+    www: PathBuf,
+    /// Mark cookies Secure and send HSTS (set when clients reach the server over HTTPS through
+    /// a reverse proxy; implied by --tls-cert).
+    #[arg(long)]
+    secure_cookies: bool,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+/// `veilmark seal`.
+#[derive(Args)]
+pub struct SealArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// File to seal and store.
+    file: PathBuf,
+    /// Title shown to the owner and the viewer (default: the file name).
+    #[arg(long, short)]
+    title: Option<String>,
+    /// Print the document as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `veilmark link`.
+#[derive(Args)]
+pub struct LinkArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Document id, as printed by `veilmark seal`.
+    doc: String,
+    /// Recipient e-mail address (shown in the visible watermark).
+    #[arg(long, value_name = "EMAIL")]
+    to: String,
+    /// Lifetime: a number with s, m, h, d or w (e.g. 90m, 7d).
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    expires: i64,
+    /// Maximum number of licences (openings) granted through the link.
+    #[arg(long, value_name = "N")]
+    max_views: Option<i64>,
+    /// Require a passcode; one is generated and printed once, send it by another channel.
+    #[arg(long)]
+    passcode: bool,
+    /// Base URL for the printed link (default: the one `veilmark serve` recorded).
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Print the link as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `veilmark links`.
+#[derive(Args)]
+pub struct LinksArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `veilmark revoke`.
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Link id (`lnk_…`), as listed by `veilmark links`.
+    link: String,
+}
+
+/// `veilmark audit`.
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Export as JSON.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Export as CSV.
+    #[arg(long)]
+    csv: bool,
+    /// Check the hash chain; exit status 1 if any entry was edited, deleted or reordered.
+    #[arg(long)]
+    verify: bool,
+}
+
+/// `veilmark owner …`.
+#[derive(Subcommand)]
+pub enum OwnerCommand {
+    /// Create an owner account (reads the password from the first line of standard input).
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Login e-mail address.
+        email: String,
+    },
+    /// Issue an API token for the JSON API (printed once).
+    Token {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The owner's e-mail address.
+        email: String,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The URL `serve` recorded for links.
+const PUBLIC_URL_FILE: &str = "public-url";
+
+async fn open(data: &Path, url: Option<String>) -> Result<AppState> {
+    let mut config = Config::new(data);
+    config.public_url = match url {
+        Some(u) => u,
+        None => std::fs::read_to_string(data.join(PUBLIC_URL_FILE))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or(config.public_url),
+    };
+    AppState::open(config).await
+}
+
+fn actor() -> String {
+    std::env::var("USER").map_or_else(|_| "cli".into(), |u| format!("{u} (cli)"))
+}
+
+/// Runs `veilmark serve`.
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    tracing_init();
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(veilmark_server::tls::load_config(cert, key)?),
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{addr}"));
+        let mut config = Config::new(&args.data.data);
+        config.public_url = public_url.clone();
+        config.www_dir = Some(args.www.clone());
+        config.secure_cookies = args.secure_cookies || tls.is_some();
+        let state = AppState::open(config).await?;
+        std::fs::write(args.data.data.join(PUBLIC_URL_FILE), &public_url)?;
+        eprintln!(
+            "veilmark serving {} on {public_url} (data in {})",
+            if args.www.join("index.html").is_file() {
+                "the viewer"
+            } else {
+                "the API"
+            },
+            args.data.data.display()
+        );
+        let server = async {
+            match tls {
+                Some(tls) => veilmark_server::serve_tls(state, listener, tls).await,
+                None => veilmark_server::serve(state, listener).await,
+            }
+        };
+        tokio::select! {
+            r = server => r,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("stopping");
+                Ok(())
+            }
+        }
+    })
+}
+
+fn tracing_init() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs `veilmark seal`.
+pub fn seal(args: &SealArgs) -> Result<()> {
+    let title = args.title.clone().unwrap_or_else(|| {
+        args.file
+            .file_name()
+            .map_or_else(|| "untitled".into(), |n| n.to_string_lossy().into_owned())
+    });
+    let data = &args.data.data;
+    runtime()?.block_on(async {
+        let state = open(data, None).await?;
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).context("the operating system's random generator failed")?;
+        let key = ContentKey::from_bytes(raw);
+        raw.zeroize();
+        let tmp = tempfile::Builder::new()
+            .prefix(".sealing-")
+            .tempfile_in(data)?
+            .into_temp_path();
+        let file = args.file.clone();
+        let out = tmp.to_path_buf();
+        let key2 = key.clone();
+        tokio::task::spawn_blocking(move || {
+            seal_file(
+                &key2,
+                &file,
+                &out,
+                &SealOptions {
+                    chunk_size: DEFAULT_CHUNK_SIZE,
+                    media_type: None,
+                    document_id: None,
+                    force: true,
+                    progress: Progress::auto(false),
+                },
+            )
+        })
+        .await??;
+        let doc = state
+            .ingest_envelope_file(&tmp, &title, &key, &actor(), &ClientMeta::cli())
+            .await?;
+        tmp.close()?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        } else {
+            println!("{}", doc.id);
+            eprintln!(
+                "sealed {:?} ({}, {} bytes); share it with `veilmark link {} --to EMAIL`",
+                doc.title, doc.media_type, doc.plaintext_len, doc.id
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Runs `veilmark link`.
+pub fn link(args: &LinkArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let state = open(&args.data.data, args.url.clone()).await?;
+        let created = state
+            .create_link(
+                &NewLink {
+                    document_id: args.doc.clone(),
+                    recipient: args.to.clone(),
+                    expires_in_secs: Some(args.expires),
+                    max_views: args.max_views,
+                    passcode: args.passcode,
+                },
+                &actor(),
+                &ClientMeta::cli(),
+            )
+            .await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&created)?);
+            return Ok(());
+        }
+        println!("{}", created.url);
+        eprintln!(
+            "link {} for {}, expires {}{}",
+            created.link.id,
+            created.link.recipient,
+            rfc3339(created.link.expires_at),
+            created
+                .link
+                .max_views
+                .map(|n| format!(", at most {n} views"))
+                .unwrap_or_default()
+        );
+        if let Some(code) = &created.passcode {
+            eprintln!("passcode: {code}  (send it through another channel; it is not shown again)");
+        }
+        Ok(())
+    })
+}
+
+/// Runs `veilmark links`.
+pub fn links(args: &LinksArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let state = open(&args.data.data, None).await?;
+        let links = state.store.list_links().await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&links)?);
+            return Ok(());
+        }
+        if links.is_empty() {
+            eprintln!("no links yet; create one with `veilmark link DOC --to EMAIL`");
+            return Ok(());
+        }
+        println!(
+            "{:<20} {:<32} {:<28} {:>7} {:<20} STATUS",
+            "LINK", "DOCUMENT", "RECIPIENT", "VIEWS", "EXPIRES"
+        );
+        let now = veilmark_server::now_secs();
+        for l in links {
+            let status = if let Some(at) = l.revoked_at {
+                format!("revoked {}", rfc3339(at))
+            } else if l.expires_at <= now {
+                "expired".into()
+            } else if l.locked_until.is_some_and(|u| u > now) {
+                "locked (passcode)".into()
+            } else {
+                "active".into()
+            };
+            let views = match l.max_views {
+                Some(m) => format!("{}/{m}", l.views),
+                None => l.views.to_string(),
+            };
+            println!(
+                "{:<20} {:<32} {:<28} {:>7} {:<20} {status}",
+                l.id,
+                l.document_id,
+                l.recipient,
+                views,
+                rfc3339(l.expires_at)
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Runs `veilmark revoke`.
+pub fn revoke(args: &RevokeArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let state = open(&args.data.data, None).await?;
+        if state
+            .revoke(&args.link, &actor(), &ClientMeta::cli())
+            .await?
+        {
+            eprintln!(
+                "revoked {}; open viewers are told within a second if the server is running",
+                args.link
+            );
+        } else {
+            eprintln!("{} was already revoked", args.link);
+        }
+        Ok(())
+    })
+}
+
+/// Runs `veilmark audit`.
+pub fn audit(args: &AuditArgs) -> Result<()> {
+    runtime()?.block_on(async {
+        let state = open(&args.data.data, None).await?;
+        let entries = state.audit_log().await?;
+        if args.verify {
+            match audit::verify(&entries) {
+                Ok((n, head)) => eprintln!(
+                    "audit chain intact: {n} entries, head {}",
+                    hex::encode(head)
+                ),
+                Err(e) => bail!("audit chain broken: {e}"),
+            }
+            if !args.json && !args.csv {
+                return Ok(());
+            }
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&entries)?);
+        } else if args.csv {
+            print!("{}", audit::to_csv(&entries));
+        } else {
+            for e in &entries {
+                println!(
+                    "{:>5} {} {:<15} {:<20} {:<24} {:<15} {}",
+                    e.seq,
+                    rfc3339(e.at_ms / 1000),
+                    e.kind,
+                    e.link_id.as_deref().unwrap_or("-"),
+                    e.actor.as_deref().unwrap_or("-"),
+                    e.ip.as_deref().unwrap_or("-"),
+                    e.detail
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Runs `veilmark owner …`.
+pub fn owner(cmd: &OwnerCommand) -> Result<()> {
+    runtime()?.block_on(async {
+        match cmd {
+            OwnerCommand::Add { data, email } => {
+                let state = open(&data.data, None).await?;
+                eprintln!("password for {email} (at least 12 characters), then Enter:");
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password)?;
+                let pw = password.trim_end_matches(['\r', '\n']).to_owned();
+                password.zeroize();
+                state.create_owner(email, &pw).await?;
+                eprintln!("owner {email} created; log in at the server's /api/owner/login");
+            }
+            OwnerCommand::Token { data, email } => {
+                let state = open(&data.data, None).await?;
+                println!("{}", state.create_api_token(email).await?);
+                eprintln!("send it as `Authorization: Bearer TOKEN`; it is not shown again");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Parses `90s`, `15m`, `12h`, `7d`, `2w` into seconds.
+fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: s, m, h, d or w (e.g. 7d)"))?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("unknown unit {unit:?}; use s, m, h, d or w")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| "duration too long".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Ok(7 * 86_400));
+        assert_eq!(parse_duration("90m"), Ok(5400));
+        assert!(parse_duration("7").is_err());
+        assert!(parse_duration("7y").is_err());
+    }
+}

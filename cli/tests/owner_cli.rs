@@ -1,0 +1,146 @@
+//! The owner commands end to end on a scratch data directory: seal, link, links, revoke,
+//! audit (table, JSON, CSV, verify), and `audit --verify` failing after a hand edit.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn veilmark(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_veilmark"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn seal_link_revoke_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("bracket.pdf");
+    std::fs::write(&file, b"%PDF-1.7\n% bracket\n").unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veilmark"))
+        .args(["owner", "add", "owner@brand.example", "--data"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    let doc = ok(&veilmark(
+        &data,
+        &["seal", file.to_str().unwrap(), "--title", "Bracket"],
+    ));
+    let doc = doc.trim();
+    assert_eq!(doc.len(), 32, "{doc}");
+
+    let out = veilmark(
+        &data,
+        &[
+            "link",
+            doc,
+            "--to",
+            "alice@supplier.example",
+            "--expires",
+            "2d",
+            "--max-views",
+            "2",
+            "--passcode",
+        ],
+    );
+    let url = ok(&out);
+    assert!(url.starts_with("http://127.0.0.1:8080/v/"), "{url}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passcode: "));
+
+    let links: serde_json::Value =
+        serde_json::from_str(&ok(&veilmark(&data, &["links", "--json"]))).unwrap();
+    let link = &links[0];
+    assert_eq!(link["recipient"], "alice@supplier.example");
+    assert_eq!(link["max_views"], 2);
+    assert_eq!(link["passcode"], true);
+    let id = link["id"].as_str().unwrap().to_owned();
+
+    ok(&veilmark(&data, &["revoke", &id]));
+    let table = ok(&veilmark(&data, &["links"]));
+    assert!(table.contains("revoked"), "{table}");
+
+    let verify = veilmark(&data, &["audit", "--verify"]);
+    ok(&verify);
+    assert!(String::from_utf8_lossy(&verify.stderr).contains("audit chain intact: 3 entries"));
+    let entries: serde_json::Value =
+        serde_json::from_str(&ok(&veilmark(&data, &["audit", "--json"]))).unwrap();
+    let kinds: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["document-sealed", "link-created", "revoke"]);
+    assert!(ok(&veilmark(&data, &["audit", "--csv"])).starts_with("seq,at_ms,kind"));
+
+    // Edit the database by hand: --verify must now fail with exit status 1.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool =
+            sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("veilmark.db").display()))
+                .await
+                .unwrap();
+        sqlx::query("UPDATE audit_log SET detail = 'to mallory@elsewhere.example' WHERE seq = 3")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let broken = veilmark(&data, &["audit", "--verify"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&broken.stderr).contains("audit entry 3 was edited"),
+        "{}",
+        String::from_utf8_lossy(&broken.stderr)
+    );
+}
+
+#[test]
+fn every_owner_command_explains_itself() {
+    for cmd in ["serve", "seal", "link", "links", "revoke", "audit", "owner"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_veilmark"))
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{cmd}");
+        assert!(help.contains("Usage: veilmark"), "{cmd}: {help}");
+    }
+}
+
+#[test]
+fn link_to_unknown_document_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = veilmark(
+        dir.path(),
+        &["link", &"ab".repeat(16), "--to", "a@b.example"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no document"));
+}

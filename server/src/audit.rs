@@ -1,0 +1,330 @@
+//! The hash-chained audit log: what was granted, renewed, denied, viewed, created and revoked.
+//!
+//! Each entry stores `hash = SHA-256(prev_hash ‖ canonical(entry))` where `prev_hash` is the
+//! previous entry's hash (32 zero bytes for the first) and `canonical` is the length-prefixed
+//! encoding in [`canonical_bytes`] (`docs/server.md#audit`). [`verify`] walks the chain and names
+//! the first entry that was edited, deleted, inserted or moved. Deleting entries from the *end*
+//! of the log cannot be detected from the log alone; `docs/threat-model.md` says how to anchor
+//! the head hash elsewhere.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Domain separation for the canonical row encoding.
+const ROW_CONTEXT: &[u8] = b"veilmark/audit/v1";
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A licence was granted (a view counted).
+    Grant,
+    /// A lease was renewed.
+    Renew,
+    /// A licence or renewal was refused; the detail says why.
+    Deny,
+    /// The viewer reported a page view.
+    PageView,
+    /// A link was created.
+    LinkCreated,
+    /// A link was revoked.
+    Revoke,
+    /// An owner logged in (or failed to).
+    OwnerLogin,
+    /// A document was sealed into the store.
+    DocumentSealed,
+}
+
+impl AuditKind {
+    /// The stable name stored and exported.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Grant => "grant",
+            Self::Renew => "renew",
+            Self::Deny => "deny",
+            Self::PageView => "page-view",
+            Self::LinkCreated => "link-created",
+            Self::Revoke => "revoke",
+            Self::OwnerLogin => "owner-login",
+            Self::DocumentSealed => "document-sealed",
+        }
+    }
+}
+
+/// An entry to append; the store assigns sequence number, time and hashes.
+#[derive(Debug, Clone, Default)]
+pub struct NewAuditEntry {
+    /// What happened (an [`AuditKind`] name).
+    pub kind: &'static str,
+    /// The link concerned.
+    pub link_id: Option<String>,
+    /// The viewing session concerned.
+    pub session_id: Option<String>,
+    /// The document concerned.
+    pub document_id: Option<String>,
+    /// The owner (e-mail) or recipient acting.
+    pub actor: Option<String>,
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Free text: the denial reason, the page number, …
+    pub detail: String,
+    /// Time in unix milliseconds.
+    pub at_ms: i64,
+}
+
+impl NewAuditEntry {
+    /// A new entry of `kind` at `at_ms` with `detail`.
+    #[must_use]
+    pub fn new(kind: AuditKind, at_ms: i64, detail: impl Into<String>) -> Self {
+        Self {
+            kind: kind.as_str(),
+            at_ms,
+            detail: detail.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 1, without gaps.
+    pub seq: i64,
+    /// Time in unix milliseconds.
+    pub at_ms: i64,
+    /// What happened.
+    pub kind: String,
+    /// The link concerned.
+    pub link_id: Option<String>,
+    /// The session concerned.
+    pub session_id: Option<String>,
+    /// The document concerned.
+    pub document_id: Option<String>,
+    /// Who acted.
+    pub actor: Option<String>,
+    /// Client IP address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Details.
+    pub detail: String,
+    /// Hash of the previous entry (hex in exports).
+    #[serde(serialize_with = "as_hex")]
+    pub prev_hash: [u8; 32],
+    /// This entry's hash (hex in exports).
+    #[serde(serialize_with = "as_hex")]
+    pub hash: [u8; 32],
+}
+
+fn as_hex<S: serde::Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
+}
+
+/// The canonical encoding hashed into the chain: the context string, then `seq` and `at_ms` as
+/// 8-byte big-endian integers, then each text field (kind, link, session, document, actor, ip,
+/// user agent, detail) as a 4-byte big-endian length and its UTF-8 bytes, with length
+/// `0xFFFF_FFFF` and no bytes for an absent field.
+#[must_use]
+pub fn canonical_bytes(e: &AuditEntry) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + e.detail.len());
+    out.extend_from_slice(ROW_CONTEXT);
+    out.extend_from_slice(&e.seq.to_be_bytes());
+    out.extend_from_slice(&e.at_ms.to_be_bytes());
+    let mut field = |v: Option<&str>| match v {
+        None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+        Some(s) => {
+            let len = u32::try_from(s.len()).unwrap_or(u32::MAX - 1);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    };
+    field(Some(&e.kind));
+    field(e.link_id.as_deref());
+    field(e.session_id.as_deref());
+    field(e.document_id.as_deref());
+    field(e.actor.as_deref());
+    field(e.ip.as_deref());
+    field(e.user_agent.as_deref());
+    field(Some(&e.detail));
+    out
+}
+
+/// `SHA-256(prev_hash ‖ canonical(entry))`.
+#[must_use]
+pub fn chain_hash(prev_hash: &[u8; 32], entry: &AuditEntry) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev_hash);
+    h.update(canonical_bytes(entry));
+    h.finalize().into()
+}
+
+/// Builds the stored entry that follows `prev` (`None` for the first entry).
+#[must_use]
+pub fn next_entry(prev: Option<(i64, [u8; 32])>, new: &NewAuditEntry) -> AuditEntry {
+    let (prev_seq, prev_hash) = prev.unwrap_or((0, [0; 32]));
+    let mut entry = AuditEntry {
+        seq: prev_seq + 1,
+        at_ms: new.at_ms,
+        kind: new.kind.to_owned(),
+        link_id: new.link_id.clone(),
+        session_id: new.session_id.clone(),
+        document_id: new.document_id.clone(),
+        actor: new.actor.clone(),
+        ip: new.ip.clone(),
+        user_agent: new.user_agent.clone(),
+        detail: new.detail.clone(),
+        prev_hash,
+        hash: [0; 32],
+    };
+    entry.hash = chain_hash(&prev_hash, &entry);
+    entry
+}
+
+/// Why the chain does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// Sequence numbers skip (an entry was deleted) or go back (reordered).
+    #[error("audit entry {found} follows entry {previous}: an entry was deleted or reordered")]
+    Gap {
+        /// The previous sequence number.
+        previous: i64,
+        /// The sequence number found.
+        found: i64,
+    },
+    /// The stored previous-hash does not match the previous entry's hash.
+    #[error(
+        "audit entry {seq} does not link to the entry before it: deleted, inserted or reordered"
+    )]
+    BrokenLink {
+        /// The entry.
+        seq: i64,
+    },
+    /// The entry's content does not match its hash.
+    #[error("audit entry {seq} was edited after it was written")]
+    Edited {
+        /// The entry.
+        seq: i64,
+    },
+}
+
+/// Verifies the whole chain; returns the number of entries and the head hash.
+pub fn verify(entries: &[AuditEntry]) -> Result<(usize, [u8; 32]), ChainError> {
+    let mut prev_seq = 0;
+    let mut prev_hash = [0u8; 32];
+    for e in entries {
+        if e.seq != prev_seq + 1 {
+            return Err(ChainError::Gap {
+                previous: prev_seq,
+                found: e.seq,
+            });
+        }
+        if e.prev_hash != prev_hash {
+            return Err(ChainError::BrokenLink { seq: e.seq });
+        }
+        if chain_hash(&prev_hash, e) != e.hash {
+            return Err(ChainError::Edited { seq: e.seq });
+        }
+        prev_seq = e.seq;
+        prev_hash = e.hash;
+    }
+    Ok((entries.len(), prev_hash))
+}
+
+/// CSV export (RFC 4180 quoting), one header line then one line per entry.
+#[must_use]
+pub fn to_csv(entries: &[AuditEntry]) -> String {
+    fn cell(out: &mut String, v: &str) {
+        // Cells starting with a formula character are prefixed so spreadsheets do not run them.
+        let v = if v.starts_with(['=', '+', '-', '@']) {
+            format!("'{v}")
+        } else {
+            v.to_owned()
+        };
+        if v.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&v.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&v);
+        }
+    }
+    let mut out = String::from(
+        "seq,at_ms,kind,link_id,session_id,document_id,actor,ip,user_agent,detail,prev_hash,hash\n",
+    );
+    for e in entries {
+        let seq = e.seq.to_string();
+        let at = e.at_ms.to_string();
+        let prev = hex::encode(e.prev_hash);
+        let hash = hex::encode(e.hash);
+        let cells: [&str; 12] = [
+            &seq,
+            &at,
+            &e.kind,
+            e.link_id.as_deref().unwrap_or(""),
+            e.session_id.as_deref().unwrap_or(""),
+            e.document_id.as_deref().unwrap_or(""),
+            e.actor.as_deref().unwrap_or(""),
+            e.ip.as_deref().unwrap_or(""),
+            e.user_agent.as_deref().unwrap_or(""),
+            &e.detail,
+            &prev,
+            &hash,
+        ];
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            cell(&mut out, c);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<AuditEntry> {
+        let mut out: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let prev = out.last().map(|e| (e.seq, e.hash));
+            let new = NewAuditEntry::new(AuditKind::Grant, 1000 + i as i64, format!("n{i}"));
+            out.push(next_entry(prev, &new));
+        }
+        out
+    }
+
+    #[test]
+    fn detects_edit_delete_reorder() {
+        let good = chain(5);
+        assert_eq!(verify(&good).unwrap().0, 5);
+        let mut edited = good.clone();
+        edited[2].detail = "other".into();
+        assert_eq!(verify(&edited), Err(ChainError::Edited { seq: 3 }));
+        let mut deleted = good.clone();
+        deleted.remove(1);
+        assert!(matches!(verify(&deleted), Err(ChainError::Gap { .. })));
+        let mut swapped = good.clone();
+        swapped.swap(1, 2);
+        assert!(verify(&swapped).is_err());
+        // Renumbering after a deletion still breaks the link.
+        let mut renumbered = good;
+        renumbered.remove(1);
+        for (i, e) in renumbered.iter_mut().enumerate() {
+            e.seq = i as i64 + 1;
+        }
+        assert!(verify(&renumbered).is_err());
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let mut e = chain(1);
+        e[0].detail = "=HYPERLINK(\"x\"), 2".into();
+        let csv = to_csv(&e);
+        assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\"), 2\""));
+    }
+}

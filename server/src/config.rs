@@ -1,0 +1,88 @@
+//! Server settings: where the data lives, the public URL links are printed with, and limits.
+
+use std::path::PathBuf;
+
+use crate::ratelimit::Rate;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory: database, envelopes and keys.
+    pub data_dir: PathBuf,
+    /// Base URL printed in protected links (`{public_url}/v/{token}`).
+    pub public_url: String,
+    /// Folder of static files (the viewer); a built-in placeholder page is served when absent.
+    pub www_dir: Option<PathBuf>,
+    /// Mark cookies `Secure` and send HSTS (set when served over HTTPS, directly or via a proxy).
+    pub secure_cookies: bool,
+    /// Rate limits, lease length and body limits.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Defaults for a data directory.
+    #[must_use]
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            www_dir: Some(PathBuf::from("www")),
+            secure_cookies: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Limits applied by the server.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Viewer requests per client IP.
+    pub per_ip: Rate,
+    /// Token and passcode checks per link.
+    pub per_link: Rate,
+    /// Owner login attempts per client IP.
+    pub login: Rate,
+    /// Wrong passcodes in a row before the link locks.
+    pub passcode_max_failures: i64,
+    /// How long a locked link stays locked, in seconds.
+    pub passcode_lockout_secs: i64,
+    /// Lease length in seconds; viewers renew before it ends.
+    pub lease_secs: i64,
+    /// How far a licence request's timestamp may be from the server's clock, in seconds.
+    pub request_window_secs: i64,
+    /// Largest JSON body accepted.
+    pub max_json_body: usize,
+    /// Largest document upload accepted by the owner API.
+    pub max_upload: usize,
+    /// A client must send its request headers within this time (slowloris defence).
+    pub header_read_timeout: std::time::Duration,
+    /// Open connections beyond this are closed at once (open event streams count).
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_ip: Rate {
+                burst: 60,
+                per_sec: 2.0,
+            },
+            per_link: Rate {
+                burst: 20,
+                per_sec: 0.5,
+            },
+            login: Rate {
+                burst: 10,
+                per_sec: 0.1,
+            },
+            passcode_max_failures: 5,
+            passcode_lockout_secs: 15 * 60,
+            lease_secs: 60,
+            request_window_secs: 60,
+            max_json_body: 16 * 1024,
+            max_upload: 256 * 1024 * 1024,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 10_000,
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The HTTP surface: [`app`] builds the router; `docs/server.md` documents every route.
+//!
+//! Every response passes through [`security_headers`] (strict CSP and friends); bodies are
+//! limited per route; errors are [`AppError`]s, so clients never see internals.
+
+mod owner;
+mod viewer;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use tower_http::services::ServeDir;
+
+use crate::service::ClientMeta;
+use crate::{AppError, AppState};
+
+/// Content-Security-Policy on every response: no inline script, no third parties, no framing.
+/// `wasm-unsafe-eval` lets the viewer instantiate its WebAssembly; `blob:` images are the
+/// rendered (watermarked) pages.
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self' blob:; \
+     font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Builds the router over `state` (used by `veilmark serve` and by tests).
+pub fn app(state: AppState) -> Router {
+    let json_limit = state.config.limits.max_json_body;
+    let upload_limit = state.config.limits.max_upload;
+    let api = Router::new()
+        .route("/api/server-key", get(viewer::server_key))
+        .route("/api/v/{token}/licence", post(viewer::licence))
+        .route(
+            "/api/v/{token}/sessions/{session}/renew",
+            post(viewer::renew),
+        )
+        .route(
+            "/api/v/{token}/sessions/{session}/events",
+            get(viewer::events),
+        )
+        .route(
+            "/api/v/{token}/sessions/{session}/report",
+            post(viewer::report),
+        )
+        .route("/api/v/{token}/envelope", get(viewer::envelope))
+        .route("/api/owner/login", post(owner::login))
+        .route("/api/owner/logout", post(owner::logout))
+        .route(
+            "/api/owner/links",
+            get(owner::links).post(owner::create_link),
+        )
+        .route("/api/owner/links/{id}/revoke", post(owner::revoke))
+        .route("/api/owner/documents", get(owner::documents))
+        .route("/api/owner/audit", get(owner::audit))
+        .route("/api/owner/audit/verify", get(owner::verify_audit))
+        .layer(DefaultBodyLimit::max(json_limit))
+        .route(
+            "/api/owner/documents",
+            post(owner::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        );
+    let www = state
+        .config
+        .www_dir
+        .clone()
+        .filter(|d| d.join("index.html").is_file());
+    let pages = Router::new().route("/v/{token}", get(viewer_page));
+    let router = api.merge(pages);
+    let router = match www {
+        Some(dir) => router.fallback_service(ServeDir::new(dir)),
+        None => router
+            .route("/", get(placeholder))
+            .fallback(|| async { AppError::NotFound("page") }),
+    };
+    router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
+        .with_state(state)
+}
+
+const PLACEHOLDER: &str = "<!doctype html><html lang=en><meta charset=utf-8>\
+<title>Veilmark</title><h1>Veilmark</h1><p>This server shares protected documents. \
+The viewer is not installed in this build (no <code>www/</code> folder).</p></html>";
+
+async fn placeholder() -> Html<&'static str> {
+    Html(PLACEHOLDER)
+}
+
+/// `/v/{token}`: the viewer page (the token stays in the URL for the page's script to read).
+async fn viewer_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    if let Some(dir) = &state.config.www_dir {
+        for name in ["viewer.html", "index.html"] {
+            if let Ok(page) = tokio::fs::read_to_string(dir.join(name)).await {
+                return Html(page).into_response();
+            }
+        }
+    }
+    Html(PLACEHOLDER).into_response()
+}
+
+async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(
+        h,
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        h,
+        header::HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
+    set(
+        h,
+        header::HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=(), clipboard-write=(), display-capture=()",
+    );
+    if is_api || !h.contains_key(header::CACHE_CONTROL) {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    if state.config.secure_cookies {
+        set(
+            h,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    resp
+}
+
+/// Client IP (from the socket) and user agent, for the audit log and rate limits.
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect());
+        Ok(Self { ip, user_agent })
+    }
+}
+
+/// `Json` whose rejections are [`AppError`]s (413 for oversized bodies, 400 otherwise) instead
+/// of axum's plain-text answers.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rej) if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(
+                AppError::PayloadTooLarge("request body is larger than allowed".into()),
+            ),
+            Err(rej) => Err(AppError::BadRequest(rej.body_text())),
+        }
+    }
+}

@@ -1,0 +1,646 @@
+//! Viewer API: licence grant, lease renewal, revocation push, page-view reports and the ranged
+//! envelope. Each check that fails records a `deny` audit entry with its reason.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::{Stream, StreamExt};
+use object_store::path::Path as BlobPath;
+use object_store::{GetOptions, GetRange};
+use serde::{Deserialize, Serialize};
+use veilmark_shared::envelope::DocumentId;
+use veilmark_shared::licence::{self, LicenceTerms, Permissions, SessionCode, SessionId};
+
+use super::ApiJson;
+use crate::audit::AuditKind;
+use crate::service::ClientMeta;
+use crate::store::{DocumentRecord, LinkRecord, SessionRecord, ViewRefusal};
+use crate::{AppError, AppState, now_secs, rfc3339, secrets};
+
+/// Seconds after a lease's expiry during which a renewal or envelope read is still accepted
+/// (network latency); the viewer itself stops showing the document at expiry.
+const LEASE_GRACE_SECS: i64 = 5;
+
+/// Session codes are drawn below 2^48: the forensic watermark carries a 48-bit session code
+/// (plus a keyed check), so every code the server issues must fit it. The licence field is 64
+/// bits wide to leave room.
+const SESSION_CODE_MASK: u64 = (1 << 48) - 1;
+
+/// `GET /api/server-key`: the Ed25519 key licences are signed with.
+pub async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "ed25519": hex::encode(state.keys.signing().verifying_key()),
+    }))
+}
+
+/// Body of a licence request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceRequest {
+    /// The viewer's ephemeral X25519 public key, 64 hex digits.
+    viewer_key: String,
+    /// 16 to 32 random bytes in hex, fresh per request.
+    nonce: String,
+    /// The viewer's clock, unix seconds.
+    timestamp: i64,
+    /// The link's passcode, when it has one.
+    passcode: Option<String>,
+}
+
+/// A granted licence and where to go next.
+#[derive(Serialize)]
+pub struct LicenceResponse {
+    /// The signed licence (`docs/licence.md`), base64.
+    licence: String,
+    /// Session id (32 hex digits).
+    session_id: String,
+    /// Lease expiry, unix seconds.
+    lease_expires_at: i64,
+    /// Renew this many seconds before expiry at the latest.
+    lease_secs: i64,
+    /// Server's Ed25519 key (hex), for convenience; viewers should pin it.
+    server_key: String,
+    /// What is being opened.
+    document: DocumentInfo,
+    /// Relative URLs for the session.
+    urls: SessionUrls,
+}
+
+#[derive(Serialize)]
+struct DocumentInfo {
+    id: String,
+    title: String,
+    media_type: String,
+    plaintext_len: i64,
+    envelope_len: i64,
+}
+
+#[derive(Serialize)]
+struct SessionUrls {
+    envelope: String,
+    renew: String,
+    events: String,
+    report: String,
+}
+
+/// Records a denial in the audit log, then returns `err`.
+async fn deny(
+    state: &AppState,
+    meta: &ClientMeta,
+    link: Option<&LinkRecord>,
+    session: Option<&str>,
+    reason: &str,
+    err: AppError,
+) -> AppError {
+    let mut entry = meta.entry(AuditKind::Deny, reason);
+    if let Some(link) = link {
+        entry.link_id = Some(link.id.clone());
+        entry.document_id = Some(link.document_id.clone());
+        entry.actor = Some(link.recipient.clone());
+    }
+    entry.session_id = session.map(str::to_owned);
+    match state.store.append_audit(&entry).await {
+        Ok(_) => err,
+        Err(e) => AppError::Internal(e),
+    }
+}
+
+/// Finds the link a token names. Per-IP limit: checked before the lookup, charged on every
+/// licence request (`charge_always`) or only on failed lookups (other endpoints).
+async fn find_link(
+    state: &AppState,
+    meta: &ClientMeta,
+    token: &str,
+    charge_always: bool,
+) -> Result<LinkRecord, AppError> {
+    let ip_key = meta.ip.clone().unwrap_or_default();
+    if charge_always {
+        state
+            .ip_limiter
+            .check(&ip_key)
+            .map_err(AppError::TooManyRequests)?;
+    } else {
+        state
+            .ip_limiter
+            .peek(&ip_key)
+            .map_err(AppError::TooManyRequests)?;
+    }
+    let hash = secrets::link_token_hash(token);
+    let link = match hash {
+        Some(h) => state
+            .store
+            .link_by_token_hash(&h)
+            .await?
+            .filter(|l| secrets::hashes_equal(&l.token_hash, &h)),
+        None => None,
+    };
+    match link {
+        Some(link) => Ok(link),
+        None => {
+            if !charge_always {
+                let _ = state.ip_limiter.check(&ip_key);
+            }
+            let reason = if hash.is_some() {
+                "unknown link token"
+            } else {
+                "malformed link token"
+            };
+            Err(deny(state, meta, None, None, reason, AppError::NotFound("link")).await)
+        }
+    }
+}
+
+/// Revoked or expired links are gone for good.
+async fn check_live(
+    state: &AppState,
+    meta: &ClientMeta,
+    link: &LinkRecord,
+    session: Option<&str>,
+    now: i64,
+) -> Result<(), AppError> {
+    if let Some(at) = link.revoked_at {
+        let msg = format!("this link was revoked on {}", rfc3339(at));
+        return Err(deny(
+            state,
+            meta,
+            Some(link),
+            session,
+            "link revoked",
+            AppError::Gone(msg),
+        )
+        .await);
+    }
+    if link.expires_at <= now {
+        let msg = format!("this link expired on {}", rfc3339(link.expires_at));
+        return Err(deny(
+            state,
+            meta,
+            Some(link),
+            session,
+            "link expired",
+            AppError::Gone(msg),
+        )
+        .await);
+    }
+    Ok(())
+}
+
+fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], AppError> {
+    let bytes = hex::decode(text)
+        .map_err(|_| AppError::BadRequest(format!("{what} must be hexadecimal")))?;
+    bytes
+        .try_into()
+        .map_err(|_| AppError::BadRequest(format!("{what} must be {N} bytes")))
+}
+
+/// `POST /api/v/{token}/licence`.
+pub async fn licence(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    meta: ClientMeta,
+    ApiJson(req): ApiJson<LicenceRequest>,
+) -> Result<Json<LicenceResponse>, AppError> {
+    let now = now_secs();
+    let link = find_link(&state, &meta, &token, true).await?;
+    let limits = &state.config.limits;
+    if let Err(retry) = state.link_limiter.check(&link.id) {
+        return Err(deny(
+            &state,
+            &meta,
+            Some(&link),
+            None,
+            "rate limited (link)",
+            AppError::TooManyRequests(retry),
+        )
+        .await);
+    }
+    let viewer_key: [u8; 32] = parse_hex(&req.viewer_key, "viewer_key")?;
+    let nonce = hex::decode(&req.nonce)
+        .ok()
+        .filter(|n| (16..=32).contains(&n.len()))
+        .ok_or_else(|| AppError::BadRequest("nonce must be 16 to 32 bytes in hex".into()))?;
+    if (req.timestamp - now).abs() > limits.request_window_secs {
+        return Err(deny(
+            &state,
+            &meta,
+            Some(&link),
+            None,
+            "stale request timestamp",
+            AppError::BadRequest(format!(
+                "request timestamp is more than {} s from the server's clock; check the device's time",
+                limits.request_window_secs
+            )),
+        )
+        .await);
+    }
+    check_live(&state, &meta, &link, None, now).await?;
+    if let Some(phc) = &link.passcode_hash {
+        if let Some(until) = link.locked_until.filter(|u| *u > now) {
+            return Err(deny(
+                &state,
+                &meta,
+                Some(&link),
+                None,
+                "locked after wrong passcodes",
+                AppError::Locked(format!(
+                    "too many wrong passcodes; this link is locked until {}",
+                    rfc3339(until)
+                )),
+            )
+            .await);
+        }
+        let Some(given) = req.passcode.clone() else {
+            return Err(deny(
+                &state,
+                &meta,
+                Some(&link),
+                None,
+                "passcode missing",
+                AppError::PasscodeRequired,
+            )
+            .await);
+        };
+        if !secrets::verify_password_async(given, phc.clone()).await {
+            let updated = state
+                .store
+                .passcode_failed(
+                    &link.id,
+                    now,
+                    limits.passcode_max_failures,
+                    limits.passcode_lockout_secs,
+                )
+                .await?;
+            let left = limits.passcode_max_failures - updated.failed_passcodes;
+            let err = if left <= 0 {
+                AppError::Locked(format!(
+                    "too many wrong passcodes; this link is locked until {}",
+                    rfc3339(updated.locked_until.unwrap_or(now))
+                ))
+            } else {
+                AppError::WrongPasscode(format!("wrong passcode; {left} attempts left"))
+            };
+            return Err(deny(&state, &meta, Some(&link), None, "wrong passcode", err).await);
+        }
+        if link.failed_passcodes > 0 {
+            state.store.passcode_succeeded(&link.id).await?;
+        }
+    }
+    let document = state
+        .store
+        .document(&link.document_id)
+        .await?
+        .ok_or(AppError::NotFound("document"))?;
+    let session = SessionRecord {
+        id: SessionId(secrets::random()?).to_string(),
+        link_id: link.id.clone(),
+        session_code: u64::from_be_bytes(secrets::random()?) & SESSION_CODE_MASK,
+        viewer_key,
+        created_at: now,
+        lease_expires_at: now + limits.lease_secs,
+    };
+    // Sign first, then record: a licence reaches the client only if its grant is on disk.
+    let response = issue(&state, &token, &link, &document, &session)?;
+    let mut entry = meta.entry(
+        AuditKind::Grant,
+        format!("session code {}", SessionCode(session.session_code)),
+    );
+    entry.link_id = Some(link.id.clone());
+    entry.document_id = Some(link.document_id.clone());
+    entry.session_id = Some(session.id.clone());
+    entry.actor = Some(link.recipient.clone());
+    let nonce_expires_at = now + 2 * limits.request_window_secs;
+    let granted = state
+        .store
+        .grant_view(&session, &nonce, nonce_expires_at, now, &entry)
+        .await?;
+    if let Err(refusal) = granted {
+        let (reason, err) = match refusal {
+            ViewRefusal::Replayed => (
+                "replayed request",
+                AppError::Conflict(
+                    "this licence request was already used; send a fresh nonce".into(),
+                ),
+            ),
+            ViewRefusal::Revoked => (
+                "link revoked",
+                AppError::Gone("this link was revoked".into()),
+            ),
+            ViewRefusal::Expired => (
+                "link expired",
+                AppError::Gone("this link has expired".into()),
+            ),
+            ViewRefusal::LimitReached => (
+                "view limit reached",
+                AppError::Forbidden(format!(
+                    "this link allowed {} views and all were used",
+                    link.max_views.unwrap_or(0)
+                )),
+            ),
+        };
+        return Err(deny(&state, &meta, Some(&link), None, reason, err).await);
+    }
+    Ok(Json(response))
+}
+
+/// Signs a licence for `session` with its current lease.
+fn issue(
+    state: &AppState,
+    token: &str,
+    link: &LinkRecord,
+    document: &DocumentRecord,
+    session: &SessionRecord,
+) -> Result<LicenceResponse, AppError> {
+    let doc_id = DocumentId::from_hex(&document.id)
+        .ok_or_else(|| anyhow::anyhow!("stored document id {} is not hex", document.id))?;
+    let content_key = state
+        .keys
+        .unwrap_content_key(doc_id, &document.wrapped_key)?;
+    let session_id = SessionId::from_hex(&session.id)
+        .ok_or_else(|| anyhow::anyhow!("stored session id is not hex"))?;
+    let terms = LicenceTerms {
+        document_id: doc_id,
+        session_id,
+        session_code: SessionCode(session.session_code),
+        permissions: Permissions::VIEW.union(Permissions::MEASURE),
+        issued_at: u64::try_from(now_secs())?,
+        lease_expires_at: u64::try_from(session.lease_expires_at)?,
+        viewer_key: session.viewer_key,
+        recipient: link.recipient.clone(),
+    };
+    let bytes = licence::issue(
+        &terms,
+        &content_key,
+        state.keys.signing(),
+        secrets::random()?,
+    )
+    .map_err(|e| AppError::BadRequest(format!("cannot issue a licence: {e}")))?;
+    let base = format!("/api/v/{token}");
+    Ok(LicenceResponse {
+        licence: STANDARD.encode(bytes),
+        session_id: session.id.clone(),
+        lease_expires_at: session.lease_expires_at,
+        lease_secs: state.config.limits.lease_secs,
+        server_key: hex::encode(state.keys.signing().verifying_key()),
+        document: DocumentInfo {
+            id: document.id.clone(),
+            title: document.title.clone(),
+            media_type: document.media_type.clone(),
+            plaintext_len: document.plaintext_len,
+            envelope_len: document.envelope_len,
+        },
+        urls: SessionUrls {
+            envelope: format!("{base}/envelope?session={}", session.id),
+            renew: format!("{base}/sessions/{}/renew", session.id),
+            events: format!("{base}/sessions/{}/events", session.id),
+            report: format!("{base}/sessions/{}/report", session.id),
+        },
+    })
+}
+
+/// The link and session a session-scoped request names, both checked.
+async fn find_session(
+    state: &AppState,
+    meta: &ClientMeta,
+    token: &str,
+    session_id: &str,
+) -> Result<(LinkRecord, SessionRecord), AppError> {
+    let link = find_link(state, meta, token, false).await?;
+    let session = if session_id.len() == 32 {
+        state.store.session(session_id).await?
+    } else {
+        None
+    }
+    .filter(|s| s.link_id == link.id)
+    .ok_or(AppError::NotFound("session"))?;
+    Ok((link, session))
+}
+
+/// `POST /api/v/{token}/sessions/{session}/renew`: a fresh licence with a new lease.
+pub async fn renew(
+    State(state): State<AppState>,
+    Path((token, session_id)): Path<(String, String)>,
+    meta: ClientMeta,
+) -> Result<Json<LicenceResponse>, AppError> {
+    let now = now_secs();
+    let (link, mut session) = find_session(&state, &meta, &token, &session_id).await?;
+    check_live(&state, &meta, &link, Some(&session.id), now).await?;
+    if session.lease_expires_at + LEASE_GRACE_SECS < now {
+        return Err(deny(
+            &state,
+            &meta,
+            Some(&link),
+            Some(&session.id),
+            "lease already expired",
+            AppError::Gone("the lease expired; open the link again".into()),
+        )
+        .await);
+    }
+    let document = state
+        .store
+        .document(&link.document_id)
+        .await?
+        .ok_or(AppError::NotFound("document"))?;
+    session.lease_expires_at = now + state.config.limits.lease_secs;
+    let response = issue(&state, &token, &link, &document, &session)?;
+    let mut entry = meta.entry(
+        AuditKind::Renew,
+        format!("lease until {}", rfc3339(session.lease_expires_at)),
+    );
+    entry.link_id = Some(link.id.clone());
+    entry.document_id = Some(link.document_id.clone());
+    entry.session_id = Some(session.id.clone());
+    entry.actor = Some(link.recipient.clone());
+    state
+        .store
+        .renew_session(&session.id, session.lease_expires_at, &entry)
+        .await?;
+    Ok(Json(response))
+}
+
+/// `GET /api/v/{token}/sessions/{session}/events`: server-sent events; `revoked` is sent as
+/// soon as the link is revoked (then the stream ends).
+pub async fn events(
+    State(state): State<AppState>,
+    Path((token, session_id)): Path<(String, String)>,
+    meta: ClientMeta,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let (link, _session) = find_session(&state, &meta, &token, &session_id).await?;
+    // Subscribe before reading the link again, so a revocation in between is not missed.
+    let mut rx = state.revocations.subscribe();
+    let current = state
+        .store
+        .link(&link.id)
+        .await?
+        .ok_or(AppError::NotFound("link"))?;
+    let already = current.revoked_at.is_some() || current.expires_at <= now_secs();
+    let link_id = link.id.clone();
+    let stream = futures_util::stream::once(async move {
+        if !already {
+            loop {
+                match rx.recv().await {
+                    Ok(id) if id == link_id => break,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        return Ok(Event::default().event("closed").data("{}"));
+                    }
+                }
+            }
+        }
+        Ok(Event::default()
+            .event("revoked")
+            .data(r#"{"reason":"the owner revoked this link"}"#))
+    })
+    .boxed();
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Body of a page-view report.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Page (or view) number shown, from 1.
+    page: u32,
+}
+
+/// `POST /api/v/{token}/sessions/{session}/report`: the viewer shows a page.
+pub async fn report(
+    State(state): State<AppState>,
+    Path((token, session_id)): Path<(String, String)>,
+    meta: ClientMeta,
+    ApiJson(report): ApiJson<Report>,
+) -> Result<StatusCode, AppError> {
+    let now = now_secs();
+    let (link, session) = find_session(&state, &meta, &token, &session_id).await?;
+    if session.lease_expires_at + LEASE_GRACE_SECS < now {
+        return Err(AppError::Gone("the lease expired".into()));
+    }
+    // Reports write to the audit log: bound them per session so a viewer cannot flood it.
+    state
+        .ip_limiter
+        .check(&format!("report:{}", session.id))
+        .map_err(AppError::TooManyRequests)?;
+    let mut entry = meta.entry(AuditKind::PageView, format!("page {}", report.page));
+    entry.link_id = Some(link.id.clone());
+    entry.document_id = Some(link.document_id.clone());
+    entry.session_id = Some(session.id.clone());
+    entry.actor = Some(link.recipient.clone());
+    state.store.append_audit(&entry).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of an envelope request.
+#[derive(Deserialize)]
+pub struct EnvelopeQuery {
+    /// The session reading it.
+    session: String,
+}
+
+/// `GET /api/v/{token}/envelope?session=…`: the encrypted envelope, whole or by one byte range
+/// (`Range: bytes=a-b`), for a session with a live lease on a live link.
+pub async fn envelope(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    query: Result<Query<EnvelopeQuery>, axum::extract::rejection::QueryRejection>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let Query(q) = query.map_err(|_| {
+        AppError::BadRequest("the envelope URL needs ?session=SESSION_ID from the licence".into())
+    })?;
+    let now = now_secs();
+    let (link, session) = find_session(&state, &meta, &token, &q.session).await?;
+    check_live(&state, &meta, &link, Some(&session.id), now).await?;
+    if session.lease_expires_at + LEASE_GRACE_SECS < now {
+        return Err(AppError::Gone("the lease expired; renew it first".into()));
+    }
+    let document = state
+        .store
+        .document(&link.document_id)
+        .await?
+        .ok_or(AppError::NotFound("document"))?;
+    let len = u64::try_from(document.envelope_len)?;
+    let blob = BlobPath::from(document.blob.as_str());
+    let range = match headers.get(header::RANGE) {
+        None => None,
+        Some(v) => Some(parse_range(v.to_str().unwrap_or(""), len)?),
+    };
+    let mut builder = Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::ACCEPT_RANGES, "bytes");
+    let opts = GetOptions {
+        range: range.clone().map(GetRange::Bounded),
+        ..GetOptions::default()
+    };
+    let result = state.blobs.get_opts(&blob, opts).await?;
+    let stream = result.into_stream();
+    match range {
+        Some(r) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes {}-{}/{len}", r.start, r.end - 1),
+                )
+                .header(header::CONTENT_LENGTH, r.end - r.start);
+        }
+        None => {
+            builder = builder
+                .status(StatusCode::OK)
+                .header(header::CONTENT_LENGTH, len);
+        }
+    }
+    Ok(builder
+        .body(Body::from_stream(stream))
+        .map_err(anyhow::Error::from)?
+        .into_response())
+}
+
+/// Parses one `bytes=` range against a length of `len` (multiple ranges are refused).
+fn parse_range(value: &str, len: u64) -> Result<std::ops::Range<u64>, AppError> {
+    let bad = || AppError::RangeNotSatisfiable(len);
+    let spec = value.strip_prefix("bytes=").ok_or_else(bad)?.trim();
+    if spec.contains(',') {
+        return Err(bad());
+    }
+    let (a, b) = spec.split_once('-').ok_or_else(bad)?;
+    let range = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n: u64 = suffix.parse().map_err(|_| bad())?;
+            len.saturating_sub(n)..len
+        }
+        (start, "") => start.parse().map_err(|_| bad())?..len,
+        (start, end) => {
+            let s: u64 = start.parse().map_err(|_| bad())?;
+            let e: u64 = end.parse().map_err(|_| bad())?;
+            s..e.saturating_add(1).min(len)
+        }
+    };
+    if range.start >= range.end || range.start >= len {
+        return Err(bad());
+    }
+    Ok(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100).unwrap(), 0..10);
+        assert_eq!(parse_range("bytes=90-", 100).unwrap(), 90..100);
+        assert_eq!(parse_range("bytes=-10", 100).unwrap(), 90..100);
+        assert_eq!(parse_range("bytes=95-200", 100).unwrap(), 95..100);
+        assert!(parse_range("bytes=100-", 100).is_err());
+        assert!(parse_range("bytes=0-1,5-6", 100).is_err());
+        assert!(parse_range("items=0-1", 100).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! In-process token-bucket rate limits, keyed per client IP and per link.
+//!
+//! Limits are per server process; several instances behind a load balancer each apply their
+//! own (the passcode lock-out, which matters most, is in the database and therefore global).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// A bucket size and refill rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    /// Requests allowed in a burst.
+    pub burst: u32,
+    /// Requests per second refilled.
+    pub per_sec: f64,
+}
+
+/// A set of token buckets sharing one [`Rate`].
+#[derive(Debug)]
+pub struct RateLimiter {
+    rate: Rate,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// Buckets kept before full (idle) ones are dropped.
+const MAX_TRACKED: usize = 100_000;
+
+impl RateLimiter {
+    /// A limiter applying `rate` to each key.
+    #[must_use]
+    pub fn new(rate: Rate) -> Self {
+        Self {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `key` has a token left, without taking it (checked before a lookup whose failure
+    /// is then charged with [`RateLimiter::check`]).
+    pub fn peek(&self, key: &str) -> Result<(), u64> {
+        let map = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match map.get(key) {
+            None => Ok(()),
+            Some((tokens, at)) => {
+                let now = tokens + at.elapsed().as_secs_f64() * self.rate.per_sec;
+                if now >= 1.0 {
+                    Ok(())
+                } else {
+                    Err(retry_after(now, self.rate.per_sec))
+                }
+            }
+        }
+    }
+
+    /// Takes one token for `key`; `Err(seconds)` says when to retry.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let burst = f64::from(self.rate.burst);
+        let mut map = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_TRACKED {
+            let rate = self.rate.per_sec;
+            map.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = map.entry(key.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_sec).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(retry_after(*tokens, self.rate.per_sec))
+        }
+    }
+}
+
+/// Whole seconds until one token is back, between 1 and a day (for `Retry-After`).
+#[allow(clippy::cast_possible_truncation)] // clamped to 1..=86 400 first
+fn retry_after(tokens: f64, per_sec: f64) -> u64 {
+    let wait = (1.0 - tokens) / per_sec.max(1e-9);
+    wait.ceil().clamp(1.0, 86_400.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_refuse() {
+        let l = RateLimiter::new(Rate {
+            burst: 3,
+            per_sec: 0.01,
+        });
+        for _ in 0..3 {
+            assert!(l.check("a").is_ok());
+        }
+        assert!(l.check("a").is_err());
+        assert!(l.check("b").is_ok());
+    }
+}
