@@ -7,8 +7,10 @@
 //!
 //! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
 //!   `docs/envelope.md`.
+//! - [`hash`]: perceptual hashes on decoded pixels (PDQ) and a Hamming-radius index.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
 #![forbid(unsafe_code)]
 
 pub mod envelope;
+pub mod hash;
 pub mod media;
