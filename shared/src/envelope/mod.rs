@@ -101,8 +101,11 @@ pub fn open(key: &ContentKey, envelope: &[u8]) -> Result<Opened, EnvelopeError> 
     let mut buf = Zeroizing::new(Vec::new());
     for index in 0..header.chunk_count() {
         let range = header.chunk_range(index).expect("index below count");
+        // The length check above guarantees the range lies inside `envelope`.
+        let start = usize::try_from(range.start).expect("inside an in-memory envelope");
+        let end = usize::try_from(range.end).expect("inside an in-memory envelope");
         buf.clear();
-        buf.extend_from_slice(&envelope[range.start as usize..range.end as usize]);
+        buf.extend_from_slice(&envelope[start..end]);
         opener.open_chunk(index, &mut buf)?;
         plaintext.extend_from_slice(&buf);
     }
