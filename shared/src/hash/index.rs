@@ -6,7 +6,7 @@
 //! most `⌊r / 16⌋` bits, so probing every chunk value within that distance of the query's chunk
 //! finds every candidate; candidates are then checked on the full 256 bits. For PDQ's usual
 //! threshold (31) that is 17 probes per table, and a query over a million hashes looks at a few
-//! thousand candidates (see `crawler/examples/index_bench.rs` for measured latency).
+//! thousand candidates (see `shared/examples/index_bench.rs` for measured latency).
 //!
 //! Tables are stored as compressed rows (offsets + ids per chunk) built once by
 //! [`HashIndex::build`]; the catalog is small enough to rebuild on change.
@@ -82,7 +82,7 @@ impl HashIndex {
     /// Every stored hash within `radius` bits of `query` (exact: no false negatives), closest
     /// first, each stored entry at most once. Radii up to 47 are supported (3 bits per chunk).
     pub fn within(&self, query: &Hash256, radius: u32) -> Vec<Neighbour> {
-        let per_chunk = (radius / CHUNKS as u32).min(2);
+        let per_chunk = (radius / 16).min(2); // 16 = CHUNKS
         let mut found: Vec<(u32, u32)> = Vec::new(); // (distance, entry)
         let probe = |c: usize, v: u16, found: &mut Vec<(u32, u32)>| {
             let v = v as usize;

@@ -53,7 +53,8 @@ impl Hash256 {
 
     /// The 16 bits `16 c .. 16 c + 16` (chunk `c` of 16), used by the index.
     pub fn chunk16(&self, c: usize) -> u16 {
-        (self.0[c / 4] >> ((c % 4) * 16)) as u16
+        let bytes = self.0[c / 4].to_le_bytes();
+        u16::from_le_bytes([bytes[2 * (c % 4)], bytes[2 * (c % 4) + 1]])
     }
 }
 

@@ -187,7 +187,7 @@ type Dct16 = [[f32; DCT_SIDE]; DCT_SIDE];
 /// Applies a dihedral transform to the DCT coefficients. Coefficient `(i, j)` has frequency
 /// `(i + 1, j + 1)`; mirroring an axis multiplies frequency `k` by `(-1)^k`.
 fn transform_dct(b: &Dct16, d: Dihedral) -> Dct16 {
-    let sign = |k: usize| if k % 2 == 0 { -1.0f32 } else { 1.0 }; // index k ↔ frequency k+1
+    let sign = |k: usize| if k.is_multiple_of(2) { -1.0f32 } else { 1.0 }; // index k ↔ frequency k+1
     let mut out = [[0.0f32; DCT_SIDE]; DCT_SIDE];
     for (i, row) in out.iter_mut().enumerate() {
         for (j, v) in row.iter_mut().enumerate() {
@@ -210,6 +210,8 @@ fn transform_dct(b: &Dct16, d: Dihedral) -> Dct16 {
 }
 
 /// Steps 1–4: filtered, decimated 64 × 64 image → quality and the 16 × 16 DCT block.
+// Sample positions are below `width`/`height` by construction, so the float casts are exact.
+#[allow(clippy::cast_possible_truncation)]
 fn dct16_from_luma(luma: &[f32], width: usize, height: usize) -> (Dct16, u8) {
     assert!(
         width > 0 && height > 0 && luma.len() == width * height,
@@ -240,7 +242,7 @@ fn dct16_from_luma(luma: &[f32], width: usize, height: usize) -> (Dct16, u8) {
 
 /// Reference window: `(old + 2 new - 1) / (2 new)`, i.e. `ceil(old / (2 new))`.
 fn jarosz_window(old: usize, new: usize) -> usize {
-    (old + 2 * new - 1) / (2 * new)
+    old.div_ceil(2 * new)
 }
 
 /// One box-filter pass over `len` samples starting at `start`, `stride` apart, window `full`;
@@ -285,23 +287,25 @@ fn box_1d(input: &[f32], out: &mut [f32], start: usize, len: usize, stride: usiz
 }
 
 /// Gradient-sum quality metric on the 64 × 64 image, 0..=100.
+// Truncating each scaled difference to an integer is what the reference does.
+#[allow(clippy::cast_possible_truncation)]
 fn quality(img: &[[f32; DOWNSAMPLED]; DOWNSAMPLED]) -> u8 {
     let mut sum: i64 = 0;
-    for i in 0..DOWNSAMPLED - 1 {
-        for j in 0..DOWNSAMPLED {
-            let d = (img[i][j] - img[i + 1][j]) * 100.0 / 255.0;
-            sum += d.abs() as i64;
+    for (upper, lower) in img.iter().zip(img.iter().skip(1)) {
+        for (u, v) in upper.iter().zip(lower) {
+            sum += ((u - v) * 100.0 / 255.0).abs() as i64;
         }
     }
     for row in img {
-        for j in 0..DOWNSAMPLED - 1 {
-            let d = (row[j] - row[j + 1]) * 100.0 / 255.0;
-            sum += d.abs() as i64;
+        for pair in row.windows(2) {
+            sum += ((pair[0] - pair[1]) * 100.0 / 255.0).abs() as i64;
         }
     }
     u8::try_from((sum / 90).min(100)).unwrap_or(100)
 }
 
+// DCT coefficients are computed in `f64` and stored as `f32`, like the reference's table.
+#[allow(clippy::cast_possible_truncation)]
 /// `D · A · Dᵀ` with `D[i][j] = sqrt(2/64) cos(π/128 · (i+1) · (2j+1))`.
 fn dct64_to_16(a: &[[f32; DOWNSAMPLED]; DOWNSAMPLED]) -> Dct16 {
     let scale = (2.0f64 / DOWNSAMPLED as f64).sqrt();
