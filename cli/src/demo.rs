@@ -107,7 +107,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let header_len = header.len();
     let chunk_start = header
         .chunk_range(1)
-        .map_or(header_len + 10, |r| r.start as usize + 10);
+        .map_or(header_len + 10, |r| to_usize(r).start + 10);
     let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
     let mut flipped = bytes.clone();
     flipped[chunk_start] ^= 0x01;
@@ -123,10 +123,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         && a.end - a.start == b.end - b.start
     {
         let mut swapped = bytes.clone();
-        let (a, b) = (
-            a.start as usize..a.end as usize,
-            b.start as usize..b.end as usize,
-        );
+        let (a, b) = (to_usize(a), to_usize(b));
         let first = bytes[a.clone()].to_vec();
         swapped.copy_within(b.clone(), a.start);
         swapped[b].copy_from_slice(&first);
@@ -169,6 +166,12 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     );
     println!("   veilmark --help");
     Ok(())
+}
+
+/// A byte range of an in-memory file as indices.
+fn to_usize(r: std::ops::Range<u64>) -> std::ops::Range<usize> {
+    let idx = |v: u64| usize::try_from(v).expect("in-memory demo file");
+    idx(r.start)..idx(r.end)
 }
 
 fn root_cause(err: &anyhow::Error) -> String {

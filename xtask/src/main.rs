@@ -1,1 +1,89 @@
-fn main() {}
+//! Project automation, in Rust so that it runs wherever cargo does.
+//!
+//! - `cargo xtask demo`: installs what the demo needs and runs `veilmark demo`.
+//! - `cargo xtask test`: installs every tool the tests need on a fresh machine, then runs every
+//!   check and test suite: formatting, clippy (native and wasm32), docs, test vectors, the
+//!   workspace tests, the independent Python decryptor, the wasm tests in headless Chromium and
+//!   the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
+//! - `cargo xtask bench`: throughput benchmarks next to named peers.
+//! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
+
+// A host-only tool that runs on 64-bit development and CI machines.
+#![allow(clippy::cast_possible_truncation)]
+
+mod bench;
+mod setup;
+mod sh;
+mod test;
+mod vectors;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Veilmark project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build in release mode and run the guided demo (`veilmark demo`).
+    Demo {
+        /// Scratch folder for the demo.
+        #[arg(long, default_value = "veilmark-demo")]
+        dir: PathBuf,
+    },
+    /// Install what the tests need, then run every check and test.
+    Test {
+        /// Seconds each fuzz target runs (smoke test).
+        #[arg(long, default_value_t = 10)]
+        fuzz_seconds: u32,
+    },
+    /// Run benchmarks and print our figures next to a peer's, measured in the same run.
+    Bench {
+        /// Size of the file for the envelope benchmark, in MiB.
+        #[arg(long, default_value_t = 1024)]
+        size_mib: u64,
+        /// Repetitions per measurement (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
+    /// Regenerate the test vectors in docs/vectors/ (or, with --check, verify them).
+    Vectors {
+        /// Fail if the committed vectors differ instead of rewriting them.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match Cli::parse().command {
+        Command::Demo { dir } => {
+            sh::run(
+                "cargo",
+                &["build", "--release", "--quiet", "-p", "veilmark"],
+            )?;
+            sh::run(
+                "target/release/veilmark",
+                &["demo", "--dir", &dir.to_string_lossy()],
+            )
+        }
+        Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
+        Command::Bench { size_mib, runs } => bench::run(size_mib, runs),
+        Command::Vectors { check } => vectors::run(&root.join("docs/vectors/envelope"), check),
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

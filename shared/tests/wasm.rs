@@ -1,0 +1,45 @@
+//! The envelope in WebAssembly, run in headless Chromium by `cargo xtask test`: the viewer
+//! decrypts with exactly this code, so it must behave the same there as natively.
+// Test data is made by deliberately truncating counters to bytes.
+#![allow(clippy::cast_possible_truncation)]
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use veilmark_shared::envelope::{self, ContentKey, DocumentId};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn vectors_hold_in_the_browser() {
+    for text in [
+        include_str!("../../docs/vectors/envelope/empty.txt"),
+        include_str!("../../docs/vectors/envelope/multi_chunk.txt"),
+        include_str!("../../docs/vectors/envelope/exact_multiple.txt"),
+        include_str!("../../docs/vectors/envelope/stream_chunks_swapped.txt"),
+        include_str!("../../docs/vectors/envelope/stream_bit_flip_second_chunk.txt"),
+        include_str!("../../docs/vectors/envelope/wrong_key.txt"),
+        include_str!("../../docs/vectors/envelope/plaintext_length_edited.txt"),
+    ] {
+        common::check(&common::parse(text)).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_megabyte_round_trips_in_the_browser() {
+    let key = ContentKey::from_bytes([9; 32]);
+    let plaintext: Vec<u8> = (0..1_000_003u32).map(|i| (i * 31 % 251) as u8).collect();
+    let sealed = envelope::seal(
+        &key,
+        DocumentId([4; 16]),
+        "model/stl",
+        &plaintext,
+        envelope::DEFAULT_CHUNK_SIZE,
+        [5; 16],
+        [6; 7],
+    )
+    .unwrap();
+    let opened = envelope::open(&key, &sealed).unwrap();
+    assert_eq!(opened.plaintext.as_slice(), plaintext.as_slice());
+}

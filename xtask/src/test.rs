@@ -1,0 +1,138 @@
+//! `cargo xtask test`: the one command that runs every test, on a fresh machine or a warm one.
+//!
+//! `.ci/run` calls exactly this. Steps run in order and stop at the first failure; each prints
+//! its duration so that slow steps are visible in CI logs. The workspace tests run last, so that
+//! the run closes on their summary.
+
+use anyhow::Result;
+
+use crate::{setup, sh};
+
+/// Installs prerequisites, then runs all checks and suites.
+pub fn run(fuzz_seconds: u32) -> Result<()> {
+    sh::step("install prerequisites", || {
+        setup::ensure_wasm_target()?;
+        setup::ensure_debian_packages(&[
+            ("/usr/bin/chromium", "chromium"),
+            ("/usr/bin/chromedriver", "chromium-driver"),
+        ])?;
+        setup::ensure_python_modules(&[("cryptography", "cryptography")])?;
+        setup::ensure_wasm_bindgen_cli()?;
+        setup::ensure_cargo_fuzz()
+    })?;
+    sh::step("cargo fmt --check", || {
+        sh::run("cargo", &["fmt", "--all", "--", "--check"])
+    })?;
+    sh::step("clippy (native, all targets)", || {
+        sh::run(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--quiet",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
+    sh::step("clippy (wasm32: shared, viewer)", || {
+        sh::run(
+            "cargo",
+            &[
+                "clippy",
+                "--quiet",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "veilmark-shared",
+                "-p",
+                "veilmark-viewer-wasm",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
+    sh::step("cargo doc (warnings are errors)", || {
+        sh::run_env(
+            "cargo",
+            &["doc", "--workspace", "--no-deps", "--quiet"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        )
+    })?;
+    sh::step("test vectors match the implementation", || {
+        crate::vectors::run(std::path::Path::new("docs/vectors/envelope"), true)
+    })?;
+    sh::step("fuzz smoke runs", || fuzz_smoke(fuzz_seconds))?;
+    sh::step(
+        "independent Python decryptor agrees with every vector",
+        || {
+            sh::run(
+                "python3",
+                &["tests/interop/envelope_interop.py", "docs/vectors/envelope"],
+            )
+        },
+    )?;
+    sh::step("wasm32 tests in headless Chromium", || {
+        let webdriver_json = std::fs::canonicalize("tests/webdriver.json")?;
+        sh::run_env(
+            "cargo",
+            &[
+                "test",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "veilmark-shared",
+            ],
+            &[
+                (
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    "wasm-bindgen-test-runner",
+                ),
+                ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+                (
+                    "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+                    &webdriver_json.to_string_lossy(),
+                ),
+                ("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+            ],
+        )
+    })?;
+    sh::step("cargo test (workspace)", || {
+        sh::run("cargo", &["test", "--workspace"])
+    })?;
+    println!("\nall checks and test suites passed");
+    Ok(())
+}
+
+/// Runs each fuzz target for a few seconds. cargo-fuzz needs nightly-only compiler flags; this
+/// machine has one stable toolchain, so `RUSTC_BOOTSTRAP=1` unlocks them for the fuzz build only.
+fn fuzz_smoke(seconds: u32) -> Result<()> {
+    let list = sh::output("cargo", &["fuzz", "list", "--fuzz-dir", "fuzz"]).unwrap_or_default();
+    let targets: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    anyhow::ensure!(!targets.is_empty(), "no fuzz targets found in fuzz/");
+    let max_time = format!("-max_total_time={seconds}");
+    for target in targets {
+        sh::run_env(
+            "cargo",
+            &[
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "fuzz",
+                target,
+                "--",
+                &max_time,
+                "-rss_limit_mb=2048",
+            ],
+            &[("RUSTC_BOOTSTRAP", "1")],
+        )?;
+    }
+    Ok(())
+}
