@@ -30,9 +30,9 @@ fn main() {
     let queries: Vec<Hash256> = (0..2000)
         .map(|i| {
             if i % 2 == 0 {
-                let mut h = hashes[(rng(&mut s) as usize) % n];
+                let mut h = hashes[usize::try_from(rng(&mut s) % n as u64).unwrap()];
                 for _ in 0..20 {
-                    let k = (rng(&mut s) % 256) as usize;
+                    let k = usize::try_from(rng(&mut s) % 256).unwrap();
                     h.0[k / 64] ^= 1 << (k % 64);
                 }
                 h
