@@ -1,5 +1,6 @@
 //! `veilmark catalog`: the brand's reference images that the crawler looks for.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -61,25 +62,32 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
             CatalogCommand::List(l) => {
                 let store = Store::open(&l.data).await.context("cannot open the data directory")?;
                 let refs = store.references().await?;
+                let mut out = String::new();
                 if l.json {
                     for r in &refs {
-                        println!("{}", serde_json::to_string(r)?);
+                        out.push_str(&serde_json::to_string(r)?);
+                        out.push('\n');
                     }
                 } else if refs.is_empty() {
-                    println!("The catalog is empty; add images with `veilmark catalog add PATH... --product SKU`.");
+                    out.push_str("The catalog is empty; add images with `veilmark catalog add PATH... --product SKU`.\n");
                 } else {
-                    println!("{:>5}  {:<16} {:>9}  {:>3}  {:<20} source", "id", "sku", "size", "q", "title");
+                    out.push_str(&format!("{:>5}  {:<16} {:>9}  {:>3}  {:<20} source\n", "id", "sku", "size", "q", "title"));
                     for r in &refs {
-                        println!(
-                            "{:>5}  {:<16} {:>9}  {:>3}  {:<20} {}",
+                        out.push_str(&format!(
+                            "{:>5}  {:<16} {:>9}  {:>3}  {:<20} {}\n",
                             r.id,
                             r.sku,
                             format!("{}x{}", r.width, r.height),
                             r.pdq_quality,
                             r.title.as_deref().unwrap_or("-"),
                             r.source_path
-                        );
+                        ));
                     }
+                }
+                // A reader that stops early (`| head`) is not an error.
+                match std::io::stdout().lock().write_all(out.as_bytes()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                    _ => {}
                 }
                 Ok(())
             }
