@@ -284,6 +284,41 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
         "{html_requests} page requests for a budget of 12"
     );
 
+    // Rate limit: at 20 requests per second to one host, n requests take at least (n - 1) / 20 s.
+    let paced_data = tempfile::tempdir().unwrap();
+    let paced_store = Store::open(paced_data.path()).await.unwrap();
+    let mut paced = profile(&fixture, &server, 14, 0);
+    paced.name = "paced".into();
+    paced.limits.requests_per_second = 20.0;
+    let before = server.requests().len();
+    let r = crawl(paced, paced_store, CrawlOptions::default())
+        .await
+        .unwrap();
+    let n = server.requests().len() - before;
+    assert!(n >= 10, "{n} requests");
+    assert!(
+        r.elapsed_ms as f64 >= (n - 1) as f64 * 50.0 * 0.95,
+        "{n} requests in {} ms at 20/s",
+        r.elapsed_ms
+    );
+
+    // Time budget: nothing new starts after max_seconds.
+    let timed_data = tempfile::tempdir().unwrap();
+    let timed_store = Store::open(timed_data.path()).await.unwrap();
+    let mut timed = profile(&fixture, &server, 400, 2000);
+    timed.name = "timed".into();
+    timed.limits.max_seconds = 1;
+    timed.limits.requests_per_second = 25.0;
+    let r = crawl(timed, timed_store, CrawlOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(r.budget_exhausted.as_deref(), Some("time"));
+    assert!(
+        r.elapsed_ms < 1000 + 2 * 1000 + 1500,
+        "in-flight requests outlived the budget: {} ms",
+        r.elapsed_ms
+    );
+
     // Kill mid-crawl (the future is dropped at an arbitrary await point), then resume.
     let p = profile(&fixture, &server, 400, 2000);
     let store2 = store.clone();
