@@ -4,10 +4,35 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
 use veilmark_crawler::profile::SiteProfile;
 use veilmark_crawler::store::Store;
+use veilmark_crawler::watermark::{DecodedWatermark, WatermarkDecoder};
+
+/// Stand-in for the forensic decoder: the generator marks leaks with a magenta corner.
+struct MagentaCorner;
+
+impl WatermarkDecoder for MagentaCorner {
+    fn decode(&self, rgba: &[u8], width: u32, height: u32) -> Option<DecodedWatermark> {
+        if width < 12 || height < 12 {
+            return None;
+        }
+        let w = width as usize;
+        let magenta = (0..8).all(|y| {
+            (0..8).all(|x| {
+                let p = &rgba[(y * w + x) * 4..(y * w + x) * 4 + 3];
+                p[0] > 200 && p[1] < 60 && p[2] > 200
+            })
+        });
+        magenta.then(|| DecodedWatermark {
+            session: "LEAK-SESSION-1".into(),
+            corrected_bits: 0,
+        })
+    }
+}
 
 fn profile(
     fixture: &std::path::Path,
@@ -73,9 +98,11 @@ async fn crawl_finds_every_planted_knockoff_politely() {
     catalog(&store, &fixture, &gt).await;
 
     let p = profile(&fixture, &server, 400, 2000);
-    let report = crawl(p.clone(), store.clone(), CrawlOptions::default())
-        .await
-        .unwrap();
+    let options = || CrawlOptions {
+        decoder: Arc::new(MagentaCorner),
+        ..CrawlOptions::default()
+    };
+    let report = crawl(p.clone(), store.clone(), options()).await.unwrap();
     eprintln!("report: {}", serde_json::to_string_pretty(&report).unwrap());
     assert!(!report.resumed);
     assert_eq!(
@@ -89,7 +116,17 @@ async fn crawl_finds_every_planted_knockoff_politely() {
     let strip = |u: &str| u.strip_prefix(&server.base).unwrap_or(u).to_string();
     let mut found: HashSet<(String, String)> = HashSet::new();
     let mut false_pos = Vec::new();
+    let mut leaks_found = HashSet::new();
     for h in &hits {
+        if h.reference_id.is_none() {
+            assert_eq!(
+                h.watermark_session.as_deref(),
+                Some("LEAK-SESSION-1"),
+                "{h:?}"
+            );
+            leaks_found.insert((strip(&h.page_url), strip(&h.image_url)));
+            continue;
+        }
         let key = (strip(&h.page_url), strip(&h.image_url));
         match want.get(&key) {
             Some((sku, ..)) if h.sku.as_deref() == Some(sku) => {
@@ -135,6 +172,29 @@ async fn crawl_finds_every_planted_knockoff_politely() {
     // `camera`) can miss, because its crop windows are too flat to hash (see docs/crawler.md).
     assert!(mild_recall >= 0.9, "missed planted knock-offs: {missed:?}");
     assert!(false_pos.is_empty(), "false positives: {false_pos:?}");
+
+    // Planted leaks: found by the (stand-in) watermark decoder, stored without a reference.
+    let leaks: HashSet<(String, String)> = gt["listings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| !l["robots_forbidden"].as_bool().unwrap())
+        .flat_map(|l| {
+            l["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i.get("watermark_session").is_some())
+                .map(move |i| {
+                    (
+                        l["url"].as_str().unwrap().to_string(),
+                        i["url"].as_str().unwrap().to_string(),
+                    )
+                })
+        })
+        .collect();
+    assert!(!leaks.is_empty(), "the fixture plants leaks");
+    assert_eq!(leaks_found, leaks, "planted leaks");
 
     // Evidence: every hit points at WARC records holding the page and the exact image bytes.
     for h in &hits {
@@ -211,9 +271,7 @@ async fn crawl_finds_every_planted_knockoff_politely() {
 
     // Re-crawl: unchanged pages are not re-processed, no hit is duplicated.
     let before = hits.len();
-    let again = crawl(p.clone(), store.clone(), CrawlOptions::default())
-        .await
-        .unwrap();
+    let again = crawl(p.clone(), store.clone(), options()).await.unwrap();
     assert_eq!(
         again.progress.images, 0,
         "unchanged listings re-fetched images: {again:?}"
