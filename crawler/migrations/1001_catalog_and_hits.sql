@@ -50,7 +50,10 @@ CREATE TABLE IF NOT EXISTS crawl_image (
     etag        TEXT,
     fetched_at  TEXT NOT NULL,
     -- catalog_reference count when this image was last matched; a larger catalog re-matches.
-    catalog_gen INTEGER NOT NULL
+    catalog_gen INTEGER NOT NULL,
+    -- 1 when it produced a hit: then it is processed again on every page that shows it, so
+    -- that each listing gets its own hit and evidence.
+    hit         INTEGER NOT NULL DEFAULT 0
 );
 
 -- Last seen state of every page URL (re-crawls skip image work on unchanged pages).
@@ -59,7 +62,8 @@ CREATE TABLE IF NOT EXISTS crawl_page (
     sha256      TEXT NOT NULL,
     etag        TEXT,
     fetched_at  TEXT NOT NULL,
-    catalog_gen INTEGER NOT NULL
+    catalog_gen INTEGER NOT NULL,
+    hit         INTEGER NOT NULL DEFAULT 0
 );
 
 -- A listing image that matches the catalog or carries our watermark, with its evidence.

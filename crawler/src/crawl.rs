@@ -411,6 +411,7 @@ async fn process_page(ctx: Arc<Ctx>, url: Url, depth: u32) -> PageOutcome {
                 sha256: sha,
                 etag: None,
                 catalog_gen: ctx.catalog_gen,
+                hit: false,
             },
         )
         .await
@@ -428,10 +429,12 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
         .await
         .ok()
         .flatten();
-    let etag = seen
+    // An image that matched before is fetched again for every page showing it (each listing
+    // needs its own evidence); one that did not is skipped while unchanged.
+    let reusable = seen
         .as_ref()
-        .filter(|s| s.catalog_gen == ctx.catalog_gen)
-        .and_then(|s| s.etag.clone());
+        .filter(|s| s.catalog_gen == ctx.catalog_gen && !s.hit);
+    let etag = reusable.and_then(|s| s.etag.clone());
     let (_, resp) = match ctx.fetch_checked(url, Kind::Image, etag.as_deref()).await {
         Ok(ok) => ok,
         Err(Skip::Budget) => return false,
@@ -454,10 +457,7 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
         return true;
     }
     let sha = hex::encode(Sha256::digest(&resp.body));
-    if seen
-        .as_ref()
-        .is_some_and(|s| s.sha256 == sha && s.catalog_gen == ctx.catalog_gen)
-    {
+    if reusable.is_some_and(|s| s.sha256 == sha) {
         ctx.counters.unchanged.fetch_add(1, Ordering::Relaxed);
         return true;
     }
@@ -490,9 +490,8 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
         }
     };
     let found = ctx.matcher.best(&fp);
-    if (found.is_some() || wm.is_some())
-        && let Err(e) = store_hit(ctx, page, url, &resp, &sha, found, wm).await
-    {
+    let hit = found.is_some() || wm.is_some();
+    if hit && let Err(e) = store_hit(ctx, page, url, &resp, &sha, found, wm).await {
         ctx.error(format!("store: {e}"));
         return true;
     }
@@ -506,6 +505,7 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
                 sha256: sha,
                 etag,
                 catalog_gen: ctx.catalog_gen,
+                hit,
             },
         )
         .await

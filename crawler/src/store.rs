@@ -124,6 +124,8 @@ pub struct Seen {
     pub etag: Option<String>,
     /// Catalog generation it was matched against.
     pub catalog_gen: i64,
+    /// Whether it produced a hit last time.
+    pub hit: bool,
 }
 
 impl Store {
@@ -322,7 +324,7 @@ impl Store {
     /// What was seen at an image (`table` = `crawl_image`) or page (`crawl_page`) URL last time.
     pub async fn seen(&self, table: SeenTable, url: &str) -> anyhow::Result<Option<Seen>> {
         let row = sqlx::query(&format!(
-            "SELECT sha256, etag, catalog_gen FROM {} WHERE url = ?",
+            "SELECT sha256, etag, catalog_gen, hit FROM {} WHERE url = ?",
             table.name()
         ))
         .bind(url)
@@ -333,6 +335,7 @@ impl Store {
                 sha256: r.try_get("sha256")?,
                 etag: r.try_get("etag")?,
                 catalog_gen: r.try_get("catalog_gen")?,
+                hit: r.try_get::<i64, _>("hit")? != 0,
             })
         })
         .transpose()
@@ -346,9 +349,9 @@ impl Store {
         seen: &Seen,
     ) -> anyhow::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO {} (url, sha256, etag, fetched_at, catalog_gen) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO {} (url, sha256, etag, fetched_at, catalog_gen, hit) VALUES (?, ?, ?, ?, ?, ?)
              ON CONFLICT (url) DO UPDATE SET sha256 = excluded.sha256, etag = excluded.etag,
-             fetched_at = excluded.fetched_at, catalog_gen = excluded.catalog_gen",
+             fetched_at = excluded.fetched_at, catalog_gen = excluded.catalog_gen, hit = excluded.hit",
             table.name()
         ))
         .bind(url)
@@ -356,6 +359,7 @@ impl Store {
         .bind(&seen.etag)
         .bind(crate::now_rfc3339())
         .bind(seen.catalog_gen)
+        .bind(i64::from(seen.hit))
         .execute(&self.pool)
         .await?;
         Ok(())
