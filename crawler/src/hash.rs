@@ -7,9 +7,10 @@
 //!
 //! Fingerprints: PDQ (256 bits, from `veilmark_shared::hash::pdq`) as the primary hash, with
 //! its eight dihedral variants for catalog entries, plus the classic 64-bit pHash (DCT +
-//! median) from `image_hasher` as a second opinion. Crawled images are also hashed in a few
-//! sub-windows (centre crops and quadrants) so that a product pasted on a new background or
-//! inside a collage still meets its reference.
+//! median) from `image_hasher` as a second opinion. Both sides are also hashed in the same
+//! sub-windows ([`WINDOWS`]: quadrants, centre crops, 80 % bands, 85 % corners), and references
+//! in a grid of 90–95 % crops, so that a trimmed copy, a product pasted on a new background, one
+//! with a banner along an edge or one inside a collage still meets its reference.
 
 use std::io::Cursor;
 

@@ -1,17 +1,18 @@
 //! Catalog matching: which reference product, if any, a crawled image copies.
 //!
-//! Every catalog image contributes its eight dihedral PDQ hashes to a
-//! [`HashIndex`](veilmark_shared::hash::index::HashIndex), so a mirrored or rotated copy is found
-//! by one lookup. A crawled image is looked up with the PDQ of the whole image and of a few
-//! sub-windows (see [`crate::hash::Window`]); pHash is a second opinion for near misses:
+//! Every catalog image contributes its eight dihedral PDQ hashes and the PDQ hashes of its
+//! sub-windows (quadrants, centre crops, bands, and a grid of 90–95 % crops; see
+//! [`crate::hash::Window`]) to a [`HashIndex`], so a mirrored, rotated, trimmed, overlaid or
+//! collaged copy is found by lookups of the crawled image's own windows:
 //!
-//! - whole image: PDQ distance ≤ `pdq_full` is a match;
-//! - sub-window: PDQ distance ≤ `pdq_window` (stricter, since more windows mean more chances
-//!   of a chance match);
-//! - otherwise PDQ ≤ `pdq_loose` **and** pHash (64 bits, same transform) ≤ `phash_max`.
+//! - whole image against whole image (any dihedral variant): PDQ distance ≤ `pdq_full`;
+//! - whole against whole within `pdq_loose` when the 64-bit pHash of the same transform is
+//!   within `phash_max` (a second opinion for near misses);
+//! - any pair involving a sub-window: PDQ distance ≤ `pdq_window`.
 //!
 //! The defaults were calibrated on the fixture marketplace's knock-off suite (see
-//! `docs/crawler.md`); PDQ quality below `min_quality` (flat images) never matches.
+//! `docs/crawler.md`: the closest negative window pair was 42 bits on the full fixture); a
+//! crawled image whose whole-image PDQ quality is below `min_quality` (flat) never matches.
 
 use veilmark_shared::hash::Hash256;
 use veilmark_shared::hash::index::HashIndex;
