@@ -4,6 +4,8 @@
 //! done by the library crates (`veilmark-shared` for formats; the server and crawler crates as
 //! they arrive). Each subcommand group lives in its own module.
 
+mod catalog_cmd;
+mod crawl_cmd;
 mod demo;
 mod envelope_cmd;
 mod envelope_file;
@@ -36,6 +38,11 @@ enum Command {
     /// Seal, open and inspect envelope files directly (interoperability and debugging).
     #[command(subcommand)]
     Envelope(envelope_cmd::EnvelopeCommand),
+    /// Manage the reference catalog of product images the crawler looks for.
+    #[command(subcommand)]
+    Catalog(catalog_cmd::CatalogCommand),
+    /// Crawl a marketplace for copies of catalog images and watermarked leaks.
+    Crawl(crawl_cmd::CrawlArgs),
     /// Run a guided tour of what Veilmark does, in a scratch folder.
     Demo(demo::DemoArgs),
     /// Run the link and licence server (viewer API, owner API, revocation push, audit).
@@ -60,6 +67,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
+        Command::Catalog(cmd) => catalog_cmd::run(cmd),
+        Command::Crawl(args) => crawl_cmd::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Serve(args) => owner_cmd::serve(&args),
         Command::Seal(args) => owner_cmd::seal(&args),

@@ -7,6 +7,7 @@
 //!
 //! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
 //!   `docs/envelope.md`.
+//! - [`hash`]: perceptual hashes on decoded pixels (PDQ) and a Hamming-radius index.
 //! - [`licence`]: the signed licence a viewer needs to open a document, specified in
 //!   `docs/licence.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod envelope;
+pub mod hash;
 pub mod licence;
 pub mod media;
 pub mod visible;

@@ -16,7 +16,12 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             ("/usr/bin/chromium", "chromium"),
             ("/usr/bin/chromedriver", "chromium-driver"),
         ])?;
-        setup::ensure_python_modules(&[("cryptography", "cryptography")])?;
+        setup::ensure_python_modules(&[
+            ("cryptography", "cryptography"),
+            // The crawler's fixture marketplace is generated from scikit-image's sample photos.
+            ("skimage", "scikit-image"),
+            ("PIL", "pillow"),
+        ])?;
         setup::ensure_wasm_bindgen_cli()?;
         setup::ensure_cargo_fuzz()
     })?;

@@ -1,0 +1,88 @@
+//! `veilmark crawl`: scan a marketplace for copies of catalog images and watermarked leaks.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use veilmark_crawler::crawl::{CrawlOptions, crawl};
+use veilmark_crawler::profile::SiteProfile;
+use veilmark_crawler::store::Store;
+
+/// Arguments of `crawl`.
+#[derive(Args)]
+pub struct CrawlArgs {
+    /// Site profile (TOML): seeds, scope, selectors, rate limits, budgets.
+    #[arg(long)]
+    profile: PathBuf,
+    /// Data directory (shared with `veilmark serve`); hits go into its database.
+    #[arg(long, default_value = "veilmark-data")]
+    data: PathBuf,
+    /// Also write every hit of this marketplace as JSON Lines.
+    #[arg(long)]
+    export: Option<PathBuf>,
+}
+
+/// Runs `crawl`.
+pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
+    let profile = SiteProfile::load(&args.profile)?;
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let store = Store::open(&args.data).await.context("cannot open the data directory")?;
+        let refs = store.references().await?.len();
+        if refs == 0 {
+            eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");
+        }
+        let bar = if std::io::stderr().is_terminal() {
+            let b = ProgressBar::new_spinner();
+            b.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("valid template"));
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        } else {
+            ProgressBar::hidden()
+        };
+        let b2 = bar.clone();
+        let options = CrawlOptions {
+            on_progress: Some(Box::new(move |p| {
+                b2.set_message(format!(
+                    "pages {}  images {}  hits {}  queued {}  errors {}  robots-blocked {}  unchanged {}",
+                    p.pages, p.images, p.hits, p.queued, p.errors, p.robots_blocked, p.unchanged
+                ));
+            })),
+            ..CrawlOptions::default()
+        };
+        let name = profile.name.clone();
+        let report = crawl(profile, store.clone(), options).await?;
+        bar.finish_and_clear();
+        let p = &report.progress;
+        println!(
+            "{} run #{}{}: {} pages, {} images, {} new hits, {} errors, {} blocked by robots.txt, {} unchanged, {:.1}s",
+            name,
+            report.run_id,
+            if report.resumed { " (resumed)" } else { "" },
+            p.pages,
+            p.images,
+            p.hits,
+            p.errors,
+            p.robots_blocked,
+            p.unchanged,
+            report.elapsed_ms as f64 / 1000.0
+        );
+        if let Some(b) = &report.budget_exhausted {
+            println!("stopped early: the {b} budget of the profile was spent");
+        }
+        let mut errors: Vec<_> = report.errors.iter().collect();
+        errors.sort();
+        for (kind, n) in errors {
+            println!("  {n:>5} x {kind}");
+        }
+        println!("hits are in {}", args.data.join(veilmark_crawler::store::DB_FILE).display());
+        if let Some(out) = &args.export {
+            let n = veilmark_crawler::catalog::export_hits(&store, &name, out).await?;
+            println!("exported {n} hits to {}", out.display());
+        }
+        Ok(())
+    })
+}

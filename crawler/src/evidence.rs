@@ -1,0 +1,223 @@
+//! Evidence: the raw HTTP responses behind every hit, in WARC/1.1 files.
+//!
+//! WARC (ISO 28500) is what web archives and takedown tooling read, so a hit's page and image
+//! are kept as `response` records holding the status line, headers and body exactly as
+//! received, with SHA-256 block and payload digests (`sha256:<hex>`). One file per run,
+//! `<data dir>/evidence/run-<id>.warc`, appended to (also across resumes) and synced before the
+//! hit that points into it is stored, so a stored hit never points at missing evidence.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// A response to archive.
+pub struct HttpRecord<'a> {
+    /// Request URL.
+    pub url: &'a str,
+    /// When it was fetched (RFC 3339, UTC).
+    pub fetched_at: &'a str,
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers in order.
+    pub headers: &'a [(String, String)],
+    /// Body bytes as received.
+    pub body: &'a [u8],
+}
+
+/// Appends WARC records to one file.
+pub struct WarcWriter {
+    file: File,
+    relative: PathBuf,
+    counter: u64,
+}
+
+impl WarcWriter {
+    /// Opens (or creates) `<data_dir>/evidence/run-<run>.warc` for appending; a new file starts
+    /// with a `warcinfo` record.
+    pub fn open(data_dir: &Path, run: i64) -> std::io::Result<WarcWriter> {
+        let relative = PathBuf::from("evidence").join(format!("run-{run}.warc"));
+        let path = data_dir.join(&relative);
+        std::fs::create_dir_all(path.parent().unwrap_or(data_dir))?;
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut w = WarcWriter {
+            file,
+            relative,
+            counter: 0,
+        };
+        if w.file.metadata()?.len() == 0 {
+            let info = format!(
+                "software: veilmark-crawler/{}\r\nformat: WARC File Format 1.1\r\nconformsTo: https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n",
+                env!("CARGO_PKG_VERSION")
+            );
+            w.append(
+                "warcinfo",
+                None,
+                "application/warc-fields",
+                info.as_bytes(),
+                None,
+            )?;
+        }
+        Ok(w)
+    }
+
+    /// Path of the file relative to the data directory.
+    pub fn relative_path(&self) -> &Path {
+        &self.relative
+    }
+
+    /// Appends a `response` record and syncs it to disk; returns its offset in the file.
+    pub fn write_response(&mut self, r: &HttpRecord<'_>) -> std::io::Result<u64> {
+        let mut block = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status)).into_bytes();
+        for (name, value) in r.headers {
+            block.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        block.extend_from_slice(b"\r\n");
+        block.extend_from_slice(r.body);
+        let payload_digest = hex::encode(Sha256::digest(r.body));
+        let offset = self.append(
+            "response",
+            Some((r.url, r.fetched_at)),
+            "application/http;msgtype=response",
+            &block,
+            Some(&payload_digest),
+        )?;
+        self.file.sync_data()?;
+        Ok(offset)
+    }
+
+    fn append(
+        &mut self,
+        kind: &str,
+        target: Option<(&str, &str)>,
+        content_type: &str,
+        block: &[u8],
+        payload_digest: Option<&str>,
+    ) -> std::io::Result<u64> {
+        let offset = self.file.metadata()?.len();
+        self.counter += 1;
+        let date = target.map_or_else(crate::now_rfc3339, |(_, d)| d.to_string());
+        let id = record_id(&[
+            kind.as_bytes(),
+            date.as_bytes(),
+            &offset.to_le_bytes(),
+            &self.counter.to_le_bytes(),
+            block,
+        ]);
+        let mut head = format!(
+            "WARC/1.1\r\nWARC-Type: {kind}\r\nWARC-Record-ID: <urn:uuid:{id}>\r\nWARC-Date: {date}\r\n"
+        );
+        if let Some((url, _)) = target {
+            head.push_str(&format!("WARC-Target-URI: {url}\r\n"));
+        }
+        head.push_str(&format!(
+            "WARC-Block-Digest: sha256:{}\r\n",
+            hex::encode(Sha256::digest(block))
+        ));
+        if let Some(d) = payload_digest {
+            head.push_str(&format!("WARC-Payload-Digest: sha256:{d}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            block.len()
+        ));
+        let mut record = head.into_bytes();
+        record.extend_from_slice(block);
+        record.extend_from_slice(b"\r\n\r\n");
+        self.file.write_all(&record)?;
+        Ok(offset)
+    }
+}
+
+/// A UUID-shaped record id derived from the record's content and position (version nibble 8,
+/// "custom", RFC 9562 §5.8), so no random-number source is needed.
+fn record_id(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    let mut b: [u8; 16] = h.finalize()[..16].try_into().expect("16 of 32 bytes");
+    b[6] = (b[6] & 0x0F) | 0x80;
+    b[8] = (b[8] & 0x3F) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        203 => "Non-Authoritative Information",
+        206 => "Partial Content",
+        _ => "",
+    }
+}
+
+/// Reads back the record at `offset` (for tests and the review console): returns the WARC
+/// headers and the block.
+pub fn read_record(path: &Path, offset: u64) -> std::io::Result<(String, Vec<u8>)> {
+    let data = std::fs::read(path)?;
+    let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+    let rest = data.get(start..).ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    let end = rest
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or(std::io::ErrorKind::InvalidData)?;
+    let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(std::io::ErrorKind::InvalidData)?;
+    let block = rest
+        .get(end + 4..end + 4 + len)
+        .ok_or(std::io::ErrorKind::UnexpectedEof)?
+        .to_vec();
+    Ok((head, block))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let headers = vec![("Content-Type".to_string(), "image/png".to_string())];
+        let rec = HttpRecord {
+            url: "http://s.example/a.png",
+            fetched_at: "2026-11-23T12:00:00Z",
+            status: 200,
+            headers: &headers,
+            body: b"\x89PNG...",
+        };
+        let first = WarcWriter::open(dir.path(), 7)
+            .unwrap()
+            .write_response(&rec)
+            .unwrap();
+        let mut again = WarcWriter::open(dir.path(), 7).unwrap();
+        let second = again.write_response(&rec).unwrap();
+        assert!(
+            first > 0 && second > first,
+            "warcinfo first, then appended records"
+        );
+        let path = dir.path().join(again.relative_path());
+        let (head, block) = read_record(&path, second).unwrap();
+        assert!(
+            head.starts_with("WARC/1.1\r\nWARC-Type: response"),
+            "{head}"
+        );
+        assert!(head.contains("WARC-Target-URI: http://s.example/a.png"));
+        assert!(block.starts_with(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n"));
+        assert!(block.ends_with(b"\x89PNG..."));
+        let whole = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+        assert_eq!(whole.matches("WARC-Type: warcinfo").count(), 1);
+    }
+}
