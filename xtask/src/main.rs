@@ -64,20 +64,53 @@ fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match Cli::parse().command {
-        Command::Demo { dir } => {
-            sh::run(
-                "cargo",
-                &["build", "--release", "--quiet", "-p", "veilmark"],
-            )?;
-            sh::run(
-                "target/release/veilmark",
-                &["demo", "--dir", &dir.to_string_lossy()],
-            )
-        }
+        Command::Demo { dir } => demo(&root, &dir),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::Bench { size_mib, runs } => bench::run(size_mib, runs),
         Command::Vectors { check } => vectors::run(&root.join("docs/vectors/envelope"), check),
     }
+}
+
+/// Installs what the demo needs, generates the fixture marketplace once, builds `veilmark` in
+/// release mode and runs its demo.
+fn demo(root: &std::path::Path, dir: &std::path::Path) -> Result<()> {
+    setup::ensure_python_modules(&[("skimage", "scikit-image"), ("PIL", "pillow")])?;
+    let marketplace = root.join("target/fixture-marketplace/demo");
+    if !marketplace.join("ground_truth.json").exists() {
+        println!(
+            "generating the fixture marketplace (once) in {}",
+            marketplace.display()
+        );
+        sh::run(
+            "python3",
+            &[
+                "tests/fixtures/marketplace/generate.py",
+                "--out",
+                &marketplace.to_string_lossy(),
+                "--listings",
+                "300",
+                "--references",
+                "12",
+                "--seed",
+                "7",
+            ],
+        )?;
+    }
+    println!("building veilmark (release)");
+    sh::run(
+        "cargo",
+        &["build", "--release", "--quiet", "-p", "veilmark"],
+    )?;
+    sh::run(
+        "target/release/veilmark",
+        &[
+            "demo",
+            "--dir",
+            &dir.to_string_lossy(),
+            "--marketplace",
+            &marketplace.to_string_lossy(),
+        ],
+    )
 }
 
 /// The workspace root: the parent of this crate's manifest directory.

@@ -1,14 +1,11 @@
-//! `veilmark demo`: a guided tour, in a scratch folder, of what this build can do.
-//!
-//! The demo is the product's front window (BRIEF §8): it grows with every capability. Today it
-//! seals sample files, shows what an envelope reveals without a key, opens them again, and shows
-//! each kind of tampering being caught with its own error.
+//! Part 1 of the demo: the sealed envelope, by hand. Seals the sample files, shows what an
+//! envelope reveals without a key, opens them again, and shows each kind of tampering caught
+//! with its own error.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::Args;
 use sha2::{Digest, Sha256};
 
 use crate::envelope_cmd::human_bytes;
@@ -16,25 +13,11 @@ use crate::envelope_file::{SealOptions, inspect_file, open_file, seal_file};
 use crate::keyfile::{generate_key, write_key_file};
 use crate::progress::Progress;
 
-/// Arguments of `veilmark demo`.
-#[derive(Args)]
-pub struct DemoArgs {
-    /// Scratch folder for the demo's files (created; reused if it exists).
-    #[arg(long, default_value = "veilmark-demo")]
-    dir: PathBuf,
-}
-
-/// Runs the demo.
-#[allow(clippy::cast_possible_truncation)] // offsets into files the demo itself just read into memory
-pub fn run(args: &DemoArgs) -> Result<()> {
-    let dir = &args.dir;
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+/// Runs the envelope part of the demo on `samples` inside `dir`.
+pub fn run(dir: &Path, samples: &[PathBuf]) -> Result<()> {
     let quiet = Progress::auto(true);
-    println!("Veilmark demo — working in {}\n", dir.display());
-
     println!("1. A brand owner has files to share with a supplier:");
-    let samples = write_samples(dir)?;
-    for s in &samples {
+    for s in samples {
         println!(
             "   {:<22} {:>10}",
             file_name(s),
@@ -52,7 +35,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "\n3. Each file is sealed into an envelope: AES-256-GCM in 64 KiB chunks, authenticated header:"
     );
     let mut sealed = Vec::new();
-    for s in &samples {
+    for s in samples {
         let out = s.with_extension(format!(
             "{}.vmk",
             s.extension().and_then(|e| e.to_str()).unwrap_or("bin")
@@ -156,21 +139,15 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     .context("opened with the wrong key")?;
     println!("   {:<30} -> {}", "another key", root_cause(&err));
 
-    println!("\nDone. Try it yourself:");
     println!(
-        "   veilmark envelope seal YOUR-FILE out.vmk --key-file {}",
+        "   (by hand: veilmark envelope seal|open|inspect … --key-file {})",
         key_path.display()
     );
-    println!(
-        "   veilmark envelope open out.vmk back --key-file {}",
-        key_path.display()
-    );
-    println!("   veilmark --help");
     Ok(())
 }
 
 /// The last component of a path, for tidy columns.
-fn file_name(p: &Path) -> String {
+pub fn file_name(p: &Path) -> String {
     p.file_name()
         .unwrap_or_default()
         .to_string_lossy()
@@ -191,10 +168,22 @@ fn sha256(path: &Path) -> Result<[u8; 32]> {
     Ok(Sha256::digest(fs::read(path)?).into())
 }
 
-/// Writes the demo's sample files: a small multi-page PDF drawing list and a binary STL part.
-fn write_samples(dir: &Path) -> Result<Vec<PathBuf>> {
-    let pdf = dir.join("bracket-drawing.pdf");
-    fs::write(&pdf, sample_pdf())?;
+/// Writes the demo's sample files: the given real PDF (or, without one, a small generated
+/// drawing sheet) and a generated binary STL part.
+pub fn write_samples(dir: &Path, real_pdf: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let pdf = match real_pdf {
+        Some(src) => {
+            let name = src.file_name().context("the PDF path has no file name")?;
+            let dst = dir.join(name);
+            fs::copy(src, &dst).with_context(|| format!("cannot copy {}", src.display()))?;
+            dst
+        }
+        None => {
+            let pdf = dir.join("bracket-drawing.pdf");
+            fs::write(&pdf, sample_pdf())?;
+            pdf
+        }
+    };
     let stl = dir.join("bracket.stl");
     fs::write(&stl, sample_stl())?;
     Ok(vec![pdf, stl])

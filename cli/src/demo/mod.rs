@@ -1,0 +1,90 @@
+//! `veilmark demo`: a guided tour, in a scratch folder, of what this build can do.
+//!
+//! The demo is the product's front window (BRIEF §8) and grows with every capability:
+//! 1. the sealed envelope by hand (seal, inspect, open, tampering caught);
+//! 2. the server: documents sealed into the store, protected links, a viewer's licence request
+//!    and decryption, revocation, the audit chain;
+//! 3. the crawler: a reference catalog, a crawl of the local fixture marketplace, hits with
+//!    evidence.
+//!
+//! It ends with the server still running on 127.0.0.1 (when run on a terminal) so the links it
+//! printed can be opened.
+
+mod crawl_tour;
+mod envelope_tour;
+mod server_tour;
+
+use std::fs;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+/// Arguments of `veilmark demo`.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Scratch folder for the demo's files (created; its data directory is started afresh).
+    #[arg(long, default_value = "veilmark-demo")]
+    dir: PathBuf,
+    /// A real PDF to share (default: /usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf
+    /// when present, else a generated drawing sheet).
+    #[arg(long)]
+    pdf: Option<PathBuf>,
+    /// A generated fixture marketplace to crawl (from tests/fixtures/marketplace/generate.py;
+    /// `cargo xtask demo` makes one). Without it the crawl part is skipped, saying so.
+    #[arg(long)]
+    marketplace: Option<PathBuf>,
+    /// Keep the server running until Ctrl-C (default: when standard input is a terminal).
+    #[arg(long)]
+    serve: bool,
+    /// Stop at the end instead of serving (for scripted runs).
+    #[arg(long, conflicts_with = "serve")]
+    no_serve: bool,
+}
+
+/// The PDF shipped by Debian's shared-mime-info package, present on a fresh machine of ours.
+const DEBIAN_PDF: &str = "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf";
+
+/// Runs the demo.
+pub fn run(args: &DemoArgs) -> Result<()> {
+    let dir = &args.dir;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    println!("Veilmark demo — working in {}\n", dir.display());
+    let pdf = args.pdf.clone().or_else(|| {
+        std::path::Path::new(DEBIAN_PDF)
+            .exists()
+            .then(|| DEBIAN_PDF.into())
+    });
+    let samples = envelope_tour::write_samples(dir, pdf.as_deref())?;
+    envelope_tour::run(dir, &samples)?;
+
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let server = server_tour::run(dir, &samples).await?;
+        let data_dir = server.data_dir.clone();
+        match &args.marketplace {
+            Some(m) => crawl_tour::run(&data_dir, m, dir).await?,
+            None => println!(
+                "\n10. Crawler: skipped (no --marketplace given; `cargo xtask demo` generates one)."
+            ),
+        }
+        let serve = args.serve || (!args.no_serve && std::io::stdin().is_terminal());
+        println!("\nWhat next:");
+        println!("   veilmark --help                      every command");
+        println!(
+            "   veilmark links --data {0}   links; revoke with `veilmark revoke LINK --data {0}`",
+            data_dir.display()
+        );
+        println!("   veilmark audit --verify --data {}", data_dir.display());
+        if serve {
+            println!(
+                "\nThe server is running at {} — open the protected link above. Ctrl-C stops it.",
+                server.base
+            );
+            tokio::signal::ctrl_c().await?;
+            println!("stopped");
+        }
+        Ok(())
+    })
+}

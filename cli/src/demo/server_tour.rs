@@ -1,0 +1,241 @@
+//! Part 2 of the demo: the link and licence server, seen from the owner and from a viewer.
+//!
+//! Starts `veilmark serve` in-process on 127.0.0.1, seals the samples into its store, creates
+//! protected links, then does exactly what the browser viewer does — an ephemeral X25519 key, a
+//! licence request, signature check, key unwrap, ranged envelope fetch, decryption — and shows a
+//! revoked link refused and the audit chain verified.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use veilmark_server::service::{ClientMeta, NewLink};
+use veilmark_server::{AppState, Config, now_secs};
+use veilmark_shared::envelope::{Header, Opener};
+use veilmark_shared::licence::{Licence, ViewerKey};
+use veilmark_shared::media::MediaType;
+
+use super::envelope_tour::file_name;
+
+/// The owner account the demo creates.
+const OWNER: &str = "owner@brand.example";
+
+/// The running demo server.
+pub struct DemoServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its data directory (database, envelopes, keys).
+    pub data_dir: PathBuf,
+}
+
+/// Runs the server part of the demo and leaves the server running on the current runtime.
+pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
+    let data_dir = dir.join("data");
+    if data_dir.exists() {
+        std::fs::remove_dir_all(&data_dir)
+            .with_context(|| format!("cannot clear {}", data_dir.display()))?;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let mut config = Config::new(&data_dir);
+    config.public_url = base.clone();
+    let state = AppState::open(config).await?;
+    tokio::spawn(veilmark_server::serve(state.clone(), listener));
+    let cli = ClientMeta::cli();
+
+    println!(
+        "\n7. The owner runs `veilmark serve` (here in-process, {base}, data in {}):",
+        data_dir.display()
+    );
+    let password = hex::encode(veilmark_server::secrets::random::<9>()?);
+    state.create_owner(OWNER, &password).await?;
+    println!("   owner console login: {OWNER} / {password}");
+    let mut docs = Vec::new();
+    for sample in samples {
+        let bytes = std::fs::read(sample)?;
+        let doc = state
+            .ingest_plaintext(&bytes, &file_name(sample), OWNER, &cli)
+            .await?;
+        println!(
+            "   sealed {:<32} document {}  ({}, content key wrapped under the server key)",
+            file_name(sample),
+            doc.id,
+            MediaType::from_mime(&doc.media_type).describe()
+        );
+        docs.push(doc);
+    }
+    let alice = state
+        .create_link(
+            &NewLink {
+                document_id: docs[0].id.clone(),
+                recipient: "alice@supplier.example".into(),
+                expires_in_secs: Some(7 * 24 * 3600),
+                max_views: Some(20),
+                passcode: false,
+            },
+            OWNER,
+            &cli,
+        )
+        .await?;
+    let bob = state
+        .create_link(
+            &NewLink {
+                document_id: docs[docs.len() - 1].id.clone(),
+                recipient: "bob@machining.example".into(),
+                expires_in_secs: Some(24 * 3600),
+                max_views: None,
+                passcode: true,
+            },
+            OWNER,
+            &cli,
+        )
+        .await?;
+    println!(
+        "   protected link for alice@supplier.example (7 days, 20 views):\n      {}",
+        alice.url
+    );
+    println!(
+        "   protected link for bob@machining.example (1 day, passcode {}):\n      {}",
+        bob.passcode.as_deref().unwrap_or("?"),
+        bob.url
+    );
+
+    println!(
+        "\n8. Alice opens her link; her viewer does this (all of it inside wasm in the browser):"
+    );
+    let client = reqwest::Client::builder()
+        .user_agent("veilmark-demo-viewer")
+        .build()?;
+    let token = alice.url.rsplit('/').next().unwrap_or_default().to_owned();
+    let viewer = ViewerKey::from_seed(veilmark_server::secrets::random()?);
+    let server_key: Value = client
+        .get(format!("{base}/api/server-key"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let server_key: [u8; 32] = hex::decode(server_key["ed25519"].as_str().unwrap_or_default())?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the server key is not 32 bytes"))?;
+    let resp = licence_request(&client, &base, &token, &viewer, None).await?;
+    if !resp.status().is_success() {
+        bail!("the licence request failed: {}", resp.text().await?);
+    }
+    let body: Value = resp.json().await?;
+    let licence_bytes = base64_decode(body["licence"].as_str().unwrap_or_default())?;
+    let licence = Licence::verify(&licence_bytes, &server_key, u64::try_from(now_secs())?)?;
+    let content_key = licence.open_content_key(&viewer)?;
+    println!(
+        "   licence: session {} code {} for {}, lease until +{} s, Ed25519 signature verified",
+        licence.terms.session_id,
+        licence.terms.session_code,
+        licence.terms.recipient,
+        licence
+            .terms
+            .lease_expires_at
+            .saturating_sub(u64::try_from(now_secs())?)
+    );
+    println!("   content key unwrapped with the viewer's ephemeral X25519 key (HPKE)");
+    let url = format!(
+        "{base}{}",
+        body["urls"]["envelope"].as_str().unwrap_or_default()
+    );
+    let head = client
+        .get(&url)
+        .header("Range", "bytes=0-1023")
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let header = Header::parse(&head)?;
+    let opener = Opener::new(&content_key, &head)?;
+    let r = header.chunk_range(0).context("no chunk 0")?;
+    let mut chunk = client
+        .get(&url)
+        .header("Range", format!("bytes={}-{}", r.start, r.end - 1))
+        .send()
+        .await?
+        .bytes()
+        .await?
+        .to_vec();
+    opener.open_chunk(0, &mut chunk)?;
+    println!(
+        "   chunk 0 of {} fetched by HTTP range and decrypted in memory: starts {:?}",
+        header.chunk_count(),
+        String::from_utf8_lossy(&chunk[..8.min(chunk.len())])
+    );
+    zeroize::Zeroize::zeroize(&mut chunk);
+
+    println!("\n9. The owner revokes Bob's link; the audit log is hash-chained:");
+    state.revoke(&bob.link.id, OWNER, &cli).await?;
+    let bob_token = bob.url.rsplit('/').next().unwrap_or_default().to_owned();
+    let refused = licence_request(
+        &client,
+        &base,
+        &bob_token,
+        &ViewerKey::from_seed(veilmark_server::secrets::random()?),
+        bob.passcode.as_deref(),
+    )
+    .await?;
+    let status = refused.status();
+    let why: Value = refused.json().await.unwrap_or_default();
+    println!(
+        "   Bob's next licence request: HTTP {} {}",
+        status.as_u16(),
+        why["message"].as_str().unwrap_or("")
+    );
+    let log = state.audit_log().await?;
+    let verdict = veilmark_server::audit::verify(&log);
+    println!(
+        "   audit: {} entries ({}), chain {}",
+        log.len(),
+        summarise_kinds(&log),
+        if verdict.is_ok() {
+            "verified"
+        } else {
+            "BROKEN"
+        }
+    );
+    Ok(DemoServer { base, data_dir })
+}
+
+async fn licence_request(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    viewer: &ViewerKey,
+    passcode: Option<&str>,
+) -> Result<reqwest::Response> {
+    let nonce: [u8; 16] = veilmark_server::secrets::random()?;
+    Ok(client
+        .post(format!("{base}/api/v/{token}/licence"))
+        .json(&json!({
+            "viewer_key": hex::encode(viewer.public_key()),
+            "nonce": hex::encode(nonce),
+            "timestamp": now_secs(),
+            "passcode": passcode,
+        }))
+        .send()
+        .await?)
+}
+
+fn base64_decode(text: &str) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    Ok(base64::engine::general_purpose::STANDARD.decode(text)?)
+}
+
+fn summarise_kinds(log: &[veilmark_server::audit::AuditEntry]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for e in log {
+        match counts.iter_mut().find(|(k, _)| *k == e.kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((e.kind.clone(), 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

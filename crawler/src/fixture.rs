@@ -1,0 +1,211 @@
+//! The fixture marketplace: a generated multi-shop e-commerce site with ground truth, served on
+//! 127.0.0.1 with slow, failing, looping and trap routes.
+//!
+//! The crawler's end-to-end tests and `veilmark demo` both crawl it; it is never pointed at the
+//! outside world. The site itself is written by `tests/fixtures/marketplace/generate.py` from
+//! scikit-image's sample photographs (see `docs/crawler.md`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// Runs the Python generator (`tests/fixtures/marketplace/generate.py` under `repo_root`) to
+/// write a fixture marketplace into `out`, unless one is already there. Returns `out`.
+pub fn generate(
+    repo_root: &Path,
+    out: &Path,
+    listings: u32,
+    references: u32,
+) -> anyhow::Result<PathBuf> {
+    if out.join("ground_truth.json").exists() {
+        return Ok(out.to_path_buf());
+    }
+    let status = std::process::Command::new("python3")
+        .arg(repo_root.join("tests/fixtures/marketplace/generate.py"))
+        .arg("--out")
+        .arg(out)
+        .args([
+            "--listings",
+            &listings.to_string(),
+            "--references",
+            &references.to_string(),
+            "--seed",
+            "7",
+        ])
+        .status();
+    match status {
+        Ok(s) if s.success() => Ok(out.to_path_buf()),
+        other => anyhow::bail!(
+            "the fixture marketplace could not be generated ({other:?}). It needs Python 3 with \
+             `pip install scikit-image pillow numpy`"
+        ),
+    }
+}
+
+/// A running fixture server.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// `127.0.0.1:PORT`.
+    pub host_port: String,
+    /// Every request target, in arrival order.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// The request targets seen so far.
+    #[must_use]
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().expect("log lock").clone()
+    }
+}
+
+/// Serves `site` on 127.0.0.1 (random port) until the runtime ends.
+pub async fn serve(site: PathBuf) -> std::io::Result<Server> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let (log2, site) = (log.clone(), Arc::new(site));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let (log, hits, site) = (log2.clone(), hits.clone(), site.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                    if buf.len() > 65536 {
+                        return;
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let inm = head
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("if-none-match: ")
+                            .or_else(|| l.strip_prefix("If-None-Match: "))
+                    })
+                    .map(|s| s.trim().to_string());
+                log.lock().expect("log lock").push(target.clone());
+                let n = {
+                    let mut h = hits.lock().expect("hits lock");
+                    let e = h.entry(target.clone()).or_default();
+                    *e += 1;
+                    *e
+                };
+                let resp = route(&site, &target, n, inm.as_deref()).await;
+                let _ = sock.write_all(&resp).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    Ok(Server {
+        base: format!("http://{addr}"),
+        host_port: addr.to_string(),
+        log,
+    })
+}
+
+fn respond(status: &str, ctype: &str, extra: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n", body.len()).into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+fn html(body: &str) -> Vec<u8> {
+    respond(
+        "200 OK",
+        "text/html; charset=utf-8",
+        "",
+        format!("<!DOCTYPE html><html><body>{body}</body></html>").as_bytes(),
+    )
+}
+
+async fn route(site: &Path, target: &str, n: u32, inm: Option<&str>) -> Vec<u8> {
+    let path = target.split('?').next().unwrap_or("/");
+    if path.starts_with("/slow/") {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        return html("slow");
+    }
+    match path {
+        "/flaky/500.html" => return respond("500 Internal Server Error", "text/html", "", b"boom"),
+        "/flaky/once.html" if n == 1 => {
+            return respond("503 Service Unavailable", "text/html", "", b"later");
+        }
+        "/flaky/once.html" => return html("recovered"),
+        "/loop/a" => return respond("302 Found", "text/html", "Location: /loop/b\r\n", b""),
+        "/loop/b" => return respond("302 Found", "text/html", "Location: /loop/a\r\n", b""),
+        "/redirect/to-item" => {
+            return respond(
+                "301 Moved Permanently",
+                "text/html",
+                "Location: /shop/atelier/item/0.html\r\n",
+                b"",
+            );
+        }
+        "/huge.html" => return html(&"<p>padding</p>".repeat(200_000)),
+        "/img/hostile/huge.jpg" => {
+            let mut body = vec![0xFF, 0xD8, 0xFF, 0xE0];
+            body.resize(6 << 20, 0x55);
+            return respond("200 OK", "image/jpeg", "", &body);
+        }
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/calendar/") {
+        let mut parts = rest.split('/').filter_map(|p| p.parse::<u32>().ok());
+        let (y, m) = (parts.next().unwrap_or(2026), parts.next().unwrap_or(1));
+        let (ny, nm) = if m >= 12 { (y + 1, 1) } else { (y, m + 1) };
+        return html(&format!(
+            "<h1>{y}-{m}</h1><a href=\"/calendar/{ny}/{nm}\">next month</a>"
+        ));
+    }
+    if path.starts_with("/trap/") {
+        return html("<a href=\"sub/\">deeper</a><a href=\"sub/page.html\">page</a>");
+    }
+    let rel = if path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path.to_string()
+    };
+    if rel.contains("..") {
+        return respond("400 Bad Request", "text/plain", "", b"bad");
+    }
+    let file = site.join(rel.trim_start_matches('/'));
+    match tokio::fs::read(&file).await {
+        Ok(body) => {
+            let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..16]);
+            if inm == Some(etag.as_str()) {
+                return respond(
+                    "304 Not Modified",
+                    "text/plain",
+                    &format!("ETag: {etag}\r\n"),
+                    b"",
+                );
+            }
+            let ctype = match file.extension().and_then(|e| e.to_str()) {
+                Some("html") => "text/html; charset=utf-8",
+                Some("txt") => "text/plain",
+                Some("jpg") => "image/jpeg",
+                Some("png") => "image/png",
+                Some("webp") => "image/webp",
+                Some("gif") => "image/gif",
+                _ => "application/octet-stream",
+            };
+            respond("200 OK", ctype, &format!("ETag: {etag}\r\n"), &body)
+        }
+        Err(_) => respond("404 Not Found", "text/html", "", b"<h1>not found</h1>"),
+    }
+}
