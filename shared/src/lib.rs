@@ -8,7 +8,10 @@
 //! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
 //!   `docs/envelope.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
+//! - [`watermark`]: the invisible forensic watermark that names the viewing session in every
+//!   frame, specified in `docs/watermark.md`.
 #![forbid(unsafe_code)]
 
 pub mod envelope;
 pub mod media;
+pub mod watermark;
