@@ -7,6 +7,7 @@
 mod demo;
 mod envelope_cmd;
 mod envelope_file;
+mod identify;
 mod keyfile;
 mod progress;
 
@@ -35,6 +36,8 @@ enum Command {
     /// Seal, open and inspect envelope files directly (interoperability and debugging).
     #[command(subcommand)]
     Envelope(envelope_cmd::EnvelopeCommand),
+    /// Find Veilmark's invisible watermark in images and print the session code that leaked them.
+    Identify(identify::IdentifyArgs),
     /// Run a guided tour of what Veilmark does, in a scratch folder.
     Demo(demo::DemoArgs),
 }
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
         Command::Demo(args) => demo::run(&args),
+        Command::Identify(args) => identify::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -15,7 +15,7 @@ pub const DEFAULT_STRENGTH: f32 = 1.9;
 
 /// How much stronger the pattern is on near-white and near-black pixels, where clipping at
 /// 255 (or 0) removes half of it and where line drawings have most of their area.
-const EXTREME_BOOST: f32 = 1.7;
+const EXTREME_BOOST: f32 = 2.2;
 
 /// Gain (strength × 256) for a channel value: `strength` in mid-tones, ramping up to
 /// `strength × EXTREME_BOOST` within 25 levels of white or black.
