@@ -151,7 +151,7 @@ fn finds_the_geometry() {
     assert_eq!(d.code.get(), 42);
     assert!((d.geometry.scale - 0.75).abs() < 0.01, "{:?}", d.geometry);
     assert!(
-        (d.geometry.rotation_degrees + 2.0).abs() < 0.3,
+        (d.geometry.rotation_degrees - 2.0).abs() < 0.3,
         "{:?}",
         d.geometry
     );
