@@ -105,6 +105,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let victim = &sealed[0].1;
     let bytes = fs::read(victim)?;
     let header_len = header.len();
+    // Chunk offsets lie inside the file we just read, so they fit usize.
+    #[allow(clippy::cast_possible_truncation)]
     let chunk_start = header
         .chunk_range(1)
         .map_or(header_len + 10, |r| r.start as usize + 10);
@@ -123,6 +125,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         && a.end - a.start == b.end - b.start
     {
         let mut swapped = bytes.clone();
+        #[allow(clippy::cast_possible_truncation)]
         let (a, b) = (
             a.start as usize..a.end as usize,
             b.start as usize..b.end as usize,

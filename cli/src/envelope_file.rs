@@ -211,7 +211,7 @@ fn read_header<T>(
     bytes.resize(len, 0);
     let got = read_up_to(src, &mut bytes[HEADER_PREFIX_LEN..])?;
     bytes.truncate(HEADER_PREFIX_LEN + got);
-    Ok(parse(&bytes).with_context(|| format!("{} cannot be opened", input.display()))?)
+    parse(&bytes).with_context(|| format!("{} cannot be opened", input.display()))
 }
 
 fn read_up_to(src: &mut File, buf: &mut [u8]) -> Result<usize> {

@@ -1,5 +1,5 @@
 //! `veilmark identify` end to end: a marked PNG and JPEG, an unmarked image, a corrupt file.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::cast_possible_truncation)]
 
 use std::path::Path;
 use std::process::Command;

@@ -30,8 +30,7 @@ fn pictures() -> [(&'static str, RgbaImage); 2] {
 /// ±4 grey-level pattern on it (`docs/watermark.md#limits`). These must not produce a wrong
 /// code; they may produce none.
 fn known_failure(picture: &str, attack: Attack) -> bool {
-    picture == "drawing" && matches!(attack, Attack::Brightness(b) if b > 0.0)
-        || picture == "drawing" && matches!(attack, Attack::Contrast(c) if c > 0.0)
+    picture == "drawing" && matches!(attack, Attack::Brightness(x) | Attack::Contrast(x) if x > 0.0)
 }
 
 /// Runs `attacks` on both pictures; every result must be the embedded code (or, for a known
@@ -277,10 +276,10 @@ fn explore() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     for attack in Attack::suite() {
-        if let Some(o) = &only {
-            if !attack.name().contains(o.as_str()) {
-                continue;
-            }
+        if let Some(o) = &only
+            && !attack.name().contains(o.as_str())
+        {
+            continue;
         }
         let mut ok = 0;
         let mut n = 0;

@@ -102,6 +102,8 @@ pub fn open(key: &ContentKey, envelope: &[u8]) -> Result<Opened, EnvelopeError> 
     for index in 0..header.chunk_count() {
         let range = header.chunk_range(index).expect("index below count");
         buf.clear();
+        // The range lies inside `envelope` (checked by `check_envelope_len`), so it fits usize.
+        #[allow(clippy::cast_possible_truncation)]
         buf.extend_from_slice(&envelope[range.start as usize..range.end as usize]);
         opener.open_chunk(index, &mut buf)?;
         plaintext.extend_from_slice(&buf);

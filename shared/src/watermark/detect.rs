@@ -14,6 +14,10 @@
 //! 5. **Decode.** Each chip is read through its kernel, combined per coded bit with its keyed
 //!    sign, and the soft values go to the Viterbi decoder; the keyed 32-bit check decides.
 
+// Image processing converts between pixel coordinates (f32) and indices (usize/isize) all
+// over; every such value is bounded by the window (at most 1024 + 300) or the tile (128).
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex32;
 
@@ -199,7 +203,7 @@ impl Detector {
             }
         }
         let rms = (soft.iter().map(|v| v * v).sum::<f32>() / soft.len() as f32).sqrt();
-        if !(rms > 0.0) {
+        if rms.is_nan() || rms <= 0.0 {
             return None;
         }
         for v in &mut soft {

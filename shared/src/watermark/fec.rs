@@ -24,7 +24,7 @@ pub(crate) const fn coded_len(info_bits: usize) -> usize {
 
 /// Output bits (one per generator) when `input` enters a shift register holding `state`.
 fn outputs(state: usize, input: u8) -> [u8; RATE_INV] {
-    let reg = (u32::from(input) << (CONSTRAINT - 1)) | state as u32;
+    let reg = (u32::from(input) << (CONSTRAINT - 1)) | u32::try_from(state).expect("state < 64");
     let mut out = [0u8; RATE_INV];
     for (o, g) in out.iter_mut().zip(GENERATORS) {
         *o = ((reg & g).count_ones() & 1) as u8;
@@ -76,8 +76,7 @@ pub(crate) fn decode(soft: &[f32], info_bits: usize) -> Option<Vec<u8>> {
             if m == f32::NEG_INFINITY {
                 continue;
             }
-            for input in 0..max_input {
-                let (out, ns) = table[state][input];
+            for (input, &(out, ns)) in table[state].iter().enumerate().take(max_input) {
                 let branch: f32 = out
                     .iter()
                     .zip(y)

@@ -39,7 +39,7 @@ pub use pattern::WatermarkKey;
 use thiserror::Error;
 
 /// Number of significant bits in a [`SessionCode`].
-pub const SESSION_CODE_BITS: u32 = pattern::CODE_BITS as u32;
+pub const SESSION_CODE_BITS: u32 = 48;
 
 /// The session identifier the server issues and the watermark carries (48 significant bits).
 ///

@@ -21,7 +21,7 @@ pub(crate) const CHIPS: usize = GRID * GRID;
 /// Chips reserved for the synchronisation template (known to the decoder).
 pub(crate) const SYNC_CHIPS: usize = 256;
 /// Bits of session code carried.
-pub(crate) const CODE_BITS: usize = 48;
+pub(crate) const CODE_BITS: usize = super::SESSION_CODE_BITS as usize;
 /// Bits of keyed check (truncated HMAC-SHA256 of the code).
 pub(crate) const CHECK_BITS: usize = 32;
 /// Information bits fed to the convolutional code.

@@ -56,7 +56,8 @@ fn dist_to_segment(px: f32, py: f32, a: (f32, f32), b: (f32, f32)) -> f32 {
 pub fn line_drawing(width: u32, height: u32, seed: u64) -> RgbaImage {
     let (w, h) = (width as f32, height as f32);
     let mut rng = Rng::new(seed);
-    let mut segments: Vec<((f32, f32), (f32, f32), f32)> = Vec::new();
+    type Segment = ((f32, f32), (f32, f32), f32);
+    let mut segments: Vec<Segment> = Vec::new();
     let mut circles: Vec<((f32, f32), f32, f32)> = Vec::new();
     // Frame and title block.
     let m = 10.0;
@@ -458,7 +459,7 @@ pub fn browser_frame(img: &RgbaImage) -> RgbaImage {
                 *px = image::Rgba([60, 64, 67, 255]); // url text
             }
         }
-        if (52..74).contains(&y) && (10..80).contains(&x) && (x / 22) % 1 == 0 && x % 22 < 14 {
+        if (52..74).contains(&y) && (10..80).contains(&x) && x % 22 < 14 {
             *px = image::Rgba([95, 99, 104, 255]); // nav buttons
         }
     }
