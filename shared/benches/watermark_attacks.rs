@@ -4,7 +4,8 @@
 //! `cargo bench -p veilmark-shared --bench watermark_attacks` (release build). Environment:
 //! `WM_TRIALS` (default 10) trials per picture and attack, `WM_SIZE` (default 1024x768) picture
 //! size, `WM_PHOTOS` a folder of PNG/JPEG photos to add to the two generated pictures,
-//! `WM_NEGATIVES` (default 200) unmarked images for the false-positive count.
+//! `WM_NEGATIVES` (default 200) unmarked images for the false-positive count, `WM_DUMP` a
+//! folder to write the unmarked pictures to (for `tests/peers/invisible_watermark_peer.py`).
 #![allow(missing_docs, clippy::cast_possible_truncation, clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -50,6 +51,14 @@ fn main() {
         }
     }
 
+    if let Ok(dump) = std::env::var("WM_DUMP") {
+        // Unmarked pictures for the peer script (tests/peers/invisible_watermark_peer.py).
+        std::fs::create_dir_all(&dump).expect("WM_DUMP folder");
+        for (name, p) in &pictures {
+            p.save(std::path::Path::new(&dump).join(format!("{name}.png")))
+                .expect("write picture");
+        }
+    }
     println!("# Watermark attack suite ({trials} trials per picture and attack)\n");
     println!("| picture | size | PSNR dB | SSIM |\n|---|---|---|---|");
     for (name, p) in &pictures {

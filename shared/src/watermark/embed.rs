@@ -13,18 +13,18 @@ const FRACTION_BITS: u32 = 8;
 /// Default peak strength in grey levels (0–255 scale) of the added pattern in mid-tones.
 pub const DEFAULT_STRENGTH: f32 = 1.9;
 
-/// How much stronger the pattern is on near-white and near-black pixels, where clipping at
+/// How much stronger the pattern is on saturated white and black pixels, where clipping at
 /// 255 (or 0) removes half of it and where line drawings have most of their area.
-const EXTREME_BOOST: f32 = 2.2;
+const EXTREME_BOOST: f32 = 2.0;
 
-/// Gain (strength × 256) for a channel value: `strength` in mid-tones, ramping up to
-/// `strength × EXTREME_BOOST` within 25 levels of white or black.
+/// Gain (strength × 256) for a channel value: `strength` from 2 to 245, ramping up to
+/// `strength × EXTREME_BOOST` at 253 and above (and at 0–2), where the pattern clips.
 fn gain_table(strength: f32) -> [i32; 256] {
     let mut table = [0i32; 256];
     for (value, gain) in table.iter_mut().enumerate() {
         let v = value as f32;
-        let near_white = ((v - 230.0) / 20.0).clamp(0.0, 1.0);
-        let near_black = ((25.0 - v) / 20.0).clamp(0.0, 1.0);
+        let near_white = ((v - 245.0) / 8.0).clamp(0.0, 1.0);
+        let near_black = ((10.0 - v) / 8.0).clamp(0.0, 1.0);
         let boost = 1.0 + (EXTREME_BOOST - 1.0) * near_white.max(near_black);
         // At most 16 × 1.7 × 256, far inside i32.
         #[allow(clippy::cast_possible_truncation)]
@@ -102,16 +102,19 @@ impl Embedder {
             128 << FRACTION_BITS,
             213 << FRACTION_BITS,
         ];
+        let gain = &self.gain;
         for (y, row) in rgba.chunks_exact_mut(w * 4).enumerate() {
             let tile_row = &self.tile[(y % TILE) * TILE..(y % TILE + 1) * TILE];
-            for (x, px) in row.chunks_exact_mut(4).enumerate() {
-                let d = tile_row[x % TILE];
-                for (c, round) in px[..3].iter_mut().zip(ROUND) {
-                    let v = i32::from(*c) + ((d * self.gain[usize::from(*c)] + round) >> SHIFT);
-                    // Clamped into 0..=255 first, so the cast is exact.
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    {
-                        *c = v.clamp(0, 255) as u8;
+            // One tile width of pixels at a time, so no modulo per pixel.
+            for span in row.chunks_mut(TILE * 4) {
+                for (px, &d) in span.chunks_exact_mut(4).zip(tile_row) {
+                    for (c, round) in px[..3].iter_mut().zip(ROUND) {
+                        let v = i32::from(*c) + ((d * gain[usize::from(*c)] + round) >> SHIFT);
+                        // Clamped into 0..=255 first, so the cast is exact.
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        {
+                            *c = v.clamp(0, 255) as u8;
+                        }
                     }
                 }
             }
