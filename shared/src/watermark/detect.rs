@@ -37,6 +37,10 @@ const HIGHPASS_RADIUS: usize = 3;
 const KEEP: f32 = 4.0;
 /// ...and from this many on they are dropped: strokes and edges, not watermark.
 const DROP: f32 = 8.0;
+/// Radius of the window over which the picture's local residual energy is measured.
+const LOUDNESS_RADIUS: usize = 4;
+/// Local residual RMS (grey levels) below which pixels get full weight.
+const LOUDNESS_FLOOR: f32 = 2.0;
 /// Smallest and largest scale searched.
 const MIN_SCALE: f32 = 0.45;
 const MAX_SCALE: f32 = 1.6;
@@ -276,6 +280,13 @@ fn residual_window(rgba: &[u8], w: usize, h: usize) -> Residual {
         .zip(&blurred)
         .map(|(l, b)| suppress_outlier(l - b))
         .collect();
+    // Weight by the inverse local loudness of the picture: textured areas (fur, foliage, JPEG
+    // noise) count less than flat ones, where the watermark is all there is.
+    let mut energy: Vec<f32> = data.iter().map(|v| v * v).collect();
+    box_blur(&mut energy, ww, wh, LOUDNESS_RADIUS, false);
+    for (v, e) in data.iter_mut().zip(&energy) {
+        *v *= LOUDNESS_FLOOR / e.sqrt().max(LOUDNESS_FLOOR);
+    }
     let mean = data.iter().sum::<f32>() / data.len() as f32;
     for v in &mut data {
         *v -= mean;

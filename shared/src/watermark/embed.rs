@@ -13,19 +13,20 @@ const FRACTION_BITS: u32 = 8;
 /// Default peak strength in grey levels (0–255 scale) of the added pattern in mid-tones.
 pub const DEFAULT_STRENGTH: f32 = 1.9;
 
-/// How much stronger the pattern is on saturated white and black pixels, where clipping at
-/// 255 (or 0) removes half of it and where line drawings have most of their area.
+/// How much stronger the pattern is on saturated white, where clipping at 255 removes half of
+/// it and where line drawings have most of their area. (Not on black: a dip below black is
+/// clipped the same way, but a bump above it is easier to see; dark themes use dark grey.)
 const EXTREME_BOOST: f32 = 2.0;
 
-/// Gain (strength × 256) for a channel value: `strength` from 2 to 245, ramping up to
-/// `strength × EXTREME_BOOST` at 253 and above (and at 0–2), where the pattern clips.
+/// Gain (strength × 256) for a channel value: `strength` up to 250, ramping up to
+/// `strength × EXTREME_BOOST` at 254 and 255, where the pattern clips. Values just below white
+/// (antialiasing, photos) keep the plain strength: there the whole pattern is visible.
 fn gain_table(strength: f32) -> [i32; 256] {
     let mut table = [0i32; 256];
     for (value, gain) in table.iter_mut().enumerate() {
         let v = value as f32;
-        let near_white = ((v - 245.0) / 8.0).clamp(0.0, 1.0);
-        let near_black = ((10.0 - v) / 8.0).clamp(0.0, 1.0);
-        let boost = 1.0 + (EXTREME_BOOST - 1.0) * near_white.max(near_black);
+        let near_white = ((v - 250.0) / 4.0).clamp(0.0, 1.0);
+        let boost = 1.0 + (EXTREME_BOOST - 1.0) * near_white;
         // At most 16 × 1.7 × 256, far inside i32.
         #[allow(clippy::cast_possible_truncation)]
         {
