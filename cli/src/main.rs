@@ -9,6 +9,7 @@ mod crawl_cmd;
 mod demo;
 mod envelope_cmd;
 mod envelope_file;
+mod identify;
 mod keyfile;
 mod owner_cmd;
 mod progress;
@@ -43,6 +44,8 @@ enum Command {
     Catalog(catalog_cmd::CatalogCommand),
     /// Crawl a marketplace for copies of catalog images and watermarked leaks.
     Crawl(crawl_cmd::CrawlArgs),
+    /// Find Veilmark's invisible watermark in images and print the session code that leaked them.
+    Identify(identify::IdentifyArgs),
     /// Run a guided tour of what Veilmark does, in a scratch folder.
     Demo(demo::DemoArgs),
     /// Run the link and licence server (viewer API, owner API, revocation push, audit).
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => owner_cmd::revoke(&args),
         Command::Audit(args) => owner_cmd::audit(&args),
         Command::Owner(cmd) => owner_cmd::owner(&cmd),
+        Command::Identify(args) => identify::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

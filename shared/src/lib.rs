@@ -12,6 +12,8 @@
 //!   `docs/licence.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
 //! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
+//! - [`watermark`]: the invisible forensic watermark that names the viewing session in every
+//!   frame, specified in `docs/watermark.md`.
 #![forbid(unsafe_code)]
 
 pub mod envelope;
@@ -19,3 +21,4 @@ pub mod hash;
 pub mod licence;
 pub mod media;
 pub mod visible;
+pub mod watermark;

@@ -2,7 +2,7 @@
 //! per behaviour, good and bad (after rage's testkit).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod common;
+mod envelope_vectors;
 
 #[test]
 fn every_envelope_vector_holds() {
@@ -20,8 +20,8 @@ fn every_envelope_vector_holds() {
     );
     let mut failures = Vec::new();
     for path in &names {
-        let vector = common::parse(&std::fs::read_to_string(path).unwrap());
-        if let Err(why) = common::check(&vector) {
+        let vector = envelope_vectors::parse(&std::fs::read_to_string(path).unwrap());
+        if let Err(why) = envelope_vectors::check(&vector) {
             failures.push(format!(
                 "{}: {why}",
                 path.file_name().unwrap().to_string_lossy()

@@ -4,7 +4,7 @@
 #![allow(clippy::cast_possible_truncation)]
 #![cfg(target_arch = "wasm32")]
 
-mod common;
+mod envelope_vectors;
 
 use veilmark_shared::envelope::{self, ContentKey, DocumentId};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -22,7 +22,7 @@ fn vectors_hold_in_the_browser() {
         include_str!("../../docs/vectors/envelope/wrong_key.txt"),
         include_str!("../../docs/vectors/envelope/plaintext_length_edited.txt"),
     ] {
-        common::check(&common::parse(text)).unwrap();
+        envelope_vectors::check(&envelope_vectors::parse(text)).unwrap();
     }
 }
 
