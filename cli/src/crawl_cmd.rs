@@ -44,7 +44,16 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
             ProgressBar::hidden()
         };
         let b2 = bar.clone();
+        let decoder: std::sync::Arc<dyn veilmark_crawler::watermark::WatermarkDecoder> =
+            match veilmark_crawler::watermark::ForensicDecoder::from_data_dir(&args.data)? {
+                Some(d) => std::sync::Arc::new(d),
+                None => {
+                    eprintln!("note: {} has no server watermark key yet (`veilmark serve` creates it), so leaked viewer screenshots cannot be traced.", args.data.display());
+                    std::sync::Arc::new(veilmark_crawler::watermark::NoDecoder)
+                }
+            };
         let options = CrawlOptions {
+            decoder,
             on_progress: Some(Box::new(move |p| {
                 b2.set_message(format!(
                     "pages {}  images {}  hits {}  queued {}  errors {}  robots-blocked {}  unchanged {}",

@@ -23,15 +23,23 @@ const MAX_ALLOC: u64 = 256 * 1024 * 1024;
 /// Arguments of `veilmark identify`.
 #[derive(Args)]
 #[command(
-    after_help = "Reads PNG, JPEG and WebP (format detected from content). For each image prints whether Veilmark's invisible watermark was found and, if so, the 12-hex-digit session code and a confidence. The code is what the server maps back to link, recipient and time (that lookup arrives with `veilmark serve`; see docs/watermark.md).\n\nThe key file holds one line `veilmark-watermark-key-v1 <64 hex digits>`.\nExit status: 0 when every image was read (watermarked or not), 1 when any image could not be read."
+    after_help = "Reads PNG, JPEG and WebP (format detected from content). For each image prints whether Veilmark's invisible watermark was found and, if so, the 12-hex-digit session code and a confidence. With --data pointing at the server's data directory, the key is the server's own and each session code is traced back to its link, recipient, document and time.\n\nA --key-file holds one line `veilmark-watermark-key-v1 <64 hex digits>`.\nExit status: 0 when every image was read (watermarked or not), 1 when any image could not be read."
 )]
 pub struct IdentifyArgs {
     /// Images to examine (screenshots, downloaded listing photos).
     #[arg(required = true, value_name = "IMAGE")]
     images: Vec<PathBuf>,
-    /// Watermark key file (the server's watermark key).
-    #[arg(long, value_name = "KEY_FILE")]
-    key_file: PathBuf,
+    /// Watermark key file (the server's watermark key, exported as text).
+    #[arg(
+        long,
+        value_name = "KEY_FILE",
+        required_unless_present = "data",
+        conflicts_with = "data"
+    )]
+    key_file: Option<PathBuf>,
+    /// Server data directory: use its watermark key and trace codes to link and recipient.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
     /// Print one JSON object per image (JSON Lines) instead of text.
     #[arg(long)]
     json: bool,
@@ -39,15 +47,27 @@ pub struct IdentifyArgs {
 
 /// Runs `veilmark identify`.
 pub fn run(args: &IdentifyArgs) -> Result<()> {
-    let key = read_watermark_key(&args.key_file)?;
+    let key = match (&args.key_file, &args.data) {
+        (Some(file), _) => read_watermark_key(file)?,
+        (None, Some(data)) => read_server_watermark_key(data)?,
+        (None, None) => bail!("give --key-file or --data"),
+    };
     let detector = Detector::new(&key);
+    let tracer = match &args.data {
+        Some(data) => Some(Tracer::open(data)?),
+        None => None,
+    };
     let mut failures = 0usize;
     for path in &args.images {
         let outcome = identify_file(&detector, path);
         if outcome.is_err() {
             failures += 1;
         }
-        print_outcome(path, &outcome, args.json);
+        let traced = match (&tracer, &outcome) {
+            (Some(t), Ok(Some(d))) => t.trace(d.code.get())?,
+            _ => None,
+        };
+        print_outcome(path, &outcome, traced.as_deref(), args.json);
     }
     if failures > 0 {
         bail!(
@@ -87,8 +107,80 @@ fn identify_file(detector: &Detector, path: &Path) -> Result<Option<Detection>> 
     Ok(detector.detect(rgba.as_raw(), width, height)?)
 }
 
-fn print_outcome(path: &Path, outcome: &Result<Option<Detection>>, json: bool) {
+/// Maps session codes back to links through the server's database.
+struct Tracer {
+    runtime: tokio::runtime::Runtime,
+    store: veilmark_server::store::SqliteStore,
+}
+
+impl Tracer {
+    fn open(data: &Path) -> Result<Self> {
+        let db = data.join("veilmark.db");
+        if !db.exists() {
+            bail!(
+                "{} has no server database ({} is missing)",
+                data.display(),
+                db.display()
+            );
+        }
+        let runtime = tokio::runtime::Runtime::new()?;
+        let store = runtime.block_on(veilmark_server::store::SqliteStore::open(&db))?;
+        Ok(Self { runtime, store })
+    }
+
+    /// "recipient … via link … (document …), session … opened …", or `None` if unknown.
+    fn trace(&self, code: u64) -> Result<Option<String>> {
+        use veilmark_server::store::MetaStore;
+        self.runtime.block_on(async {
+            let Some(session) = self.store.session_by_code(code).await? else {
+                return Ok(None);
+            };
+            let link = self.store.link(&session.link_id).await?;
+            Ok(Some(match link {
+                Some(l) => format!(
+                    "recipient {} via link {} (document {}), session {} opened {}",
+                    l.recipient,
+                    l.id,
+                    l.document_id,
+                    session.id,
+                    veilmark_server::rfc3339(session.created_at)
+                ),
+                None => format!("session {} of a deleted link", session.id),
+            }))
+        })
+    }
+}
+
+/// The server's watermark key: `DIR/keys/watermark.key`, 32 raw bytes.
+fn read_server_watermark_key(data: &Path) -> Result<WatermarkKey> {
+    let path = data.join("keys").join("watermark.key");
+    let bytes =
+        Zeroizing::new(fs::read(&path).with_context(|| {
+            format!("cannot read the server's watermark key {}", path.display())
+        })?);
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display()))?;
+    Ok(WatermarkKey::from_bytes(key))
+}
+
+fn print_outcome(
+    path: &Path,
+    outcome: &Result<Option<Detection>>,
+    traced: Option<&str>,
+    json: bool,
+) {
     let name = path.display().to_string();
+    if let (Some(t), false) = (traced, json) {
+        if let Ok(Some(d)) = outcome {
+            println!(
+                "{name}: watermark found, session code {} (confidence {:.2}): {t}",
+                d.code, d.confidence
+            );
+            return;
+        }
+    }
     match (outcome, json) {
         (Ok(Some(d)), false) => println!(
             "{name}: watermark found, session {} (confidence {:.2}; sync {:.1}σ, {} bit errors corrected, scale {:.2}, rotation {:+.1}°)",
@@ -102,14 +194,15 @@ fn print_outcome(path: &Path, outcome: &Result<Option<Detection>>, json: bool) {
         (Ok(None), false) => println!("{name}: no watermark"),
         (Err(err), false) => eprintln!("{name}: error: {err:#}"),
         (Ok(Some(d)), true) => println!(
-            "{{\"image\":{},\"found\":true,\"session_code\":\"{}\",\"confidence\":{:.3},\"sync_score\":{:.2},\"bit_errors_corrected\":{},\"scale\":{:.4},\"rotation_degrees\":{:.3}}}",
+            "{{\"image\":{},\"found\":true,\"session_code\":\"{}\",\"confidence\":{:.3},\"sync_score\":{:.2},\"bit_errors_corrected\":{},\"scale\":{:.4},\"rotation_degrees\":{:.3},\"traced_to\":{}}}",
             json_string(&name),
             d.code,
             d.confidence,
             d.sync_score,
             d.bit_errors_corrected,
             d.geometry.scale,
-            d.geometry.rotation_degrees
+            d.geometry.rotation_degrees,
+            traced.map_or_else(|| "null".to_owned(), json_string)
         ),
         (Ok(None), true) => println!("{{\"image\":{},\"found\":false}}", json_string(&name)),
         (Err(err), true) => println!(

@@ -1,8 +1,8 @@
 //! The seam for Veilmark's forensic watermark decoder.
 //!
-//! The decoder lives in `veilmark-shared` and is being written in parallel; the crawler only
-//! needs "pixels in, session code out". [`NoDecoder`] is the default until it lands; wiring the
-//! real one in is a one-line `impl WatermarkDecoder` over the shared codec.
+//! The crawler only needs "pixels in, session code out". [`ForensicDecoder`] reads the codec in
+//! `veilmark_shared::watermark` with the server's watermark key (from the data directory);
+//! [`NoDecoder`] stands in when no key is available (a crawler run without a server).
 
 /// A watermark found in an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,5 +26,80 @@ pub struct NoDecoder;
 impl WatermarkDecoder for NoDecoder {
     fn decode(&self, _rgba: &[u8], _width: u32, _height: u32) -> Option<DecodedWatermark> {
         None
+    }
+}
+
+/// Veilmark's forensic watermark (`veilmark_shared::watermark`), read with the server's key.
+pub struct ForensicDecoder {
+    detector: veilmark_shared::watermark::Detector,
+}
+
+impl ForensicDecoder {
+    /// A decoder for marks embedded under `key` (the server's 32-byte watermark key).
+    #[must_use]
+    pub fn new(key: [u8; 32]) -> Self {
+        let key = veilmark_shared::watermark::WatermarkKey::from_bytes(key);
+        Self {
+            detector: veilmark_shared::watermark::Detector::new(&key),
+        }
+    }
+
+    /// The decoder for a server data directory: its `keys/watermark.key` (32 raw bytes, as
+    /// `veilmark serve` writes it), or `None` when the directory has no server key yet.
+    pub fn from_data_dir(data_dir: &std::path::Path) -> anyhow::Result<Option<Self>> {
+        let path = data_dir.join("keys").join("watermark.key");
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    anyhow::anyhow!("{} is not a 32-byte watermark key", path.display())
+                })?;
+                Ok(Some(Self::new(key)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+        }
+    }
+}
+
+impl WatermarkDecoder for ForensicDecoder {
+    fn decode(&self, rgba: &[u8], width: u32, height: u32) -> Option<DecodedWatermark> {
+        let found = self.detector.detect(rgba, width, height).ok()??;
+        Some(DecodedWatermark {
+            session: found.code.to_string(),
+            corrected_bits: found.bit_errors_corrected,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veilmark_shared::watermark::{Embedder, SessionCode, WatermarkKey};
+
+    #[test]
+    fn forensic_decoder_reads_a_marked_frame_and_ignores_a_clean_one() {
+        let key = [7u8; 32];
+        let (w, h) = (384u32, 384u32);
+        let clean: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let v = 120 + ((i % w) * 60 / w) as u8;
+                [v, v, v, 255]
+            })
+            .collect();
+        let mut marked = clean.clone();
+        let code = SessionCode::new(0x00ab_cdef_1234).unwrap();
+        Embedder::new(&WatermarkKey::from_bytes(key), code)
+            .embed(&mut marked, w, h)
+            .unwrap();
+        let decoder = ForensicDecoder::new(key);
+        let found = decoder.decode(&marked, w, h).expect("watermark found");
+        assert_eq!(found.session, "00abcdef1234");
+        assert!(decoder.decode(&clean, w, h).is_none());
+        assert!(
+            ForensicDecoder::new([8u8; 32])
+                .decode(&marked, w, h)
+                .is_none(),
+            "another key reads nothing"
+        );
     }
 }

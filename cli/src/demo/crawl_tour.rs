@@ -12,8 +12,15 @@ use veilmark_crawler::profile::SiteProfile;
 use veilmark_crawler::store::Store;
 
 /// Runs the crawl part of the demo against the fixture in `marketplace`, storing hits in
-/// `data_dir` (the server's database) and exporting them to `out_dir/hits.jsonl`.
-pub async fn run(data_dir: &Path, marketplace: &Path, out_dir: &Path) -> Result<()> {
+/// `data_dir` (the server's database) and exporting them to `out_dir/hits.jsonl`. Alice's
+/// screenshot (`leak`) is first posted to the marketplace as a listing of its own.
+pub async fn run(
+    data_dir: &Path,
+    marketplace: &Path,
+    out_dir: &Path,
+    leak: &image::RgbaImage,
+    leak_code: &str,
+) -> Result<()> {
     let gt: Value = serde_json::from_str(
         &std::fs::read_to_string(marketplace.join("ground_truth.json")).with_context(|| {
             format!(
@@ -46,8 +53,17 @@ pub async fn run(data_dir: &Path, marketplace: &Path, out_dir: &Path) -> Result<
         data_dir.display()
     );
 
+    post_leak(&marketplace.join("site"), leak)?;
+    println!(
+        "   meanwhile someone screenshots Alice's screen at 75 %, saves it as JPEG and lists it for sale"
+    );
     let server = veilmark_crawler::fixture::serve(marketplace.join("site")).await?;
     let text = std::fs::read_to_string(marketplace.join("profile.toml.in"))?
+        .replace(
+            "seeds = [\"@BASE@/\"]",
+            "seeds = [\"@BASE@/\", \"@BASE@/leaks/drawing.html\"]",
+        )
+        .replace("listing_patterns = [", "listing_patterns = [\"/leaks/*\", ")
         .replace("@BASE@", &server.base)
         .replace("@HOSTPORT@", &server.host_port)
         .replace("@MAX_PAGES@", "3000")
@@ -59,7 +75,13 @@ pub async fn run(data_dir: &Path, marketplace: &Path, out_dir: &Path) -> Result<
         server.base
     );
     let name = profile.name.clone();
-    let report = crawl(profile, store.clone(), CrawlOptions::default()).await?;
+    let decoder = veilmark_crawler::watermark::ForensicDecoder::from_data_dir(data_dir)?
+        .context("the demo server has no watermark key")?;
+    let options = CrawlOptions {
+        decoder: std::sync::Arc::new(decoder),
+        ..CrawlOptions::default()
+    };
+    let report = crawl(profile, store.clone(), options).await?;
     let p = &report.progress;
     println!(
         "   {} pages, {} images, {} hits, {} errors survived, {} URLs left alone for robots.txt, {:.1} s",
@@ -114,6 +136,28 @@ pub async fn run(data_dir: &Path, marketplace: &Path, out_dir: &Path) -> Result<
         println!("      {}", line.join("   "));
     }
     println!("   catalog hits not planted (false positives): {false_positives}");
+    let leaks: Vec<_> = hits
+        .iter()
+        .filter(|h| h.watermark_session.is_some())
+        .collect();
+    for h in &leaks {
+        let code = h.watermark_session.as_deref().unwrap_or_default();
+        println!(
+            "   forensic watermark in {}: session code {code}{}",
+            h.image_url,
+            if code == leak_code {
+                " = Alice's session (traced: `veilmark identify IMAGE --data DIR`)"
+            } else {
+                ""
+            }
+        );
+    }
+    if !leaks
+        .iter()
+        .any(|h| h.watermark_session.as_deref() == Some(leak_code))
+    {
+        println!("   Alice's leaked screenshot was NOT traced");
+    }
     let export = out_dir.join("hits.jsonl");
     let n = veilmark_crawler::catalog::export_hits(&store, &name, &export).await?;
     println!(
@@ -122,7 +166,34 @@ pub async fn run(data_dir: &Path, marketplace: &Path, out_dir: &Path) -> Result<
         export.display()
     );
     println!(
-        "   (forensic-watermark leaks are decoded once the watermark codec lands; `veilmark crawl --profile P` by hand)"
+        "   (by hand: veilmark crawl --profile P --data {})",
+        data_dir.display()
     );
+    Ok(())
+}
+
+/// Writes the leaked screenshot — Alice's frame at 75 %, JPEG quality 80 — and a listing page
+/// offering it, under `site/leaks/`.
+fn post_leak(site: &Path, frame: &image::RgbaImage) -> Result<()> {
+    let dir = site.join("leaks");
+    std::fs::create_dir_all(&dir)?;
+    let (w, h) = frame.dimensions();
+    let small = image::imageops::resize(
+        frame,
+        w * 3 / 4,
+        h * 3 / 4,
+        image::imageops::FilterType::Triangle,
+    );
+    let rgb = image::DynamicImage::ImageRgba8(small).to_rgb8();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&rgb)?;
+    std::fs::write(dir.join("drawing.jpg"), jpeg)?;
+    std::fs::write(
+        dir.join("drawing.html"),
+        "<!DOCTYPE html><html><head><title>CAD drawing bracket BR-2040 full set</title></head><body>\
+         <h1 class=\"product-title\">CAD drawing bracket BR-2040 full set</h1>\
+         <p class=\"price\">$19.00</p><p class=\"seller\">drawings4less</p>\
+         <img src=\"/leaks/drawing.jpg\" alt=\"drawing\"></body></html>",
+    )?;
     Ok(())
 }

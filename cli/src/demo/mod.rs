@@ -64,7 +64,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         let server = server_tour::run(dir, &samples).await?;
         let data_dir = server.data_dir.clone();
         match &args.marketplace {
-            Some(m) => crawl_tour::run(&data_dir, m, dir).await?,
+            Some(m) => {
+                crawl_tour::run(&data_dir, m, dir, &server.alice_frame, &server.alice_code).await?;
+            }
             None => println!(
                 "\n10. Crawler: skipped (no --marketplace given; `cargo xtask demo` generates one)."
             ),

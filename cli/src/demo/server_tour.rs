@@ -27,6 +27,10 @@ pub struct DemoServer {
     pub base: String,
     /// Its data directory (database, envelopes, keys).
     pub data_dir: PathBuf,
+    /// What Alice's screen showed: a frame with her visible and forensic watermarks.
+    pub alice_frame: image::RgbaImage,
+    /// Alice's session code, as the forensic watermark carries it.
+    pub alice_code: String,
 }
 
 /// Runs the server part of the demo and leaves the server running on the current runtime.
@@ -127,9 +131,9 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
     let licence = Licence::verify(&licence_bytes, &server_key, u64::try_from(now_secs())?)?;
     let content_key = licence.open_content_key(&viewer)?;
     println!(
-        "   licence: session {} code {} for {}, lease until +{} s, Ed25519 signature verified",
+        "   licence: session {} code {:012x} for {}, lease until +{} s, Ed25519 signature verified",
         licence.terms.session_id,
-        licence.terms.session_code,
+        licence.terms.session_code.0,
         licence.terms.recipient,
         licence
             .terms
@@ -166,6 +170,11 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
         String::from_utf8_lossy(&chunk[..8.min(chunk.len())])
     );
     zeroize::Zeroize::zeroize(&mut chunk);
+    let alice_frame = watermarked_frame(&state, &licence)?;
+    println!(
+        "   every frame she sees carries her name, the time and her session (visible) and session code {:012x} (invisible)",
+        licence.terms.session_code.0
+    );
 
     println!("\n9. The owner revokes Bob's link; the audit log is hash-chained:");
     state.revoke(&bob.link.id, OWNER, &cli).await?;
@@ -197,7 +206,58 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
             "BROKEN"
         }
     );
-    Ok(DemoServer { base, data_dir })
+    Ok(DemoServer {
+        base,
+        data_dir,
+        alice_frame,
+        alice_code: format!("{:012x}", licence.terms.session_code.0),
+    })
+}
+
+/// A 1280×800 drawing-like frame as the viewer would show it, with both watermarks: the visible
+/// one (recipient, time, session) and the forensic one under the server's watermark key.
+fn watermarked_frame(state: &AppState, licence: &Licence) -> Result<image::RgbaImage> {
+    use veilmark_shared::visible::{DEFAULT_FONT, MarkStyle, VisibleMark};
+    use veilmark_shared::watermark::{Embedder, SessionCode, WatermarkKey};
+    let (w, h) = (1280u32, 800u32);
+    let mut frame = image::RgbaImage::from_pixel(w, h, image::Rgba([255, 255, 255, 255]));
+    // A title block and a bracket outline, drawn as a technical sheet would be.
+    let mut line = |x0: u32, y0: u32, x1: u32, y1: u32| {
+        for t in 0..=1000u32 {
+            let x = x0 + (x1.abs_diff(x0) * t / 1000) * u32::from(x1 >= x0)
+                - (x0.abs_diff(x1) * t / 1000) * u32::from(x1 < x0);
+            let y = y0 + (y1.abs_diff(y0) * t / 1000) * u32::from(y1 >= y0)
+                - (y0.abs_diff(y1) * t / 1000) * u32::from(y1 < y0);
+            for d in 0..2 {
+                frame.put_pixel(
+                    (x + d).min(w - 1),
+                    y.min(h - 1),
+                    image::Rgba([20, 20, 20, 255]),
+                );
+            }
+        }
+    };
+    line(40, 40, 1240, 40);
+    line(40, 760, 1240, 760);
+    line(40, 40, 40, 760);
+    line(1240, 40, 1240, 760);
+    line(900, 640, 1240, 640);
+    line(900, 640, 900, 760);
+    line(200, 200, 700, 200);
+    line(200, 200, 200, 560);
+    line(200, 560, 760, 560);
+    line(700, 200, 700, 480);
+    line(700, 480, 760, 560);
+    let lines = [
+        licence.terms.recipient.clone(),
+        "2026-11-23 UTC".to_owned(),
+        format!("session {:012x}", licence.terms.session_code.0),
+    ];
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    VisibleMark::prepare(DEFAULT_FONT, &refs, w, h, &MarkStyle::default())?.apply(&mut frame)?;
+    let key = WatermarkKey::from_bytes(*state.keys.watermark());
+    Embedder::new(&key, SessionCode::new(licence.terms.session_code.0)?).embed(&mut frame, w, h)?;
+    Ok(frame)
 }
 
 async fn licence_request(

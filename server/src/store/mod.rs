@@ -208,6 +208,9 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn purge_nonces(&self, now: i64) -> StoreResult<u64>;
     /// A session by id.
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
+    /// The session whose watermark payload is `code`, if any (how a leaked screenshot is traced
+    /// back to a link and recipient).
+    async fn session_by_code(&self, code: u64) -> StoreResult<Option<SessionRecord>>;
     /// Moves a session's lease expiry and appends `audit`, in one durable transaction.
     async fn renew_session(
         &self,

@@ -482,6 +482,14 @@ impl MetaStore for SqliteStore {
         row.as_ref().map(session_from).transpose()
     }
 
+    async fn session_by_code(&self, code: u64) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE session_code = ?")
+            .bind(i64::from_be_bytes(code.to_be_bytes()))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session_from).transpose()
+    }
+
     async fn renew_session(
         &self,
         id: &str,
