@@ -172,14 +172,12 @@ fn print_outcome(
     json: bool,
 ) {
     let name = path.display().to_string();
-    if let (Some(t), false) = (traced, json) {
-        if let Ok(Some(d)) = outcome {
-            println!(
-                "{name}: watermark found, session code {} (confidence {:.2}): {t}",
-                d.code, d.confidence
-            );
-            return;
-        }
+    if let (Some(t), false, Ok(Some(d))) = (traced, json, outcome) {
+        println!(
+            "{name}: watermark found, session code {} (confidence {:.2}): {t}",
+            d.code, d.confidence
+        );
+        return;
     }
     match (outcome, json) {
         (Ok(Some(d)), false) => println!(

@@ -669,11 +669,8 @@ pub async fn crawl(
                 continue;
             }
         };
-        if outcome.state != "queued" {
-            store
-                .set_frontier_state(run, outcome.url.as_str(), outcome.state)
-                .await?;
-        }
+        // Links are queued durably before the page is marked done: a crawl killed between the
+        // two must find the links on resume, or the pages behind them (and their hits) are lost.
         let next_depth = outcome.depth + 1;
         if next_depth <= limits.max_depth {
             for link in outcome.links {
@@ -685,6 +682,11 @@ pub async fn crawl(
                     queue.push_back((link, next_depth));
                 }
             }
+        }
+        if outcome.state != "queued" {
+            store
+                .set_frontier_state(run, outcome.url.as_str(), outcome.state)
+                .await?;
         }
         if let Some(cb) = &options.on_progress {
             cb(&ctx.progress(queue.len() as u64));

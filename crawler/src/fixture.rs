@@ -16,6 +16,9 @@ use tokio::net::TcpListener;
 
 /// Runs the Python generator (`tests/fixtures/marketplace/generate.py` under `repo_root`) to
 /// write a fixture marketplace into `out`, unless one is already there. Returns `out`.
+///
+/// The site is generated into a temporary sibling folder and renamed into place, so concurrent
+/// callers (parallel tests, several test binaries) never see a half-written fixture.
 pub fn generate(
     repo_root: &Path,
     out: &Path,
@@ -25,10 +28,21 @@ pub fn generate(
     if out.join("ground_truth.json").exists() {
         return Ok(out.to_path_buf());
     }
+    let parent = out.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let tmp = parent.join(format!(
+        ".{}-{}-{:?}",
+        out.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("fixture"),
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
     let status = std::process::Command::new("python3")
         .arg(repo_root.join("tests/fixtures/marketplace/generate.py"))
         .arg("--out")
-        .arg(out)
+        .arg(&tmp)
         .args([
             "--listings",
             &listings.to_string(),
@@ -39,12 +53,25 @@ pub fn generate(
         ])
         .status();
     match status {
-        Ok(s) if s.success() => Ok(out.to_path_buf()),
-        other => anyhow::bail!(
-            "the fixture marketplace could not be generated ({other:?}). It needs Python 3 with \
-             `pip install scikit-image pillow numpy`"
-        ),
+        Ok(s) if s.success() => {}
+        other => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            anyhow::bail!(
+                "the fixture marketplace could not be generated ({other:?}). It needs Python 3 with \
+                 `pip install scikit-image pillow numpy`"
+            );
+        }
     }
+    if std::fs::rename(&tmp, out).is_err() {
+        // Another caller finished first; theirs is identical (same seed).
+        let _ = std::fs::remove_dir_all(&tmp);
+        anyhow::ensure!(
+            out.join("ground_truth.json").exists(),
+            "cannot move the fixture into {}",
+            out.display()
+        );
+    }
+    Ok(out.to_path_buf())
 }
 
 /// A running fixture server.

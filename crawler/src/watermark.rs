@@ -82,7 +82,7 @@ mod tests {
         let (w, h) = (384u32, 384u32);
         let clean: Vec<u8> = (0..w * h)
             .flat_map(|i| {
-                let v = 120 + ((i % w) * 60 / w) as u8;
+                let v = 120 + u8::try_from((i % w) * 60 / w).expect("below 60");
                 [v, v, v, 255]
             })
             .collect();
