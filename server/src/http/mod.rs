@@ -1,6 +1,6 @@
 //! The HTTP surface: [`app`] builds the router; `docs/server.md` documents every route.
 //!
-//! Every response passes through [`security_headers`] (strict CSP and friends); bodies are
+//! Every response passes through `security_headers` (strict CSP and friends); bodies are
 //! limited per route; errors are [`AppError`]s, so clients never see internals.
 
 mod owner;
