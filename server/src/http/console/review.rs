@@ -304,8 +304,7 @@ loading=\"lazy\" width=\"160\" height=\"160\"><figcaption>Found</figcaption></fi
 <input type=\"hidden\" name=\"id\" value=\"{id}\">\
 <label for=\"note-{id}\" class=\"sr-only\">Note on hit {id}</label>\
 <input id=\"note-{id}\" name=\"note\" type=\"text\" maxlength=\"2000\" value=\"{note}\" placeholder=\"Note\">\
-<button name=\"action\" value=\"confirm\" class=\"ok small\">Confirm</button>\
-<button name=\"action\" value=\"dismiss\" class=\"small\">Dismiss</button>\
+{buttons}\
 <button name=\"action\" value=\"note\" class=\"link small\">Save note</button>\
 <a class=\"small\" href=\"/console/review/bundle?id={id}\" download>Evidence</a></form></article>",
         st = esc(&h.review_state),
@@ -320,6 +319,17 @@ loading=\"lazy\" width=\"160\" height=\"160\"><figcaption>Found</figcaption></fi
         at = esc(&h.fetched_at),
         note = esc(&h.note),
         csrf = csrf_field(csrf),
+        buttons = match h.review_state.as_str() {
+            "confirmed" =>
+                "<button name=\"action\" value=\"reopen\" class=\"small\">Reopen</button>\
+                <button name=\"action\" value=\"dismiss\" class=\"small\">Dismiss</button>",
+            "dismissed" =>
+                "<button name=\"action\" value=\"confirm\" class=\"ok small\">Confirm</button>\
+                <button name=\"action\" value=\"reopen\" class=\"small\">Reopen</button>",
+            _ =>
+                "<button name=\"action\" value=\"confirm\" class=\"ok small\">Confirm</button>\
+                <button name=\"action\" value=\"dismiss\" class=\"small\">Dismiss</button>",
+        },
     )
 }
 
@@ -353,7 +363,7 @@ pub fn chart(hits: &[Hit]) -> String {
         .max()
         .unwrap_or(1)
         .max(1);
-    let (w, h, left, bottom) = (640u32, 200u32, 32u32, 28u32);
+    let (w, h, left, bottom) = (320u32, 150u32, 24u32, 22u32);
     let n = u32::try_from(days.len()).unwrap_or(1);
     let slot = (w - left) / n.max(1);
     let bar = (slot * 7 / 10).max(2);
@@ -480,7 +490,7 @@ async fn render(state: &AppState, s: &Session, q: &ReviewQuery) -> Result<String
                 .unwrap_or_default();
         let _ = write!(
             seller_html,
-            "<tr><td><a href=\"/console/review?{}\">{}</a></td><td>{}</td><td class=\"num\">{n}</td><td class=\"num\">{c}</td></tr>",
+            "<tr><td><a href=\"/console/review?{}\">{}</a><br><span class=\"muted\">{}</span></td><td class=\"num\">{n}</td><td class=\"num\">{c}</td></tr>",
             esc(&qs),
             esc(sname),
             esc(m)
@@ -520,7 +530,7 @@ async fn render(state: &AppState, s: &Session, q: &ReviewQuery) -> Result<String
 <button name=\"action\" value=\"bundle\" class=\"small\">Export evidence</button></form></div>\
 <p class=\"muted keys\">Keys: <kbd>j</kbd>/<kbd>k</kbd> move, <kbd>x</kbd> select, <kbd>c</kbd> confirm, <kbd>d</kbd> dismiss.</p>\
 {grid}</section><aside><section class=\"card\"><h2>Confirmed over time</h2>{chart}</section>\
-<section class=\"card\"><h2>Sellers</h2><table><thead><tr><th scope=\"col\">Seller</th><th scope=\"col\">Marketplace</th>\
+<section class=\"card\"><h2>Sellers</h2><table class=\"sellers\"><thead><tr><th scope=\"col\">Seller</th>\
 <th scope=\"col\" class=\"num\">Hits</th><th scope=\"col\" class=\"num\">Confirmed</th></tr></thead><tbody>{seller_html}</tbody></table></section></aside></div>",
         qv = esc(set(&q.q).unwrap_or_default()),
         n = hits.len(),
