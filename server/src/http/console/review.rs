@@ -203,6 +203,20 @@ fn set(o: &Option<String>) -> Option<&str> {
 }
 
 impl ReviewQuery {
+    fn query_string(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("state", &self.state),
+            ("marketplace", &self.marketplace),
+            ("seller", &self.seller),
+            ("q", &self.q),
+            ("sort", &self.sort),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| set(v).map(|v| (k, v)))
+        .collect();
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+
     fn keep(&self, h: &Hit) -> bool {
         let st = set(&self.state).unwrap_or("open");
         let state_ok = match st {
@@ -256,7 +270,7 @@ fn opt(v: Option<&str>) -> String {
     v.map_or_else(|| "<span class=\"muted\">—</span>".to_owned(), esc)
 }
 
-fn card(h: &Hit, csrf: &str) -> String {
+fn card(h: &Hit, csrf: &str, back: &str) -> String {
     let page_link = safe_http_url(&h.page_url).map_or_else(
         || format!("<span class=\"url\">{}</span>", esc(&h.page_url)),
         |href| {
@@ -301,7 +315,7 @@ loading=\"lazy\" width=\"160\" height=\"160\"><figcaption>Found</figcaption></fi
 <dl><dt>Marketplace</dt><dd>{mk}</dd><dt>Seller</dt><dd>{seller}</dd><dt>Price</dt><dd>{price}</dd>\
 <dt>Found</dt><dd>{at}</dd><dt>Page</dt><dd>{page_link}</dd></dl>\
 <form method=\"post\" action=\"/console/review\" class=\"hit-actions\">{csrf}\
-<input type=\"hidden\" name=\"id\" value=\"{id}\">\
+<input type=\"hidden\" name=\"id\" value=\"{id}\"><input type=\"hidden\" name=\"back\" value=\"{back}\">\
 <label for=\"note-{id}\" class=\"sr-only\">Note on hit {id}</label>\
 <input id=\"note-{id}\" name=\"note\" type=\"text\" maxlength=\"2000\" value=\"{note}\" placeholder=\"Note\">\
 {buttons}\
@@ -319,6 +333,7 @@ loading=\"lazy\" width=\"160\" height=\"160\"><figcaption>Found</figcaption></fi
         at = esc(&h.fetched_at),
         note = esc(&h.note),
         csrf = csrf_field(csrf),
+        back = esc(back),
         buttons = match h.review_state.as_str() {
             "confirmed" =>
                 "<button name=\"action\" value=\"reopen\" class=\"small\">Reopen</button>\
@@ -497,9 +512,11 @@ async fn render(state: &AppState, s: &Session, q: &ReviewQuery) -> Result<String
         );
     }
 
+    // Where review actions return to (the Referer is not sent: `Referrer-Policy: no-referrer`).
+    let back = format!("/console/review?{}", q.query_string());
     let mut cards = String::new();
     for h in &shown {
-        cards.push_str(&card(h, &s.csrf));
+        cards.push_str(&card(h, &s.csrf, &back));
     }
     let grid = if shown.is_empty() {
         if all.is_empty() {
@@ -522,6 +539,7 @@ async fn render(state: &AppState, s: &Session, q: &ReviewQuery) -> Result<String
 <div class=\"review-layout\"><section aria-labelledby=\"hits-h\"><div class=\"toolbar\">\
 <h2 id=\"hits-h\">{n} hits{more}</h2>\
 <form method=\"post\" action=\"/console/review\" id=\"bulk\" class=\"bulk\">{csrf}\
+<input type=\"hidden\" name=\"back\" value=\"{back_attr}\">\
 <input type=\"checkbox\" id=\"select-all\" class=\"pick-all\"><label for=\"select-all\">Select all</label>\
 <label for=\"bulk-note\" class=\"sr-only\">Note for selected hits</label>\
 <input id=\"bulk-note\" name=\"note\" type=\"text\" placeholder=\"Note for selected\">\
@@ -540,6 +558,7 @@ async fn render(state: &AppState, s: &Session, q: &ReviewQuery) -> Result<String
             String::new()
         },
         csrf = csrf_field(&s.csrf),
+        back_attr = esc(&back),
         chart = chart(&all),
     );
     Ok(frame("Review hits", Tab::Review, s.who(), &body))
@@ -574,12 +593,16 @@ pub async fn act(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if let Err(e) = set_review(&state, &ids, new_state, note, &s.owner.email).await {
         return e.into_response();
     }
-    let back = headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.find("/console/review").map(|i| r[i..].to_owned()))
-        .filter(|r| !r.contains("//") && !r.contains('\\'))
-        .unwrap_or_else(|| "/console/review".to_owned());
+    let back = form
+        .get("back")
+        .filter(|b| {
+            b.starts_with("/console/review")
+                && !b.contains("//")
+                && !b.contains('\\')
+                && !b.chars().any(char::is_control)
+        })
+        .unwrap_or("/console/review")
+        .to_owned();
     Redirect::to(&back).into_response()
 }
 
