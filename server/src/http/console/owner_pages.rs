@@ -540,10 +540,12 @@ async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<St
     for e in picked.iter().rev().take(500) {
         let _ = write!(
             rows,
-            "<tr><td class=\"num\">{}</td><td>{}</td><td><span class=\"badge ev-{}\">{}</span></td>\
+            "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td><span class=\"badge ev-{}\">{}</span></td>\
 <td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
             e.seq,
-            esc(&crate::rfc3339(e.at_ms / 1000)),
+            esc(&crate::rfc3339(e.at_ms / 1000)
+                .replace('T', " ")
+                .replace('Z', "")),
             esc(&e.kind),
             esc(&e.kind),
             esc(e
