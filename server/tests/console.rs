@@ -557,6 +557,16 @@ async fn images_are_served_by_hit_id_with_an_image_type() {
         .get(&format!("/console/review/image/{}/reference", ids[0]))
         .await;
     assert_eq!(reference.bytes().await.unwrap().as_ref(), REF_PNG);
+    // A catalog path stored relative (as `catalog add` was given it) is found in the data dir.
+    let pool = s.state.store.sqlite_pool().unwrap();
+    sqlx::query("UPDATE catalog_reference SET source_path = 'reference.png'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let reference = b
+        .get(&format!("/console/review/image/{}/reference", ids[0]))
+        .await;
+    assert_eq!(reference.bytes().await.unwrap().as_ref(), REF_PNG);
     assert_eq!(b.get("/console/review/image/999/found").await.status(), 404);
     assert_eq!(
         b.get(&format!("/console/review/image/{}/..%2f..%2fetc", ids[0]))
@@ -565,7 +575,6 @@ async fn images_are_served_by_hit_id_with_an_image_type() {
         404
     );
     // A hit whose WARC path points outside the evidence folder is refused.
-    let pool = s.state.store.sqlite_pool().unwrap();
     sqlx::query("UPDATE crawl_hit SET warc_file = '../veilmark.db' WHERE id = ?")
         .bind(ids[1])
         .execute(&pool)

@@ -673,10 +673,19 @@ async fn reference_image(state: &AppState, h: &Hit) -> Result<Vec<u8>, AppError>
             .fetch_optional(&pool(state)?)
             .await
             .map_err(anyhow::Error::from)?;
-    let path = path.ok_or(AppError::NotFound("reference image"))?;
-    tokio::fs::read(&path)
-        .await
-        .map_err(|_| AppError::NotFound("reference image"))
+    let path = PathBuf::from(path.ok_or(AppError::NotFound("reference image"))?);
+    // `veilmark catalog add` stores the path as given; a relative one is tried as it is (the
+    // server started where the catalog was built) and then under the data directory.
+    let mut tries = vec![path.clone()];
+    if path.is_relative() {
+        tries.push(state.config.data_dir.join(&path));
+    }
+    for p in tries {
+        if let Ok(bytes) = tokio::fs::read(&p).await {
+            return Ok(bytes);
+        }
+    }
+    Err(AppError::NotFound("reference image"))
 }
 
 /// `GET /console/review/image/{id}/{found|reference}`.
