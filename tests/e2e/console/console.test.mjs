@@ -96,6 +96,8 @@ try {
   const url = await page.inputValue('#new-url');
   check(url.startsWith(`${base}/v/`), 'the new protected link is shown');
   check((await page.inputValue('#new-pass')).length > 0, 'the passcode is shown');
+  await page.click('button[data-copy="new-url"]');
+  check(await page.textContent('button[data-copy="new-url"]') === 'Copied', 'the copy button copies the link');
   await axe('links');
   await shot('console-links');
   const live = await page.locator('button', { hasText: 'Revoke' }).count();
