@@ -3,6 +3,7 @@
 //! Every response passes through `security_headers` (strict CSP and friends); bodies are
 //! limited per route; errors are [`AppError`]s, so clients never see internals.
 
+pub mod console;
 mod owner;
 mod viewer;
 
@@ -69,7 +70,7 @@ pub fn app(state: AppState) -> Router {
         .clone()
         .filter(|d| d.join("index.html").is_file());
     let pages = Router::new().route("/v/{token}", get(viewer_page));
-    let router = api.merge(pages);
+    let router = api.merge(pages).merge(console::routes(upload_limit));
     let router = match www {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
         None => router

@@ -223,4 +223,10 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<AuditEntry>;
     /// The whole audit log in sequence order.
     async fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>>;
+
+    /// The SQLite pool when this store is the embedded one: the review console reads the
+    /// crawler's hit tables, which live in the same database file.
+    fn sqlite_pool(&self) -> Option<sqlx::SqlitePool> {
+        None
+    }
 }

@@ -26,13 +26,22 @@ use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 /// The server's migrations (versions 1..999; the crawler owns 1001 and up).
 fn migrator() -> Migrator {
     let mut migrator = Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(include_str!("../../migrations/0001_init.sql")),
-            false,
-        )]),
+        migrations: Cow::Owned(vec![
+            Migration::new(
+                1,
+                Cow::Borrowed("init"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../../migrations/0001_init.sql")),
+                false,
+            ),
+            Migration::new(
+                2,
+                Cow::Borrowed("hit review"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../../migrations/0002_hit_review.sql")),
+                false,
+            ),
+        ]),
         ..Migrator::DEFAULT
     };
     // Other crates add their own migrations to the same database.
@@ -191,6 +200,10 @@ fn audit_from(row: &SqliteRow) -> anyhow::Result<AuditEntry> {
 
 #[async_trait]
 impl MetaStore for SqliteStore {
+    fn sqlite_pool(&self) -> Option<SqlitePool> {
+        Some(self.pool.clone())
+    }
+
     async fn create_owner(&self, email: &str, password_hash: &str, now: i64) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO owners (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",

@@ -1,0 +1,156 @@
+// Owner and review console in headless Chromium: log in, upload and seal, create and revoke a
+// link, filter and export the audit log, review hits by keyboard and export evidence; axe-core
+// on every page (no serious or critical violations); planted hostile listing text must stay
+// text (no dialog, no injected script, no CSP violation). Screenshots go to docs/screenshots/.
+//
+// Usage: node console.test.mjs [path/to/console_fixture]   (cargo xtask runs it)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const fixture = process.argv[2] || join(root, 'target/debug/examples/console_fixture');
+const shots = process.env.CONSOLE_SCREENSHOTS || join(root, 'docs/screenshots');
+mkdirSync(shots, { recursive: true });
+
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+};
+
+const data = mkdtempSync(join(tmpdir(), 'veilmark-console-'));
+const server = spawn(fixture, [data, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const base = await new Promise((res, rej) => {
+  let buf = '';
+  server.stdout.on('data', (d) => {
+    buf += d;
+    const m = buf.match(/READY (http:\/\/\S+)/);
+    if (m) res(m[1]);
+  });
+  server.on('exit', (c) => rej(new Error(`fixture exited with ${c}`)));
+  setTimeout(() => rej(new Error('fixture did not start')), 60000);
+});
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('dialog', async (d) => { problems.push(`dialog: ${d.message()}`); await d.dismiss(); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+
+  const axe = async (name) => {
+    await page.evaluate(axeSource);
+    const r = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    for (const v of bad) console.log(`  axe ${name}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    check(bad.length === 0, `axe: no serious or critical violations on ${name}`);
+  };
+  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+
+  // Login.
+  await page.goto(`${base}/console`);
+  check(page.url().endsWith('/console/login'), 'anonymous visitors land on the login page');
+  await axe('login');
+  await shot('console-login');
+  await page.fill('#email', 'owner@brand.example');
+  await page.fill('#password', 'wrong');
+  await Promise.all([page.waitForLoadState(), page.click('button[type=submit]')]);
+  check(await page.getByText('Wrong e-mail or password.').isVisible(), 'a wrong password is reported');
+  await page.fill('#email', 'owner@brand.example');
+  await page.fill('#password', 'correct horse battery');
+  await Promise.all([page.waitForURL('**/console/documents'), page.click('button[type=submit]')]);
+  check(true, 'logged in');
+
+  // Upload and seal.
+  await page.setInputFiles('#file', { name: 'hinge-rev-a.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n% hinge\n'.padEnd(20000, ' ')) });
+  check((await page.inputValue('#title')) === 'hinge-rev-a', 'the title is taken from the file name');
+  await Promise.all([page.waitForEvent('load'), page.click('#upload button[type=submit]')]);
+  check(await page.locator('td', { hasText: 'hinge-rev-a' }).count() === 1, 'the uploaded file is sealed and listed');
+  await axe('documents');
+  await shot('console-documents');
+
+  // Links: create, copy, revoke.
+  await page.click('nav >> text=Links');
+  await page.selectOption('#document', { label: 'hinge-rev-a' });
+  await page.fill('#recipient', 'dana@supplier.example');
+  await page.fill('#expires', '14');
+  await page.fill('#max-views', '10');
+  await page.check('#passcode');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/links"] button[type=submit]')]);
+  const url = await page.inputValue('#new-url');
+  check(url.startsWith(`${base}/v/`), 'the new protected link is shown');
+  check((await page.inputValue('#new-pass')).length > 0, 'the passcode is shown');
+  await page.click('button[data-copy="new-url"]');
+  check(await page.textContent('button[data-copy="new-url"]') === 'Copied', 'the copy button copies the link');
+  await axe('links');
+  await shot('console-links');
+  const live = await page.locator('button', { hasText: 'Revoke' }).count();
+  await Promise.all([page.waitForURL('**/console/links'), page.locator('button', { hasText: 'Revoke' }).first().click()]);
+  check(await page.locator('button', { hasText: 'Revoke' }).count() === live - 1, 'revoke takes one click');
+
+  // Audit: filter, export, chain status.
+  await page.click('nav >> text=Audit');
+  check(await page.getByText('Chain verified:').isVisible(), 'the chain status is shown');
+  await page.selectOption('#f-ev', 'revoke');
+  await Promise.all([page.waitForLoadState(), page.click('form.filters button[type=submit]')]);
+  check(await page.getByText('1 matching entries').isVisible(), 'the audit log filters by event');
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.click('text=Export CSV')]);
+  const csvText = readFileSync(await csv.path(), 'utf8');
+  check(csvText.includes('revoke') && !csvText.includes('owner-login'), 'the CSV export follows the filter');
+  await page.goto(`${base}/console/audit`);
+  await axe('audit');
+  await shot('console-audit');
+
+  // Review: hostile text stays text; keyboard review; bulk evidence export.
+  await page.click('nav >> text=Review hits');
+  check(await page.evaluate(() => globalThis.__pwned) === undefined, 'planted markup ran no script');
+  check(await page.getByText('<script>window.__pwned=1</script>Heavy bracket').count() === 1, 'a hostile title shows as text');
+  check(await page.locator('a[href^="javascript:"]').count() === 0, 'no javascript: link is rendered');
+  check(await page.locator('img[src="x"]').count() === 0, 'no planted image element exists');
+  const imgs = await page.evaluate(() => [...document.querySelectorAll('article img')].filter((i) => i.complete && i.naturalWidth > 0).length);
+  check(imgs > 0, 'found and reference images load');
+  await axe('review');
+  await shot('console-review');
+  const before = await page.locator('article.hit').count();
+  await page.keyboard.press('j');
+  await page.keyboard.press('c');
+  const confirmed = await page.waitForFunction((n) => document.readyState === 'complete'
+    && document.querySelectorAll('article.hit').length === n, before - 1, { timeout: 10000 }).then(() => true, () => false);
+  check(confirmed, 'j then c confirms the first open hit');
+  await page.check('#select-all');
+  const [zip] = await Promise.all([page.waitForEvent('download'), page.click('button[value="bundle"]')]);
+  const zipBytes = readFileSync(await zip.path());
+  check(zipBytes.subarray(0, 2).toString() === 'PK' && zipBytes.includes(Buffer.from('MANIFEST.sha256')), 'the evidence bundle downloads with its manifest');
+  await page.goto(`${base}/console/review?state=all`);
+  await page.setViewportSize({ width: 820, height: 1180 });
+  await shot('console-review-tablet');
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.goto(`${base}/console/review?state=confirmed`);
+  await axe('review (confirmed)');
+  check(problems.length === 0, `no dialogs, script errors or CSP violations${problems.length ? ': ' + problems.join('; ') : ''}`);
+} finally {
+  await browser.close();
+  server.kill();
+  rmSync(data, { recursive: true, force: true });
+}
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
+console.log('console e2e: all checks passed');
