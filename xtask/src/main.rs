@@ -12,6 +12,7 @@
 #![allow(clippy::cast_possible_truncation)]
 
 mod bench;
+mod console_e2e;
 mod setup;
 mod sh;
 mod test;

@@ -105,6 +105,10 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             ],
         )
     })?;
+    sh::step(
+        "owner and review consoles in headless Chromium (playwright-core, axe-core)",
+        crate::console_e2e::run,
+    )?;
     sh::step("cargo test (workspace)", || {
         sh::run("cargo", &["test", "--workspace"])
     })?;
