@@ -25,6 +25,7 @@ use crate::mark::mark_frame;
 use crate::render::PdfDocument;
 use crate::session::{LicenceResponse, Session, SessionUrls, ViewerError};
 
+#[allow(clippy::cast_possible_truncation)] // whole seconds since 1970: far below 2^53
 fn now_secs() -> u64 {
     (js_sys::Date::now() / 1000.0) as u64
 }

@@ -1,6 +1,8 @@
 //! The viewer pipeline natively, on a real multi-page PDF shipped by a Debian package:
 //! licence → key unwrap → chunked decryption → hayro render → visible watermark.
 #![allow(missing_docs)]
+// Test envelopes are a few hundred KiB: offsets fit any usize.
+#![allow(clippy::cast_possible_truncation)]
 
 use std::path::PathBuf;
 use std::time::Instant;
