@@ -1,10 +1,18 @@
-//! The Veilmark browser viewer (WebAssembly).
+//! The Veilmark browser viewer (WebAssembly): the only client-side code that sees plaintext.
 //!
-//! This crate will hold the only client-side code that sees plaintext: licence request, key
-//! unwrap, chunked decryption with `veilmark_shared::envelope::Opener`, rendering and watermarks.
-//! It is a thin layer over fetch, canvas and events; formats and algorithms live in
-//! `veilmark-shared`. Until the viewer issue lands it only exposes the library version, which
-//! the build uses to check that the wasm toolchain and the shared crate link for wasm32.
+//! Layout, as ruffle does it: the pipeline is plain Rust that runs natively in tests —
+//! [`session`] (ephemeral key, licence check, content key), [`envelope`] (chunked decryption
+//! into wasm memory), [`render`] (PDF pages to pixels with hayro) and [`mark`] (visible and
+//! forensic watermarks) — and `web` is a thin wasm-only layer over fetch and canvas that the
+//! page's script drives. JavaScript never receives plaintext: it gets page counts, sizes,
+//! progress and errors; pixels go straight from wasm memory to a canvas.
+
+pub mod envelope;
+pub mod mark;
+pub mod render;
+pub mod session;
+#[cfg(target_arch = "wasm32")]
+mod web;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

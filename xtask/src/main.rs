@@ -17,6 +17,7 @@ mod setup;
 mod sh;
 mod test;
 mod vectors;
+mod viewer;
 
 use std::path::PathBuf;
 

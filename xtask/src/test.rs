@@ -105,6 +105,7 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             ],
         )
     })?;
+    crate::viewer::e2e()?;
     sh::step(
         "owner and review consoles in headless Chromium (playwright-core, axe-core)",
         crate::console_e2e::run,

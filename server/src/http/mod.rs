@@ -69,7 +69,12 @@ pub fn app(state: AppState) -> Router {
         .www_dir
         .clone()
         .filter(|d| d.join("index.html").is_file());
-    let pages = Router::new().route("/v/{token}", get(viewer_page));
+    let mut pages = Router::new().route("/v/{token}", get(viewer_page));
+    if let Some(dir) = &state.config.www_dir {
+        // The viewer's script, styles and wasm (`www/viewer/`, built by `www/viewer/build.sh`),
+        // served even before the console adds `www/index.html`.
+        pages = pages.nest_service("/viewer", ServeDir::new(dir.join("viewer")));
+    }
     let router = api.merge(pages).merge(console::routes(upload_limit));
     let router = match www {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
@@ -96,7 +101,7 @@ async fn placeholder() -> Html<&'static str> {
 /// `/v/{token}`: the viewer page (the token stays in the URL for the page's script to read).
 async fn viewer_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     if let Some(dir) = &state.config.www_dir {
-        for name in ["viewer.html", "index.html"] {
+        for name in ["viewer/index.html", "viewer.html", "index.html"] {
             if let Ok(page) = tokio::fs::read_to_string(dir.join(name)).await {
                 return Html(page).into_response();
             }

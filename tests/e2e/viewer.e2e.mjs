@@ -1,0 +1,152 @@
+// End-to-end test of the browser viewer: a real `veilmark serve` on 127.0.0.1:0 with a scratch
+// data directory, a real multi-page PDF from a Debian package sealed and linked with the CLI,
+// opened in headless Chromium (playwright-core, system Chromium; never `playwright install`).
+//
+// Checks: the page renders with a watermarked canvas; no network response body and no string
+// reachable from the page's JavaScript holds a plaintext marker of the PDF; context menu and
+// print are blocked; revocation blanks the canvas within 2 s; an expired link shows its screen.
+//
+// Needs python3 (sqlite3 module) to age a link.
+// Run: www/viewer/build.sh && cargo build -p veilmark && (cd tests/e2e && npm ci && node viewer.e2e.mjs)
+// Env: VEILMARK_BIN (default target/debug/veilmark), VEILMARK_TEST_PDF, CHROMIUM (default /usr/bin/chromium).
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = process.env.VEILMARK_BIN || join(root, 'target/debug/veilmark');
+const pdf = process.env.VEILMARK_TEST_PDF || ['/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf',
+  '/usr/share/doc/libtasn1-doc/libtasn1.pdf'].find(existsSync);
+// Bytes every leaked copy of the file would contain (header and stream dictionaries).
+const MARKERS = ['%PDF-1.', '/FlateDecode', 'endobj'];
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures += 1;
+}
+
+if (!existsSync(join(root, 'www/viewer/pkg/veilmark_viewer_wasm_bg.wasm'))) {
+  throw new Error('wasm not built: run www/viewer/build.sh');
+}
+if (!pdf) throw new Error('no fixture PDF: install shared-mime-info or set VEILMARK_TEST_PDF');
+for (const m of MARKERS) if (!readFileSync(pdf).includes(m)) throw new Error(`marker ${m} not in fixture`);
+
+const data = mkdtempSync(join(tmpdir(), 'veilmark-e2e-'));
+const cli = (...args) => execFileSync(bin, [...args, '--data', data], { encoding: 'utf8' }).trim();
+const server = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--www', join(root, 'www')],
+  { stdio: ['ignore', 'inherit', 'inherit'] });
+let browser;
+try {
+  const urlFile = join(data, 'public-url');
+  for (let i = 0; i < 200 && !existsSync(urlFile); i++) await new Promise((r) => setTimeout(r, 50));
+  const doc = cli('seal', pdf, '--title', 'Shared MIME-info spec');
+  const link = JSON.parse(cli('link', doc, '--to', 'alice@supplier.example', '--json'));
+  const url = link.url;
+  const linkId = link.link.id;
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const consoleLines = [];
+  page.on('console', (m) => consoleLines.push(m.text()));
+  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+  const bodies = [];
+  page.on('response', async (r) => {
+    try { bodies.push([r.url(), await r.body()]); } catch { /* redirects, aborted SSE */ }
+  });
+
+  const t0 = Date.now();
+  await page.goto(url);
+  await page.waitForSelector('body[data-state=ready]', { timeout: 60_000 }).catch(() => {});
+  const state = await page.evaluate(() => document.body.dataset.state);
+  check(state === 'ready', `viewer ready (state ${state}) in ${Date.now() - t0} ms`);
+  if (state !== 'ready') console.log(consoleLines.join('\n'));
+
+  const info = await page.evaluate(() => {
+    const c = document.getElementById('page-canvas');
+    const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let dark = 0, mid = 0;
+    for (let i = 0; i < px.length; i += 4) {
+      const v = (px[i] + px[i + 1] + px[i + 2]) / 3;
+      if (v < 100) dark++; else if (v < 235) mid++;
+    }
+    const n = px.length / 4;
+    return { w: c.width, h: c.height, dark: dark / n, mid: mid / n, pages: document.getElementById('count').textContent,
+      ms: document.body.dataset.renderMs };
+  });
+  console.log(`canvas ${info.w}×${info.h}, ${info.pages} pages, render ${info.ms} ms, dark ${info.dark.toFixed(3)}, mid ${info.mid.toFixed(3)}`);
+  check(info.w > 500 && Number(info.pages) > 3, 'multi-page document rendered to the canvas');
+  check(info.dark > 0.001, 'page has ink');
+  check(info.mid > 0.03, 'visible watermark present (tiled mid-grey text over the page)');
+
+  // Next page via the keyboard.
+  await page.keyboard.press('ArrowRight');
+  check(await page.evaluate(() => document.body.dataset.page) === '2', 'ArrowRight shows page 2');
+
+  // Nothing reachable from JS holds plaintext.
+  const reachable = await page.evaluate(async () => {
+    const parts = [document.documentElement.outerHTML, JSON.stringify({ ...localStorage }),
+      JSON.stringify({ ...sessionStorage }), document.cookie,
+      JSON.stringify(performance.getEntries().map((e) => e.name))];
+    parts.push(JSON.stringify(await caches.keys()));
+    if (indexedDB.databases) parts.push(JSON.stringify(await indexedDB.databases()));
+    return parts.join('\n');
+  });
+  for (const m of MARKERS) check(!reachable.includes(m), `no "${m}" in DOM, storage, cookies, caches, resource URLs`);
+  check(!/blob:|data:/.test(await page.evaluate(() => JSON.stringify(performance.getEntries().map((e) => e.name)))),
+    'no blob: or data: URL loaded');
+  const envelopeSeen = bodies.some(([u]) => u.includes('/envelope'));
+  check(envelopeSeen, `captured ${bodies.length} response bodies, envelope among them`);
+  for (const m of MARKERS) {
+    const hit = bodies.find(([u, b]) => b.includes(m) && !u.endsWith('.wasm'));
+    check(!hit, `no network response contains "${m}"${hit ? ` (found in ${hit[0]})` : ''}`);
+  }
+
+  // Context menu and print.
+  const prevented = await page.evaluate(() => {
+    const e = new MouseEvent('contextmenu', { bubbles: true, cancelable: true });
+    document.getElementById('page-canvas').dispatchEvent(e);
+    return e.defaultPrevented;
+  });
+  check(prevented, 'context menu blocked');
+  await page.emulateMedia({ media: 'print' });
+  const print = await page.evaluate(() => ({
+    canvas: getComputedStyle(document.getElementById('main')).display,
+    notice: getComputedStyle(document.querySelector('.print-notice')).display,
+  }));
+  check(print.canvas === 'none' && print.notice === 'block', 'print shows only the notice');
+  await page.emulateMedia({ media: 'screen' });
+
+  // Revocation from the CLI (another process): blank within 2 s.
+  const tr = Date.now();
+  cli('revoke', linkId);
+  await page.waitForFunction(() => document.body.dataset.state === 'revoked'
+    && document.getElementById('page-canvas').width === 0, null, { timeout: 5000 }).catch(() => {});
+  const revokedMs = Date.now() - tr;
+  check(revokedMs < 2000, `revocation blanked the canvas in ${revokedMs} ms`);
+
+  // An expired link shows its screen.
+  // Links live at least a minute, so age this one in the database (as server/tests do).
+  const expired = JSON.parse(cli('link', doc, '--to', 'bob@supplier.example', '--json'));
+  execFileSync('python3', ['-c', 'import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1]); '
+    + 'c.execute("UPDATE links SET expires_at=? WHERE id=?", (int(time.time())-1, sys.argv[2])); c.commit()',
+  join(data, 'veilmark.db'), expired.link.id]);
+  const p2 = await browser.newPage();
+  await p2.goto(expired.url);
+  await p2.waitForSelector('body[data-state]', { timeout: 20_000 }).catch(() => {});
+  const s2 = await p2.evaluate(() => [document.body.dataset.state, document.getElementById('error-title').textContent]);
+  check(s2[0] === 'link-expired', `expired link shows "${s2[1]}" (${s2[0]})`);
+} finally {
+  if (browser) await browser.close();
+  server.kill('SIGINT');
+  rmSync(data, { recursive: true, force: true });
+}
+console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);

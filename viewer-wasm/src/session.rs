@@ -1,0 +1,240 @@
+//! The viewer's side of the licence protocol (`docs/server.md#viewer-api`, `docs/licence.md`),
+//! as plain Rust so that the same code runs in wasm and in native tests.
+//!
+//! A [`Session`] owns the ephemeral X25519 key pair (made from randomness the platform layer
+//! supplies), builds the licence request, checks the answer against the pinned server key and
+//! unwraps the content key. The key lives only inside the session and is wiped by
+//! [`Session::wipe`] or on drop.
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use veilmark_shared::envelope::ContentKey;
+use veilmark_shared::licence::{Licence, LicenceError, LicenceTerms, ViewerKey};
+use zeroize::Zeroizing;
+
+/// Why the viewer cannot go on. Each variant maps to one error screen in the page.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ViewerError {
+    /// The server answered a request with an error status.
+    #[error("{message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's message (already safe to show).
+        message: String,
+    },
+    /// The licence did not verify.
+    #[error("licence refused: {0}")]
+    Licence(#[from] LicenceError),
+    /// The envelope did not open.
+    #[error("the protected file is damaged or was altered: {0}")]
+    Envelope(#[from] veilmark_shared::envelope::EnvelopeError),
+    /// The server's answer was not what the protocol says.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// The document is not a PDF this viewer can render.
+    #[error("cannot render this document: {0}")]
+    Render(String),
+    /// The session was wiped (revoked, expired, hidden too long).
+    #[error("the viewing session has ended")]
+    Ended,
+    /// The network failed.
+    #[error("network error: {0}")]
+    Network(String),
+}
+
+impl ViewerError {
+    /// A short machine-readable kind for the page to pick its error screen.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Server {
+                status: 410,
+                message,
+            } if message.contains("expired") => "link-expired",
+            Self::Server { status: 410, .. } => "gone",
+            Self::Server { status: 403, .. } => "view-limit",
+            Self::Server { status: 401, .. } | Self::Server { status: 423, .. } => "passcode",
+            Self::Server { status: 429, .. } => "rate-limited",
+            Self::Server { status: 404, .. } => "unknown-link",
+            Self::Server { .. } => "server",
+            Self::Licence(LicenceError::Expired { .. }) => "expired",
+            Self::Licence(_) | Self::Envelope(_) | Self::Protocol(_) => "integrity",
+            Self::Render(_) => "render",
+            Self::Ended => "ended",
+            Self::Network(_) => "network",
+        }
+    }
+}
+
+/// The JSON body of `POST /api/v/{token}/licence`.
+#[derive(Debug, Serialize)]
+pub struct LicenceRequest {
+    /// Hex X25519 public key.
+    pub viewer_key: String,
+    /// Hex, fresh per request.
+    pub nonce: String,
+    /// Unix seconds.
+    pub timestamp: u64,
+    /// Only when the link has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<String>,
+}
+
+/// Document facts the server sends beside the licence.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DocumentInfo {
+    /// Document id (hex).
+    pub id: String,
+    /// Title chosen by the owner.
+    pub title: String,
+    /// Media type of the plaintext.
+    pub media_type: String,
+    /// Plaintext length in bytes.
+    pub plaintext_len: u64,
+    /// Envelope length in bytes.
+    pub envelope_len: u64,
+}
+
+/// The session's URLs, relative to the origin.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionUrls {
+    /// Ranged envelope download.
+    pub envelope: String,
+    /// Lease renewal.
+    pub renew: String,
+    /// Server-sent revocation events.
+    pub events: String,
+    /// Page-view reports.
+    pub report: String,
+}
+
+/// The answer to a licence request (and, without `document`/`urls`, to a renewal).
+#[derive(Debug, Deserialize)]
+pub struct LicenceResponse {
+    /// Base64 signed licence.
+    pub licence: String,
+    /// Session id (hex).
+    pub session_id: String,
+    /// Hex Ed25519 server key, as the server claims it; compared with the pinned key.
+    pub server_key: Option<String>,
+    /// Document facts (first licence only).
+    pub document: Option<DocumentInfo>,
+    /// Session URLs (first licence only).
+    pub urls: Option<SessionUrls>,
+}
+
+/// The ephemeral key pair, the pinned server key and, once licensed, the content key.
+pub struct Session {
+    viewer: ViewerKey,
+    server_key: [u8; 32],
+    terms: Option<LicenceTerms>,
+    content_key: Option<Zeroizing<[u8; 32]>>,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("viewer", &self.viewer)
+            .field("licensed", &self.content_key.is_some())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session with a key pair derived from 32 bytes of fresh randomness, trusting licences
+    /// signed by `server_key` only.
+    #[must_use]
+    pub fn new(seed: Zeroizing<[u8; 32]>, server_key: [u8; 32]) -> Self {
+        Self {
+            viewer: ViewerKey::from_seed(*seed),
+            server_key,
+            terms: None,
+            content_key: None,
+            ended: false,
+        }
+    }
+
+    /// The JSON body for `POST /api/v/{token}/licence`; `nonce` must be fresh randomness.
+    #[must_use]
+    pub fn licence_request(&self, nonce: [u8; 16], now: u64, passcode: Option<&str>) -> String {
+        let req = LicenceRequest {
+            viewer_key: hex::encode(self.viewer.public_key()),
+            nonce: hex::encode(nonce),
+            timestamp: now,
+            passcode: passcode.map(str::to_owned),
+        };
+        serde_json::to_string(&req).unwrap_or_default()
+    }
+
+    /// Verifies a licence (or renewal) answer at `now` and keeps its content key. A renewal
+    /// must be for the same session and document as the first licence.
+    pub fn accept(
+        &mut self,
+        resp: &LicenceResponse,
+        now: u64,
+    ) -> Result<&LicenceTerms, ViewerError> {
+        if self.ended {
+            return Err(ViewerError::Ended);
+        }
+        if let Some(claimed) = &resp.server_key
+            && !claimed.eq_ignore_ascii_case(&hex::encode(self.server_key))
+        {
+            return Err(ViewerError::Protocol(
+                "the licence names a server key other than the pinned one".into(),
+            ));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&resp.licence)
+            .map_err(|_| ViewerError::Protocol("licence is not base64".into()))?;
+        let licence = Licence::verify(&bytes, &self.server_key, now)?;
+        if let Some(prev) = &self.terms
+            && (prev.session_id != licence.terms.session_id
+                || prev.document_id != licence.terms.document_id)
+        {
+            return Err(ViewerError::Protocol(
+                "renewal is for another session".into(),
+            ));
+        }
+        let key = licence.open_content_key(&self.viewer)?;
+        self.content_key = Some(Zeroizing::new(*key.as_bytes()));
+        Ok(self.terms.insert(licence.terms))
+    }
+
+    /// The signed terms of the current licence.
+    #[must_use]
+    pub fn terms(&self) -> Option<&LicenceTerms> {
+        self.terms.as_ref()
+    }
+
+    /// The content key, while the lease is live at `now`.
+    pub fn content_key(&self, now: u64) -> Result<ContentKey, ViewerError> {
+        let terms = self.terms.as_ref().ok_or(ViewerError::Ended)?;
+        if self.ended {
+            return Err(ViewerError::Ended);
+        }
+        if now >= terms.lease_expires_at {
+            return Err(ViewerError::Licence(LicenceError::Expired {
+                expired_at: terms.lease_expires_at,
+                now,
+            }));
+        }
+        let key = self.content_key.as_ref().ok_or(ViewerError::Ended)?;
+        Ok(ContentKey::from_bytes(**key))
+    }
+
+    /// Forgets the content key for good (revocation, expiry, tab hidden too long).
+    pub fn wipe(&mut self) {
+        self.content_key = None; // `Zeroizing` clears the bytes on drop.
+        self.ended = true;
+    }
+
+    /// Whether [`Session::wipe`] ran.
+    #[must_use]
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+}

@@ -1,0 +1,246 @@
+//! The viewer pipeline natively, on a real multi-page PDF shipped by a Debian package:
+//! licence → key unwrap → chunked decryption → hayro render → visible watermark.
+#![allow(missing_docs)]
+// Test envelopes are a few hundred KiB: offsets fit any usize.
+#![allow(clippy::cast_possible_truncation)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use base64::Engine;
+use veilmark_shared::envelope::{self, ContentKey, DocumentId};
+use veilmark_shared::licence::{
+    self, LicenceTerms, Permissions, ServerKey, SessionCode, SessionId, ViewerKey,
+};
+use veilmark_viewer_wasm::envelope::EnvelopeReader;
+use veilmark_viewer_wasm::mark::{mark_frame, utc_minute};
+use veilmark_viewer_wasm::render::PdfDocument;
+use veilmark_viewer_wasm::session::{LicenceResponse, Session, ViewerError};
+use zeroize::Zeroizing;
+
+/// Real PDFs from Debian packages (`shared-mime-info`, `libtasn1-doc`); `VEILMARK_TEST_PDF`
+/// overrides. `viewer-wasm/tests/fetch-fixture.sh` extracts one when none is installed.
+fn fixture_pdf() -> Option<Vec<u8>> {
+    let candidates = std::env::var_os("VEILMARK_TEST_PDF")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf".into(),
+            "/usr/share/doc/libtasn1-doc/libtasn1.pdf".into(),
+            concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/fixture/shared-mime-info-spec.pdf"
+            )
+            .into(),
+        ]);
+    for p in candidates {
+        if let Ok(bytes) = std::fs::read(&p) {
+            return Some(bytes);
+        }
+    }
+    // Never skip silently: a missing fixture is a failed test with instructions.
+    panic!(
+        "no fixture PDF: install Debian's shared-mime-info or run viewer-wasm/tests/fetch-fixture.sh"
+    )
+}
+
+const NOW: u64 = 1_800_000_000;
+const SERVER_SEED: [u8; 32] = [9; 32];
+
+struct Sealed {
+    envelope: Vec<u8>,
+    session: Session,
+    response: LicenceResponse,
+}
+
+/// What the server does: seal the file, issue a licence to the session's fresh key.
+fn seal_and_license(pdf: &[u8]) -> Sealed {
+    let server = ServerKey::from_seed(SERVER_SEED);
+    let key = ContentKey::from_bytes([5; 32]);
+    let doc = DocumentId([1; 16]);
+    let envelope = envelope::seal(
+        &key,
+        doc,
+        "application/pdf",
+        pdf,
+        16 * 1024,
+        [2; 16],
+        [3; 7],
+    )
+    .unwrap();
+    let session = Session::new(Zeroizing::new([7; 32]), server.verifying_key());
+    // The session's public key is what the licence request carries.
+    let req: serde_json::Value =
+        serde_json::from_str(&session.licence_request([4; 16], NOW, None)).unwrap();
+    let viewer_key: [u8; 32] = hex::decode(req["viewer_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(viewer_key, ViewerKey::from_seed([7; 32]).public_key());
+    assert!(req.get("passcode").is_none());
+    let terms = LicenceTerms {
+        document_id: doc,
+        session_id: SessionId([6; 16]),
+        session_code: SessionCode(0xabc_def_123),
+        permissions: Permissions::VIEW,
+        issued_at: NOW,
+        lease_expires_at: NOW + 60,
+        viewer_key,
+        recipient: "alice@supplier.example".into(),
+    };
+    let lic = licence::issue(&terms, &key, &server, [8; 32]).unwrap();
+    let response = LicenceResponse {
+        licence: base64::engine::general_purpose::STANDARD.encode(lic),
+        session_id: terms.session_id.to_string(),
+        server_key: Some(hex::encode(server.verifying_key())),
+        document: None,
+        urls: None,
+    };
+    Sealed {
+        envelope,
+        session,
+        response,
+    }
+}
+
+/// What the wasm layer does over HTTP ranges, here over a slice.
+fn decrypt(s: &mut Sealed) -> Zeroizing<Vec<u8>> {
+    s.session.accept(&s.response, NOW + 1).unwrap();
+    let len = s.envelope.len() as u64;
+    let probe = EnvelopeReader::header_probe(len);
+    let probe = &s.envelope[probe.start as usize..probe.end as usize];
+    assert!(EnvelopeReader::header_len(probe).unwrap() <= probe.len());
+    let key = s.session.content_key(NOW + 1).unwrap();
+    let mut reader = EnvelopeReader::new(&key, probe, len).unwrap();
+    assert!(reader.chunk_count() > 2, "several chunks");
+    while let Some(i) = reader.next_chunk() {
+        let r = reader.chunk_range(i).unwrap();
+        reader
+            .push_chunk(s.envelope[r.start as usize..r.end as usize].to_vec())
+            .unwrap();
+    }
+    assert!((reader.progress() - 1.0).abs() < f64::EPSILON);
+    reader.finish().unwrap()
+}
+
+fn dark_fraction(rgba: &[u8]) -> f64 {
+    let dark = rgba
+        .chunks_exact(4)
+        .filter(|p| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]) < 3 * 128)
+        .count();
+    dark as f64 / (rgba.len() / 4) as f64
+}
+
+#[test]
+fn decrypts_renders_and_marks_a_real_multi_page_pdf() {
+    let Some(pdf) = fixture_pdf() else { return };
+    let mut sealed = seal_and_license(&pdf);
+    let plaintext = decrypt(&mut sealed);
+    assert_eq!(&plaintext[..], &pdf[..]);
+
+    let doc = PdfDocument::open(plaintext).unwrap();
+    assert!(doc.page_count() > 3, "multi-page: {}", doc.page_count());
+    let (w, h) = doc.page_size(0).unwrap();
+    assert!(w > 100.0 && h > 100.0);
+
+    let t = Instant::now();
+    let mut frame = doc.render(1, 1.5).unwrap();
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    eprintln!(
+        "rendered page 2 at 150 % ({}×{}) in {ms:.1} ms (debug build of our crate)",
+        frame.width, frame.height
+    );
+    assert_eq!(frame.width, (w * 1.5) as u32);
+    assert_eq!(frame.rgba.len(), (frame.width * frame.height * 4) as usize);
+    let ink = dark_fraction(&frame.rgba);
+    assert!(ink > 0.002 && ink < 0.5, "page has text, not blank: {ink}");
+
+    let before = frame.rgba.clone();
+    let terms = sealed.session.terms().unwrap().clone();
+    mark_frame(&mut frame, &terms.recipient, NOW, terms.session_code).unwrap();
+    // White paper that the mark greyed: the watermark covers the page, not only the text.
+    let greyed = before
+        .chunks_exact(4)
+        .zip(frame.rgba.chunks_exact(4))
+        .filter(|(a, b)| a[..3] == [255; 3] && b[0] < 235)
+        .count();
+    let share = greyed as f64 / f64::from(frame.width * frame.height);
+    assert!(share > 0.03, "visible watermark covers the page: {share}");
+}
+
+#[test]
+fn every_page_renders() {
+    let Some(pdf) = fixture_pdf() else { return };
+    let doc = PdfDocument::open(Zeroizing::new(pdf)).unwrap();
+    for i in 0..doc.page_count() {
+        let f = doc.render(i, 0.25).unwrap();
+        assert!(f.width > 0 && f.height > 0);
+    }
+    let err = doc.render(doc.page_count(), 1.0).unwrap_err();
+    assert_eq!(err.kind(), "render");
+    assert!(err.to_string().contains("does not exist"));
+}
+
+#[test]
+fn licence_from_another_server_is_refused() {
+    let Some(pdf) = fixture_pdf() else { return };
+    let mut sealed = seal_and_license(&pdf);
+    let other = ServerKey::from_seed([1; 32]).verifying_key();
+    let mut session = Session::new(Zeroizing::new([7; 32]), other);
+    // The server's claimed key differs from the pinned one.
+    let err = session.accept(&sealed.response, NOW).unwrap_err();
+    assert_eq!(err.kind(), "integrity");
+    // Without the claim, the signature check itself refuses.
+    sealed.response.server_key = None;
+    let err = session.accept(&sealed.response, NOW).unwrap_err();
+    assert!(matches!(err, ViewerError::Licence(_)), "{err}");
+}
+
+#[test]
+fn expired_lease_and_wipe_withhold_the_key() {
+    let Some(pdf) = fixture_pdf() else { return };
+    let mut sealed = seal_and_license(&pdf);
+    let err = sealed
+        .session
+        .accept(&sealed.response, NOW + 61)
+        .unwrap_err();
+    assert_eq!(err.kind(), "expired");
+    sealed.session.accept(&sealed.response, NOW).unwrap();
+    assert!(sealed.session.content_key(NOW).is_ok());
+    assert_eq!(
+        sealed.session.content_key(NOW + 60).unwrap_err().kind(),
+        "expired"
+    );
+    sealed.session.wipe();
+    assert!(sealed.session.is_ended());
+    assert_eq!(sealed.session.content_key(NOW).unwrap_err().kind(), "ended");
+    assert_eq!(
+        sealed
+            .session
+            .accept(&sealed.response, NOW)
+            .unwrap_err()
+            .kind(),
+        "ended"
+    );
+}
+
+#[test]
+fn tampered_chunk_is_refused() {
+    let Some(pdf) = fixture_pdf() else { return };
+    let mut sealed = seal_and_license(&pdf);
+    sealed.session.accept(&sealed.response, NOW).unwrap();
+    let key = sealed.session.content_key(NOW).unwrap();
+    let len = sealed.envelope.len() as u64;
+    let mut reader = EnvelopeReader::new(&key, &sealed.envelope[..4096], len).unwrap();
+    let r = reader.chunk_range(0).unwrap();
+    let mut chunk = sealed.envelope[r.start as usize..r.end as usize].to_vec();
+    chunk[20] ^= 1;
+    assert_eq!(reader.push_chunk(chunk).unwrap_err().kind(), "integrity");
+}
+
+#[test]
+fn watermark_time_is_utc() {
+    assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+    assert_eq!(utc_minute(1_800_000_000), "2027-01-15 08:00 UTC");
+    assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
+}

@@ -1,0 +1,206 @@
+// The viewer page's script: UI wiring only. Every byte of the document, the content key and the
+// rendered pixels stay inside the wasm module (viewer-wasm/src/web.rs); this script sees page
+// counts, sizes, progress and error kinds.
+import init, { Viewer, viewer_version } from '/viewer/pkg/veilmark_viewer_wasm.js';
+
+const $ = (id) => document.getElementById(id);
+const canvas = $('page-canvas');
+const HIDDEN_WIPE_MS = 5 * 60 * 1000; // tab hidden this long: wipe key and pixels
+const RENEW_EVERY_MS = 20 * 1000; // leases last 60 s
+
+const SCREENS = {
+  gone: ['This link is no longer available', 'It was revoked by its owner or has expired.'],
+  'link-expired': ['This link has expired', 'Ask the sender for a new link.'],
+  revoked: ['Access revoked', 'The owner revoked this link. The document was removed from this page.'],
+  expired: ['Your viewing session ended', 'The lease expired. Reload the page to open the document again.'],
+  ended: ['Your viewing session ended', 'Reload the page to open the document again.'],
+  'view-limit': ['View limit reached', 'This link has been opened as many times as its owner allowed.'],
+  'unknown-link': ['Unknown link', 'Check that you copied the whole link.'],
+  'rate-limited': ['Too many attempts', 'Wait a minute and reload the page.'],
+  network: ['Network problem', 'The document could not be fetched. Check your connection and reload.'],
+  integrity: ['The document could not be verified', 'What the server sent does not verify; nothing is shown.'],
+  render: ['This document cannot be shown', ''],
+  server: ['The server could not answer', ''],
+};
+
+let viewer = null;
+let page = 0;
+let zoom = 'fit-width';
+let hiddenSince = null;
+let events = null;
+let timers = [];
+
+function show(id) {
+  for (const s of ['loading', 'passcode-form', 'error']) $(s).hidden = s !== id;
+  canvas.hidden = id !== null;
+}
+
+function end(kind, detail) {
+  if (viewer) viewer.wipe(canvas);
+  for (const t of document.querySelectorAll('#thumbs canvas')) { t.width = 0; t.height = 0; }
+  viewer = null;
+  for (const t of timers) clearInterval(t);
+  timers = [];
+  if (events) events.close();
+  $('toolbar').hidden = true;
+  $('thumbs').hidden = true;
+  $('thumbs').replaceChildren();
+  const [title, text] = SCREENS[kind] || SCREENS.server;
+  $('error-title').textContent = title;
+  $('error-text').textContent = text || detail || '';
+  document.body.dataset.state = kind;
+  show('error');
+}
+
+function scaleFor(index) {
+  const [w, h] = viewer.pageSize(index);
+  const dpr = window.devicePixelRatio || 1;
+  const stage = $('stage');
+  const availW = Math.max(100, stage.clientWidth - 40);
+  const availH = Math.max(100, stage.clientHeight - 40);
+  let css;
+  if (zoom === 'fit-width') css = availW / w;
+  else if (zoom === 'fit-page') css = Math.min(availW / w, availH / h);
+  else css = Number(zoom);
+  canvas.style.width = `${Math.round(w * css)}px`;
+  return css * dpr;
+}
+
+function renderPage() {
+  if (!viewer) return;
+  try {
+    const ms = viewer.render(canvas, page, scaleFor(page));
+    document.body.dataset.renderMs = ms.toFixed(1);
+    document.body.dataset.page = String(page + 1);
+  } catch (e) {
+    return end(e.name, e.message);
+  }
+  $('page').value = page + 1;
+  for (const [i, t] of [...document.querySelectorAll('#thumbs canvas')].entries()) {
+    t.classList.toggle('current', i === page);
+  }
+  viewer.report(page + 1).catch(() => {});
+}
+
+function go(index) {
+  if (!viewer) return;
+  const n = viewer.pageCount();
+  const next = Math.min(n - 1, Math.max(0, index));
+  if (next !== page) {
+    page = next;
+    renderPage();
+  }
+}
+
+function setZoom(z) {
+  zoom = z;
+  const select = $('zoom');
+  if ([...select.options].some((o) => o.value === String(z))) select.value = String(z);
+  renderPage();
+}
+
+function stepZoom(dir) {
+  const steps = [0.25, 0.5, 0.75, 1, 1.5, 2, 4, 8];
+  const cur = typeof zoom === 'number' || !isNaN(Number(zoom)) ? Number(zoom) : parseFloat(canvas.style.width) / viewer.pageSize(page)[0];
+  const next = dir > 0 ? steps.find((s) => s > cur + 1e-6) ?? 8 : [...steps].reverse().find((s) => s < cur - 1e-6) ?? 0.25;
+  setZoom(next);
+}
+
+function thumbnails() {
+  const box = $('thumbs');
+  box.hidden = false;
+  const n = viewer.pageCount();
+  let i = 0;
+  const next = () => {
+    if (!viewer || i >= n) return;
+    const c = document.createElement('canvas');
+    const index = i;
+    c.addEventListener('click', () => go(index));
+    c.title = `Page ${index + 1}`;
+    box.append(c);
+    try { viewer.render(c, index, 0.2); } catch { return; }
+    if (index === page) c.classList.add('current');
+    i += 1;
+    setTimeout(next, 0);
+  };
+  setTimeout(next, 0);
+}
+
+async function open(token, passcode) {
+  show('loading');
+  try {
+    viewer = await Viewer.open(token, passcode, (p) => { $('progress').value = p; });
+  } catch (e) {
+    if (e.name === 'passcode') {
+      show('passcode-form');
+      $('passcode-error').textContent = passcode ? e.message : '';
+      return;
+    }
+    return end(e.name, e.message);
+  }
+  $('title').textContent = viewer.title();
+  document.title = `${viewer.title()} — Veilmark`;
+  $('count').textContent = viewer.pageCount();
+  $('page').max = viewer.pageCount();
+  $('toolbar').hidden = false;
+  show(null);
+  page = 0;
+  renderPage();
+  document.body.dataset.state = 'ready';
+  thumbnails();
+
+  events = new EventSource(viewer.eventsUrl());
+  events.addEventListener('revoked', () => end('revoked'));
+  timers.push(setInterval(() => {
+    if (!viewer) return;
+    viewer.renew().catch((e) => end(e.name === 'gone' ? 'revoked' : e.name, e.message));
+  }, RENEW_EVERY_MS));
+  timers.push(setInterval(() => {
+    if (viewer && Date.now() / 1000 >= viewer.leaseExpiresAt()) end('expired');
+    if (viewer && hiddenSince && Date.now() - hiddenSince > HIDDEN_WIPE_MS) end('ended');
+  }, 500));
+}
+
+function wire() {
+  $('prev').addEventListener('click', () => go(page - 1));
+  $('next').addEventListener('click', () => go(page + 1));
+  $('page').addEventListener('change', (e) => go(Number(e.target.value) - 1));
+  $('zoom').addEventListener('change', (e) => setZoom(e.target.value));
+  $('zoom-in').addEventListener('click', () => stepZoom(1));
+  $('zoom-out').addEventListener('click', () => stepZoom(-1));
+  window.addEventListener('resize', () => { if (String(zoom).startsWith('fit')) renderPage(); });
+  document.addEventListener('keydown', (e) => {
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && ['s', 'p', 'c', 'a', 'x'].includes(e.key.toLowerCase())) { e.preventDefault(); return; }
+    if (e.target instanceof HTMLInputElement) return;
+    if (e.key === 'ArrowRight' || e.key === 'PageDown' || e.key === ' ') { e.preventDefault(); go(page + 1); }
+    else if (e.key === 'ArrowLeft' || e.key === 'PageUp') { e.preventDefault(); go(page - 1); }
+    else if (e.key === 'Home') go(0);
+    else if (e.key === 'End' && viewer) go(viewer.pageCount() - 1);
+    else if (e.key === '+' || e.key === '=') stepZoom(1);
+    else if (e.key === '-') stepZoom(-1);
+    else if (e.key === '0') setZoom('fit-width');
+  });
+  // No copy, drag or context-menu path (there is no text layer to copy in the first place).
+  for (const ev of ['contextmenu', 'copy', 'cut', 'dragstart', 'selectstart', 'drop']) {
+    document.addEventListener(ev, (e) => e.preventDefault());
+  }
+  // Printing: the print style sheet replaces the page with a notice (viewer.css).
+  document.addEventListener('visibilitychange', () => {
+    hiddenSince = document.hidden ? Date.now() : null;
+  });
+  window.addEventListener('pagehide', () => { if (viewer) viewer.wipe(canvas); });
+  $('passcode-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    open(token(), $('passcode').value);
+  });
+}
+
+function token() {
+  return location.pathname.split('/').filter(Boolean).pop() || '';
+}
+
+await init();
+$('version').textContent = viewer_version();
+wire();
+open(token(), undefined);
