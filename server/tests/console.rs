@@ -650,3 +650,46 @@ async fn evidence_bundles_carry_a_manifest_that_verifies() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/zip");
 }
+
+#[tokio::test]
+async fn a_watermark_hit_names_the_recipient_link_and_session_that_leaked_it() {
+    let s = start(relaxed()).await;
+    let b = log_in(&s).await;
+    let ids = plant_hits(&s).await;
+    // Alice opens a link: the licence's session code is what her frames carry.
+    let link = s.link(|_| {}).await;
+    let resp = s
+        .request_licence(&TestServer::token(&link), &common::viewer(), None)
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let session = s
+        .state
+        .store
+        .session(body["session_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // The crawler found her session code in a listing image.
+    let pool = s.state.store.sqlite_pool().unwrap();
+    sqlx::query("UPDATE crawl_hit SET watermark_session = ? WHERE id = ?")
+        .bind(format!("{:012x}", session.session_code))
+        .bind(ids[2])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE crawl_hit SET watermark_session = 'ffffffffffff' WHERE id = ?")
+        .bind(ids[1])
+        .execute(&pool)
+        .await
+        .unwrap();
+    let html = b.page("/console/review?state=all").await;
+    assert!(
+        html.contains(&format!(
+            "Leaked by alice@supplier.example · link {} · session {}",
+            link.link.id, session.id
+        )),
+        "{html}"
+    );
+    assert!(html.contains("Watermark session ffffffffffff (not issued by this server)"));
+}

@@ -56,6 +56,9 @@ pub struct Hit {
     pub distance: Option<i64>,
     /// Decoded watermark session, if any.
     pub watermark_session: Option<String>,
+    /// Who leaked it: the recipient, link and session the watermark code maps to on this
+    /// server (filled for watermark hits whose session this server issued).
+    pub leaked_by: Option<LeakTrace>,
     /// WARC file (relative to the data directory).
     #[serde(skip)]
     pub warc_file: String,
@@ -122,12 +125,51 @@ fn hit_from(row: &sqlx::sqlite::SqliteRow) -> Hit {
         hash_kind: row.get("hash_kind"),
         distance: row.get("distance"),
         watermark_session: row.get("watermark_session"),
+        leaked_by: None,
         warc_file: row.get("warc_file"),
         warc_page_offset: row.get("warc_page_offset"),
         warc_image_offset: row.get("warc_image_offset"),
         review_state: row.get("review_state"),
         note: row.get("note"),
     }
+}
+
+/// The link and recipient behind a watermark session code.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LeakTrace {
+    /// Recipient of the link the session was opened through.
+    pub recipient: String,
+    /// The link (`lnk_…`).
+    pub link_id: String,
+    /// The viewing session (32 hex digits).
+    pub session_id: String,
+    /// When the session was opened (RFC 3339).
+    pub opened_at: String,
+}
+
+/// Maps each watermark hit's session code to the link and recipient that leaked it.
+async fn trace_leaks(state: &AppState, hits: &mut [Hit]) -> Result<(), AppError> {
+    for h in hits.iter_mut() {
+        let Some(code) = h
+            .watermark_session
+            .as_deref()
+            .and_then(|c| u64::from_str_radix(c, 16).ok())
+        else {
+            continue;
+        };
+        let Some(session) = state.store.session_by_code(code).await? else {
+            continue;
+        };
+        if let Some(link) = state.store.link(&session.link_id).await? {
+            h.leaked_by = Some(LeakTrace {
+                recipient: link.recipient,
+                link_id: link.id,
+                session_id: session.id,
+                opened_at: crate::rfc3339(session.created_at),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// All hits (newest first), or none when no crawl has run against this database.
@@ -140,7 +182,9 @@ pub async fn all_hits(state: &AppState) -> Result<Vec<Hit>, AppError> {
         .fetch_all(&pool)
         .await
         .map_err(anyhow::Error::from)?;
-    Ok(rows.iter().map(hit_from).collect())
+    let mut hits: Vec<Hit> = rows.iter().map(hit_from).collect();
+    trace_leaks(state, &mut hits).await?;
+    Ok(hits)
 }
 
 async fn hit(state: &AppState, id: i64) -> Result<Hit, AppError> {
@@ -153,7 +197,13 @@ async fn hit(state: &AppState, id: i64) -> Result<Hit, AppError> {
         .fetch_optional(&pool)
         .await
         .map_err(anyhow::Error::from)?;
-    row.as_ref().map(hit_from).ok_or(AppError::NotFound("hit"))
+    let mut found = [row
+        .as_ref()
+        .map(hit_from)
+        .ok_or(AppError::NotFound("hit"))?];
+    trace_leaks(state, &mut found).await?;
+    let [found] = found;
+    Ok(found)
 }
 
 /// Sets the review state (and, if given, the note) of `ids`.
@@ -282,10 +332,19 @@ fn card(h: &Hit, csrf: &str, back: &str) -> String {
         },
     );
     let cause = match (&h.watermark_session, h.distance) {
-        (Some(ws), _) => format!(
-            "<span class=\"badge watermark\">Watermark session {}</span>",
-            esc(ws)
-        ),
+        (Some(ws), _) => match &h.leaked_by {
+            Some(t) => format!(
+                "<span class=\"badge watermark\">Leaked by {} · link {} · session {} opened {}</span>",
+                esc(&t.recipient),
+                esc(&t.link_id),
+                esc(&t.session_id),
+                esc(&t.opened_at)
+            ),
+            None => format!(
+                "<span class=\"badge watermark\">Watermark session {} (not issued by this server)</span>",
+                esc(ws)
+            ),
+        },
         (None, Some(d)) => format!(
             "<span class=\"badge\">{} distance {d} · {}% match</span>",
             esc(h.hash_kind.as_deref().unwrap_or("hash")),
