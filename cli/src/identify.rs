@@ -233,34 +233,12 @@ fn json_string(s: &str) -> String {
 /// Reads a watermark key file: one line `veilmark-watermark-key-v1 <64 hex digits>`, `#`
 /// comments allowed.
 fn read_watermark_key(path: &Path) -> Result<WatermarkKey> {
-    let text = Zeroizing::new(
-        fs::read_to_string(path)
-            .with_context(|| format!("cannot read watermark key file {}", path.display()))?,
-    );
-    let mut lines = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'));
-    let line = lines
-        .next()
-        .with_context(|| format!("{} holds no key line", path.display()))?;
-    if lines.next().is_some() {
-        bail!("{} holds more than one key line", path.display());
-    }
-    let Some(hex_key) = line.strip_prefix(KEY_LINE_PREFIX) else {
-        bail!(
-            "{} is not a Veilmark watermark key file (expected a line starting with {:?})",
-            path.display(),
-            KEY_LINE_PREFIX.trim_end()
-        );
-    };
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(hex_key.trim(), bytes.as_mut()).with_context(|| {
-        format!(
-            "{}: the watermark key must be exactly 64 hexadecimal digits",
-            path.display()
-        )
-    })?;
+    let bytes = crate::keyfile::read_key_line(
+        path,
+        KEY_LINE_PREFIX,
+        "watermark key file",
+        "exporting the server's watermark key",
+    )?;
     Ok(WatermarkKey::from_bytes(*bytes))
 }
 

@@ -51,6 +51,24 @@ pub fn write_key_file(path: &Path, key: &ContentKey, force: bool) -> Result<()> 
 
 /// Reads a key file written by [`write_key_file`] (or by hand in the same format).
 pub fn read_key_file(path: &Path) -> Result<ContentKey> {
+    let bytes = read_key_line(
+        path,
+        KEY_LINE_PREFIX,
+        "key file",
+        "`veilmark envelope keygen`",
+    )?;
+    Ok(ContentKey::from_bytes(*bytes))
+}
+
+/// Reads a one-key text file: `#` comments and exactly one line `PREFIX<64 hex digits>`.
+/// `kind` ("key file", "watermark key file") and `made_by` (what writes such files) make the
+/// error messages specific.
+pub fn read_key_line(
+    path: &Path,
+    prefix: &str,
+    kind: &str,
+    made_by: &str,
+) -> Result<Zeroizing<[u8; 32]>> {
     let text = Zeroizing::new(
         fs::read_to_string(path)
             .with_context(|| format!("cannot read key file {}", path.display()))?,
@@ -66,11 +84,11 @@ pub fn read_key_file(path: &Path) -> Result<ContentKey> {
     if keys.next().is_some() {
         bail!("{} holds more than one key line", path.display());
     }
-    let Some(hex_key) = line.strip_prefix(KEY_LINE_PREFIX) else {
+    let Some(hex_key) = line.strip_prefix(prefix) else {
         bail!(
-            "{} is not a Veilmark key file (expected a line starting with {:?}; make one with `veilmark envelope keygen`)",
+            "{} is not a Veilmark {kind} (expected a line starting with {:?}; made by {made_by})",
             path.display(),
-            KEY_LINE_PREFIX.trim_end()
+            prefix.trim_end()
         );
     };
     let mut bytes = Zeroizing::new([0u8; 32]);
@@ -80,7 +98,7 @@ pub fn read_key_file(path: &Path) -> Result<ContentKey> {
             path.display()
         )
     })?;
-    Ok(ContentKey::from_bytes(*bytes))
+    Ok(bytes)
 }
 
 #[cfg(unix)]
