@@ -18,15 +18,15 @@ use crate::service::{ClientMeta, CreatedLink, NewLink};
 use crate::{AppError, AppState, now_ms, now_secs};
 
 /// `GET /console/documents`.
-pub async fn documents(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match documents_page(&state, &s).await {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => e.into_response(),
-    }
+pub async fn documents(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Html<String>, Response> {
+    let s = require(&state, &headers).await?;
+    let html = documents_page(&state, &s)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Html(html))
 }
 
 async fn documents_page(state: &AppState, s: &Session) -> Result<String, AppError> {
@@ -134,15 +134,12 @@ pub async fn links(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<LinksQuery>,
-) -> Response {
-    let s = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match links_page(&state, &s, q.document.as_deref(), None, None).await {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Html<String>, Response> {
+    let s = require(&state, &headers).await?;
+    let html = links_page(&state, &s, q.document.as_deref(), None, None)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Html(html))
 }
 
 /// Sessions whose lease is live now, per link id, from the audit log (grants and renewals).
@@ -485,15 +482,12 @@ pub async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(f): Query<AuditFilter>,
-) -> Response {
-    let s = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match audit_page(&state, &s, &f).await {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Html<String>, Response> {
+    let s = require(&state, &headers).await?;
+    let html = audit_page(&state, &s, &f)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Html(html))
 }
 
 async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<String, AppError> {

@@ -305,15 +305,12 @@ pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ReviewQuery>,
-) -> Response {
-    let s = match require(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match render(&state, &s, &q).await {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => e.into_response(),
-    }
+) -> Result<Html<String>, Response> {
+    let s = require(&state, &headers).await?;
+    let html = render(&state, &s, &q)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Html(html))
 }
 
 fn opt(v: Option<&str>) -> String {
