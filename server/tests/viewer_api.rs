@@ -13,6 +13,7 @@ use serde_json::Value;
 use veilmark_server::now_secs;
 use veilmark_shared::envelope::{ContentKey, Header, Opener};
 use veilmark_shared::licence::{Licence, ViewerKey};
+use veilmark_shared::watermark::{Detector, Embedder, WatermarkKey};
 
 fn licence_bytes(body: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
@@ -97,6 +98,28 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
         "fits the 48-bit watermark payload"
     );
 
+    // The forensic watermark tile: the viewer marks frames with it, and a marked frame reads
+    // back, under the server's watermark key, as this session's code.
+    let tile = base64::engine::general_purpose::STANDARD
+        .decode(
+            body["watermark_tile"]
+                .as_str()
+                .expect("first licence carries the tile"),
+        )
+        .unwrap();
+    let embedder = Embedder::from_bytes(&tile).unwrap();
+    let (w, h) = (384u32, 256u32);
+    let mut frame: Vec<u8> = (0..w * h)
+        .flat_map(|i| {
+            let v = u8::try_from(96 + (i % w) * 96 / w + (i / w) * 48 / h).unwrap();
+            [v, v, v, 255]
+        })
+        .collect();
+    embedder.embed(&mut frame, w, h).unwrap();
+    let key = WatermarkKey::from_bytes(*s.state.keys.watermark());
+    let found = Detector::new(&key).detect(&frame, w, h).unwrap().unwrap();
+    assert_eq!(found.code.get(), lic.terms.session_code.0);
+
     // Envelope by range: header first, then the last chunk alone.
     let url = format!("{}{}", s.base, body["urls"]["envelope"].as_str().unwrap());
     let get = |range: String| {
@@ -136,6 +159,10 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
     let lic2 = Licence::verify(&licence_bytes(&renewed), &server_key, now_secs() as u64).unwrap();
     assert_eq!(lic2.terms.session_id, lic.terms.session_id);
     assert_eq!(lic2.terms.session_code, lic.terms.session_code);
+    assert!(
+        renewed.get("watermark_tile").is_none(),
+        "the tile is sent once"
+    );
     let report = s
         .client
         .post(format!(

@@ -43,3 +43,21 @@ fn a_megabyte_round_trips_in_the_browser() {
     let opened = envelope::open(&key, &sealed).unwrap();
     assert_eq!(opened.plaintext.as_slice(), plaintext.as_slice());
 }
+
+#[wasm_bindgen_test]
+fn a_session_tile_marks_the_same_in_the_browser() {
+    use veilmark_shared::watermark::{Embedder, SessionCode, WatermarkKey};
+    // The viewer receives the tile, never the key: the browser must rebuild an embedder that
+    // marks bit for bit like the server's (pinned by docs/vectors/watermark/embed_grey_tile.txt).
+    let mut key = [0u8; 32];
+    key.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+    let code = SessionCode::new(0x0123_4567_89ab).unwrap();
+    let server = Embedder::new(&WatermarkKey::from_bytes(key), code);
+    let viewer = Embedder::from_bytes(&server.to_bytes()).unwrap();
+    let mut a = vec![128u8; 128 * 128 * 4];
+    let mut b = a.clone();
+    server.embed(&mut a, 128, 128).unwrap();
+    viewer.embed(&mut b, 128, 128).unwrap();
+    assert_eq!(a, b);
+    assert!(Embedder::from_bytes(&[0; 12]).is_err());
+}

@@ -314,3 +314,76 @@ fn explore() {
         );
     }
 }
+
+#[test]
+fn session_tile_round_trips_and_marks_identically() {
+    let code = SessionCode::new(0x00c0_ffee_1234).unwrap();
+    let embedder = Embedder::new(&key(), code);
+    let bytes = embedder.to_bytes();
+    assert_eq!(bytes.len(), veilmark_shared::watermark::TILE_BYTES_LEN);
+    assert_eq!(&bytes[..4], b"VMWT");
+    let rebuilt = Embedder::from_bytes(&bytes).unwrap();
+    assert_eq!(rebuilt.to_bytes(), bytes);
+
+    let img = common::shaded_render(320, 240, 5);
+    let mut a = img.clone();
+    let mut b = img.clone();
+    embedder.embed(&mut a, 320, 240).unwrap();
+    rebuilt.embed(&mut b, 320, 240).unwrap();
+    assert_eq!(
+        a, b,
+        "a frame marked from the tile equals one marked with the key"
+    );
+    let found = Detector::new(&key()).detect(&b, 320, 240).unwrap().unwrap();
+    assert_eq!(found.code, code);
+}
+
+#[test]
+fn damaged_session_tiles_are_refused() {
+    let good = Embedder::new(&key(), SessionCode::new(7).unwrap()).to_bytes();
+    let refuse = |bytes: &[u8], why: &str| match Embedder::from_bytes(bytes) {
+        Err(WatermarkError::SessionTile(msg)) => assert!(msg.contains(why), "{msg} vs {why}"),
+        other => panic!("expected a session-tile error for {why}, got {other:?}"),
+    };
+    refuse(&[], "length");
+    refuse(&good[..good.len() - 1], "length");
+    refuse(&[good.as_slice(), &[0]].concat(), "length");
+    let mut bad = good.clone();
+    bad[0] = b'X';
+    refuse(&bad, "magic");
+    let mut bad = good.clone();
+    bad[4] = 2;
+    refuse(&bad, "version");
+    let mut bad = good.clone();
+    bad[7] = 64;
+    refuse(&bad, "side");
+    for strength in [f32::NAN, f32::INFINITY, 0.0, 100.0] {
+        let mut bad = good.clone();
+        bad[8..12].copy_from_slice(&strength.to_be_bytes());
+        refuse(&bad, "strength");
+    }
+    let mut bad = good.clone();
+    bad[12..14].copy_from_slice(&1000i16.to_be_bytes());
+    refuse(&bad, "value");
+}
+
+#[test]
+fn a_forged_tile_cannot_name_another_session() {
+    // Whoever holds one session's tile can change its chips, but without the key the payload
+    // check fails: flipping data chips gives "no watermark", never another session's code.
+    let code = SessionCode::new(0x0000_0000_0042).unwrap();
+    let mut bytes = Embedder::new(&key(), code).to_bytes();
+    // Negate the whole tile: every data chip flips (and so does the sync template).
+    for pair in bytes[12..].chunks_exact_mut(2) {
+        let v = i16::from_be_bytes([pair[0], pair[1]]);
+        pair.copy_from_slice(&(-v).to_be_bytes());
+    }
+    let forged = Embedder::from_bytes(&bytes).unwrap();
+    let mut frame = common::shaded_render(320, 240, 9);
+    forged.embed(&mut frame, 320, 240).unwrap();
+    let found = Detector::new(&key()).detect(&frame, 320, 240).unwrap();
+    assert!(
+        found.as_ref().is_none_or(|d| d.code == code),
+        "a tampered tile decoded as {found:?}"
+    );
+}

@@ -6,6 +6,8 @@
 //!   marked RGBA bytes pins the embedder bit for bit),
 //! - or `image:` a file beside the case (a detection case; `expect: code <12 hex>` or
 //!   `expect: none`);
+//! - or `export: session-tile` and `code:` (the serialised session tile the server sends the
+//!   viewer; `expect: sha256 <hex>` of its bytes);
 //! - `comment:` free text.
 //!
 //! `WM_WRITE_VECTORS=1 cargo test -p veilmark-shared --test watermark_vectors -- --ignored`
@@ -59,7 +61,12 @@ fn every_vector_passes() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let key = key_from_hex(&case["key"]);
         let expect = &case["expect"];
-        if let Some(spec) = case.get("frame") {
+        if case.get("export").is_some_and(|e| e == "session-tile") {
+            let code = SessionCode::new(u64::from_str_radix(&case["code"], 16).unwrap()).unwrap();
+            let bytes = Embedder::new(&key, code).to_bytes();
+            let digest = hex::encode(Sha256::digest(&bytes));
+            assert_eq!(expect, &format!("sha256 {digest}"), "{name}");
+        } else if let Some(spec) = case.get("frame") {
             let (mut frame, w, h) = grey_frame(spec);
             let code = SessionCode::new(u64::from_str_radix(&case["code"], 16).unwrap()).unwrap();
             Embedder::new(&key, code).embed(&mut frame, w, h).unwrap();
@@ -98,6 +105,15 @@ fn write_vectors() {
             "comment: one tile on a mid-grey frame; pins layout, check, convolutional code, tile rendering and rounding\nkey: {key_hex}\ncode: {:012x}\nframe: grey128 128x128\nexpect: sha256 {}\n",
             code.get(),
             hex::encode(Sha256::digest(&frame))
+        ),
+    );
+
+    write(
+        "export_session_tile.txt",
+        format!(
+            "comment: the session tile (docs/watermark.md#session-tile) the server sends the viewer for this key and code\nkey: {key_hex}\ncode: {:012x}\nexport: session-tile\nexpect: sha256 {}\n",
+            code.get(),
+            hex::encode(Sha256::digest(Embedder::new(&key, code).to_bytes()))
         ),
     );
 

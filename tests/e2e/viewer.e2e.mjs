@@ -2,7 +2,8 @@
 // data directory, a real multi-page PDF from a Debian package sealed and linked with the CLI,
 // opened in headless Chromium (playwright-core, system Chromium; never `playwright install`).
 //
-// Checks: the page renders with a watermarked canvas; no network response body and no string
+// Checks: the page renders with a watermarked canvas; a JPEG screenshot of the tab names the
+// session through its invisible forensic watermark; no network response body and no string
 // reachable from the page's JavaScript holds a plaintext marker of the PDF; context menu and
 // print are blocked; revocation blanks the canvas within 2 s; an expired link shows its screen.
 //
@@ -85,6 +86,16 @@ try {
   check(info.w > 500 && Number(info.pages) > 3, 'multi-page document rendered to the canvas');
   check(info.dark > 0.001, 'page has ink');
   check(info.mid > 0.03, 'visible watermark present (tiled mid-grey text over the page)');
+
+  // The invisible forensic mark: a screenshot of the whole tab, saved as JPEG quality 70 the
+  // way a leaker would, names Alice's session when `veilmark identify` reads it with the
+  // server's key. (What the user sees, not the canvas buffer: toolbar and thumbnails included.)
+  const shot = join(data, 'leaked-screenshot.jpg');
+  await page.screenshot({ path: shot, type: 'jpeg', quality: 70 });
+  const id = JSON.parse(execFileSync(bin, ['identify', shot, '--data', data, '--json'], { encoding: 'utf8' }).trim());
+  console.log(`identify: ${JSON.stringify(id)}`);
+  check(id.found === true && String(id.traced_to).includes('alice@supplier.example'),
+    'forensic watermark in a JPEG screenshot traces to the recipient');
 
   // Next page via the keyboard.
   await page.keyboard.press('ArrowRight');

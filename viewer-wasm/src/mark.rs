@@ -3,6 +3,7 @@
 
 use veilmark_shared::licence::SessionCode;
 use veilmark_shared::visible::{DEFAULT_FONT, MarkStyle, VisibleMark};
+use veilmark_shared::watermark::Embedder;
 
 use crate::render::Frame;
 use crate::session::ViewerError;
@@ -36,11 +37,17 @@ pub fn utc_minute(unix: u64) -> String {
 }
 
 /// Applies the visible watermark, then the forensic one, to `frame` in place.
+///
+/// The forensic mark goes last so that it covers the visible text too: a leaker who crops the
+/// visible mark away still leaves the invisible one on every remaining pixel. `forensic` is
+/// the session's embedder, rebuilt from the tile the server sent with the licence
+/// (`docs/watermark.md#session-tile`); it encodes the same session code as `code`.
 pub fn mark_frame(
     frame: &mut Frame,
     recipient: &str,
     now: u64,
     code: SessionCode,
+    forensic: &Embedder,
 ) -> Result<(), ViewerError> {
     let lines = mark_lines(recipient, &utc_minute(now), code);
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
@@ -54,14 +61,7 @@ pub fn mark_frame(
     .map_err(|e| ViewerError::Render(format!("visible watermark: {e}")))?;
     mark.apply(&mut frame.rgba)
         .map_err(|e| ViewerError::Render(format!("visible watermark: {e}")))?;
-    forensic_mark(&mut frame.rgba, frame.width, frame.height, code);
-    Ok(())
-}
-
-/// The invisible forensic watermark that encodes `code` in the pixels.
-///
-/// **A no-op until the watermark codec lands** (it is being built in `veilmark-shared`); the
-/// call site is final, so replacing this body is the whole integration.
-pub fn forensic_mark(rgba: &mut [u8], width: u32, height: u32, code: SessionCode) {
-    let _ = (rgba, width, height, code);
+    forensic
+        .embed(&mut frame.rgba, frame.width, frame.height)
+        .map_err(|e| ViewerError::Render(format!("forensic watermark: {e}")))
 }

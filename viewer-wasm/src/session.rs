@@ -10,6 +10,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use veilmark_shared::envelope::ContentKey;
 use veilmark_shared::licence::{Licence, LicenceError, LicenceTerms, ViewerKey};
+use veilmark_shared::watermark::Embedder;
 use zeroize::Zeroizing;
 
 /// Why the viewer cannot go on. Each variant maps to one error screen in the page.
@@ -123,14 +124,20 @@ pub struct LicenceResponse {
     pub document: Option<DocumentInfo>,
     /// Session URLs (first licence only).
     pub urls: Option<SessionUrls>,
+    /// Base64 forensic watermark session tile (`docs/watermark.md#session-tile`; first licence
+    /// only).
+    #[serde(default)]
+    pub watermark_tile: Option<String>,
 }
 
-/// The ephemeral key pair, the pinned server key and, once licensed, the content key.
+/// The ephemeral key pair, the pinned server key and, once licensed, the content key and the
+/// session's forensic watermark.
 pub struct Session {
     viewer: ViewerKey,
     server_key: [u8; 32],
     terms: Option<LicenceTerms>,
     content_key: Option<Zeroizing<[u8; 32]>>,
+    forensic: Option<Embedder>,
     ended: bool,
 }
 
@@ -154,6 +161,7 @@ impl Session {
             server_key,
             terms: None,
             content_key: None,
+            forensic: None,
             ended: false,
         }
     }
@@ -170,8 +178,9 @@ impl Session {
         serde_json::to_string(&req).unwrap_or_default()
     }
 
-    /// Verifies a licence (or renewal) answer at `now` and keeps its content key. A renewal
-    /// must be for the same session and document as the first licence.
+    /// Verifies a licence (or renewal) answer at `now` and keeps its content key. The first
+    /// licence must carry the session's forensic watermark tile (no marking, no viewing); a
+    /// renewal must be for the same session and document as the first licence.
     pub fn accept(
         &mut self,
         resp: &LicenceResponse,
@@ -198,6 +207,17 @@ impl Session {
             return Err(ViewerError::Protocol(
                 "renewal is for another session".into(),
             ));
+        }
+        if self.forensic.is_none() {
+            let tile = resp.watermark_tile.as_deref().ok_or_else(|| {
+                ViewerError::Protocol("the licence answer carries no watermark tile".into())
+            })?;
+            let tile = base64::engine::general_purpose::STANDARD
+                .decode(tile)
+                .map_err(|_| ViewerError::Protocol("watermark tile is not base64".into()))?;
+            self.forensic = Some(
+                Embedder::from_bytes(&tile).map_err(|e| ViewerError::Protocol(e.to_string()))?,
+            );
         }
         let key = licence.open_content_key(&self.viewer)?;
         self.content_key = Some(Zeroizing::new(*key.as_bytes()));
@@ -226,9 +246,18 @@ impl Session {
         Ok(ContentKey::from_bytes(**key))
     }
 
+    /// The session's forensic watermark embedder, while the session lives.
+    pub fn forensic(&self) -> Result<&Embedder, ViewerError> {
+        if self.ended {
+            return Err(ViewerError::Ended);
+        }
+        self.forensic.as_ref().ok_or(ViewerError::Ended)
+    }
+
     /// Forgets the content key for good (revocation, expiry, tab hidden too long).
     pub fn wipe(&mut self) {
         self.content_key = None; // `Zeroizing` clears the bytes on drop.
+        self.forensic = None;
         self.ended = true;
     }
 

@@ -278,8 +278,15 @@ impl Viewer {
             .as_ref()
             .ok_or_else(|| js_error(&ViewerError::Ended))?;
         let mut frame = doc.render(index, scale).map_err(|e| js_error(&e))?;
-        mark_frame(&mut frame, &terms.recipient, now, terms.session_code)
-            .map_err(|e| js_error(&e))?;
+        let forensic = inner.session.forensic().map_err(|e| js_error(&e))?;
+        mark_frame(
+            &mut frame,
+            &terms.recipient,
+            now,
+            terms.session_code,
+            forensic,
+        )
+        .map_err(|e| js_error(&e))?;
         let ctx = context(canvas)?;
         let image = ImageData::new_with_u8_clamped_array_and_sh(
             Clamped(&frame.rgba[..]),

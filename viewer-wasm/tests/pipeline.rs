@@ -1,5 +1,5 @@
 //! The viewer pipeline natively, on a real multi-page PDF shipped by a Debian package:
-//! licence → key unwrap → chunked decryption → hayro render → visible watermark.
+//! licence → key unwrap → chunked decryption → hayro render → visible and forensic watermarks.
 #![allow(missing_docs)]
 // Test envelopes are a few hundred KiB: offsets fit any usize.
 #![allow(clippy::cast_possible_truncation)]
@@ -12,6 +12,7 @@ use veilmark_shared::envelope::{self, ContentKey, DocumentId};
 use veilmark_shared::licence::{
     self, LicenceTerms, Permissions, ServerKey, SessionCode, SessionId, ViewerKey,
 };
+use veilmark_shared::watermark::{Detector, Embedder, WatermarkKey};
 use veilmark_viewer_wasm::envelope::EnvelopeReader;
 use veilmark_viewer_wasm::mark::{mark_frame, utc_minute};
 use veilmark_viewer_wasm::render::PdfDocument;
@@ -46,6 +47,8 @@ fn fixture_pdf() -> Option<Vec<u8>> {
 
 const NOW: u64 = 1_800_000_000;
 const SERVER_SEED: [u8; 32] = [9; 32];
+/// The server's watermark key; the viewer only ever sees the session tile made with it.
+const WATERMARK_KEY: [u8; 32] = [0x5a; 32];
 
 struct Sealed {
     envelope: Vec<u8>,
@@ -95,6 +98,15 @@ fn seal_and_license(pdf: &[u8]) -> Sealed {
         server_key: Some(hex::encode(server.verifying_key())),
         document: None,
         urls: None,
+        watermark_tile: Some(
+            base64::engine::general_purpose::STANDARD.encode(
+                Embedder::new(
+                    &WatermarkKey::from_bytes(WATERMARK_KEY),
+                    veilmark_shared::watermark::SessionCode::new(terms.session_code.0).unwrap(),
+                )
+                .to_bytes(),
+            ),
+        ),
     };
     Sealed {
         envelope,
@@ -157,7 +169,15 @@ fn decrypts_renders_and_marks_a_real_multi_page_pdf() {
 
     let before = frame.rgba.clone();
     let terms = sealed.session.terms().unwrap().clone();
-    mark_frame(&mut frame, &terms.recipient, NOW, terms.session_code).unwrap();
+    let forensic = sealed.session.forensic().unwrap();
+    mark_frame(
+        &mut frame,
+        &terms.recipient,
+        NOW,
+        terms.session_code,
+        forensic,
+    )
+    .unwrap();
     // White paper that the mark greyed: the watermark covers the page, not only the text.
     let greyed = before
         .chunks_exact(4)
@@ -166,6 +186,45 @@ fn decrypts_renders_and_marks_a_real_multi_page_pdf() {
         .count();
     let share = greyed as f64 / f64::from(frame.width * frame.height);
     assert!(share > 0.03, "visible watermark covers the page: {share}");
+
+    // The invisible mark names the session under the server's key, from the pixels alone.
+    let found = Detector::new(&WatermarkKey::from_bytes(WATERMARK_KEY))
+        .detect(&frame.rgba, frame.width, frame.height)
+        .unwrap()
+        .expect("forensic watermark found in the rendered page");
+    assert_eq!(found.code.get(), terms.session_code.0);
+    // And not under another key.
+    assert!(
+        Detector::new(&WatermarkKey::from_bytes([1; 32]))
+            .detect(&frame.rgba, frame.width, frame.height)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn licence_without_a_valid_watermark_tile_is_refused() {
+    let Some(pdf) = fixture_pdf() else { return };
+    let mut sealed = seal_and_license(&pdf);
+    let tile = sealed.response.watermark_tile.take();
+    let err = sealed.session.accept(&sealed.response, NOW).unwrap_err();
+    assert_eq!(err.kind(), "integrity");
+    assert!(err.to_string().contains("watermark tile"), "{err}");
+    sealed.response.watermark_tile = Some("bm90IGEgdGlsZQ==".into());
+    let err = sealed.session.accept(&sealed.response, NOW).unwrap_err();
+    assert!(err.to_string().contains("session tile"), "{err}");
+    assert!(
+        sealed.session.content_key(NOW).is_err(),
+        "no key without a mark"
+    );
+    sealed.response.watermark_tile = tile;
+    sealed.session.accept(&sealed.response, NOW).unwrap();
+    // Renewals carry no tile; the first one stays.
+    sealed.response.watermark_tile = None;
+    sealed.session.accept(&sealed.response, NOW).unwrap();
+    assert!(sealed.session.forensic().is_ok());
+    sealed.session.wipe();
+    assert_eq!(sealed.session.forensic().unwrap_err().kind(), "ended");
 }
 
 #[test]

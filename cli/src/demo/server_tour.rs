@@ -170,10 +170,15 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
         String::from_utf8_lossy(&chunk[..8.min(chunk.len())])
     );
     zeroize::Zeroize::zeroize(&mut chunk);
-    let alice_frame = watermarked_frame(&state, &licence)?;
+    let tile = base64_decode(body["watermark_tile"].as_str().unwrap_or_default())?;
+    let alice_frame = watermarked_frame(&licence, &tile)?;
     println!(
-        "   every frame she sees carries her name, the time and her session (visible) and session code {:012x} (invisible)",
+        "   every frame she sees carries her name, the time and her session (visible) and session code {:012x} (invisible),",
         licence.terms.session_code.0
+    );
+    println!(
+        "   marked with the {}-byte session tile that came with the licence: the viewer never holds the watermark key",
+        tile.len()
     );
 
     println!("\n9. The owner revokes Bob's link; the audit log is hash-chained:");
@@ -215,10 +220,11 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
 }
 
 /// A 1280×800 drawing-like frame as the viewer would show it, with both watermarks: the visible
-/// one (recipient, time, session) and the forensic one under the server's watermark key.
-fn watermarked_frame(state: &AppState, licence: &Licence) -> Result<image::RgbaImage> {
+/// one (recipient, time, session) and the forensic one from the session tile the licence
+/// answer carried (`docs/watermark.md#session-tile`), exactly as the viewer marks frames.
+fn watermarked_frame(licence: &Licence, tile: &[u8]) -> Result<image::RgbaImage> {
     use veilmark_shared::visible::{DEFAULT_FONT, MarkStyle, VisibleMark};
-    use veilmark_shared::watermark::{Embedder, SessionCode, WatermarkKey};
+    use veilmark_shared::watermark::Embedder;
     let (w, h) = (1280u32, 800u32);
     let mut frame = image::RgbaImage::from_pixel(w, h, image::Rgba([255, 255, 255, 255]));
     // A title block and a bracket outline, drawn as a technical sheet would be.
@@ -255,8 +261,9 @@ fn watermarked_frame(state: &AppState, licence: &Licence) -> Result<image::RgbaI
     ];
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     VisibleMark::prepare(DEFAULT_FONT, &refs, w, h, &MarkStyle::default())?.apply(&mut frame)?;
-    let key = WatermarkKey::from_bytes(*state.keys.watermark());
-    Embedder::new(&key, SessionCode::new(licence.terms.session_code.0)?).embed(&mut frame, w, h)?;
+    Embedder::from_bytes(tile)
+        .context("the licence answer carried no valid watermark session tile")?
+        .embed(&mut frame, w, h)?;
     Ok(frame)
 }
 

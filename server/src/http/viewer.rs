@@ -18,6 +18,7 @@ use object_store::{GetOptions, GetRange};
 use serde::{Deserialize, Serialize};
 use veilmark_shared::envelope::DocumentId;
 use veilmark_shared::licence::{self, LicenceTerms, Permissions, SessionCode, SessionId};
+use veilmark_shared::watermark::{Embedder, WatermarkKey};
 
 use super::ApiJson;
 use crate::audit::AuditKind;
@@ -72,6 +73,10 @@ pub struct LicenceResponse {
     document: DocumentInfo,
     /// Relative URLs for the session.
     urls: SessionUrls,
+    /// The session's forensic watermark tile (`docs/watermark.md#session-tile`), base64; sent
+    /// with the first licence only, so the viewer marks every frame without the watermark key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watermark_tile: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -307,7 +312,8 @@ pub async fn licence(
         lease_expires_at: now + limits.lease_secs,
     };
     // Sign first, then record: a licence reaches the client only if its grant is on disk.
-    let response = issue(&state, &token, &link, &document, &session)?;
+    let mut response = issue(&state, &token, &link, &document, &session)?;
+    response.watermark_tile = Some(STANDARD.encode(session_tile(&state, session.session_code)?));
     let mut entry = meta.entry(
         AuditKind::Grant,
         format!("session code {}", SessionCode(session.session_code)),
@@ -348,6 +354,14 @@ pub async fn licence(
         return Err(deny(&state, &meta, Some(&link), None, reason, err).await);
     }
     Ok(Json(response))
+}
+
+/// The forensic watermark tile for a session code, built with the server's watermark key.
+fn session_tile(state: &AppState, session_code: u64) -> Result<Vec<u8>, AppError> {
+    let code = veilmark_shared::watermark::SessionCode::new(session_code)
+        .map_err(|e| anyhow::anyhow!("stored session code: {e}"))?;
+    let key = WatermarkKey::from_bytes(*state.keys.watermark());
+    Ok(Embedder::new(&key, code).to_bytes())
 }
 
 /// Signs a licence for `session` with its current lease.
@@ -402,6 +416,7 @@ fn issue(
             events: format!("{base}/sessions/{}/events", session.id),
             report: format!("{base}/sessions/{}/report", session.id),
         },
+        watermark_tile: None,
     })
 }
 

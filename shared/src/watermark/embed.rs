@@ -3,6 +3,10 @@
 //! All the work that depends on the key and the session code (layout, error correction, tile
 //! rendering) happens once in [`Embedder::new`]; per frame the viewer only adds a small integer
 //! from the tile to each pixel, which is cheap enough for every frame in WebAssembly.
+//!
+//! The viewer never holds the watermark key: the server builds the session's [`Embedder`] and
+//! sends it as a *session tile* ([`Embedder::to_bytes`], format in
+//! `docs/watermark.md#session-tile`); the viewer rebuilds it with [`Embedder::from_bytes`].
 
 use super::pattern::{self, Layout, TILE, WatermarkKey};
 use super::{SessionCode, WatermarkError, fec, validate_frame};
@@ -36,6 +40,21 @@ fn gain_table(strength: f32) -> [i32; 256] {
     table
 }
 
+/// Magic bytes that open a session tile (`docs/watermark.md#session-tile`).
+pub const TILE_MAGIC: [u8; 4] = *b"VMWT";
+
+/// Version of the session-tile format.
+pub const TILE_FORMAT_VERSION: u8 = 1;
+
+/// Length of the session-tile header: magic, version, reserved byte, side (u16), strength (f32).
+const TILE_HEADER_LEN: usize = 12;
+
+/// Exact length in bytes of a serialised session tile.
+pub const TILE_BYTES_LEN: usize = TILE_HEADER_LEN + TILE * TILE * 2;
+
+/// Strength range [`Embedder::with_strength`] accepts.
+const STRENGTH_RANGE: std::ops::RangeInclusive<f32> = 0.5..=16.0;
+
 /// Adds the forensic watermark for one session to RGBA frames.
 ///
 /// Build one per session (the licence gives the code) and call [`Embedder::embed`] on every
@@ -46,6 +65,8 @@ pub struct Embedder {
     tile: Vec<i32>,
     /// Per channel value, the strength in 1/256 grey level.
     gain: [i32; 256],
+    /// Peak strength in grey levels the gain table was built from.
+    strength: f32,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -68,7 +89,7 @@ impl Embedder {
     #[must_use]
     pub fn with_strength(key: &WatermarkKey, code: SessionCode, strength: f32) -> Self {
         let strength = if strength.is_finite() {
-            strength.clamp(0.5, 16.0)
+            strength.clamp(*STRENGTH_RANGE.start(), *STRENGTH_RANGE.end())
         } else {
             DEFAULT_STRENGTH
         };
@@ -83,7 +104,71 @@ impl Embedder {
         Self {
             tile,
             gain: gain_table(strength),
+            strength,
         }
+    }
+
+    /// Serialises the embedder as a *session tile* for a viewer that must not hold the key:
+    /// `VMWT`, version 1, a zero byte, the side 128 (u16 BE), the strength (f32 BE), then
+    /// 128×128 tile values (i16 BE, row-major, each within ±256). 32 780 bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(TILE_BYTES_LEN);
+        out.extend_from_slice(&TILE_MAGIC);
+        out.push(TILE_FORMAT_VERSION);
+        out.push(0);
+        // TILE is 128, far inside u16.
+        #[allow(clippy::cast_possible_truncation)]
+        out.extend_from_slice(&(TILE as u16).to_be_bytes());
+        out.extend_from_slice(&self.strength.to_be_bytes());
+        for &v in &self.tile {
+            // Tile values are within ±256 by construction (normalised to peak 256).
+            #[allow(clippy::cast_possible_truncation)]
+            out.extend_from_slice(&(v as i16).to_be_bytes());
+        }
+        out
+    }
+
+    /// Rebuilds an embedder from a session tile made by [`Embedder::to_bytes`].
+    ///
+    /// A tampered tile can only weaken or remove the mark it carries; it cannot make frames
+    /// decode as another session, because a valid payload needs the keyed check.
+    ///
+    /// # Errors
+    /// [`WatermarkError::SessionTile`] when the bytes are not a version-1 session tile: wrong
+    /// length, magic, version, side or strength, or a tile value beyond ±256.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WatermarkError> {
+        let bad = WatermarkError::SessionTile;
+        if bytes.len() != TILE_BYTES_LEN {
+            return Err(bad("wrong length"));
+        }
+        let (header, values) = bytes.split_at(TILE_HEADER_LEN);
+        if header[..4] != TILE_MAGIC {
+            return Err(bad("not a session tile (bad magic)"));
+        }
+        if header[4] != TILE_FORMAT_VERSION || header[5] != 0 {
+            return Err(bad("unsupported version"));
+        }
+        if usize::from(u16::from_be_bytes([header[6], header[7]])) != TILE {
+            return Err(bad("tile side is not 128"));
+        }
+        let strength = f32::from_be_bytes([header[8], header[9], header[10], header[11]]);
+        if !STRENGTH_RANGE.contains(&strength) {
+            return Err(bad("strength out of range"));
+        }
+        let mut tile = Vec::with_capacity(TILE * TILE);
+        for pair in values.chunks_exact(2) {
+            let v = i32::from(i16::from_be_bytes([pair[0], pair[1]]));
+            if v.abs() > 1 << FRACTION_BITS {
+                return Err(bad("tile value out of range"));
+            }
+            tile.push(v);
+        }
+        Ok(Self {
+            tile,
+            gain: gain_table(strength),
+            strength,
+        })
     }
 
     /// Adds the watermark to an RGBA frame in place (alpha is left alone).

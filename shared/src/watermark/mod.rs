@@ -35,7 +35,7 @@ mod fft;
 mod pattern;
 
 pub use detect::{Detector, MAX_ATTEMPTS, MIN_SIDE};
-pub use embed::{DEFAULT_STRENGTH, Embedder};
+pub use embed::{DEFAULT_STRENGTH, Embedder, TILE_BYTES_LEN, TILE_FORMAT_VERSION, TILE_MAGIC};
 pub use pattern::WatermarkKey;
 
 use thiserror::Error;
@@ -140,6 +140,9 @@ pub enum WatermarkError {
         "session code {0:#x} does not fit in the watermark's 48 bits (largest is 0xffffffffffff)"
     )]
     CodeTooLarge(u64),
+    /// Bytes given as a session tile (`docs/watermark.md#session-tile`) are not one.
+    #[error("invalid watermark session tile: {0}")]
+    SessionTile(&'static str),
 }
 
 /// Checks that `len` bytes hold a `width`×`height` RGBA frame; returns the sides as `usize`.
