@@ -3,7 +3,7 @@
 //! Every response passes through `security_headers` (strict CSP and friends); bodies are
 //! limited per route; errors are [`AppError`]s, so clients never see internals.
 //!
-//! Two handlers loosen one header each, by tagging their response with a [`Relax`] extension
+//! Two handlers loosen one header each, by tagging their response with a `Relax` extension
 //! rather than by path matching, so that no other route can inherit the exception: the viewer
 //! page may be framed by the configured partner origins (`--embed-origin`), and the embed
 //! script `/embed/veilmark-viewer.js` may be loaded by any origin (`docs/embedding.md`).
