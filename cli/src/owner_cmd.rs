@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use veilmark_server::embed::EmbedOrigin;
 use veilmark_server::service::{ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, audit, rfc3339};
 use veilmark_shared::envelope::{ContentKey, DEFAULT_CHUNK_SIZE};
@@ -53,6 +54,10 @@ pub struct ServeArgs {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Let this partner origin (https://host[:port], no path) frame the viewer page, for
+    /// `<veilmark-viewer>` in a partner portal; repeat for several (docs/embedding.md).
+    #[arg(long = "embed-origin", value_name = "ORIGIN")]
+    embed_origins: Vec<EmbedOrigin>,
 }
 
 /// `veilmark seal`.
@@ -197,6 +202,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.public_url = public_url.clone();
         config.www_dir = Some(args.www.clone());
         config.secure_cookies = args.secure_cookies || tls.is_some();
+        config.embed_origins.clone_from(&args.embed_origins);
         let state = AppState::open(config).await?;
         std::fs::write(args.data.data.join(PUBLIC_URL_FILE), &public_url)?;
         eprintln!(
@@ -208,6 +214,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             },
             args.data.data.display()
         );
+        if !args.embed_origins.is_empty() {
+            let list: Vec<&str> = args.embed_origins.iter().map(EmbedOrigin::as_str).collect();
+            eprintln!("the viewer may be embedded by {}", list.join(", "));
+        }
         let server = async {
             match tls {
                 Some(tls) => veilmark_server::serve_tls(state, listener, tls).await,

@@ -144,3 +144,22 @@ fn link_to_unknown_document_fails_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no document"));
 }
+
+#[test]
+fn serve_refuses_embed_origins_that_are_not_scheme_host_port() {
+    let dir = tempfile::tempdir().unwrap();
+    for (origin, why) in [
+        ("http://portal.example", "only https:// origins"),
+        ("https://portal.example/docs", "has a path"),
+        ("https://*.portal.example", "wildcard"),
+        ("portal.example", "must start with https://"),
+    ] {
+        let out = veilmark(
+            dir.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--embed-origin", origin],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{origin}: {stderr}");
+        assert!(stderr.contains(why), "{origin}: {stderr}");
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::embed::EmbedOrigin;
 use crate::ratelimit::Rate;
 
 /// Server settings.
@@ -15,6 +16,9 @@ pub struct Config {
     pub www_dir: Option<PathBuf>,
     /// Mark cookies `Secure` and send HSTS (set when served over HTTPS, directly or via a proxy).
     pub secure_cookies: bool,
+    /// Partner origins allowed to frame the viewer page `/v/{token}` (`--embed-origin`). Empty
+    /// (the default): no page of this server can be framed (`frame-ancestors 'none'`).
+    pub embed_origins: Vec<EmbedOrigin>,
     /// Rate limits, lease length and body limits.
     pub limits: Limits,
 }
@@ -28,6 +32,7 @@ impl Config {
             public_url: "http://127.0.0.1:8080".into(),
             www_dir: Some(PathBuf::from("www")),
             secure_cookies: false,
+            embed_origins: Vec::new(),
             limits: Limits::default(),
         }
     }

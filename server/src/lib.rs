@@ -9,6 +9,7 @@
 //!   and owner API — with security headers, body limits and rate limits.
 //! - [`audit`]: the hash-chained audit log.
 //! - [`tls`]: optional HTTPS with rustls.
+//! - [`embed`]: partner origins allowed to frame the viewer (`docs/embedding.md`).
 //!
 //! The API is documented in `docs/server.md`; what it protects against, and what it cannot, in
 //! `docs/threat-model.md`.
@@ -17,6 +18,7 @@
 pub mod audit;
 pub mod config;
 pub mod conn;
+pub mod embed;
 pub mod error;
 pub mod http;
 pub mod keys;

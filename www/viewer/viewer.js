@@ -1,7 +1,9 @@
 // The viewer page's script: UI wiring only. Every byte of the document, the content key and the
 // rendered pixels stay inside the wasm module (viewer-wasm/src/web.rs); this script sees page
-// counts, sizes, progress and error kinds.
+// counts, sizes, progress and error kinds. When a partner portal frames the page, embedding.js
+// passes page count, page, zoom and error kinds to it (docs/embedding.md) and nothing else.
 import init, { Viewer, viewer_version } from '/viewer/pkg/veilmark_viewer_wasm.js';
+import { framed, framingRefused, notify, onCommand, ZOOM_MODES } from '/viewer/embedding.js';
 
 const $ = (id) => document.getElementById(id);
 const canvas = $('page-canvas');
@@ -21,11 +23,14 @@ const SCREENS = {
   integrity: ['The document could not be verified', 'What the server sent does not verify; nothing is shown.'],
   render: ['This document cannot be shown', ''],
   server: ['The server could not answer', ''],
+  'not-embeddable': ['This document cannot be shown here',
+    'The site around this page is not allowed to embed protected documents. Open the link on its own.'],
 };
 
 let viewer = null;
 let page = 0;
 let zoom = 'fit-width';
+let drawn = null; // the CSS scale the current page was last drawn at
 let hiddenSince = null;
 let events = null;
 let timers = [];
@@ -50,6 +55,18 @@ function end(kind, detail) {
   $('error-text').textContent = text || detail || '';
   document.body.dataset.state = kind;
   show('error');
+  if (kind === 'revoked') notify('revoked');
+  else notify('error', { kind: kind in SCREENS ? kind : 'server' });
+}
+
+/** The zoom as the embedding protocol reports it: a mode name or a number (1 = 100 %). */
+function zoomValue() {
+  return ZOOM_MODES.includes(zoom) ? zoom : Number(zoom);
+}
+
+/** CSS pixels per PDF unit of the current page as drawn (what fit-width/fit-page resolved to). */
+function drawnScale() {
+  return drawn === null ? null : Math.round(drawn * 1000) / 1000;
 }
 
 function scaleFor(index) {
@@ -62,6 +79,7 @@ function scaleFor(index) {
   if (zoom === 'fit-width') css = availW / w;
   else if (zoom === 'fit-page') css = Math.min(availW / w, availH / h);
   else css = Number(zoom);
+  drawn = css;
   canvas.style.width = `${Math.round(w * css)}px`;
   return css * dpr;
 }
@@ -89,6 +107,7 @@ function go(index) {
   if (next !== page) {
     page = next;
     renderPage();
+    notify('page-changed', { page: page + 1, pageCount: n, scale: drawnScale() });
   }
 }
 
@@ -97,6 +116,7 @@ function setZoom(z) {
   const select = $('zoom');
   if ([...select.options].some((o) => o.value === String(z))) select.value = String(z);
   renderPage();
+  if (viewer) notify('zoom-changed', { zoom: zoomValue(), scale: drawnScale() });
 }
 
 function stepZoom(dir) {
@@ -133,6 +153,7 @@ async function open(token, passcode) {
   } catch (e) {
     if (e.name === 'passcode') {
       show('passcode-form');
+      notify('passcode-required');
       $('passcode-error').textContent = passcode ? e.message : '';
       return;
     }
@@ -147,7 +168,8 @@ async function open(token, passcode) {
   page = 0;
   renderPage();
   document.body.dataset.state = 'ready';
-  thumbnails();
+  notify('ready', { pageCount: viewer.pageCount(), page: page + 1, zoom: zoomValue(), scale: drawnScale() });
+  if (document.body.dataset.controls !== 'none') thumbnails();
 
   events = new EventSource(viewer.eventsUrl());
   events.addEventListener('revoked', () => end('revoked'));
@@ -168,7 +190,12 @@ function wire() {
   $('zoom').addEventListener('change', (e) => setZoom(e.target.value));
   $('zoom-in').addEventListener('click', () => stepZoom(1));
   $('zoom-out').addEventListener('click', () => stepZoom(-1));
-  window.addEventListener('resize', () => { if (String(zoom).startsWith('fit')) renderPage(); });
+  window.addEventListener('resize', () => {
+    if (!String(zoom).startsWith('fit') || !viewer) return;
+    const before = drawnScale();
+    renderPage();
+    if (drawnScale() !== before) notify('zoom-changed', { zoom: zoomValue(), scale: drawnScale() });
+  });
   document.addEventListener('keydown', (e) => {
     const mod = e.ctrlKey || e.metaKey;
     if (mod && ['s', 'p', 'c', 'a', 'x'].includes(e.key.toLowerCase())) { e.preventDefault(); return; }
@@ -200,7 +227,24 @@ function token() {
   return location.pathname.split('/').filter(Boolean).pop() || '';
 }
 
+// Commands from an embedding portal, already checked for origin and shape by embedding.js.
+onCommand((n) => go(n - 1), (z) => { if (viewer) setZoom(z); });
+// `#controls=none` (set by <veilmark-viewer controls="none">): the portal brings its own buttons,
+// so the toolbar and thumbnails go; keyboard navigation stays.
+function applyControls() {
+  const none = framed && new URLSearchParams(location.hash.slice(1)).get('controls') === 'none';
+  if (none) document.body.dataset.controls = 'none';
+  else delete document.body.dataset.controls;
+  if (!none && viewer && !$('thumbs').childElementCount) thumbnails();
+}
+if (framed) {
+  document.body.dataset.embedded = 'true';
+  applyControls();
+  window.addEventListener('hashchange', () => { applyControls(); renderPage(); });
+}
+
 await init();
 $('version').textContent = viewer_version();
 wire();
-open(token(), undefined);
+if (framingRefused()) end('not-embeddable');
+else open(token(), undefined);

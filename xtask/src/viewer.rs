@@ -2,7 +2,9 @@
 //!
 //! [`build_viewer`] compiles `viewer-wasm` for wasm32 and runs wasm-bindgen into
 //! `www/viewer/pkg/` (gitignored); [`e2e`] builds the `veilmark` binary and runs
-//! `tests/e2e/viewer.e2e.mjs` (playwright-core driving the system Chromium) against it.
+//! `tests/e2e/viewer.e2e.mjs` (playwright-core driving the system Chromium) against it, then
+//! `tests/e2e/embed.e2e.mjs` (the viewer embedded in a partner portal on another origin) with
+//! the same binary, wasm and npm install, so embedding adds only its own ~10 s.
 
 use std::path::Path;
 
@@ -44,7 +46,8 @@ pub fn build_viewer() -> Result<()> {
     })
 }
 
-/// Builds the viewer and the CLI, then runs the playwright-core end-to-end test.
+/// Builds the viewer and the CLI, then runs the playwright-core end-to-end tests of the viewer
+/// and of embedding it.
 pub fn e2e() -> Result<()> {
     build_viewer()?;
     sh::step("viewer: e2e (headless Chromium)", || {
@@ -57,5 +60,8 @@ pub fn e2e() -> Result<()> {
             &["ci", "--prefix", "tests/e2e", "--no-audit", "--no-fund"],
         )?;
         sh::run("node", &["tests/e2e/viewer.e2e.mjs"])
+    })?;
+    sh::step("embedding: e2e (partner portal, headless Chromium)", || {
+        sh::run("node", &["tests/e2e/embed.e2e.mjs"])
     })
 }

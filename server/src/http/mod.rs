@@ -2,6 +2,11 @@
 //!
 //! Every response passes through `security_headers` (strict CSP and friends); bodies are
 //! limited per route; errors are [`AppError`]s, so clients never see internals.
+//!
+//! Two handlers loosen one header each, by tagging their response with a `Relax` extension
+//! rather than by path matching, so that no other route can inherit the exception: the viewer
+//! page may be framed by the configured partner origins (`--embed-origin`), and the embed
+//! script `/embed/veilmark-viewer.js` may be loaded by any origin (`docs/embedding.md`).
 
 pub mod console;
 mod owner;
@@ -12,13 +17,14 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
-use axum::middleware::{self, Next};
+use axum::middleware::{self, Next, map_response};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, get_service, post};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
+use crate::embed::EmbedOrigin;
 use crate::service::ClientMeta;
 use crate::{AppError, AppState};
 
@@ -74,6 +80,17 @@ pub fn app(state: AppState) -> Router {
         // The viewer's script, styles and wasm (`www/viewer/`, built by `www/viewer/build.sh`),
         // served even before the console adds `www/index.html`.
         pages = pages.nest_service("/viewer", ServeDir::new(dir.join("viewer")));
+        // The `<veilmark-viewer>` element for partner portals; only this file of `www/embed/`
+        // (the example portal next to it is a partner's page, not ours to serve).
+        pages = pages.route(
+            EMBED_SCRIPT,
+            get_service(ServeFile::new(dir.join("embed/veilmark-viewer.js"))).layer(map_response(
+                |mut resp: Response| async move {
+                    resp.extensions_mut().insert(Relax::PublicScript);
+                    resp
+                },
+            )),
+        );
     }
     let router = api.merge(pages).merge(console::routes(upload_limit));
     let router = match www {
@@ -98,16 +115,79 @@ async fn placeholder() -> Html<&'static str> {
     Html(PLACEHOLDER)
 }
 
+/// Where the embed script is served (`www/embed/veilmark-viewer.js`).
+pub const EMBED_SCRIPT: &str = "/embed/veilmark-viewer.js";
+
+/// Name of the `<meta>` tag that tells the viewer page's script which origins may frame it
+/// (space-separated, as in [`EmbedOrigin::as_str`]); absent when none may.
+pub const EMBED_ORIGINS_META: &str = "veilmark-embed-origins";
+
+/// A header exception a handler asks `security_headers` for, as a response extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Relax {
+    /// The viewer page: `frame-ancestors` lists the configured embed origins (if any) and
+    /// `X-Frame-Options` is left out.
+    FramableByPartners,
+    /// The embed script: public, so any origin may load it (`Access-Control-Allow-Origin: *`,
+    /// `Cross-Origin-Resource-Policy: cross-origin`); revalidated rather than `no-store`.
+    PublicScript,
+}
+
 /// `/v/{token}`: the viewer page (the token stays in the URL for the page's script to read).
 async fn viewer_page(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     if let Some(dir) = &state.config.www_dir {
         for name in ["viewer/index.html", "viewer.html", "index.html"] {
             if let Ok(page) = tokio::fs::read_to_string(dir.join(name)).await {
-                return Html(page).into_response();
+                let origins = &state.config.embed_origins;
+                if origins.is_empty() {
+                    return Html(page).into_response();
+                }
+                let mut resp = Html(with_embed_meta(&page, origins)).into_response();
+                resp.extensions_mut().insert(Relax::FramableByPartners);
+                return resp;
             }
         }
     }
     Html(PLACEHOLDER).into_response()
+}
+
+/// Inserts the [`EMBED_ORIGINS_META`] tag before `</head>` (or at the start of a page without
+/// one). Origins are validated (`scheme://host[:port]`, no quotes or angle brackets), so they
+/// need no escaping; the assertion keeps it that way.
+fn with_embed_meta(page: &str, origins: &[EmbedOrigin]) -> String {
+    let list = origin_list(origins);
+    assert!(
+        !list.contains(['"', '<', '>', '&']),
+        "embed origins are validated"
+    );
+    let meta = format!("<meta name=\"{EMBED_ORIGINS_META}\" content=\"{list}\">\n");
+    match page.find("</head>") {
+        Some(at) => format!("{}{meta}{}", &page[..at], &page[at..]),
+        None => format!("{meta}{page}"),
+    }
+}
+
+fn origin_list(origins: &[EmbedOrigin]) -> String {
+    origins
+        .iter()
+        .map(EmbedOrigin::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`CSP`] with `frame-ancestors` listing `origins` instead of `'none'` (for the viewer page
+/// when embedding is configured).
+#[must_use]
+pub fn framed_csp(origins: &[EmbedOrigin]) -> String {
+    if origins.is_empty() {
+        return CSP.to_owned();
+    }
+    let framed = CSP.replace(
+        "frame-ancestors 'none'",
+        &format!("frame-ancestors {}", origin_list(origins)),
+    );
+    debug_assert_ne!(framed, CSP, "CSP lost its frame-ancestors directive");
+    framed
 }
 
 async fn security_headers(
@@ -117,24 +197,51 @@ async fn security_headers(
 ) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
+    let relax = resp.extensions().get::<Relax>().copied();
     let h = resp.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, k: header::HeaderName, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
-    set(h, header::CONTENT_SECURITY_POLICY, CSP);
+    let framed = match relax {
+        Some(Relax::FramableByPartners) if !state.config.embed_origins.is_empty() => {
+            HeaderValue::from_str(&framed_csp(&state.config.embed_origins)).ok()
+        }
+        _ => None,
+    };
+    match framed {
+        Some(csp) => {
+            h.insert(header::CONTENT_SECURITY_POLICY, csp);
+            // `X-Frame-Options` has no "these origins" value that browsers honour; every
+            // browser that matters obeys `frame-ancestors` instead.
+            h.remove(header::X_FRAME_OPTIONS);
+        }
+        None => {
+            set(h, header::CONTENT_SECURITY_POLICY, CSP);
+            set(h, header::X_FRAME_OPTIONS, "DENY");
+        }
+    }
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "no-referrer");
     set(
         h,
         header::HeaderName::from_static("cross-origin-opener-policy"),
         "same-origin",
     );
-    set(
-        h,
-        header::HeaderName::from_static("cross-origin-resource-policy"),
-        "same-origin",
-    );
+    if relax == Some(Relax::PublicScript) {
+        set(
+            h,
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            "cross-origin",
+        );
+        set(h, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+        set(h, header::CACHE_CONTROL, "no-cache");
+    } else {
+        set(
+            h,
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        );
+    }
     set(
         h,
         header::HeaderName::from_static("permissions-policy"),
