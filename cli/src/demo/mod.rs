@@ -12,6 +12,7 @@
 
 mod crawl_tour;
 mod envelope_tour;
+mod portal;
 mod server_tour;
 
 use std::fs;

@@ -42,8 +42,13 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
+    // The example partner portal gets an origin of its own, allowed to frame the viewer.
+    let portal_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let portal_origin = format!("http://{}", portal_listener.local_addr()?);
     let mut config = Config::new(&data_dir);
     config.public_url = base.clone();
+    config.embed_origins = vec![portal_origin.parse()?];
+    let www_dir = config.www_dir.clone();
     let state = AppState::open(config).await?;
     tokio::spawn(veilmark_server::serve(state.clone(), listener));
     let cli = ClientMeta::cli();
@@ -104,6 +109,33 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
+
+    match www_dir.filter(|w| w.join("embed/example-portal/index.html").exists()) {
+        Some(www) => {
+            let mut portal_links = Vec::new();
+            for _ in 0..3 {
+                let link = state
+                    .create_link(
+                        &NewLink {
+                            document_id: docs[0].id.clone(),
+                            recipient: "alice@supplier.example".into(),
+                            expires_in_secs: Some(7 * 24 * 3600),
+                            max_views: Some(20),
+                            passcode: false,
+                        },
+                        OWNER,
+                        &cli,
+                    )
+                    .await?;
+                portal_links.push(link.url);
+            }
+            super::portal::spawn(portal_listener, &www, &base, portal_links)?;
+            println!(
+                "   a partner portal embeds her documents with <veilmark-viewer> (docs/embedding.md):\n      {portal_origin}/   (served by `veilmark serve --embed-origin {portal_origin}`)"
+            );
+        }
+        None => println!("   (partner-portal example skipped: no www/embed/example-portal here)"),
+    }
 
     println!(
         "\n8. Alice opens her link; her viewer does this (all of it inside wasm in the browser):"
