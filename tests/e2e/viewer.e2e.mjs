@@ -135,6 +135,12 @@ try {
   check(print.canvas === 'none' && print.notice === 'block', 'print shows only the notice');
   await page.emulateMedia({ media: 'screen' });
 
+  // Page views reach the owner's audit log (page 1 on open, page 2 after ArrowRight).
+  await new Promise((r) => setTimeout(r, 300));
+  const audit = JSON.parse(cli('audit', '--json'));
+  const views = (Array.isArray(audit) ? audit : audit.entries || []).filter((e) => e.kind === 'page-view');
+  check(views.length >= 2, `page views in the audit log: ${views.map((e) => e.detail).join(', ')}`);
+
   // Revocation from the CLI (another process): blank within 2 s.
   const tr = Date.now();
   cli('revoke', linkId);

@@ -298,6 +298,9 @@ pub enum Attack {
     Resize(f32, bool),
     Jpeg(u8),
     WebpLossless,
+    /// Lossy WebP at this quality, through libwebp's `cwebp`/`dwebp` (Debian package `webp`;
+    /// the `image` crate only encodes lossless WebP). Benchmark only.
+    WebpLossy(u8),
     Crop(f32),
     Border,
     BrowserFrame,
@@ -321,6 +324,7 @@ impl Attack {
             ),
             Attack::Jpeg(q) => format!("JPEG q{q}"),
             Attack::WebpLossless => "WebP (lossless)".into(),
+            Attack::WebpLossy(q) => format!("WebP (lossy q{q})"),
             Attack::Crop(f) => format!("crop {}% area", (f * 100.0).round()),
             Attack::Border => "40px grey border".into(),
             Attack::BrowserFrame => "fake browser frame".into(),
@@ -346,6 +350,7 @@ impl Attack {
             Attack::Jpeg(70),
             Attack::Jpeg(50),
             Attack::WebpLossless,
+            Attack::WebpLossy(80),
         ]);
         v.extend([Attack::Crop(0.9), Attack::Crop(0.75), Attack::Crop(0.6)]);
         v.extend([Attack::Border, Attack::BrowserFrame]);
@@ -368,6 +373,7 @@ impl Attack {
             Attack::Resize(s, cubic) => resize(img, s, cubic),
             Attack::Jpeg(q) => jpeg(img, q),
             Attack::WebpLossless => webp_lossless(img),
+            Attack::WebpLossy(q) => webp_lossy(img, q),
             Attack::Crop(f) => crop(img, f, rng),
             Attack::Border => border(img, 40, [128, 128, 128]),
             Attack::BrowserFrame => browser_frame(img),
@@ -404,6 +410,54 @@ pub fn jpeg(img: &RgbaImage, quality: u8) -> RgbaImage {
     let (w, h) = decoder.dimensions();
     decoder.read_image(&mut out).expect("JPEG decode");
     DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, out).expect("size")).to_rgba8()
+}
+
+/// Lossy WebP through libwebp's command-line tools (as Pillow would encode it: same library).
+pub fn webp_lossy(img: &RgbaImage, quality: u8) -> RgbaImage {
+    let dir = std::env::temp_dir().join(format!(
+        "veilmark-webp-{}-{:x}",
+        std::process::id(),
+        std::ptr::from_ref(img) as usize
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (png, webp, back) = (dir.join("in.png"), dir.join("x.webp"), dir.join("out.png"));
+    image::DynamicImage::ImageRgba8(img.clone())
+        .to_rgb8()
+        .save(&png)
+        .expect("write PNG");
+    let run = |cmd: &str, args: &[&std::ffi::OsStr]| {
+        let ok = std::process::Command::new(cmd)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd} ({e}): apt-get install webp"))
+            .status
+            .success();
+        assert!(ok, "{cmd} failed");
+    };
+    let q = quality.to_string();
+    run(
+        "cwebp",
+        &[
+            "-quiet".as_ref(),
+            "-q".as_ref(),
+            q.as_ref(),
+            png.as_os_str(),
+            "-o".as_ref(),
+            webp.as_os_str(),
+        ],
+    );
+    run(
+        "dwebp",
+        &[
+            "-quiet".as_ref(),
+            webp.as_os_str(),
+            "-o".as_ref(),
+            back.as_os_str(),
+        ],
+    );
+    let out = image::open(&back).expect("dwebp output").to_rgba8();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
 }
 
 pub fn webp_lossless(img: &RgbaImage) -> RgbaImage {
