@@ -14,8 +14,49 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// The forensic watermark key the fixture's planted leaks are marked with (tests decode them
+/// with it; a Veilmark server's own key reads them as unmarked, as it should).
+pub const FIXTURE_WATERMARK_KEY: [u8; 32] = *b"veilmark fixture marketplace k01";
+
+/// Session codes of the planted leaks: `FIRST_LEAK_CODE`, `FIRST_LEAK_CODE + 1`, ….
+pub const FIRST_LEAK_CODE: u64 = 0x00f1_0000_0001;
+
+/// How many distinct leak sessions the generator may use.
+pub const LEAK_SESSIONS: u64 = 16;
+
+/// Output version of `generate.py` this crate expects (`generator_version` in the ground
+/// truth); an older cached fixture is regenerated.
+pub const GENERATOR_VERSION: u64 = 2;
+
+/// Whether `out` holds a complete fixture from the current generator.
+fn is_current(out: &Path) -> bool {
+    std::fs::read_to_string(out.join("ground_truth.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|gt| gt["generator_version"].as_u64() == Some(GENERATOR_VERSION))
+}
+
+/// Writes one session tile per leak session into `dir` (`<code>.vmwt`), marked under
+/// [`FIXTURE_WATERMARK_KEY`], for the generator to stamp its leaked screenshots with.
+fn write_leak_tiles(dir: &Path) -> anyhow::Result<()> {
+    use veilmark_shared::watermark::{Embedder, SessionCode, WatermarkKey};
+    std::fs::create_dir_all(dir)?;
+    let key = WatermarkKey::from_bytes(FIXTURE_WATERMARK_KEY);
+    for i in 0..LEAK_SESSIONS {
+        let code = SessionCode::new(FIRST_LEAK_CODE + i)?;
+        std::fs::write(
+            dir.join(format!("{code}.vmwt")),
+            Embedder::new(&key, code).to_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs the Python generator (`tests/fixtures/marketplace/generate.py` under `repo_root`) to
-/// write a fixture marketplace into `out`, unless one is already there. Returns `out`.
+/// write a fixture marketplace into `out`, unless a current one is already there. Returns `out`.
+///
+/// Planted leaks carry the real forensic watermark under [`FIXTURE_WATERMARK_KEY`]: this
+/// function writes the session tiles the generator stamps them with.
 ///
 /// The site is generated into a temporary sibling folder and renamed into place, so concurrent
 /// callers (parallel tests, several test binaries) never see a half-written fixture.
@@ -25,7 +66,7 @@ pub fn generate(
     listings: u32,
     references: u32,
 ) -> anyhow::Result<PathBuf> {
-    if out.join("ground_truth.json").exists() {
+    if is_current(out) {
         return Ok(out.to_path_buf());
     }
     let parent = out.parent().unwrap_or(Path::new("."));
@@ -39,6 +80,8 @@ pub fn generate(
         std::thread::current().id()
     ));
     let _ = std::fs::remove_dir_all(&tmp);
+    let tiles = tmp.with_extension("tiles");
+    write_leak_tiles(&tiles)?;
     let status = std::process::Command::new("python3")
         .arg(repo_root.join("tests/fixtures/marketplace/generate.py"))
         .arg("--out")
@@ -51,7 +94,10 @@ pub fn generate(
             "--seed",
             "7",
         ])
+        .arg("--leak-tiles")
+        .arg(&tiles)
         .status();
+    let _ = std::fs::remove_dir_all(&tiles);
     match status {
         Ok(s) if s.success() => {}
         other => {
@@ -61,6 +107,10 @@ pub fn generate(
                  `pip install scikit-image pillow numpy`"
             );
         }
+    }
+    if out.exists() && !is_current(out) {
+        // A fixture from an older generator: replace it.
+        let _ = std::fs::remove_dir_all(out);
     }
     if std::fs::rename(&tmp, out).is_err() {
         // Another caller finished first; theirs is identical (same seed).

@@ -8,31 +8,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
+use veilmark_crawler::fixture::FIXTURE_WATERMARK_KEY;
 use veilmark_crawler::profile::SiteProfile;
 use veilmark_crawler::store::Store;
-use veilmark_crawler::watermark::{DecodedWatermark, WatermarkDecoder};
-
-/// Stand-in for the forensic decoder: the generator marks leaks with a magenta corner.
-struct MagentaCorner;
-
-impl WatermarkDecoder for MagentaCorner {
-    fn decode(&self, rgba: &[u8], width: u32, height: u32) -> Option<DecodedWatermark> {
-        if width < 12 || height < 12 {
-            return None;
-        }
-        let w = width as usize;
-        let magenta = (0..8).all(|y| {
-            (0..8).all(|x| {
-                let p = &rgba[(y * w + x) * 4..(y * w + x) * 4 + 3];
-                p[0] > 200 && p[1] < 60 && p[2] > 200
-            })
-        });
-        magenta.then(|| DecodedWatermark {
-            session: "LEAK-SESSION-1".into(),
-            corrected_bits: 0,
-        })
-    }
-}
+use veilmark_crawler::watermark::ForensicDecoder;
 
 fn profile(
     fixture: &std::path::Path,
@@ -100,7 +79,7 @@ async fn crawl_finds_every_planted_knockoff_politely() {
 
     let p = profile(&fixture, &server, 400, 2000);
     let options = || CrawlOptions {
-        decoder: Arc::new(MagentaCorner),
+        decoder: Arc::new(ForensicDecoder::new(FIXTURE_WATERMARK_KEY)),
         ..CrawlOptions::default()
     };
     let report = crawl(p.clone(), store.clone(), options()).await.unwrap();
@@ -117,15 +96,14 @@ async fn crawl_finds_every_planted_knockoff_politely() {
     let strip = |u: &str| u.strip_prefix(&server.base).unwrap_or(u).to_string();
     let mut found: HashSet<(String, String)> = HashSet::new();
     let mut false_pos = Vec::new();
-    let mut leaks_found = HashSet::new();
+    let mut leaks_found = HashMap::new();
     for h in &hits {
         if h.reference_id.is_none() {
-            assert_eq!(
-                h.watermark_session.as_deref(),
-                Some("LEAK-SESSION-1"),
-                "{h:?}"
-            );
-            leaks_found.insert((strip(&h.page_url), strip(&h.image_url)));
+            let code = h
+                .watermark_session
+                .clone()
+                .expect("a hit without a reference is a leak");
+            leaks_found.insert((strip(&h.page_url), strip(&h.image_url)), code);
             continue;
         }
         let key = (strip(&h.page_url), strip(&h.image_url));
@@ -174,8 +152,9 @@ async fn crawl_finds_every_planted_knockoff_politely() {
     assert!(mild_recall >= 0.9, "missed planted knock-offs: {missed:?}");
     assert!(false_pos.is_empty(), "false positives: {false_pos:?}");
 
-    // Planted leaks: found by the (stand-in) watermark decoder, stored without a reference.
-    let leaks: HashSet<(String, String)> = gt["listings"]
+    // Planted leaks: watermarked screenshots, every one found by the forensic decoder with its
+    // exact session code, stored without a reference.
+    let leaks: HashMap<(String, String), String> = gt["listings"]
         .as_array()
         .unwrap()
         .iter()
@@ -188,8 +167,11 @@ async fn crawl_finds_every_planted_knockoff_politely() {
                 .filter(|i| i.get("watermark_session").is_some())
                 .map(move |i| {
                     (
-                        l["url"].as_str().unwrap().to_string(),
-                        i["url"].as_str().unwrap().to_string(),
+                        (
+                            l["url"].as_str().unwrap().to_string(),
+                            i["url"].as_str().unwrap().to_string(),
+                        ),
+                        i["watermark_session"].as_str().unwrap().to_string(),
                     )
                 })
         })
