@@ -164,6 +164,74 @@ fn variant(img: &RgbaImage, k: usize, rng: &mut Rng) -> Option<RgbaImage> {
     Some(out)
 }
 
+/// Examines variants `variants` of the sources at `indices` on `threads` threads, adding to
+/// `tally`; records the sources that could be read in `usable`, when given.
+fn examine(
+    sources: &[Source],
+    indices: &[usize],
+    variants: std::ops::Range<usize>,
+    threads: usize,
+    detector: &Detector,
+    tally: &Mutex<Tally>,
+    usable: Option<&Mutex<Vec<usize>>>,
+) {
+    let next = AtomicUsize::new(0);
+    let lock = |t: &Mutex<Tally>| {
+        t.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .examined
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = indices.get(n) else { break };
+                    let source = &sources[i];
+                    let mut rng =
+                        Rng(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) << 8) ^ variants.start as u64);
+                    let Some(img) = load(source, &mut rng) else {
+                        continue;
+                    };
+                    if let Some(u) = usable {
+                        u.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push(i);
+                    }
+                    for k in variants.clone() {
+                        let Some(v) = variant(&img, k, &mut rng) else {
+                            continue;
+                        };
+                        let t = Instant::now();
+                        let found = detector.detect(v.as_raw(), v.width(), v.height());
+                        let ms = t.elapsed().as_secs_f64() * 1e3;
+                        let mut t = tally
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        t.examined += 1;
+                        t.detect_ms += ms;
+                        match source {
+                            Source::Page(..) => t.pages += 1,
+                            Source::Image(_) => t.photos += 1,
+                        }
+                        if let Ok(Some(d)) = found {
+                            t.false_positives
+                                .push(format!("{source:?} variant {k}: code {}", d.code));
+                        }
+                    }
+                    if n.is_multiple_of(50) {
+                        eprintln!(
+                            "  {} pictures examined ({n}/{} sources)",
+                            lock(tally),
+                            indices.len()
+                        );
+                    }
+                }
+            });
+        }
+    });
+}
+
 #[derive(Default)]
 struct Tally {
     examined: usize,
@@ -205,52 +273,47 @@ fn main() {
     assert!(!sources.is_empty(), "no PDFs or images found");
 
     let detector = Detector::new(&WatermarkKey::from_bytes(KEY));
-    let per_source = target.div_ceil(sources.len()).max(1);
-    let next = AtomicUsize::new(0);
     let tally = Mutex::new(Tally::default());
+    let usable = Mutex::new(Vec::new());
     let t0 = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(source) = sources.get(i) else { break };
-                    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1));
-                    let Some(img) = load(source, &mut rng) else {
-                        continue;
-                    };
-                    for k in 0..per_source {
-                        let Some(v) = variant(&img, k, &mut rng) else {
-                            continue;
-                        };
-                        let t = Instant::now();
-                        let found = detector.detect(v.as_raw(), v.width(), v.height());
-                        let ms = t.elapsed().as_secs_f64() * 1e3;
-                        let mut t = tally
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        t.examined += 1;
-                        t.detect_ms += ms;
-                        match source {
-                            Source::Page(..) => t.pages += 1,
-                            Source::Image(_) => t.photos += 1,
-                        }
-                        if let Ok(Some(d)) = found {
-                            t.false_positives
-                                .push(format!("{source:?} variant {k}: code {}", d.code));
-                        }
-                    }
-                    let done = tally
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .examined;
-                    if i.is_multiple_of(25) {
-                        eprintln!("  {done} pictures examined ({i}/{} sources)", sources.len());
-                    }
-                }
-            });
-        }
-    });
+    // Round 1 examines every source as it is (variant 0) and learns which sources are usable
+    // (readable, at least MIN_SIDE on each side); round 2 shares what is left of the target
+    // among those as random crops, rescales and re-encodes.
+    let all: Vec<usize> = (0..sources.len()).collect();
+    examine(
+        &sources,
+        &all,
+        0..1,
+        threads,
+        &detector,
+        &tally,
+        Some(&usable),
+    );
+    let mut usable = usable
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    usable.sort_unstable();
+    let done = tally
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .examined;
+    let remaining = target.saturating_sub(done);
+    if remaining > 0 && !usable.is_empty() {
+        let per = remaining.div_ceil(usable.len());
+        eprintln!(
+            "  round 2: {} usable sources, {per} variants each",
+            usable.len()
+        );
+        examine(
+            &sources,
+            &usable,
+            1..per + 1,
+            threads,
+            &detector,
+            &tally,
+            None,
+        );
+    }
     let t = tally
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
