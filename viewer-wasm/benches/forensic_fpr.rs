@@ -11,8 +11,9 @@
 //!   cargo bench -p veilmark-viewer-wasm --bench forensic_fpr
 //! ```
 //!
-//! `cargo xtask bench watermark-fpr` fills these in (and installs the Debian doc packages).
-//! Environment: `FPR_PDFS` and `FPR_IMAGES` are `:`-separated files or folders searched
+//! The figures in `docs/watermark.md#false-positives` add the PDFs of Debian's documentation
+//! packages (asymptote, gnuplot, graphviz) to `FPR_PDFS`, and scikit-image's sample photos and
+//! the fixture marketplace's images to `FPR_IMAGES`. Environment: `FPR_PDFS` and `FPR_IMAGES` are `:`-separated files or folders searched
 //! recursively; `FPR_TARGET` (default 10 000) images to examine in all; `FPR_MAX_PAGES` (default
 //! 40) pages per PDF; `FPR_THREADS` (default: all cores).
 #![allow(
