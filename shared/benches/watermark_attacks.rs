@@ -5,7 +5,9 @@
 //! `WM_TRIALS` (default 10) trials per picture and attack, `WM_SIZE` (default 1024x768) picture
 //! size, `WM_PHOTOS` a folder of PNG/JPEG photos to add to the two generated pictures,
 //! `WM_NEGATIVES` (default 200) unmarked images for the false-positive count, `WM_DUMP` a
-//! folder to write the unmarked pictures to (for `tests/peers/invisible_watermark_peer.py`).
+//! folder to write the unmarked pictures to (for `tests/peers/invisible_watermark_peer.py`),
+//! `WM_RESULTS` a JSON file for the per-attack totals (the peer script prints them beside its
+//! own). `cargo xtask bench watermark` runs both in one go.
 #![allow(missing_docs, clippy::cast_possible_truncation, clippy::print_stdout)]
 
 #[path = "../tests/common/mod.rs"]
@@ -82,6 +84,8 @@ fn main() {
     );
     println!("|---|{}---|---|---|---|", "---|".repeat(names.len()));
     let mut rng = Rng::new(2026);
+    // (attack, exact %, bit accuracy %) for WM_RESULTS, which the peer script prints beside its own.
+    let mut summary: Vec<(String, f64, f64)> = Vec::new();
     for attack in Attack::suite() {
         let mut per_picture = Vec::new();
         let (mut exact, mut total, mut wrong) = (0u64, 0u64, 0u64);
@@ -117,6 +121,11 @@ fn main() {
             per_picture.push(format!("{ok}/{trials}"));
             let _ = pi;
         }
+        summary.push((
+            attack.name(),
+            100.0 * exact as f64 / total as f64,
+            100.0 * bits_ok as f64 / (48 * total) as f64,
+        ));
         println!(
             "| {} | {} | {:.1} % | {:.1} % | {wrong} | {:.0} |",
             attack.name(),
@@ -125,6 +134,15 @@ fn main() {
             100.0 * bits_ok as f64 / (48 * total) as f64,
             1000.0 * detect_time / total as f64
         );
+    }
+
+    if let Ok(path) = std::env::var("WM_RESULTS") {
+        // {"attack name": [exact %, bit accuracy %], ...} for tests/peers/invisible_watermark_peer.py.
+        let body: Vec<String> = summary
+            .iter()
+            .map(|(name, exact, bits)| format!("{name:?}: [{exact:.2}, {bits:.2}]"))
+            .collect();
+        std::fs::write(&path, format!("{{{}}}\n", body.join(", "))).expect("write WM_RESULTS");
     }
 
     let negatives: u64 = env_or("WM_NEGATIVES", 200);

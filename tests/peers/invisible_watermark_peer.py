@@ -4,10 +4,13 @@
 Usage:
     pip install --no-deps invisible-watermark PyWavelets opencv-python-headless Pillow numpy
     WM_DUMP=/tmp/wm_pictures cargo bench -p veilmark-shared --bench watermark_attacks
-    python3 tests/peers/invisible_watermark_peer.py /tmp/wm_pictures [trials]
+    python3 tests/peers/invisible_watermark_peer.py /tmp/wm_pictures [trials] [ours.json]
+
+With ours.json (the Rust benchmark's WM_RESULTS) it ends with a side-by-side table.
+`cargo xtask bench watermark` runs both.
 
 Embeds a random 48-bit payload with imwatermark's dwtDct (its default, the method its README
-recommends for speed), applies the issue-6 attacks with Pillow (same parameters as
+recommends for speed) and dwtDctSvd, applies the issue-6 attacks with Pillow (same parameters as
 shared/tests/common/mod.rs; WebP here is *lossy* quality 80), decodes, and prints exact-payload
 recovery and bit accuracy per attack, plus PSNR of the embedding. imwatermark's rivaGan method
 needs torch and is not measured. The pictures are the ones the Rust benchmark wrote, so the two
@@ -107,7 +110,7 @@ def attacks():
         out.append((f"contrast {c:+.0%}",
                     lambda i, r, c=c: curve(i, lambda v: 128 + (v - 128) * (1 + c))))
     for d in (1.0, -1.0, 3.0, -3.0):
-        out.append((f"rotate {d:+}°", lambda i, r, d=d: rotate(i, d)))
+        out.append((f"rotate {d:+g}°", lambda i, r, d=d: rotate(i, d)))
     out.append(("gaussian blur σ=1", lambda i, r: i.filter(ImageFilter.GaussianBlur(1))))
     out.append(("noise σ=3", lambda i, r: noise(i, 3.0, r)))
     out.append(("0.75x + crop 80% + JPEG 70",
@@ -124,23 +127,20 @@ def psnr(a, b):
     return float("inf") if mse == 0 else 10 * math.log10(255 * 255 / mse)
 
 
-def main():
-    folder = sys.argv[1]
-    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    pictures = [(os.path.splitext(n)[0], Image.open(os.path.join(folder, n)).convert("RGB"))
-                for n in sorted(os.listdir(folder)) if n.endswith(".png")]
-    rng = random.Random(2026)
-    print(f"# invisible-watermark 0.2 (dwtDct) peer, {trials} trials per picture and attack\n")
+def run_method(method, pictures, trials, rng):
+    """Prints one method's tables; returns {attack: (exact %, bit accuracy %)}."""
+    print(f"# invisible-watermark 0.2 ({method}) peer, {trials} trials per picture and attack\n")
     print("| picture | PSNR dB |\n|---|---|")
     for name, p in pictures:
         enc = WatermarkEncoder()
         enc.set_watermark("bits", [rng.randrange(2) for _ in range(BITS)])
-        marked = enc.encode(to_bgr(p), "dwtDct")
+        marked = enc.encode(to_bgr(p), method)
         print(f"| {name} | {psnr(to_bgr(p), marked):.2f} |")
     print()
     names = [n for n, _ in pictures]
     print("| attack | " + " | ".join(names) + " | all: exact | all: bit accuracy |")
     print("|---|" + "---|" * len(names) + "---|---|")
+    summary = {}
     for label, attack in attacks():
         cells, exact, total, bits_ok = [], 0, 0, 0
         for _, p in pictures:
@@ -149,10 +149,10 @@ def main():
                 payload = [rng.randrange(2) for _ in range(BITS)]
                 enc = WatermarkEncoder()
                 enc.set_watermark("bits", payload)
-                marked = Image.fromarray(enc.encode(to_bgr(p), "dwtDct")[:, :, ::-1])
+                marked = Image.fromarray(enc.encode(to_bgr(p), method)[:, :, ::-1])
                 attacked = attack(marked, rng)
                 try:
-                    got = WatermarkDecoder("bits", BITS).decode(to_bgr(attacked), "dwtDct")
+                    got = WatermarkDecoder("bits", BITS).decode(to_bgr(attacked), method)
                     got = [int(bool(b)) for b in got]
                 except Exception:  # imwatermark raises on images it cannot handle
                     got = [1 - b for b in payload[:BITS // 2]] + payload[BITS // 2:]
@@ -162,8 +162,35 @@ def main():
                 total += 1
             exact += ok
             cells.append(f"{ok}/{trials}")
+        summary[label] = (100 * exact / total, 100 * bits_ok / (BITS * total))
         print(f"| {label} | " + " | ".join(cells)
-              + f" | {100 * exact / total:.1f} % | {100 * bits_ok / (BITS * total):.1f} % |")
+              + f" | {summary[label][0]:.1f} % | {summary[label][1]:.1f} % |")
+    print()
+    return summary
+
+
+def main():
+    folder = sys.argv[1]
+    trials = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    ours = {}
+    if len(sys.argv) > 3:
+        import json
+        with open(sys.argv[3]) as f:
+            ours = json.load(f)
+    pictures = [(os.path.splitext(n)[0], Image.open(os.path.join(folder, n)).convert("RGB"))
+                for n in sorted(os.listdir(folder)) if n.endswith(".png")]
+    rng = random.Random(2026)
+    methods = ["dwtDct", "dwtDctSvd"]
+    peers = {m: run_method(m, pictures, trials, rng) for m in methods}
+    if ours:
+        print("# Side by side: exact-payload recovery (bit accuracy), all pictures\n")
+        print("| attack | Veilmark | " + " | ".join(f"invisible-watermark {m}" for m in methods) + " |")
+        print("|---|---|" + "---|" * len(methods))
+        labels = list(ours) + [a for a in peers[methods[0]] if a not in ours]
+        for label in labels:
+            cell = lambda r: f"{r[0]:.1f} % ({r[1]:.1f} %)" if r else "–"
+            print(f"| {label} | {cell(ours.get(label))} | "
+                  + " | ".join(cell(peers[m].get(label)) for m in methods) + " |")
 
 
 if __name__ == "__main__":
