@@ -2,7 +2,8 @@
 // data directory, a real multi-page PDF from a Debian package sealed and linked with the CLI,
 // opened in headless Chromium (playwright-core, system Chromium; never `playwright install`).
 //
-// Checks: the page renders with a watermarked canvas; a JPEG screenshot of the tab names the
+// Checks: the page renders with a watermarked canvas showing the same ink as a native render of
+// the page by the same rasteriser; a JPEG screenshot of the tab names the
 // session through its invisible forensic watermark; no network response body and no string
 // reachable from the page's JavaScript holds a plaintext marker of the PDF; context menu and
 // print are blocked; revocation blanks the canvas within 2 s; an expired link shows its screen.
@@ -11,7 +12,7 @@
 // Run: www/viewer/build.sh && cargo build -p veilmark && (cd tests/e2e && npm ci && node viewer.e2e.mjs)
 // Env: VEILMARK_BIN (default target/debug/veilmark), VEILMARK_TEST_PDF, CHROMIUM (default /usr/bin/chromium).
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,8 @@ import { chromium } from 'playwright-core';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = process.env.VEILMARK_BIN || join(root, 'target/debug/veilmark');
+// Native render of a page by the viewer's rasteriser: cargo build -p veilmark-viewer-wasm --example render_page
+const renderPage = process.env.RENDER_PAGE_BIN || join(root, 'target/debug/examples/render_page');
 const pdf = process.env.VEILMARK_TEST_PDF || ['/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf',
   '/usr/share/doc/libtasn1-doc/libtasn1.pdf'].find(existsSync);
 // Bytes every leaked copy of the file would contain (header and stream dictionaries).
@@ -33,6 +36,7 @@ function check(ok, what) {
 if (!existsSync(join(root, 'www/viewer/pkg/veilmark_viewer_wasm_bg.wasm'))) {
   throw new Error('wasm not built: run www/viewer/build.sh');
 }
+if (!existsSync(renderPage)) throw new Error('no render_page: cargo build -p veilmark-viewer-wasm --example render_page');
 if (!pdf) throw new Error('no fixture PDF: install shared-mime-info or set VEILMARK_TEST_PDF');
 for (const m of MARKERS) if (!readFileSync(pdf).includes(m)) throw new Error(`marker ${m} not in fixture`);
 
@@ -86,6 +90,18 @@ try {
   check(info.w > 500 && Number(info.pages) > 3, 'multi-page document rendered to the canvas');
   check(info.dark > 0.001, 'page has ink');
   check(info.mid > 0.03, 'visible watermark present (tiled mid-grey text over the page)');
+
+  // The same page rendered natively by the same rasteriser (viewer-wasm's render_page example)
+  // has the same ink where the canvas has it: the browser shows the page, not something else.
+  const canvasPng = join(data, 'canvas-page1.png');
+  const dataUrl = await page.evaluate(() => document.getElementById('page-canvas').toDataURL('image/png'));
+  writeFileSync(canvasPng, Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64'));
+  const cmp = JSON.parse(execFileSync(renderPage, [pdf, '1', String(info.w), join(data, 'native-page1.png'),
+    '--compare', canvasPng], { encoding: 'utf8' }).trim());
+  console.log(`native render vs canvas: ${JSON.stringify(cmp)}`);
+  check(Math.abs(cmp.native[0] - cmp.canvas[0]) <= 1 && Math.abs(cmp.native[1] - cmp.canvas[1]) <= 1,
+    'native render and canvas have the same size');
+  check(cmp.ink_iou > 0.9 && cmp.ink_pixels > 1000, `canvas ink matches the native render (IoU ${cmp.ink_iou})`);
 
   // The invisible forensic mark: a screenshot of the whole tab, saved as JPEG quality 70 the
   // way a leaker would, names Alice's session when `veilmark identify` reads it with the

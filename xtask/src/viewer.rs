@@ -52,6 +52,16 @@ pub fn e2e() -> Result<()> {
     build_viewer()?;
     sh::step("viewer: e2e (headless Chromium)", || {
         sh::run("cargo", &["build", "-p", "veilmark"])?;
+        sh::run(
+            "cargo",
+            &[
+                "build",
+                "-p",
+                "veilmark-viewer-wasm",
+                "--example",
+                "render_page",
+            ],
+        )?;
         if !Path::new("/usr/bin/chromium").exists() && std::env::var_os("CHROMIUM").is_none() {
             bail!("no Chromium at /usr/bin/chromium (set CHROMIUM)");
         }
