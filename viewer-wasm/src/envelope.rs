@@ -1,9 +1,14 @@
 //! Chunk-by-chunk decryption of a sealed file into wasm memory.
 //!
-//! The platform layer fetches byte ranges ([`EnvelopeReader::header_probe`], then
-//! [`EnvelopeReader::chunk_range`] for each chunk) and hands the ciphertext in; the plaintext
+//! The platform layer fetches byte ranges and hands the ciphertext in; the plaintext
 //! accumulates in a [`Zeroizing`] buffer that never leaves Rust. Progress is
 //! `chunks_done / chunk_count`.
+//!
+//! Round trips, not AES, bound how fast a document opens (`docs/viewer.md#performance`), so
+//! the wasm layer asks for [`FETCH_BATCH`] bytes at a time: the first answer
+//! ([`EnvelopeReader::first_fetch`]) holds the header and the first chunks, and each later one
+//! ([`EnvelopeReader::next_batch`]) as many whole chunks as fit; [`EnvelopeReader::push_batch`]
+//! decrypts every whole chunk an answer holds. Each chunk still decrypts and verifies alone.
 
 use std::ops::Range;
 
@@ -14,6 +19,10 @@ use crate::session::ViewerError;
 
 /// Bytes to ask for first: enough for any header (`docs/envelope.md#header`).
 pub const HEADER_PROBE_LEN: u64 = 4096;
+
+/// Bytes asked for per envelope request after the first (and for the first one too, which
+/// must hold the header): 1 MiB, 16 default-size chunks.
+pub const FETCH_BATCH: u64 = 1024 * 1024;
 
 /// An envelope being opened: verified header, and the plaintext of the chunks seen so far.
 pub struct EnvelopeReader {
@@ -38,6 +47,13 @@ impl EnvelopeReader {
     #[must_use]
     pub fn header_probe(envelope_len: u64) -> Range<u64> {
         0..HEADER_PROBE_LEN.min(envelope_len)
+    }
+
+    /// The first byte range to fetch for an envelope of `envelope_len` bytes: the header and
+    /// as many chunks as fit in [`FETCH_BATCH`] bytes.
+    #[must_use]
+    pub fn first_fetch(envelope_len: u64) -> Range<u64> {
+        0..FETCH_BATCH.max(HEADER_PROBE_LEN).min(envelope_len)
     }
 
     /// How many header bytes `probe` says the header has (it may need a second fetch).
@@ -89,6 +105,40 @@ impl EnvelopeReader {
             .header()
             .chunk_range(index)
             .ok_or_else(|| ViewerError::Protocol(format!("no chunk {index}")))
+    }
+
+    /// The next byte range to fetch: from the next chunk on, as many whole chunks as fit in
+    /// `max_bytes` (always at least one), or `None` when all are in.
+    #[must_use]
+    pub fn next_batch(&self, max_bytes: u64) -> Option<Range<u64>> {
+        let first = self.chunk_range(self.next_chunk()?).ok()?;
+        let mut end = first.end;
+        for index in self.next_chunk + 1..self.chunk_count() {
+            match self.chunk_range(index) {
+                Ok(r) if r.end - first.start <= max_bytes => end = r.end,
+                _ => break,
+            }
+        }
+        Some(first.start..end)
+    }
+
+    /// Decrypts every whole chunk, from the next one on, that `bytes` (the envelope's bytes
+    /// from offset `at`) holds, and returns how many (an answer to [`Self::next_batch`] holds
+    /// at least one; the caller treats none as a short answer).
+    pub fn push_batch(&mut self, at: u64, bytes: &[u8]) -> Result<u32, ViewerError> {
+        let mut pushed = 0;
+        while let Some(index) = self.next_chunk() {
+            let r = self.chunk_range(index)?;
+            let slice = r
+                .start
+                .checked_sub(at)
+                .zip(r.end.checked_sub(at))
+                .and_then(|(s, e)| bytes.get(usize::try_from(s).ok()?..usize::try_from(e).ok()?));
+            let Some(sealed) = slice else { break };
+            self.push_chunk(sealed.to_vec())?;
+            pushed += 1;
+        }
+        Ok(pushed)
     }
 
     /// Decrypts the next chunk from its sealed bytes (consumed and wiped).

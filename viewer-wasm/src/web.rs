@@ -20,7 +20,7 @@ use web_sys::{
 };
 use zeroize::Zeroizing;
 
-use crate::envelope::EnvelopeReader;
+use crate::envelope::{EnvelopeReader, FETCH_BATCH};
 use crate::mark::mark_frame;
 use crate::render::PdfDocument;
 use crate::session::{LicenceResponse, Session, SessionUrls, ViewerError};
@@ -184,22 +184,36 @@ impl Viewer {
                 doc.media_type
             )));
         }
-        let probe_range = EnvelopeReader::header_probe(doc.envelope_len);
-        let mut probe =
-            bytes(&fetch("GET", &urls.envelope, None, Some(probe_range)).await?).await?;
-        let header_len = EnvelopeReader::header_len(&probe)?;
-        if probe.len() < header_len {
-            probe = bytes(&fetch("GET", &urls.envelope, None, Some(0..header_len as u64)).await?)
-                .await?;
-        }
+        // Few round trips: the header and the first chunks in one answer, then 1 MiB batches.
+        let first_range = EnvelopeReader::first_fetch(doc.envelope_len);
+        let first = bytes(&fetch("GET", &urls.envelope, None, Some(first_range)).await?).await?;
+        let header_len = EnvelopeReader::header_len(&first)?;
+        let longer_header;
+        let header = if first.len() < header_len {
+            longer_header =
+                bytes(&fetch("GET", &urls.envelope, None, Some(0..header_len as u64)).await?)
+                    .await?;
+            &longer_header
+        } else {
+            &first
+        };
         let key = session.content_key(now_secs())?;
-        let mut reader = EnvelopeReader::new(&key, &probe, doc.envelope_len)?;
+        let mut reader = EnvelopeReader::new(&key, header, doc.envelope_len)?;
         drop(key);
-        while let Some(i) = reader.next_chunk() {
-            let range = reader.chunk_range(i)?;
-            let sealed = bytes(&fetch("GET", &urls.envelope, None, Some(range)).await?).await?;
-            reader.push_chunk(sealed)?;
+        let progress = |reader: &EnvelopeReader| {
             let _ = on_progress.call1(&JsValue::NULL, &JsValue::from_f64(reader.progress()));
+        };
+        reader.push_batch(0, &first)?;
+        progress(&reader);
+        while let Some(range) = reader.next_batch(FETCH_BATCH) {
+            let at = range.start;
+            let sealed = bytes(&fetch("GET", &urls.envelope, None, Some(range)).await?).await?;
+            if reader.push_batch(at, &sealed)? == 0 {
+                return Err(ViewerError::Protocol(
+                    "the server's answer holds no whole chunk".into(),
+                ));
+            }
+            progress(&reader);
         }
         let document = PdfDocument::open(reader.finish()?)?;
         Ok(Viewer {

@@ -78,8 +78,15 @@ pub fn app(state: AppState) -> Router {
     let mut pages = Router::new().route("/v/{token}", get(viewer_page));
     if let Some(dir) = &state.config.www_dir {
         // The viewer's script, styles and wasm (`www/viewer/`, built by `www/viewer/build.sh`),
-        // served even before the console adds `www/index.html`.
-        pages = pages.nest_service("/viewer", ServeDir::new(dir.join("viewer")));
+        // served even before the console adds `www/index.html`. The build writes `.br` and
+        // `.gz` copies of the wasm and its glue, sent to browsers that accept them (the wasm
+        // as `application/wasm` either way, so that browsers compile it while it streams in).
+        pages = pages.nest_service(
+            "/viewer",
+            ServeDir::new(dir.join("viewer"))
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
         // The `<veilmark-viewer>` element for partner portals; only this file of `www/embed/`
         // (the example portal next to it is a partner's page, not ours to serve).
         pages = pages.route(

@@ -1,0 +1,170 @@
+//! What the browser tests share: a small PDF written here (a wasm test cannot read a Debian
+//! package's file), the server's half of the protocol (seal, issue a licence), the ranged reads
+//! the wasm layer does over HTTP, and a window onto wasm linear memory.
+#![allow(dead_code)] // each test crate uses a different part
+
+use base64::Engine;
+use veilmark_shared::envelope::{self, ContentKey, DocumentId};
+use veilmark_shared::licence::{
+    self, LicenceTerms, Permissions, ServerKey, SessionCode, SessionId,
+};
+use veilmark_viewer_wasm::envelope::EnvelopeReader;
+use veilmark_viewer_wasm::session::{LicenceResponse, Session};
+use wasm_bindgen::JsCast;
+use zeroize::Zeroizing;
+
+/// The clock the tests pretend it is (unix seconds).
+pub const NOW: u64 = 1_800_000_000;
+/// Seed of the test server's Ed25519 key.
+pub const SERVER_SEED: [u8; 32] = [9; 32];
+/// Page size of [`tiny_pdf`] pages, in points.
+pub const PAGE: (f32, f32) = (300.0, 200.0);
+
+/// A valid PDF of `texts.len()` pages of 300×200 pt, each with a black 120×60 pt rectangle at
+/// (20, 20) from the bottom left and its text in Helvetica (a standard-14 font hayro embeds).
+#[must_use]
+pub fn tiny_pdf(texts: &[&str]) -> Vec<u8> {
+    let n = texts.len();
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {} {}] \
+             /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            PAGE.0,
+            PAGE.1,
+            5 + 2 * i
+        ));
+        let content = format!("0 0 0 rg 20 20 120 60 re f BT /F1 18 Tf 20 150 Td ({text}) Tj ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ));
+    }
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", n * 2 + 4).as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            n * 2 + 4
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// A sealed document and a session licensed to open it, as the server would leave them.
+pub struct Sealed {
+    /// The envelope bytes the server stores.
+    pub envelope: Vec<u8>,
+    /// The viewer's session (key pair made, licence not yet accepted).
+    pub session: Session,
+    /// The server's licence answer.
+    pub response: LicenceResponse,
+}
+
+/// Seals `plaintext` under `key` in chunks of `chunk_size` and issues a 60 s licence for it
+/// to a fresh session.
+pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> Sealed {
+    let server = ServerKey::from_seed(SERVER_SEED);
+    let doc = DocumentId([1; 16]);
+    let envelope = envelope::seal(
+        key,
+        doc,
+        "application/pdf",
+        plaintext,
+        chunk_size,
+        [2; 16],
+        [3; 7],
+    )
+    .unwrap();
+    let session = Session::new(Zeroizing::new([7; 32]), server.verifying_key());
+    let request: serde_json::Value =
+        serde_json::from_str(&session.licence_request([4; 16], NOW, None)).unwrap();
+    let viewer_key: [u8; 32] = hex::decode(request["viewer_key"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let terms = LicenceTerms {
+        document_id: doc,
+        session_id: SessionId([6; 16]),
+        session_code: SessionCode(0xabc_def_123),
+        permissions: Permissions::VIEW,
+        issued_at: NOW,
+        lease_expires_at: NOW + 60,
+        viewer_key,
+        recipient: "alice@supplier.example".into(),
+    };
+    let lic = licence::issue(&terms, key, &server, [8; 32]).unwrap();
+    let response = LicenceResponse {
+        licence: base64::engine::general_purpose::STANDARD.encode(lic),
+        session_id: terms.session_id.to_string(),
+        server_key: Some(hex::encode(server.verifying_key())),
+        document: None,
+        urls: None,
+    };
+    Sealed {
+        envelope,
+        session,
+        response,
+    }
+}
+
+/// `envelope[range]`, as a ranged HTTP response would carry it.
+#[must_use]
+pub fn range(envelope: &[u8], r: std::ops::Range<u64>) -> Vec<u8> {
+    envelope[usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap()].to_vec()
+}
+
+/// Accepts the licence and decrypts the whole envelope the way `web.rs` does: a header probe,
+/// then one ranged read per chunk.
+pub fn decrypt(sealed: &mut Sealed) -> Zeroizing<Vec<u8>> {
+    sealed.session.accept(&sealed.response, NOW + 1).unwrap();
+    let len = sealed.envelope.len() as u64;
+    let probe = range(&sealed.envelope, EnvelopeReader::header_probe(len));
+    let key = sealed.session.content_key(NOW + 1).unwrap();
+    let mut reader = EnvelopeReader::new(&key, &probe, len).unwrap();
+    while let Some(i) = reader.next_chunk() {
+        let r = reader.chunk_range(i).unwrap();
+        reader.push_chunk(range(&sealed.envelope, r)).unwrap();
+    }
+    reader.finish().unwrap()
+}
+
+/// A live view of this module's linear memory (what a devtools user could read).
+#[must_use]
+pub fn linear_memory() -> js_sys::Uint8Array {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    js_sys::Uint8Array::new(&memory.buffer())
+}
+
+/// Copies `len` bytes of linear memory at `addr` into `out` (allocated beforehand, so that
+/// reading allocates nothing that could land on the bytes being read).
+pub fn read_memory(addr: usize, out: &mut [u8]) {
+    let start = u32::try_from(addr).unwrap();
+    let end = start + u32::try_from(out.len()).unwrap();
+    linear_memory().subarray(start, end).copy_to(out);
+}
+
+/// Milliseconds from the page's clock (`performance.now()`, microsecond resolution).
+#[must_use]
+pub fn now_ms() -> f64 {
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
+    let now: js_sys::Function = js_sys::Reflect::get(&performance, &"now".into())
+        .unwrap()
+        .unchecked_into();
+    now.call0(&performance).unwrap().as_f64().unwrap()
+}
