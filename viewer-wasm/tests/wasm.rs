@@ -54,6 +54,7 @@ fn licence_for(session: &Session, session_id: SessionId, expires: u64) -> Licenc
         server_key: None,
         document: None,
         urls: None,
+        watermark_tile: None,
     }
 }
 
@@ -371,13 +372,12 @@ fn every_frame_carries_the_visible_watermark() {
     let doc = PdfDocument::open(Zeroizing::new(tiny_pdf(&["watermarked"]))).unwrap();
     let mut frame = doc.render(0, 3.0).unwrap();
     let before = frame.rgba.clone();
-    mark_frame(
-        &mut frame,
-        "alice@supplier.example",
-        NOW,
-        licence::SessionCode(0xabc_def_123),
-    )
-    .unwrap();
+    let code = licence::SessionCode(0xabc_def_123);
+    let forensic = veilmark_shared::watermark::Embedder::new(
+        &veilmark_shared::watermark::WatermarkKey::from_bytes([0x5a; 32]),
+        veilmark_shared::watermark::SessionCode::new(code.0).unwrap(),
+    );
+    mark_frame(&mut frame, "alice@supplier.example", NOW, code, &forensic).unwrap();
     // White paper that the mark greyed: the mark is tiled over the page, not only the text.
     let greyed = before
         .chunks_exact(4)

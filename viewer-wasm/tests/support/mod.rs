@@ -17,6 +17,8 @@ use zeroize::Zeroizing;
 pub const NOW: u64 = 1_800_000_000;
 /// Seed of the test server's Ed25519 key.
 pub const SERVER_SEED: [u8; 32] = [9; 32];
+/// The server's forensic watermark key; the viewer only sees the session tile made with it.
+pub const WATERMARK_KEY: [u8; 32] = [0x5a; 32];
 /// Page size of [`tiny_pdf`] pages, in points.
 pub const PAGE: (f32, f32) = (300.0, 200.0);
 
@@ -115,6 +117,15 @@ pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> 
         server_key: Some(hex::encode(server.verifying_key())),
         document: None,
         urls: None,
+        watermark_tile: Some(
+            base64::engine::general_purpose::STANDARD.encode(
+                veilmark_shared::watermark::Embedder::new(
+                    &veilmark_shared::watermark::WatermarkKey::from_bytes(WATERMARK_KEY),
+                    veilmark_shared::watermark::SessionCode::new(terms.session_code.0).unwrap(),
+                )
+                .to_bytes(),
+            ),
+        ),
     };
     Sealed {
         envelope,
