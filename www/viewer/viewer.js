@@ -30,6 +30,9 @@ let hiddenSince = null;
 let events = null;
 let timers = [];
 
+// Milestones since navigation (performance.now()), read by tests/e2e/viewer.bench.mjs.
+const milestone = (name) => { document.body.dataset[name] = performance.now().toFixed(1); };
+
 function show(id) {
   for (const s of ['loading', 'passcode-form', 'error']) $(s).hidden = s !== id;
   canvas.hidden = id !== null;
@@ -130,6 +133,7 @@ async function open(token, passcode) {
   show('loading');
   try {
     viewer = await Viewer.open(token, passcode, (p) => { $('progress').value = p; });
+    milestone('openedMs');
   } catch (e) {
     if (e.name === 'passcode') {
       show('passcode-form');
@@ -146,6 +150,7 @@ async function open(token, passcode) {
   show(null);
   page = 0;
   renderPage();
+  milestone('firstPageMs');
   document.body.dataset.state = 'ready';
   thumbnails();
 
@@ -201,6 +206,7 @@ function token() {
 }
 
 await init();
+milestone('wasmReadyMs');
 $('version').textContent = viewer_version();
 wire();
 open(token(), undefined);

@@ -5,7 +5,8 @@
 //!   check and test suite: formatting, clippy (native and wasm32), docs, test vectors, the
 //!   workspace tests, the independent Python decryptor, the wasm tests in headless Chromium and
 //!   the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
-//! - `cargo xtask bench`: throughput benchmarks next to named peers.
+//! - `cargo xtask bench`: throughput benchmarks next to named peers: the envelope against age
+//!   (`bench` or `bench envelope`), the browser viewer against pdf.js (`bench viewer`).
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
 
 // A host-only tool that runs on 64-bit development and CI machines.
@@ -45,8 +46,12 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         fuzz_seconds: u32,
     },
-    /// Run benchmarks and print our figures next to a peer's, measured in the same run.
+    /// Run benchmarks and print our figures next to a peer's, measured in the same run
+    /// (without a suite: the envelope against age).
     Bench {
+        /// Which benchmark; the envelope one when left out.
+        #[command(subcommand)]
+        suite: Option<BenchSuite>,
         /// Size of the file for the envelope benchmark, in MiB.
         #[arg(long, default_value_t = 1024)]
         size_mib: u64,
@@ -62,13 +67,37 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum BenchSuite {
+    /// Envelope throughput against age (the default; takes `bench`'s own options).
+    Envelope,
+    /// The browser viewer against pdf.js in headless Chromium: time to first page, per-page
+    /// render time, AES-GCM decryption throughput and watermark cost in wasm.
+    Viewer {
+        /// Runs per document (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Pages timed per document (page 1 and pages 2..N).
+        #[arg(long, default_value_t = 8)]
+        pages: u32,
+    },
+}
+
 fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match Cli::parse().command {
         Command::Demo { dir } => demo(&root, &dir),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
-        Command::Bench { size_mib, runs } => bench::run(size_mib, runs),
+        Command::Bench {
+            suite: None | Some(BenchSuite::Envelope),
+            size_mib,
+            runs,
+        } => bench::run(size_mib, runs),
+        Command::Bench {
+            suite: Some(BenchSuite::Viewer { runs, pages }),
+            ..
+        } => viewer::bench(runs, pages),
         Command::Vectors { check } => vectors::run(&root.join("docs/vectors/envelope"), check),
     }
 }
