@@ -35,6 +35,9 @@ let hiddenSince = null;
 let events = null;
 let timers = [];
 
+// Milestones since navigation (performance.now()), read by tests/e2e/viewer.bench.mjs.
+const milestone = (name) => { document.body.dataset[name] = performance.now().toFixed(1); };
+
 function show(id) {
   for (const s of ['loading', 'passcode-form', 'error']) $(s).hidden = s !== id;
   canvas.hidden = id !== null;
@@ -150,6 +153,7 @@ async function open(token, passcode) {
   show('loading');
   try {
     viewer = await Viewer.open(token, passcode, (p) => { $('progress').value = p; });
+    milestone('openedMs');
   } catch (e) {
     if (e.name === 'passcode') {
       show('passcode-form');
@@ -167,6 +171,7 @@ async function open(token, passcode) {
   show(null);
   page = 0;
   renderPage();
+  milestone('firstPageMs');
   document.body.dataset.state = 'ready';
   notify('ready', { pageCount: viewer.pageCount(), page: page + 1, zoom: zoomValue(), scale: drawnScale() });
   if (document.body.dataset.controls !== 'none') thumbnails();
@@ -244,6 +249,7 @@ if (framed) {
 }
 
 await init();
+milestone('wasmReadyMs');
 $('version').textContent = viewer_version();
 wire();
 if (framingRefused()) end('not-embeddable');

@@ -5,7 +5,10 @@
 //!   check and test suite: formatting, clippy (native and wasm32), docs, test vectors, the
 //!   workspace tests, the independent Python decryptor, the wasm tests in headless Chromium and
 //!   the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
-//! - `cargo xtask bench`: throughput benchmarks next to named peers.
+//! - `cargo xtask bench`: throughput benchmarks next to named peers: the envelope against age
+//!   (`bench` or `bench envelope`), the browser viewer against pdf.js (`bench viewer`), the
+//!   forensic watermark against invisible-watermark (`bench watermark`) and its false positives
+//!   on 10 000+ unmarked pictures (`bench watermark-fpr`).
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
 
 // A host-only tool that runs on 64-bit development and CI machines.
@@ -18,6 +21,7 @@ mod sh;
 mod test;
 mod vectors;
 mod viewer;
+mod watermark_bench;
 
 use std::path::PathBuf;
 
@@ -45,8 +49,12 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         fuzz_seconds: u32,
     },
-    /// Run benchmarks and print our figures next to a peer's, measured in the same run.
+    /// Run benchmarks and print our figures next to a peer's, measured in the same run
+    /// (without a suite: the envelope against age).
     Bench {
+        /// Which benchmark; the envelope one when left out.
+        #[command(subcommand)]
+        suite: Option<BenchSuite>,
         /// Size of the file for the envelope benchmark, in MiB.
         #[arg(long, default_value_t = 1024)]
         size_mib: u64,
@@ -62,13 +70,66 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum BenchSuite {
+    /// Envelope throughput against age (the default; takes `bench`'s own options).
+    Envelope,
+    /// The browser viewer against pdf.js in headless Chromium: time to first page, per-page
+    /// render time, AES-GCM decryption throughput and watermark cost in wasm.
+    Viewer {
+        /// Runs per document (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Pages timed per document (page 1 and pages 2..N).
+        #[arg(long, default_value_t = 8)]
+        pages: u32,
+    },
+    /// The forensic watermark's attack suite (drawing, render and five photos) next to
+    /// invisible-watermark's dwtDct and dwtDctSvd on the same pictures, side by side.
+    Watermark {
+        /// Trials per picture and attack for Veilmark.
+        #[arg(long, default_value_t = 10)]
+        trials: u32,
+        /// Trials per picture and attack for the peer (slower per trial).
+        #[arg(long, default_value_t = 5)]
+        peer_trials: u32,
+    },
+    /// False positives of the watermark detector on at least `--target` unmarked real pictures
+    /// (rendered PDF pages from Debian documentation, photos, icons; whole and as crops).
+    WatermarkFpr {
+        /// How many pictures to examine at least.
+        #[arg(long, default_value_t = 10_000)]
+        target: u32,
+    },
+}
+
 fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match Cli::parse().command {
         Command::Demo { dir } => demo(&root, &dir),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
-        Command::Bench { size_mib, runs } => bench::run(size_mib, runs),
+        Command::Bench {
+            suite: None | Some(BenchSuite::Envelope),
+            size_mib,
+            runs,
+        } => bench::run(size_mib, runs),
+        Command::Bench {
+            suite: Some(BenchSuite::Viewer { runs, pages }),
+            ..
+        } => viewer::bench(runs, pages),
+        Command::Bench {
+            suite:
+                Some(BenchSuite::Watermark {
+                    trials,
+                    peer_trials,
+                }),
+            ..
+        } => watermark_bench::attacks(trials, peer_trials),
+        Command::Bench {
+            suite: Some(BenchSuite::WatermarkFpr { target }),
+            ..
+        } => watermark_bench::false_positives(target),
         Command::Vectors { check } => vectors::run(&root.join("docs/vectors/envelope"), check),
     }
 }

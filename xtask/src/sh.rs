@@ -23,6 +23,22 @@ pub fn run_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()>
     Ok(())
 }
 
+/// Like [`run_env`], but returns the standard output instead of showing it (standard error
+/// still streams).
+pub fn capture_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start `{program}`"))?;
+    if !out.status.success() {
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        bail!("`{program} {}` failed ({})", args.join(" "), out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Runs a command and returns its standard output, or `None` if it cannot run or fails.
 pub fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;

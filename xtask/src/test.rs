@@ -42,7 +42,8 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             ],
         )
     })?;
-    sh::step("clippy (wasm32: shared, viewer)", || {
+    // The library and the browser tests; shared's other tests and benchmarks are native-only.
+    sh::step("clippy (wasm32: shared, viewer, browser tests)", || {
         sh::run(
             "cargo",
             &[
@@ -54,6 +55,11 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
                 "veilmark-shared",
                 "-p",
                 "veilmark-viewer-wasm",
+                "--lib",
+                "--test",
+                "wasm",
+                "--test",
+                "wasm_bench",
                 "--",
                 "-D",
                 "warnings",
@@ -80,31 +86,9 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             )
         },
     )?;
-    sh::step("wasm32 tests in headless Chromium", || {
-        let webdriver_json = std::fs::canonicalize("tests/webdriver.json")?;
-        sh::run_env(
-            "cargo",
-            &[
-                "test",
-                "--target",
-                "wasm32-unknown-unknown",
-                "-p",
-                "veilmark-shared",
-            ],
-            &[
-                (
-                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                    "wasm-bindgen-test-runner",
-                ),
-                ("CHROMEDRIVER", "/usr/bin/chromedriver"),
-                (
-                    "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
-                    &webdriver_json.to_string_lossy(),
-                ),
-                ("WASM_BINDGEN_TEST_TIMEOUT", "120"),
-            ],
-        )
-    })?;
+    // The viewer's wasm build first: the wasm tests reuse its dependency builds.
+    crate::viewer::build_viewer()?;
+    crate::viewer::wasm_tests()?;
     crate::viewer::e2e()?;
     sh::step(
         "owner and review consoles in headless Chromium (playwright-core, axe-core)",
