@@ -126,13 +126,14 @@ fn watermark_cost_per_full_hd_frame() {
             .embed(&mut frame.rgba, frame.width, frame.height)
             .unwrap();
     });
-    // Whatever the viewer's mark step does per frame today.
+    // The viewer's whole mark step per frame: visible (prepared per frame) then forensic.
     let viewer_ms = best_ms(10, || {
         mark_frame(
             &mut frame,
             "alice@supplier.example",
             1_800_000_000,
             licence::SessionCode(0xabc_def_123),
+            &embedder,
         )
         .unwrap();
     });
