@@ -54,7 +54,7 @@ pub struct ServeArgs {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Let this partner origin (https://host[:port], no path) frame the viewer page, for
+    /// Let this partner origin (`https://host[:port]`, no path) frame the viewer page, for
     /// `<veilmark-viewer>` in a partner portal; repeat for several (docs/embedding.md).
     #[arg(long = "embed-origin", value_name = "ORIGIN")]
     embed_origins: Vec<EmbedOrigin>,

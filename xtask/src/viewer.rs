@@ -5,8 +5,9 @@
 //! wasm-bindgen into `www/viewer/pkg/` (gitignored), then writes gzip and brotli copies that
 //! `veilmark serve` sends to browsers that accept them. [`wasm_tests`] runs the wasm32 tests of
 //! `shared` and `viewer-wasm` in headless Chromium in the same profile, so that they reuse every
-//! dependency the viewer build compiled. [`e2e`] runs `tests/e2e/viewer.e2e.mjs` (then `tests/e2e/embed.e2e.mjs`, the viewer embedded
-//! in a partner portal on another origin, with the same binary, wasm and npm install) and [`bench`]
+//! dependency the viewer build compiled. [`e2e`] runs `tests/e2e/viewer.e2e.mjs` (then
+//! `tests/e2e/embed.e2e.mjs`, the viewer embedded in a partner portal on another origin, with
+//! the same binary, wasm and npm install) and [`bench()`]
 //! `tests/e2e/viewer.bench.mjs` (our viewer against pdf.js) against a real `veilmark serve`.
 //!
 //! No wasm-opt pass: Debian's binaryen (108) cannot parse what wasm-bindgen 0.2.130 emits for a
