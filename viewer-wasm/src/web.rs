@@ -21,7 +21,7 @@ use web_sys::{
 use zeroize::Zeroizing;
 
 use crate::envelope::{EnvelopeReader, FETCH_BATCH};
-use crate::mark::mark_frame;
+use crate::mark::{MarkCache, mark_frame_cached};
 use crate::render::PdfDocument;
 use crate::session::{LicenceResponse, Session, SessionUrls, ViewerError};
 
@@ -116,6 +116,7 @@ async fn bytes(resp: &Response) -> Result<Vec<u8>, ViewerError> {
 }
 
 struct Inner {
+    marks: MarkCache,
     token: String,
     session: Session,
     urls: SessionUrls,
@@ -218,6 +219,7 @@ impl Viewer {
         let document = PdfDocument::open(reader.finish()?)?;
         Ok(Viewer {
             inner: Rc::new(RefCell::new(Inner {
+                marks: MarkCache::default(),
                 token,
                 session,
                 urls,
@@ -279,21 +281,29 @@ impl Viewer {
         scale: f32,
     ) -> Result<f64, JsValue> {
         let t0 = js_sys::Date::now();
-        let inner = self.inner.borrow();
+        let mut guard = self
+            .inner
+            .try_borrow_mut()
+            .map_err(|_| js_error(&ViewerError::Render("a render is already running".into())))?;
+        let Inner {
+            marks,
+            session,
+            document,
+            ..
+        } = &mut *guard;
         let now = now_secs();
         // No pixels without a live lease.
-        inner.session.content_key(now).map_err(|e| js_error(&e))?;
-        let terms = inner
-            .session
+        session.content_key(now).map_err(|e| js_error(&e))?;
+        let terms = session
             .terms()
             .ok_or_else(|| js_error(&ViewerError::Ended))?;
-        let doc = inner
-            .document
+        let doc = document
             .as_ref()
             .ok_or_else(|| js_error(&ViewerError::Ended))?;
         let mut frame = doc.render(index, scale).map_err(|e| js_error(&e))?;
-        let forensic = inner.session.forensic().map_err(|e| js_error(&e))?;
-        mark_frame(
+        let forensic = session.forensic().map_err(|e| js_error(&e))?;
+        mark_frame_cached(
+            marks,
             &mut frame,
             &terms.recipient,
             now,
@@ -353,6 +363,7 @@ impl Viewer {
     pub fn wipe(&self, canvas: Option<HtmlCanvasElement>) {
         if let Ok(mut inner) = self.inner.try_borrow_mut() {
             inner.session.wipe();
+            inner.marks.clear();
             inner.document = None; // drops the last reference: the plaintext is zeroized.
             inner.token.clear();
         }
