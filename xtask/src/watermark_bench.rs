@@ -54,7 +54,9 @@ pub fn attacks(trials: u32, peer_trials: u32) -> Result<()> {
     setup::ensure_debian_packages(&[("/usr/bin/cwebp", "webp"), ("/usr/bin/dwebp", "webp")])?;
     setup::ensure_python_modules(&[("skimage", "scikit-image"), ("PIL", "pillow")])?;
     ensure_invisible_watermark()?;
-    let dir = Path::new("target/wm-bench");
+    // Absolute: `cargo bench` runs the benchmark in the package's own folder.
+    let dir = std::env::current_dir()?.join("target/wm-bench");
+    let dir = dir.as_path();
     let _ = std::fs::remove_dir_all(dir);
     let (photos, pictures, results) = (
         dir.join("photos"),
@@ -117,7 +119,7 @@ pub fn false_positives(target: u32) -> Result<()> {
         "target/fixture-marketplace/demo",
         "target/fixture-marketplace/demo-test",
     ] {
-        let img = Path::new(fixture).join("site/img");
+        let img = std::env::current_dir()?.join(fixture).join("site/img");
         if img.exists() {
             images.push(':');
             images.push_str(&img.to_string_lossy());
