@@ -7,16 +7,16 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use base64::Engine;
-use veilmark_shared::envelope::{self, ContentKey, DocumentId};
-use veilmark_shared::licence::{
-    self, LicenceTerms, Permissions, ServerKey, SessionCode, SessionId, ViewerKey,
-};
-use veilmark_shared::watermark::{Detector, Embedder, WatermarkKey};
+mod support;
+
+use support::{NOW, Sealed, WATERMARK_KEY, range};
+use veilmark_shared::envelope::ContentKey;
+use veilmark_shared::licence::ServerKey;
+use veilmark_shared::watermark::{Detector, WatermarkKey};
 use veilmark_viewer_wasm::envelope::EnvelopeReader;
 use veilmark_viewer_wasm::mark::{mark_frame, utc_minute};
 use veilmark_viewer_wasm::render::PdfDocument;
-use veilmark_viewer_wasm::session::{LicenceResponse, Session, ViewerError};
+use veilmark_viewer_wasm::session::{Session, ViewerError};
 use zeroize::Zeroizing;
 
 /// Real PDFs from Debian packages (`shared-mime-info`, `libtasn1-doc`); `VEILMARK_TEST_PDF`
@@ -45,91 +45,29 @@ fn fixture_pdf() -> Option<Vec<u8>> {
     )
 }
 
-const NOW: u64 = 1_800_000_000;
-const SERVER_SEED: [u8; 32] = [9; 32];
-/// The server's watermark key; the viewer only ever sees the session tile made with it.
-const WATERMARK_KEY: [u8; 32] = [0x5a; 32];
-
-struct Sealed {
-    envelope: Vec<u8>,
-    session: Session,
-    response: LicenceResponse,
+/// The content key the server seals with in these tests.
+fn key() -> ContentKey {
+    ContentKey::from_bytes([5; 32])
 }
 
-/// What the server does: seal the file, issue a licence to the session's fresh key.
+/// What the server does: seal the file in 16 KiB chunks, issue a licence to the session's
+/// fresh key.
 fn seal_and_license(pdf: &[u8]) -> Sealed {
-    let server = ServerKey::from_seed(SERVER_SEED);
-    let key = ContentKey::from_bytes([5; 32]);
-    let doc = DocumentId([1; 16]);
-    let envelope = envelope::seal(
-        &key,
-        doc,
-        "application/pdf",
-        pdf,
-        16 * 1024,
-        [2; 16],
-        [3; 7],
-    )
-    .unwrap();
-    let session = Session::new(Zeroizing::new([7; 32]), server.verifying_key());
-    // The session's public key is what the licence request carries.
-    let req: serde_json::Value =
-        serde_json::from_str(&session.licence_request([4; 16], NOW, None)).unwrap();
-    let viewer_key: [u8; 32] = hex::decode(req["viewer_key"].as_str().unwrap())
-        .unwrap()
-        .try_into()
-        .unwrap();
-    assert_eq!(viewer_key, ViewerKey::from_seed([7; 32]).public_key());
-    assert!(req.get("passcode").is_none());
-    let terms = LicenceTerms {
-        document_id: doc,
-        session_id: SessionId([6; 16]),
-        session_code: SessionCode(0xabc_def_123),
-        permissions: Permissions::VIEW,
-        issued_at: NOW,
-        lease_expires_at: NOW + 60,
-        viewer_key,
-        recipient: "alice@supplier.example".into(),
-    };
-    let lic = licence::issue(&terms, &key, &server, [8; 32]).unwrap();
-    let response = LicenceResponse {
-        licence: base64::engine::general_purpose::STANDARD.encode(lic),
-        session_id: terms.session_id.to_string(),
-        server_key: Some(hex::encode(server.verifying_key())),
-        document: None,
-        urls: None,
-        watermark_tile: Some(
-            base64::engine::general_purpose::STANDARD.encode(
-                Embedder::new(
-                    &WatermarkKey::from_bytes(WATERMARK_KEY),
-                    veilmark_shared::watermark::SessionCode::new(terms.session_code.0).unwrap(),
-                )
-                .to_bytes(),
-            ),
-        ),
-    };
-    Sealed {
-        envelope,
-        session,
-        response,
-    }
+    support::seal_and_license(pdf, &key(), 16 * 1024)
 }
 
 /// What the wasm layer does over HTTP ranges, here over a slice.
 fn decrypt(s: &mut Sealed) -> Zeroizing<Vec<u8>> {
     s.session.accept(&s.response, NOW + 1).unwrap();
     let len = s.envelope.len() as u64;
-    let probe = EnvelopeReader::header_probe(len);
-    let probe = &s.envelope[probe.start as usize..probe.end as usize];
-    assert!(EnvelopeReader::header_len(probe).unwrap() <= probe.len());
+    let probe = range(&s.envelope, EnvelopeReader::header_probe(len));
+    assert!(EnvelopeReader::header_len(&probe).unwrap() <= probe.len());
     let key = s.session.content_key(NOW + 1).unwrap();
-    let mut reader = EnvelopeReader::new(&key, probe, len).unwrap();
+    let mut reader = EnvelopeReader::new(&key, &probe, len).unwrap();
     assert!(reader.chunk_count() > 2, "several chunks");
     while let Some(i) = reader.next_chunk() {
         let r = reader.chunk_range(i).unwrap();
-        reader
-            .push_chunk(s.envelope[r.start as usize..r.end as usize].to_vec())
-            .unwrap();
+        reader.push_chunk(range(&s.envelope, r)).unwrap();
     }
     assert!((reader.progress() - 1.0).abs() < f64::EPSILON);
     reader.finish().unwrap()

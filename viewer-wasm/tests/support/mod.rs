@@ -1,6 +1,7 @@
-//! What the browser tests share: a small PDF written here (a wasm test cannot read a Debian
-//! package's file), the server's half of the protocol (seal, issue a licence), the ranged reads
-//! the wasm layer does over HTTP, and a window onto wasm linear memory.
+//! What the viewer's tests share (the browser tests and, natively, `pipeline.rs`): a small PDF
+//! written here (a wasm test cannot read a Debian package's file), the server's half of the
+//! protocol (seal, issue a licence), the ranged reads the wasm layer does over HTTP, and, in
+//! wasm, a window onto linear memory.
 #![allow(dead_code)] // each test crate uses a different part
 
 use base64::Engine;
@@ -10,6 +11,7 @@ use veilmark_shared::licence::{
 };
 use veilmark_viewer_wasm::envelope::EnvelopeReader;
 use veilmark_viewer_wasm::session::{LicenceResponse, Session};
+#[cfg(target_arch = "wasm32")]
 use wasm_bindgen::JsCast;
 use zeroize::Zeroizing;
 
@@ -100,6 +102,12 @@ pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> 
         .unwrap()
         .try_into()
         .unwrap();
+    // The session's public key is what the licence request carries.
+    assert_eq!(
+        viewer_key,
+        licence::ViewerKey::from_seed([7; 32]).public_key()
+    );
+    assert!(request.get("passcode").is_none());
     let terms = LicenceTerms {
         document_id: doc,
         session_id: SessionId([6; 16]),
@@ -156,6 +164,7 @@ pub fn decrypt(sealed: &mut Sealed) -> Zeroizing<Vec<u8>> {
 }
 
 /// A live view of this module's linear memory (what a devtools user could read).
+#[cfg(target_arch = "wasm32")]
 #[must_use]
 pub fn linear_memory() -> js_sys::Uint8Array {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
@@ -164,6 +173,7 @@ pub fn linear_memory() -> js_sys::Uint8Array {
 
 /// Copies `len` bytes of linear memory at `addr` into `out` (allocated beforehand, so that
 /// reading allocates nothing that could land on the bytes being read).
+#[cfg(target_arch = "wasm32")]
 pub fn read_memory(addr: usize, out: &mut [u8]) {
     let start = u32::try_from(addr).unwrap();
     let end = start + u32::try_from(out.len()).unwrap();
@@ -171,6 +181,7 @@ pub fn read_memory(addr: usize, out: &mut [u8]) {
 }
 
 /// Milliseconds from the page's clock (`performance.now()`, microsecond resolution).
+#[cfg(target_arch = "wasm32")]
 #[must_use]
 pub fn now_ms() -> f64 {
     let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
