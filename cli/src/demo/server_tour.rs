@@ -74,19 +74,15 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
         );
         docs.push(doc);
     }
-    let alice = state
-        .create_link(
-            &NewLink {
-                document_id: docs[0].id.clone(),
-                recipient: "alice@supplier.example".into(),
-                expires_in_secs: Some(7 * 24 * 3600),
-                max_views: Some(20),
-                passcode: false,
-            },
-            OWNER,
-            &cli,
-        )
-        .await?;
+    // Alice's terms; the partner portal below gets more links on the same terms.
+    let alice_link = NewLink {
+        document_id: docs[0].id.clone(),
+        recipient: "alice@supplier.example".into(),
+        expires_in_secs: Some(7 * 24 * 3600),
+        max_views: Some(20),
+        passcode: false,
+    };
+    let alice = state.create_link(&alice_link, OWNER, &cli).await?;
     let bob = state
         .create_link(
             &NewLink {
@@ -114,20 +110,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
         Some(www) => {
             let mut portal_links = Vec::new();
             for _ in 0..3 {
-                let link = state
-                    .create_link(
-                        &NewLink {
-                            document_id: docs[0].id.clone(),
-                            recipient: "alice@supplier.example".into(),
-                            expires_in_secs: Some(7 * 24 * 3600),
-                            max_views: Some(20),
-                            passcode: false,
-                        },
-                        OWNER,
-                        &cli,
-                    )
-                    .await?;
-                portal_links.push(link.url);
+                portal_links.push(state.create_link(&alice_link, OWNER, &cli).await?.url);
             }
             super::portal::spawn(portal_listener, &www, &base, portal_links)?;
             println!(
