@@ -11,12 +11,12 @@
 //
 // Run: www/viewer/build.sh && cargo build -p veilmark && (cd tests/e2e && npm ci && node embed.e2e.mjs)
 // Env: VEILMARK_BIN (default target/debug/veilmark), VEILMARK_TEST_PDF, CHROMIUM (default /usr/bin/chromium).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, startVeilmark } from './harness.mjs';
 import { startPortals } from './portal-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -46,22 +46,16 @@ const cfg = { veilmark: '', links: [], extraFrameSrc: [] };
 const portals = await startPortals([0, 0], () => cfg);
 const [allowedPortal, otherPortal] = portals.origins;
 cfg.extraFrameSrc = [otherPortal];
-const server = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--www', join(root, 'www'),
-  '--embed-origin', allowedPortal], { stdio: ['ignore', 'inherit', 'inherit'] });
+const { server, base } = await startVeilmark(bin, data, join(root, 'www'),
+  { extraArgs: ['--embed-origin', allowedPortal] });
+cfg.veilmark = base;
 let browser;
 try {
-  const urlFile = join(data, 'public-url');
-  for (let i = 0; i < 200 && !existsSync(urlFile); i++) await new Promise((r) => setTimeout(r, 50));
-  cfg.veilmark = readFileSync(urlFile, 'utf8').trim();
   const doc = cli('seal', pdf, '--title', SEALED_TITLE);
   const links = [1, 2, 3].map(() => JSON.parse(cli('link', doc, '--to', 'alice@supplier.example', '--json')));
   cfg.links = links.map((l) => l.url);
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(m.text()));

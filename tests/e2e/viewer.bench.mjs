@@ -22,14 +22,14 @@
 //   node tests/e2e/viewer.bench.mjs --bin target/release/veilmark --pdfjs DIR --pdf name=/path/file.pdf ...
 // Options: --runs N (default 3), --pages N (pages timed per document, default 8),
 //   --out results.json, --wasm-results micro.json (from the wasm_bench test), CHROMIUM env.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium, startVeilmark } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -59,8 +59,6 @@ const pdfjsDir = resolve(opts.pdfjs);
 if (!existsSync(join(pdfjsDir, 'build/pdf.min.mjs'))) throw new Error(`no pdfjs-dist in ${pdfjsDir} (--pdfjs)`);
 const pdfjsVersion = JSON.parse(readFileSync(join(pdfjsDir, 'package.json'), 'utf8')).version;
 const VIEWPORT = { width: 1200, height: 900 };
-const CHROME_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 // The pdf.js page: loads pdf.js like an application would, opens the file, draws page 1 at the
 // width it is given, then times pages 2..N at the same width.
@@ -221,13 +219,10 @@ async function webCryptoThroughput(browser, base) {
 
 const data = mkdtempSync(join(tmpdir(), 'veilmark-bench-'));
 const cli = (...args) => execFileSync(opts.bin, [...args, '--data', data], { encoding: 'utf8' }).trim();
-const server = spawn(opts.bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--www', join(root, 'www')],
-  { stdio: ['ignore', 'ignore', 'inherit'] });
+const { server } = await startVeilmark(opts.bin, data, join(root, 'www'), { quiet: true });
 let browser;
 let statics;
 try {
-  const urlFile = join(data, 'public-url');
-  for (let i = 0; i < 200 && !existsSync(urlFile); i++) await new Promise((r) => setTimeout(r, 50));
   for (const p of pdfs) {
     const doc = cli('seal', p.path, '--title', p.name);
     p.url = JSON.parse(cli('link', doc, '--to', 'bench@supplier.example', '--json')).url;
@@ -235,7 +230,7 @@ try {
   }
   statics = await staticServer();
   const base = `http://127.0.0.1:${statics.address().port}`;
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROME_ARGS });
+  browser = await launchChromium();
   const version = browser.version();
   const results = [];
   for (const [index, p] of pdfs.entries()) {

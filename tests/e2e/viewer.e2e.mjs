@@ -11,12 +11,12 @@
 // Needs python3 (sqlite3 module) to age a link.
 // Run: www/viewer/build.sh && cargo build -p veilmark && (cd tests/e2e && npm ci && node viewer.e2e.mjs)
 // Env: VEILMARK_BIN (default target/debug/veilmark), VEILMARK_TEST_PDF, CHROMIUM (default /usr/bin/chromium).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, startVeilmark } from './harness.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = process.env.VEILMARK_BIN || join(root, 'target/debug/veilmark');
@@ -42,22 +42,15 @@ for (const m of MARKERS) if (!readFileSync(pdf).includes(m)) throw new Error(`ma
 
 const data = mkdtempSync(join(tmpdir(), 'veilmark-e2e-'));
 const cli = (...args) => execFileSync(bin, [...args, '--data', data], { encoding: 'utf8' }).trim();
-const server = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--www', join(root, 'www')],
-  { stdio: ['ignore', 'inherit', 'inherit'] });
+const { server } = await startVeilmark(bin, data, join(root, 'www'));
 let browser;
 try {
-  const urlFile = join(data, 'public-url');
-  for (let i = 0; i < 200 && !existsSync(urlFile); i++) await new Promise((r) => setTimeout(r, 50));
   const doc = cli('seal', pdf, '--title', 'Shared MIME-info spec');
   const link = JSON.parse(cli('link', doc, '--to', 'alice@supplier.example', '--json'));
   const url = link.url;
   const linkId = link.link.id;
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(m.text()));

@@ -1,0 +1,29 @@
+// What the browser scripts share: Debian's Chromium with the project's flags (never
+// `playwright install`), and a real `veilmark serve` on 127.0.0.1:0 whose address is read from
+// the `public-url` file it writes into its data folder.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+/** Chromium flags for every test and benchmark run (docs: ../shared/BRIEF.md). */
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** Launches the system Chromium (`CHROMIUM` overrides /usr/bin/chromium). */
+export function launchChromium() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/**
+ * Starts `bin serve --data data --listen 127.0.0.1:0 --www www ...extraArgs` (stderr inherited,
+ * stdout too unless `quiet`) and waits up to 10 s for its address. Resolves to
+ * `{ server, base }`; `base` is '' if the server never wrote its address.
+ */
+export async function startVeilmark(bin, data, www, { extraArgs = [], quiet = false } = {}) {
+  const server = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--www', www, ...extraArgs],
+    { stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] });
+  const urlFile = join(data, 'public-url');
+  for (let i = 0; i < 200 && !existsSync(urlFile); i++) await new Promise((r) => setTimeout(r, 50));
+  return { server, base: existsSync(urlFile) ? readFileSync(urlFile, 'utf8').trim() : '' };
+}
