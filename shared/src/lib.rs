@@ -5,6 +5,7 @@
 //! `wasm32-unknown-unknown` alike. It never touches files, sockets, clocks or the system's random
 //! number generator: callers hand it bytes and randomness, it hands back bytes or a typed error.
 //!
+//! - [`civil`]: calendar dates from Unix days (UTC stamps without a time-zone database).
 //! - [`envelope`]: the sealed-file format (AES-256-GCM in a STREAM construction), specified in
 //!   `docs/envelope.md`.
 //! - [`hash`]: perceptual hashes on decoded pixels (PDQ) and a Hamming-radius index.
@@ -16,6 +17,7 @@
 //!   frame, specified in `docs/watermark.md`.
 #![forbid(unsafe_code)]
 
+pub mod civil;
 pub mod envelope;
 pub mod hash;
 pub mod licence;
