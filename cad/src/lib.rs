@@ -1,0 +1,14 @@
+//! CAD models and 2D drawings, decoded from untrusted bytes.
+//!
+//! The viewer (in wasm) and `veilmark render` (native) both turn a decrypted file into one of two
+//! things: a [`Model`] — triangle meshes in a part tree, in world coordinates — or a
+//! [`Drawing`] — 2D paths and text on layers. Everything here is pure computation on byte
+//! slices, so the same code runs in the browser, in the CLI and under `cargo fuzz`.
+//!
+//! Every loader treats its input as hostile: counts and indices are checked against the bytes
+//! actually present and against [`Limits`], recursion is bounded, and a bad file gives a
+//! [`CadError`] that says what is wrong, never a panic or an unbounded allocation.
+
+pub mod model;
+
+pub use model::{Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text};
