@@ -13,6 +13,7 @@ mod identify;
 mod keyfile;
 mod owner_cmd;
 mod progress;
+mod render_cmd;
 
 use std::process::ExitCode;
 
@@ -46,6 +47,8 @@ enum Command {
     Crawl(crawl_cmd::CrawlArgs),
     /// Find Veilmark's invisible watermark in images and print the session code that leaked them.
     Identify(identify::IdentifyArgs),
+    /// Render a CAD model or drawing from standard views to PNG files (reference images).
+    Render(render_cmd::RenderArgs),
     /// Run a guided tour of what Veilmark does, in a scratch folder.
     Demo(demo::DemoArgs),
     /// Run the link and licence server (viewer API, owner API, revocation push, audit).
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => owner_cmd::audit(&args),
         Command::Owner(cmd) => owner_cmd::owner(&cmd),
         Command::Identify(args) => identify::run(&args),
+        Command::Render(args) => render_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

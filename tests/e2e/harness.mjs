@@ -10,9 +10,14 @@ import { chromium } from 'playwright-core';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-/** Launches the system Chromium (`CHROMIUM` overrides /usr/bin/chromium). */
-export function launchChromium() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS });
+/** Extra flags that give headless Chromium a WebGPU adapter on SwiftShader (no GPU needed). */
+export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader',
+  '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
+
+/** Launches the system Chromium (`CHROMIUM` overrides /usr/bin/chromium), with `extraArgs`. */
+export function launchChromium(extraArgs = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /**

@@ -7,6 +7,7 @@
 //! page's script drives. JavaScript never receives plaintext: it gets page counts, sizes,
 //! progress and errors; pixels go straight from wasm memory to a canvas.
 
+pub mod cad;
 pub mod envelope;
 pub mod mark;
 pub mod render;

@@ -20,10 +20,13 @@ use web_sys::{
 };
 use zeroize::Zeroizing;
 
+use crate::cad::{CadView, frame_of, is_cad};
 use crate::envelope::{EnvelopeReader, FETCH_BATCH};
 use crate::mark::{MarkCache, mark_frame_cached};
-use crate::render::PdfDocument;
+use crate::render::{Frame, PdfDocument};
 use crate::session::{LicenceResponse, Session, SessionUrls, ViewerError};
+use veilmark_render::{Gpu, Renderer, Scene, StandardView};
+use veilmark_shared::media::MediaType;
 
 #[allow(clippy::cast_possible_truncation)] // whole seconds since 1970: far below 2^53
 fn now_secs() -> u64 {
@@ -115,12 +118,25 @@ async fn bytes(resp: &Response) -> Result<Vec<u8>, ViewerError> {
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
+/// The GPU side of a 3D model: device, pipelines and the uploaded meshes.
+struct Gfx {
+    gpu: Gpu,
+    renderer: Renderer,
+    scene: Scene,
+}
+
 struct Inner {
     marks: MarkCache,
     token: String,
     session: Session,
     urls: SessionUrls,
     document: Option<PdfDocument>,
+    /// A CAD model or drawing (instead of `document`).
+    cad: Option<CadView>,
+    /// The GPU for a 3D model; taken out while a frame renders.
+    gfx: Option<Gfx>,
+    /// "WebGPU", "WebGL2" or "CPU" (drawings and PDF pages).
+    backend: String,
     title: String,
 }
 
@@ -139,9 +155,16 @@ impl Viewer {
     /// Opens the link `token`: pins the server key, makes the ephemeral key pair, gets and
     /// verifies a licence, fetches and decrypts the envelope (calling `on_progress(fraction)`
     /// after each chunk) and parses the PDF. Resolves to a [`Viewer`].
-    pub fn open(token: String, passcode: Option<String>, on_progress: js_sys::Function) -> Promise {
+    /// CAD models render with WebGPU when the browser has it and WebGL2 otherwise;
+    /// `force_webgl2` skips WebGPU (the page's `?gfx=webgl2`, for tests and old drivers).
+    pub fn open(
+        token: String,
+        passcode: Option<String>,
+        on_progress: js_sys::Function,
+        force_webgl2: Option<bool>,
+    ) -> Promise {
         future_to_promise(async move {
-            Self::open_inner(token, passcode, on_progress)
+            Self::open_inner(token, passcode, on_progress, force_webgl2.unwrap_or(false))
                 .await
                 .map(JsValue::from)
                 .map_err(|e| js_error(&e))
@@ -152,6 +175,7 @@ impl Viewer {
         token: String,
         passcode: Option<String>,
         on_progress: js_sys::Function,
+        force_webgl2: bool,
     ) -> Result<Viewer, ViewerError> {
         let key_json = text(&fetch("GET", "/api/server-key", None, None).await?).await?;
         let key: serde_json::Value =
@@ -179,12 +203,16 @@ impl Viewer {
                 "licence answer lacks document or urls".into(),
             ));
         };
-        if doc.media_type != "application/pdf" {
-            return Err(ViewerError::Render(format!(
-                "{} documents are not supported by this viewer yet",
-                doc.media_type
-            )));
-        }
+        let media = MediaType::ALL
+            .into_iter()
+            .find(|m| m.mime() == doc.media_type)
+            .filter(|m| *m == MediaType::Pdf || is_cad(*m))
+            .ok_or_else(|| {
+                ViewerError::Render(format!(
+                    "{} files cannot be shown by this viewer",
+                    doc.media_type
+                ))
+            })?;
         // Few round trips: the header and the first chunks in one answer, then 1 MiB batches.
         let first_range = EnvelopeReader::first_fetch(doc.envelope_len);
         let first = bytes(&fetch("GET", &urls.envelope, None, Some(first_range)).await?).await?;
@@ -216,14 +244,42 @@ impl Viewer {
             }
             progress(&reader);
         }
-        let document = PdfDocument::open(reader.finish()?)?;
+        let plaintext = reader.finish()?;
+        let (document, cad, gfx, backend) = if media == MediaType::Pdf {
+            (Some(PdfDocument::open(plaintext)?), None, None, "CPU".to_owned())
+        } else {
+            let cad = CadView::open(media, plaintext)?;
+            if cad.kind() == "model" {
+                let gpu = Gpu::browser(!force_webgl2)
+                    .await
+                    .map_err(|e| ViewerError::Render(e.to_string()))?;
+                let renderer = Renderer::new(&gpu);
+                let scene = cad.upload(&gpu, &renderer)?;
+                let backend = if gpu.backend == wgpu::Backend::BrowserWebGpu {
+                    "WebGPU"
+                } else {
+                    "WebGL2"
+                };
+                let gfx = Gfx {
+                    gpu,
+                    renderer,
+                    scene,
+                };
+                (None, Some(cad), Some(gfx), backend.to_owned())
+            } else {
+                (None, Some(cad), None, "CPU".to_owned())
+            }
+        };
         Ok(Viewer {
             inner: Rc::new(RefCell::new(Inner {
                 marks: MarkCache::default(),
                 token,
                 session,
                 urls,
-                document: Some(document),
+                document,
+                cad,
+                gfx,
+                backend,
                 title: doc.title,
             })),
         })
@@ -291,36 +347,159 @@ impl Viewer {
             document,
             ..
         } = &mut *guard;
-        let now = now_secs();
         // No pixels without a live lease.
-        session.content_key(now).map_err(|e| js_error(&e))?;
-        let terms = session
-            .terms()
-            .ok_or_else(|| js_error(&ViewerError::Ended))?;
+        session.content_key(now_secs()).map_err(|e| js_error(&e))?;
         let doc = document
             .as_ref()
             .ok_or_else(|| js_error(&ViewerError::Ended))?;
         let mut frame = doc.render(index, scale).map_err(|e| js_error(&e))?;
-        let forensic = session.forensic().map_err(|e| js_error(&e))?;
-        mark_frame_cached(
-            marks,
-            &mut frame,
-            &terms.recipient,
-            now,
-            terms.session_code,
-            forensic,
-        )
-        .map_err(|e| js_error(&e))?;
-        let ctx = context(canvas)?;
-        let image = ImageData::new_with_u8_clamped_array_and_sh(
-            Clamped(&frame.rgba[..]),
-            frame.width,
-            frame.height,
-        )?;
-        canvas.set_width(frame.width);
-        canvas.set_height(frame.height);
-        ctx.put_image_data(&image, 0.0, 0.0)?;
+        mark_and_show(marks, session, &mut frame, canvas)?;
         Ok(js_sys::Date::now() - t0)
+    }
+
+    /// "pdf", "model" or "drawing".
+    pub fn kind(&self) -> String {
+        let inner = self.inner.borrow();
+        inner
+            .cad
+            .as_ref()
+            .map_or("pdf", CadView::kind)
+            .to_owned()
+    }
+
+    /// What draws the frames: "WebGPU", "WebGL2" or "CPU".
+    pub fn backend(&self) -> String {
+        self.inner.borrow().backend.clone()
+    }
+
+    /// The part tree (models) or layers (drawings) as JSON:
+    /// `[{"id","name","parent","part","count"}]`.
+    pub fn outline(&self) -> String {
+        let inner = self.inner.borrow();
+        let entries = inner.cad.as_ref().map(CadView::outline).unwrap_or_default();
+        serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// `[triangles or entities, parts or layers]` and the unit, as JSON.
+    pub fn stats(&self) -> String {
+        let inner = self.inner.borrow();
+        inner.cad.as_ref().map_or_else(String::new, |c| {
+            let (a, b, unit) = c.stats();
+            format!("{{\"primitives\":{a},\"groups\":{b},\"unit\":\"{unit}\"}}")
+        })
+    }
+
+    /// Draws the CAD view into `canvas` at `width × height` pixels, watermarked. Resolves to
+    /// the frame time in milliseconds. Call again after each interaction (the page coalesces
+    /// calls to one per animation frame).
+    pub fn draw(&self, canvas: HtmlCanvasElement, width: u32, height: u32) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let t0 = js_sys::Date::now();
+            let result = draw_cad(&inner, &canvas, width, height).await;
+            result
+                .map(|()| JsValue::from_f64(js_sys::Date::now() - t0))
+                .map_err(|e| js_error(&e))
+        })
+    }
+
+    /// Orbits (models) or pans (drawings) by a drag of `(dx, dy)` pixels.
+    pub fn orbit(&self, dx: f64, dy: f64, width: f64, height: f64) {
+        self.with_cad(|c| {
+            if c.kind() == "model" {
+                c.orbit(dx, dy, height);
+            } else {
+                c.pan(dx, dy, width, height);
+            }
+        });
+    }
+
+    /// Pans by a drag of `(dx, dy)` pixels.
+    pub fn pan(&self, dx: f64, dy: f64, width: f64, height: f64) {
+        self.with_cad(|c| c.pan(dx, dy, width, height));
+    }
+
+    /// Zooms by `factor` (> 1 in) around pixel `(x, y)`.
+    pub fn zoom(&self, factor: f64, x: f64, y: f64, width: f64, height: f64) {
+        self.with_cad(|c| c.zoom(factor, x, y, width, height));
+    }
+
+    /// Turns to a standard view (`iso`, `front`, `top`, `right`, `back`, `bottom`, `left`) and
+    /// fits.
+    #[wasm_bindgen(js_name = setView)]
+    pub fn set_view(&self, name: &str, width: f64, height: f64) -> Result<(), JsValue> {
+        let view = StandardView::parse(name)
+            .ok_or_else(|| JsValue::from_str(&format!("unknown view '{name}'")))?;
+        self.with_cad(|c| c.set_view(view, width, height));
+        Ok(())
+    }
+
+    /// Fits everything visible.
+    pub fn fit(&self, width: f64, height: f64) {
+        self.with_cad(|c| c.fit(width, height));
+    }
+
+    /// Section plane across `axis` ("x", "y", "z") at `fraction` (0..1), or off ("off").
+    #[wasm_bindgen(js_name = setSection)]
+    pub fn set_section(&self, axis: &str, fraction: f64) {
+        let axis = match axis {
+            "x" => Some(0),
+            "y" => Some(1),
+            "z" => Some(2),
+            _ => None,
+        };
+        self.with_cad(|c| c.set_section(axis.map(|a| (a, fraction))));
+    }
+
+    /// Shows or hides the feature edges.
+    #[wasm_bindgen(js_name = setEdges)]
+    pub fn set_edges(&self, on: bool) {
+        self.with_cad(|c| c.set_edges(on));
+    }
+
+    /// Shows or hides outline entry `id` (a tree node with everything under it, or a layer).
+    #[wasm_bindgen(js_name = setHidden)]
+    pub fn set_hidden(&self, id: usize, hidden: bool) {
+        self.with_cad(|c| c.set_hidden(id, hidden));
+    }
+
+    /// Highlights outline entry `id` (negative clears).
+    pub fn select(&self, id: i32) {
+        self.with_cad(|c| c.select(usize::try_from(id).ok()));
+    }
+
+    /// A measuring click at pixel `(x, y)`; `edge` measures the edge under the cursor.
+    /// Returns the measurement as JSON (`kind`, `value`, `unit`, `unit_declared`, `points`,
+    /// `part`).
+    #[wasm_bindgen(js_name = measureClick)]
+    pub fn measure_click(&self, x: f64, y: f64, width: f64, height: f64, edge: bool) -> String {
+        self.with_cad(|c| c.measure_click(x, y, width, height, edge))
+            .and_then(|m| serde_json::to_string(&m).ok())
+            .unwrap_or_else(|| "{\"kind\":\"none\"}".into())
+    }
+
+    /// Clears the measurement.
+    #[wasm_bindgen(js_name = clearMeasure)]
+    pub fn clear_measure(&self) {
+        self.with_cad(CadView::clear_measure);
+    }
+
+    /// Pixel position of model point `(x, y, z)` in a `width × height` frame, as `[x, y]`
+    /// (empty when there is no view yet). Used by tests and annotation overlays.
+    #[wasm_bindgen(js_name = projectPoint)]
+    pub fn project_point(&self, x: f64, y: f64, z: f64, width: f64, height: f64) -> Vec<f64> {
+        let inner = self.inner.borrow();
+        inner
+            .cad
+            .as_ref()
+            .and_then(|c| c.project([x, y, z], width, height))
+            .map(Vec::from)
+            .unwrap_or_default()
+    }
+
+    fn with_cad<T>(&self, f: impl FnOnce(&mut CadView) -> T) -> Option<T> {
+        let mut inner = self.inner.try_borrow_mut().ok()?;
+        inner.cad.as_mut().map(f)
     }
 
     /// Renews the lease (call well before [`Viewer::lease_expires_at`]).
@@ -365,12 +544,105 @@ impl Viewer {
             inner.session.wipe();
             inner.marks.clear();
             inner.document = None; // drops the last reference: the plaintext is zeroized.
+            inner.cad = None;
+            inner.gfx = None;
             inner.token.clear();
         }
         if let Some(c) = canvas {
             clear(&c);
         }
     }
+}
+
+/// Marks `frame` with the session's visible and forensic watermarks and paints it on `canvas`.
+fn mark_and_show(
+    marks: &mut MarkCache,
+    session: &Session,
+    frame: &mut Frame,
+    canvas: &HtmlCanvasElement,
+) -> Result<(), JsValue> {
+    let now = now_secs();
+    // No pixels without a live lease.
+    session.content_key(now).map_err(|e| js_error(&e))?;
+    let terms = session
+        .terms()
+        .ok_or_else(|| js_error(&ViewerError::Ended))?;
+    let forensic = session.forensic().map_err(|e| js_error(&e))?;
+    mark_frame_cached(
+        marks,
+        frame,
+        &terms.recipient,
+        now,
+        terms.session_code,
+        forensic,
+    )
+    .map_err(|e| js_error(&e))?;
+    let ctx = context(canvas)?;
+    let image = ImageData::new_with_u8_clamped_array_and_sh(
+        Clamped(&frame.rgba[..]),
+        frame.width,
+        frame.height,
+    )?;
+    if canvas.width() != frame.width || canvas.height() != frame.height {
+        canvas.set_width(frame.width);
+        canvas.set_height(frame.height);
+    }
+    ctx.put_image_data(&image, 0.0, 0.0)?;
+    Ok(())
+}
+
+/// One CAD frame: 3D on the GPU (the device is taken out of `inner` for the await, so the
+/// page's controls stay usable meanwhile), drawings on the CPU; then marked and shown.
+async fn draw_cad(
+    inner: &Rc<RefCell<Inner>>,
+    canvas: &HtmlCanvasElement,
+    width: u32,
+    height: u32,
+) -> Result<(), ViewerError> {
+    let pending = {
+        let mut guard = inner
+            .try_borrow_mut()
+            .map_err(|_| ViewerError::Render("a frame is already being drawn".into()))?;
+        guard.session.content_key(now_secs())?;
+        let state = guard.cad.as_ref().and_then(CadView::model_state).cloned();
+        match state {
+            Some(state) => {
+                let gfx = guard
+                    .gfx
+                    .take()
+                    .ok_or_else(|| ViewerError::Render("a frame is already being drawn".into()))?;
+                Err((gfx, state))
+            }
+            None => {
+                let cad = guard.cad.as_mut().ok_or(ViewerError::Ended)?;
+                Ok(cad.render_drawing(width, height)?)
+            }
+        }
+    };
+    let mut frame = match pending {
+        Ok(frame) => frame,
+        Err((mut gfx, state)) => {
+            let result = gfx
+                .renderer
+                .render(&gfx.gpu, &gfx.scene, &state, width, height)
+                .await;
+            let mut guard = inner.borrow_mut();
+            if guard.session.is_ended() {
+                // Wiped while the GPU worked: drop the device and the meshes with it.
+                return Err(ViewerError::Ended);
+            }
+            guard.gfx = Some(gfx);
+            frame_of(result.map_err(|e| ViewerError::Render(e.to_string()))?)
+        }
+    };
+    let mut guard = inner.borrow_mut();
+    let Inner { marks, session, .. } = &mut *guard;
+    mark_and_show(marks, session, &mut frame, canvas).map_err(|e| {
+        ViewerError::Render(
+            e.dyn_ref::<js_sys::Error>()
+                .map_or_else(|| "cannot show the frame".into(), |e| String::from(e.message())),
+        )
+    })
 }
 
 fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, JsValue> {

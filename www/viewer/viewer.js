@@ -4,6 +4,7 @@
 // passes page count, page, zoom and error kinds to it (docs/embedding.md) and nothing else.
 import init, { Viewer, viewer_version } from '/viewer/pkg/veilmark_viewer_wasm.js';
 import { framed, framingRefused, notify, onCommand, ZOOM_MODES } from '/viewer/embedding.js';
+import { startCad } from '/viewer/cad.js';
 
 const $ = (id) => document.getElementById(id);
 const canvas = $('page-canvas');
@@ -34,6 +35,7 @@ let drawn = null; // the CSS scale the current page was last drawn at
 let hiddenSince = null;
 let events = null;
 let timers = [];
+let cad = null; // the CAD UI when the document is a model or drawing
 
 // Milestones since navigation (performance.now()), read by tests/e2e/viewer.bench.mjs.
 const milestone = (name) => { document.body.dataset[name] = performance.now().toFixed(1); };
@@ -51,6 +53,11 @@ function end(kind, detail) {
   timers = [];
   if (events) events.close();
   $('toolbar').hidden = true;
+  $('cad-toolbar').hidden = true;
+  $('parts').hidden = true;
+  $('measure-result').hidden = true;
+  $('cad-hint').hidden = true;
+  cad = null;
   $('thumbs').hidden = true;
   $('thumbs').replaceChildren();
   const [title, text] = SCREENS[kind] || SCREENS.server;
@@ -89,6 +96,7 @@ function scaleFor(index) {
 
 function renderPage() {
   if (!viewer) return;
+  if (cad) return cad.redraw();
   try {
     const ms = viewer.render(canvas, page, scaleFor(page));
     document.body.dataset.renderMs = ms.toFixed(1);
@@ -152,7 +160,11 @@ function thumbnails() {
 async function open(token, passcode) {
   show('loading');
   try {
-    viewer = await Viewer.open(token, passcode, (p) => { $('progress').value = p; });
+    const gfx = new URLSearchParams(location.search).get('gfx');
+    viewer = await Viewer.open(token, passcode, (p) => {
+      $('progress').value = p;
+      if (p >= 1) $('loading-text').textContent = 'Building the view…';
+    }, gfx === 'webgl2');
     milestone('openedMs');
   } catch (e) {
     if (e.name === 'passcode') {
@@ -165,6 +177,7 @@ async function open(token, passcode) {
   }
   $('title').textContent = viewer.title();
   document.title = `${viewer.title()} — Veilmark`;
+  if (viewer.kind() !== 'pdf') return openCad();
   $('count').textContent = viewer.pageCount();
   $('page').max = viewer.pageCount();
   $('toolbar').hidden = false;
@@ -175,7 +188,27 @@ async function open(token, passcode) {
   document.body.dataset.state = 'ready';
   notify('ready', { pageCount: viewer.pageCount(), page: page + 1, zoom: zoomValue(), scale: drawnScale() });
   if (document.body.dataset.controls !== 'none') thumbnails();
+  watch();
+}
 
+/** A CAD model or drawing: its own toolbar, part tree and frame loop (cad.js). */
+function openCad() {
+  show(null);
+  cad = startCad(viewer, canvas, (e) => end(e.name, e.message));
+  // `#test-hooks`: the end-to-end tests find known vertices on screen to measure between them.
+  if (location.hash.includes('test-hooks')) {
+    const v = viewer;
+    window.veilmarkTest = { project: (x, y, z, w, h) => v.projectPoint(x, y, z, w, h) };
+  }
+  milestone('firstPageMs');
+  document.body.dataset.state = 'ready';
+  notify('ready', { pageCount: 1, page: 1, zoom: 'fit-page', scale: null });
+  viewer.report(1).catch(() => {});
+  watch();
+}
+
+/** Revocation feed, lease renewal and the expiry and hidden-tab checks. */
+function watch() {
   events = new EventSource(viewer.eventsUrl());
   events.addEventListener('revoked', () => end('revoked'));
   timers.push(setInterval(() => {
@@ -204,7 +237,7 @@ function wire() {
   document.addEventListener('keydown', (e) => {
     const mod = e.ctrlKey || e.metaKey;
     if (mod && ['s', 'p', 'c', 'a', 'x'].includes(e.key.toLowerCase())) { e.preventDefault(); return; }
-    if (e.target instanceof HTMLInputElement) return;
+    if (e.target instanceof HTMLInputElement || cad) return;
     if (e.key === 'ArrowRight' || e.key === 'PageDown' || e.key === ' ') { e.preventDefault(); go(page + 1); }
     else if (e.key === 'ArrowLeft' || e.key === 'PageUp') { e.preventDefault(); go(page - 1); }
     else if (e.key === 'Home') go(0);

@@ -1,0 +1,115 @@
+//! Getting a wgpu device: Vulkan natively (Mesa's lavapipe when there is no GPU), WebGPU in the
+//! browser, and WebGL2 when the browser has no WebGPU adapter.
+
+use crate::RenderError;
+
+/// A device and its queue, plus what the adapter is, for the page footer and the logs.
+pub struct Gpu {
+    /// The device.
+    pub device: wgpu::Device,
+    /// Its queue.
+    pub queue: wgpu::Queue,
+    /// Adapter name and backend, e.g. "llvmpipe (LLVM 15.0.6, 256 bits) on Vulkan".
+    pub description: String,
+    /// The backend in use.
+    pub backend: wgpu::Backend,
+    /// On WebGL the context belongs to a surface, which must live as long as the device.
+    _context_surface: Option<wgpu::Surface<'static>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Gpu({})", self.description)
+    }
+}
+
+impl Gpu {
+    /// Opens a device on `adapter`, with the limits WebGL2 can give so that one code path runs
+    /// everywhere, raised to the adapter's buffer sizes so that large models fit in one buffer.
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self, RenderError> {
+        let info = adapter.get_info();
+        let supported = adapter.limits();
+        let limits = wgpu::Limits {
+            max_buffer_size: supported.max_buffer_size,
+            max_storage_buffer_binding_size: supported.max_storage_buffer_binding_size,
+            max_texture_dimension_2d: supported.max_texture_dimension_2d,
+            ..wgpu::Limits::downlevel_webgl2_defaults()
+        };
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("veilmark"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits,
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::MemoryUsage,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| RenderError::NoDevice(e.to_string()))?;
+        Ok(Self {
+            device,
+            queue,
+            description: format!("{} on {:?}", info.name, info.backend),
+            backend: info.backend,
+            _context_surface: None,
+        })
+    }
+
+    /// The native device: Vulkan (any adapter, software included) or GL, whichever answers
+    /// first; `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` override, as in every wgpu program.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn native() -> Result<Self, RenderError> {
+        pollster::block_on(async {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+            desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::GL;
+            let desc = desc.with_env();
+            let instance = wgpu::Instance::new(desc);
+            let adapter = wgpu::util::initialize_adapter_from_env_or_default(&instance, None)
+                .await
+                .map_err(|e| {
+                    RenderError::NoDevice(format!(
+                        "{e} (no Vulkan or GL adapter; on Debian `apt-get install mesa-vulkan-drivers` gives the lavapipe software renderer)"
+                    ))
+                })?;
+            Self::from_adapter(adapter).await
+        })
+    }
+
+    /// The browser device: WebGPU when `prefer_webgpu` and the browser gives an adapter,
+    /// otherwise WebGL2 on a canvas that never joins the document (it only carries the GL
+    /// context; frames are read back, watermarked and shown on the visible canvas).
+    #[cfg(target_arch = "wasm32")]
+    pub async fn browser(prefer_webgpu: bool) -> Result<Self, RenderError> {
+        if prefer_webgpu {
+            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+            desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+            let instance = wgpu::util::new_instance_with_webgpu_detection(desc).await;
+            if let Ok(adapter) = instance
+                .request_adapter(&wgpu::RequestAdapterOptions::default())
+                .await
+            {
+                if adapter.get_info().backend == wgpu::Backend::BrowserWebGpu {
+                    return Self::from_adapter(adapter).await;
+                }
+            }
+        }
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::GL;
+        let instance = wgpu::Instance::new(desc);
+        let canvas = web_sys::OffscreenCanvas::new(1, 1)
+            .map_err(|_| RenderError::NoDevice("no OffscreenCanvas".into()))?;
+        let surface = instance
+            .create_surface(wgpu::SurfaceTarget::OffscreenCanvas(canvas))
+            .map_err(|e| RenderError::NoDevice(format!("no WebGL2 context: {e}")))?;
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                compatible_surface: Some(&surface),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| RenderError::NoDevice(format!("no WebGPU or WebGL2 adapter: {e}")))?;
+        let mut gpu = Self::from_adapter(adapter).await?;
+        gpu._context_surface = Some(surface);
+        Ok(gpu)
+    }
+}

@@ -1,0 +1,175 @@
+// End-to-end test of the CAD viewer: build123d-generated models (a STEP assembly, a glTF, an
+// STL) and an ezdxf drawing, each sealed and linked with the CLI, served by a real
+// `veilmark serve`, opened in headless Chromium on WebGPU (SwiftShader) and on WebGL2.
+//
+// For every file and backend: the viewer reports the backend it was asked for; the watermarked
+// frame shows the same silhouette as a native render of the same view by `veilmark render`
+// (wgpu on lavapipe); a JPEG screenshot of the tab names the session through the forensic
+// watermark. On the models: clicking two known vertices measures their distance, and an edge
+// click measures the edge's length. On the assembly: hiding a part in the tree changes the frame.
+//
+// Run: www/viewer/build.sh && cargo build -p veilmark && (cd tests/e2e && npm ci && node cad.e2e.mjs)
+// Env: VEILMARK_BIN (default target/debug/veilmark), CHROMIUM, CAD_BACKENDS (webgpu,webgl2).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, startVeilmark, WEBGPU_ARGS } from './harness.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = process.env.VEILMARK_BIN || join(root, 'target/debug/veilmark');
+const fixtures = join(root, 'tests/fixtures/cad');
+const backends = (process.env.CAD_BACKENDS || 'webgpu,webgl2').split(',');
+
+// Known geometry from tests/fixtures/cad/generate.py: the assembly's base plate spans
+// x 0..200 at y = 0, z = 0; the bracket's base front edge runs from (0,0,0) to (80,0,0).
+const FILES = [
+  { file: 'assembly.step', title: 'Fixture assembly (STEP)', measure: [[0, 0, 0], [200, 0, 0], 200], parts: 4 },
+  { file: 'bracket.gltf', title: 'Bracket (glTF)', measure: [[0, 0, 0], [80, 0, 0], 80] },
+  { file: 'bracket.stl', title: 'Bracket (STL)', measure: [[0, 0, 0], [80, 0, 0], 80], edge: [[0, 0, 0], [80, 0, 0], 80] },
+  { file: 'plate.dxf', title: 'Mounting plate (DXF)', drawing: true },
+];
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures += 1;
+}
+
+if (!existsSync(join(root, 'www/viewer/pkg/veilmark_viewer_wasm_bg.wasm'))) {
+  throw new Error('wasm not built: run www/viewer/build.sh');
+}
+
+/** Silhouette agreement of two PNGs (data URLs) decoded and compared in the browser. */
+async function compareInBrowser(page, aUrl, bUrl, drawing) {
+  return page.evaluate(async ([a, b, drawing]) => {
+    const load = (src) => new Promise((ok, err) => { const i = new Image(); i.onload = () => ok(i); i.onerror = err; i.src = src; });
+    const [ia, ib] = await Promise.all([load(a), load(b)]);
+    const px = (img) => {
+      const c = new OffscreenCanvas(img.width, img.height);
+      const ctx = c.getContext('2d');
+      ctx.drawImage(img, 0, 0);
+      return ctx.getImageData(0, 0, img.width, img.height).data;
+    };
+    const pa = px(ia);
+    const pb = px(ib);
+    // Model pixels are shaded parts and edges (darker than 200); the visible watermark is
+    // light text over the background and the forensic one is invisible. Drawing ink is black.
+    const limit = drawing ? 110 : 200;
+    let both = 0, either = 0, na = 0, nb = 0;
+    for (let i = 0; i < pa.length && i < pb.length; i += 4) {
+      const ina = (pa[i] + pa[i + 1] + pa[i + 2]) / 3 < limit;
+      const inb = (pb[i] + pb[i + 1] + pb[i + 2]) / 3 < limit;
+      if (ina) na++;
+      if (inb) nb++;
+      if (ina && inb) both++;
+      if (ina || inb) either++;
+    }
+    return { size: [ia.width, ia.height, ib.width, ib.height], iou: either ? both / either : 0, browser: na, native: nb };
+  }, [aUrl, bUrl, drawing]);
+}
+
+const data = mkdtempSync(join(tmpdir(), 'veilmark-cad-e2e-'));
+const cli = (...args) => execFileSync(bin, [...args, '--data', data], { encoding: 'utf8' }).trim();
+const { server } = await startVeilmark(bin, data, join(root, 'www'), { quiet: true });
+try {
+  const docs = FILES.map((f) => ({ ...f, id: cli('seal', join(fixtures, f.file), '--title', f.title) }));
+  for (const backend of backends) {
+    const browser = await launchChromium(backend === 'webgpu' ? WEBGPU_ARGS : []);
+    try {
+      for (const doc of docs) {
+        const what = `${doc.file} on ${backend}`;
+        const link = JSON.parse(cli('link', doc.id, '--to', 'alice@supplier.example', '--json'));
+        const page = await browser.newPage({ viewport: { width: 1100, height: 760 }, deviceScaleFactor: 1 });
+        const logs = [];
+        page.on('console', (m) => logs.push(m.text()));
+        page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+        const query = backend === 'webgl2' ? '?gfx=webgl2' : '';
+        const t0 = Date.now();
+        await page.goto(`${link.url}${query}#test-hooks`);
+        await page.waitForFunction(() => Number(document.body.dataset.frames || 0) >= 1
+          || ['revoked', 'render', 'server', 'network', 'integrity'].includes(document.body.dataset.state),
+        null, { timeout: 120_000 }).catch(() => {});
+        const info = await page.evaluate(() => ({ ...document.body.dataset, error: document.getElementById('error-text').textContent }));
+        const ready = info.state === 'ready' && Number(info.frames) >= 1;
+        check(ready, `${what}: first frame in ${Date.now() - t0} ms (${info.frameSize}, ${info.frameMs} ms, ${info.backend})`);
+        if (!ready) { console.log(JSON.stringify(info), logs.join('\n')); await page.close(); continue; }
+        const wanted = doc.drawing ? 'CPU' : backend === 'webgpu' ? 'WebGPU' : 'WebGL2';
+        check(info.backend === wanted, `${what}: drawn with ${info.backend} (wanted ${wanted})`);
+
+        // Same view natively: `veilmark render` (wgpu on lavapipe, or vello_cpu for drawings).
+        const [w, h] = info.frameSize.split('x').map(Number);
+        const out = join(data, `native-${backend}-${doc.file}`);
+        execFileSync(bin, ['render', join(fixtures, doc.file), '--out', out, '--views', 'iso', '--size', `${w}x${h}`],
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        const stem = doc.file.replace(/\.[^.]+$/, '');
+        const nativePng = join(out, doc.drawing ? `${stem}.png` : `${stem}-iso.png`);
+        const nativeUrl = `data:image/png;base64,${readFileSync(nativePng).toString('base64')}`;
+        const canvasUrl = await page.evaluate(() => document.getElementById('page-canvas').toDataURL('image/png'));
+        writeFileSync(join(data, `browser-${backend}-${stem}.png`), Buffer.from(canvasUrl.split(',')[1], 'base64'));
+        const cmp = await compareInBrowser(page, canvasUrl, nativeUrl, !!doc.drawing);
+        check(cmp.size[0] === cmp.size[2] && cmp.size[1] === cmp.size[3] && cmp.iou > (doc.drawing ? 0.8 : 0.95),
+          `${what}: frame matches the native render (silhouette IoU ${cmp.iou.toFixed(4)}, ${cmp.browser} vs ${cmp.native} pixels)`);
+
+        // The forensic watermark survives a JPEG screenshot of the tab.
+        const shot = join(data, `shot-${backend}-${stem}.jpg`);
+        await page.screenshot({ path: shot, type: 'jpeg', quality: 75 });
+        const id = JSON.parse(execFileSync(bin, ['identify', shot, '--data', data, '--json'], { encoding: 'utf8' }).trim());
+        check(id.found === true && String(id.traced_to).includes('alice@supplier.example'),
+          `${what}: screenshot traced to the recipient (${id.traced_to ?? 'not found'})`);
+
+        const canvasBox = await page.locator('#page-canvas').boundingBox();
+        const clickAt = async (p, toward) => {
+          // A few pixels inside the face, towards `toward`: a click exactly on a silhouette
+          // corner may miss; the viewer snaps to the vertex within 10 px.
+          const [x, y] = await page.evaluate(([p, w, h]) => window.veilmarkTest.project(p[0], p[1], p[2], w, h), [p, w, h]);
+          const [tx, ty] = await page.evaluate(([p, w, h]) => window.veilmarkTest.project(p[0], p[1], p[2], w, h), [toward, w, h]);
+          const len = Math.hypot(tx - x, ty - y) || 1;
+          await page.mouse.click(canvasBox.x + x + 4 * (tx - x) / len, canvasBox.y + y + 4 * (ty - y) / len);
+        };
+        const framesNow = async () => Number(await page.evaluate(() => document.body.dataset.frames));
+        const waitFrame = async (n) => page.waitForFunction((n) => Number(document.body.dataset.frames) > n, n, { timeout: 30_000 }).catch(() => {});
+        if (doc.measure) {
+          const [a, b, expected] = doc.measure;
+          const mid = a.map((v, i) => (v + b[i]) / 2 + (i === 2 ? 5 : 0));
+          await page.selectOption('#measure-mode', 'point');
+          await clickAt(a, mid);
+          await clickAt(b, mid);
+          const m = JSON.parse(await page.evaluate(() => document.body.dataset.measure || '{}'));
+          check(m.kind === 'distance' && Math.abs(m.value - expected) < 0.01,
+            `${what}: distance between known vertices ${m.value?.toFixed(3)} ${m.unit} (expected ${expected})`);
+        }
+        if (doc.edge) {
+          const [a, b, expected] = doc.edge;
+          await page.selectOption('#measure-mode', 'edge');
+          const mid = a.map((v, i) => (v + b[i]) / 2);
+          await clickAt(mid, mid.map((v, i) => v + (i === 2 ? 3 : 0)));
+          const m = JSON.parse(await page.evaluate(() => document.body.dataset.measure || '{}'));
+          check(m.kind === 'edge' && Math.abs(m.value - expected) < 0.01,
+            `${what}: edge length ${m.value?.toFixed(3)} ${m.unit} (expected ${expected})`);
+        }
+        if (doc.parts) {
+          const names = await page.$$eval('#parts-list li span', (s) => s.map((x) => x.textContent));
+          check(names.length >= doc.parts, `${what}: part tree lists ${names.join(', ')}`);
+          const n = await framesNow();
+          const shaft = page.locator('#parts-list li', { hasText: 'shaft' }).locator('input');
+          await shaft.uncheck();
+          await waitFrame(n);
+          const hiddenUrl = await page.evaluate(() => document.getElementById('page-canvas').toDataURL('image/png'));
+          const diff = await compareInBrowser(page, canvasUrl, hiddenUrl, false);
+          check(diff.iou < 0.999 && diff.iou > 0.5, `${what}: hiding the shaft changes the frame (IoU ${diff.iou.toFixed(4)})`);
+        }
+        await page.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }
+} finally {
+  server.kill('SIGINT');
+  if (!process.env.KEEP) rmSync(data, { recursive: true, force: true });
+  else console.log(`kept ${data}`);
+}
+console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,206 @@
+// The CAD half of the viewer page: toolbar, part tree, pointer controls and the frame loop.
+// Geometry, pixels and the watermarks stay in wasm (viewer-wasm/src/cad.rs and web.rs); this
+// script sends it drags, wheel turns and clicks in frame pixels and shows what it returns: the
+// part names, the measured distance, the frame time.
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Starts the CAD UI for an opened viewer. `onError(e)` ends the session on a failed frame.
+ * Returns `{ redraw }`.
+ */
+export function startCad(viewer, canvas, onError) {
+  const kind = viewer.kind();
+  const stage = $('stage');
+  document.body.dataset.kind = kind;
+  document.body.dataset.backend = viewer.backend();
+  $('toolbar').hidden = true;
+  $('cad-toolbar').hidden = false;
+  $('cad-title').textContent = viewer.title();
+  let dirty = true;
+  let busy = false;
+  let frames = 0;
+  let measure = 'off';
+
+  const size = () => {
+    const dpr = window.devicePixelRatio || 1;
+    const r = stage.getBoundingClientRect();
+    return [Math.max(16, Math.round(r.width * dpr)), Math.max(16, Math.round(r.height * dpr))];
+  };
+  const toFrame = (e) => {
+    const dpr = window.devicePixelRatio || 1;
+    return [e.offsetX * dpr, e.offsetY * dpr];
+  };
+
+  async function frame() {
+    if (!dirty || busy) return;
+    dirty = false;
+    busy = true;
+    const [w, h] = size();
+    try {
+      const ms = await viewer.draw(canvas, w, h);
+      frames += 1;
+      document.body.dataset.frameMs = ms.toFixed(1);
+      document.body.dataset.frames = String(frames);
+      document.body.dataset.frameSize = `${w}x${h}`;
+    } catch (e) {
+      busy = false;
+      return onError(e);
+    }
+    busy = false;
+    if (dirty) requestAnimationFrame(frame);
+  }
+  const redraw = () => {
+    dirty = true;
+    if (!busy) requestAnimationFrame(frame);
+  };
+
+  // Part tree (models) or layer list (drawings), with show/hide toggles.
+  const outline = JSON.parse(viewer.outline());
+  const depth = (entry) => {
+    let d = 0;
+    for (let p = entry.parent; p !== null && p !== undefined && d < 32; p = outline[p]?.parent) d += 1;
+    return d;
+  };
+  $('parts-title').textContent = kind === 'model' ? 'Parts' : 'Layers';
+  const list = $('parts-list');
+  list.replaceChildren();
+  let selected = null;
+  for (const entry of outline) {
+    const li = document.createElement('li');
+    li.style.paddingLeft = `${depth(entry) * 14}px`;
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = true;
+    box.setAttribute('aria-label', `Show ${entry.name}`);
+    box.addEventListener('change', () => {
+      viewer.setHidden(entry.id, !box.checked);
+      // Children follow their parent's box.
+      for (const other of list.querySelectorAll('li')) {
+        if (isUnder(Number(other.dataset.id), entry.id)) other.querySelector('input').checked = box.checked;
+      }
+      redraw();
+    });
+    const name = document.createElement('span');
+    name.textContent = entry.name; // names come from the file: text only, never HTML
+    name.title = entry.name;
+    name.addEventListener('click', () => {
+      if (kind !== 'model') return;
+      selected = selected === entry.id ? null : entry.id;
+      for (const s of list.querySelectorAll('span')) s.classList.remove('selected');
+      if (selected !== null) name.classList.add('selected');
+      viewer.select(selected === null ? -1 : selected);
+      redraw();
+    });
+    li.dataset.id = String(entry.id);
+    li.append(box, name);
+    if (entry.count) {
+      const n = document.createElement('small');
+      n.textContent = entry.count.toLocaleString('en');
+      li.append(n);
+    }
+    list.append(li);
+  }
+  function isUnder(id, ancestor) {
+    for (let n = id, guard = 0; n !== null && n !== undefined && guard < 64; n = outline[n]?.parent, guard++) {
+      if (n === ancestor) return true;
+    }
+    return false;
+  }
+  $('parts').hidden = outline.length === 0;
+  const stats = JSON.parse(viewer.stats() || '{}');
+  $('cad-stats').textContent = kind === 'model'
+    ? `${(stats.primitives ?? 0).toLocaleString('en')} triangles · ${stats.groups} parts · ${stats.unit} · ${viewer.backend()}`
+    : `${(stats.primitives ?? 0).toLocaleString('en')} entities · ${stats.groups} layers${stats.unit ? ` · ${stats.unit}` : ''}`;
+  $('cad-hint').hidden = false;
+  $('cad-hint').textContent = kind === 'model'
+    ? 'Drag to orbit · right-drag or Shift-drag to pan · wheel to zoom'
+    : 'Drag to pan · wheel to zoom';
+
+  // Views and tools.
+  for (const b of $('cad-views').querySelectorAll('button')) {
+    b.addEventListener('click', () => setView(b.dataset.view));
+  }
+  function setView(name) {
+    const [w, h] = size();
+    if (name === 'fit') viewer.fit(w, h);
+    else viewer.setView(name, w, h);
+    redraw();
+  }
+  const axis = $('section-axis');
+  const at = $('section-at');
+  const section = () => {
+    at.disabled = axis.value === 'off';
+    viewer.setSection(axis.value, Number(at.value));
+    redraw();
+  };
+  axis.addEventListener('change', section);
+  at.addEventListener('input', section);
+  $('edges').addEventListener('change', (e) => { viewer.setEdges(e.target.checked); redraw(); });
+  $('measure-mode').addEventListener('change', (e) => {
+    measure = e.target.value;
+    document.body.dataset.measuring = String(measure !== 'off');
+    viewer.clearMeasure();
+    $('measure-result').hidden = true;
+    redraw();
+  });
+
+  // Pointer: drag orbits (models) or pans (drawings); right or Shift drag pans; wheel zooms.
+  let drag = null;
+  canvas.addEventListener('pointerdown', (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    drag = { x: e.clientX, y: e.clientY, moved: 0, pan: e.button !== 0 || e.shiftKey };
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const dpr = window.devicePixelRatio || 1;
+    const dx = (e.clientX - drag.x) * dpr;
+    const dy = (e.clientY - drag.y) * dpr;
+    drag.moved += Math.abs(dx) + Math.abs(dy);
+    drag.x = e.clientX;
+    drag.y = e.clientY;
+    const [w, h] = size();
+    if (drag.pan) viewer.pan(dx, dy, w, h);
+    else viewer.orbit(dx, dy, w, h);
+    redraw();
+  });
+  canvas.addEventListener('pointerup', (e) => {
+    const click = drag && drag.moved < 4;
+    drag = null;
+    if (click && measure !== 'off' && e.button === 0) {
+      const [x, y] = toFrame(e);
+      const [w, h] = size();
+      showMeasurement(JSON.parse(viewer.measureClick(x, y, w, h, measure === 'edge')));
+      redraw();
+    }
+  });
+  canvas.addEventListener('wheel', (e) => {
+    e.preventDefault();
+    const [x, y] = toFrame(e);
+    const [w, h] = size();
+    viewer.zoom(Math.exp(-e.deltaY * 0.0015), x, y, w, h);
+    redraw();
+  }, { passive: false });
+  document.addEventListener('keydown', (e) => {
+    if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey) return;
+    const views = { f: 'fit', i: 'iso', 1: 'front', 7: 'top', 3: 'right' };
+    if (views[e.key.toLowerCase()]) setView(views[e.key.toLowerCase()]);
+    if (e.key === 'Escape') { viewer.clearMeasure(); $('measure-result').hidden = true; redraw(); }
+  });
+  window.addEventListener('resize', redraw);
+
+  function showMeasurement(m) {
+    document.body.dataset.measure = JSON.stringify(m);
+    const out = $('measure-result');
+    const unit = m.unit_declared === false ? `${m.unit} (assumed)` : m.unit;
+    const fmt = (v) => v.toLocaleString('en', { maximumFractionDigits: 3, minimumFractionDigits: 3 });
+    if (m.kind === 'distance') out.textContent = `Distance ${fmt(m.value)} ${unit}`;
+    else if (m.kind === 'edge') out.textContent = `Edge length ${fmt(m.value)} ${unit}${m.part ? ` · ${m.part}` : ''}`;
+    else if (m.kind === 'point') out.textContent = 'Click a second point';
+    else out.textContent = 'Nothing under the cursor';
+    out.hidden = false;
+  }
+
+  setView('fit');
+  return { redraw };
+}
