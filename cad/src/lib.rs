@@ -9,12 +9,14 @@
 //! actually present and against [`Limits`], recursion is bounded, and a bad file gives a
 //! [`CadError`] that says what is wrong, never a panic or an unbounded allocation.
 
+pub mod dxf;
 pub mod gltf;
 pub mod model;
 pub mod obj;
 pub mod stl;
 mod weld;
 
+pub use dxf::load_dxf;
 pub use gltf::load_gltf;
 pub use model::{
     Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text,
