@@ -11,6 +11,8 @@
 
 pub mod dxf;
 pub mod gltf;
+pub mod load;
+pub mod measure;
 pub mod model;
 pub mod obj;
 pub mod stl;
@@ -18,6 +20,10 @@ mod weld;
 
 pub use dxf::load_dxf;
 pub use gltf::load_gltf;
+pub use load::{Content, load, load_model};
+pub use measure::{
+    Hit, Plane, Ray, edge_chain_length, feature_edges, nearest_feature_edge, pick, snap_to_vertex,
+};
 pub use model::{
     Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text,
 };
