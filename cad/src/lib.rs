@@ -9,6 +9,23 @@
 //! actually present and against [`Limits`], recursion is bounded, and a bad file gives a
 //! [`CadError`] that says what is wrong, never a panic or an unbounded allocation.
 
+pub mod dxf;
+pub mod gltf;
+pub mod load;
+pub mod measure;
 pub mod model;
+pub mod obj;
+pub mod stl;
+mod weld;
 
-pub use model::{Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text};
+pub use dxf::load_dxf;
+pub use gltf::load_gltf;
+pub use load::{Content, load, load_model};
+pub use measure::{
+    Hit, Plane, Ray, edge_chain_length, feature_edges, nearest_feature_edge, pick, snap_to_vertex,
+};
+pub use model::{
+    Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text,
+};
+pub use obj::load_obj;
+pub use stl::load_stl;

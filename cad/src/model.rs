@@ -116,9 +116,9 @@ impl Aabb {
 
     /// Grows the box to hold `p`.
     pub fn add(&mut self, p: [f64; 3]) {
-        for k in 0..3 {
-            self.min[k] = self.min[k].min(p[k]);
-            self.max[k] = self.max[k].max(p[k]);
+        for (k, v) in p.into_iter().enumerate() {
+            self.min[k] = self.min[k].min(v);
+            self.max[k] = self.max[k].max(v);
         }
     }
 
@@ -203,6 +203,11 @@ pub struct Part {
     pub mesh: Mesh,
     /// Base colour, sRGB components in 0..=1 (a neutral grey when the file gives none).
     pub color: [f32; 3],
+}
+
+impl Part {
+    /// The neutral grey a part gets when the file gives no colour.
+    pub const DEFAULT_COLOR: [f32; 3] = [0.72, 0.72, 0.72];
 }
 
 /// A node of the part tree (assemblies, sub-assemblies and parts).
@@ -323,8 +328,23 @@ impl Drawing {
     pub fn bounds(&self) -> Aabb {
         let mut b = Aabb::EMPTY;
         for p in &self.paths {
-            for q in &p.points {
+            let n = p.points.len();
+            for (i, q) in p.points.iter().enumerate() {
                 b.add([q[0], q[1], 0.0]);
+                let next = if i + 1 < n {
+                    i + 1
+                } else if p.closed && n > 1 {
+                    0
+                } else {
+                    continue;
+                };
+                let bulge = p.bulges.get(i).copied().unwrap_or(0.0);
+                for e in arc_extremes(*q, p.points[next], bulge)
+                    .into_iter()
+                    .flatten()
+                {
+                    b.add([e[0], e[1], 0.0]);
+                }
             }
         }
         for t in &self.texts {
@@ -332,4 +352,39 @@ impl Drawing {
         }
         b
     }
+}
+
+/// The axis-extreme points (east, north, west, south of the centre) that the arc from `a` to
+/// `b` with `bulge` passes through; `None` where the arc does not reach that side.
+fn arc_extremes(a: [f64; 2], b: [f64; 2], bulge: f64) -> [Option<[f64; 2]>; 4] {
+    let mut out = [None; 4];
+    let chord = [b[0] - a[0], b[1] - a[1]];
+    let len = chord[0].hypot(chord[1]);
+    if bulge == 0.0 || !bulge.is_finite() || len == 0.0 {
+        return out;
+    }
+    // Included angle 4·atan(bulge), positive counter-clockwise; the centre sits on the chord's
+    // perpendicular bisector at distance (len/2)·(1/bulge - bulge)/2.
+    let sweep = 4.0 * bulge.atan();
+    let offset = 0.25 * len * (1.0 / bulge - bulge);
+    let mid = [0.5 * (a[0] + b[0]), 0.5 * (a[1] + b[1])];
+    let left = [-chord[1] / len, chord[0] / len];
+    let c = [mid[0] + offset * left[0], mid[1] + offset * left[1]];
+    let r = (a[0] - c[0]).hypot(a[1] - c[1]);
+    let start = (a[1] - c[1]).atan2(a[0] - c[0]);
+    let tau = std::f64::consts::TAU;
+    for (k, slot) in out.iter_mut().enumerate() {
+        #[allow(clippy::cast_precision_loss, reason = "k is 0..4")]
+        let angle = k as f64 * std::f64::consts::FRAC_PI_2;
+        // How far along the sweep (in its direction) the extreme lies.
+        let along = if sweep > 0.0 {
+            (angle - start).rem_euclid(tau)
+        } else {
+            (start - angle).rem_euclid(tau)
+        };
+        if along <= sweep.abs() {
+            *slot = Some([c[0] + r * angle.cos(), c[1] + r * angle.sin()]);
+        }
+    }
+    out
 }
