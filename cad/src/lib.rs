@@ -10,5 +10,8 @@
 //! [`CadError`] that says what is wrong, never a panic or an unbounded allocation.
 
 pub mod model;
+pub mod step;
 
-pub use model::{Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text};
+pub use model::{
+    Aabb, CadError, Drawing, Layer, LengthUnit, Limits, Mesh, Model, Node, Part, Path2d, Text,
+};
