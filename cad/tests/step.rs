@@ -150,3 +150,212 @@ fn assembly_places_four_named_parts_under_one_root() {
         assert_eq!(model.nodes[p.node].name, p.name);
     }
 }
+
+fn wrap(data: &str) -> Vec<u8> {
+    format!(
+        "ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION((''),'2;1');\nENDSEC;\nDATA;\n{data}\nENDSEC;\nEND-ISO-10303-21;\n"
+    )
+    .into_bytes()
+}
+
+/// Loads hostile bytes: must return (either way) without panicking, within `limit`.
+fn load_quickly(bytes: &[u8], limit: Duration) -> Result<Model, CadError> {
+    let start = Instant::now();
+    let result = load_step(bytes, &Limits::default());
+    let took = start.elapsed();
+    assert!(took < limit, "took {took:?}");
+    result
+}
+
+#[test]
+fn refuses_what_is_not_step() {
+    for bytes in [
+        &b""[..],
+        b"solid cube\nendsolid",
+        b"ISO-10303-21;",
+        b"\xff\xfe\x00",
+    ] {
+        assert!(matches!(
+            load_step(bytes, &Limits::default()),
+            Err(CadError::Malformed { format: "STEP", .. })
+        ));
+    }
+    assert!(matches!(
+        load_step(&wrap(""), &Limits::default()),
+        Err(CadError::Empty { .. })
+    ));
+}
+
+#[test]
+fn every_prefix_of_a_file_fails_cleanly() {
+    let bytes = fixture("bracket.step");
+    let start = Instant::now();
+    // The last byte is the final newline: without it the file is still complete.
+    for cut in (0..bytes.len())
+        .step_by(61)
+        .chain(bytes.len() - 64..bytes.len() - 1)
+    {
+        assert!(load_step(&bytes[..cut], &Limits::default()).is_err());
+    }
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+/// Cutting the DATA section short (and closing the file properly) leaves dangling references
+/// everywhere: each cut gives a partial model or an error, quickly.
+#[test]
+fn data_cut_short_gives_a_partial_model_or_an_error() {
+    let text = String::from_utf8(fixture("bracket.step")).expect("ASCII");
+    let data_start = text.find("DATA;").expect("DATA") + 5;
+    let data_end = text.rfind("ENDSEC;").expect("ENDSEC");
+    let entities: Vec<&str> = text[data_start..data_end].split_inclusive(";\n").collect();
+    let mut partial = 0;
+    for cut in (0..entities.len()).step_by(7) {
+        // Keep the first `cut` instances whole, and of the rest drop every fifth, so that
+        // references dangle inside faces, not only at the end.
+        let kept: String = entities
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < cut || i % 5 != 0)
+            .map(|(_, e)| *e)
+            .collect();
+        if let Ok(m) = load_quickly(&wrap(&kept), Duration::from_secs(5)) {
+            assert!(m.triangle_count() > 0);
+            partial += 1;
+        }
+    }
+    assert!(partial > 0, "some cuts should still show something");
+}
+
+const FACE: &str = "#1 = MANIFOLD_SOLID_BREP('',#2);
+#2 = CLOSED_SHELL('',(#3));
+#3 = ADVANCED_FACE('',(#4),#20,.T.);
+#4 = FACE_OUTER_BOUND('',#5,.T.);
+#5 = EDGE_LOOP('',(#6,#7,#8));
+#6 = ORIENTED_EDGE('',*,*,#9,.T.);
+#7 = ORIENTED_EDGE('',*,*,#10,.T.);
+#8 = ORIENTED_EDGE('',*,*,#11,.T.);
+#9 = EDGE_CURVE('',#12,#13,#30,.T.);
+#10 = EDGE_CURVE('',#13,#14,#31,.T.);
+#11 = EDGE_CURVE('',#14,#12,#32,.T.);
+#12 = VERTEX_POINT('',#15);
+#13 = VERTEX_POINT('',#16);
+#14 = VERTEX_POINT('',#17);
+#15 = CARTESIAN_POINT('',(0.,0.,0.));
+#16 = CARTESIAN_POINT('',(1.,0.,0.));
+#17 = CARTESIAN_POINT('',(0.,1.,0.));
+#20 = PLANE('',#21);
+#21 = AXIS2_PLACEMENT_3D('',#15,$,$);
+#30 = LINE('',#15,#33);
+#31 = LINE('',#16,#33);
+#32 = LINE('',#17,#33);
+#33 = VECTOR('',#34,1.);
+#34 = DIRECTION('',(1.,0.,0.));";
+
+#[test]
+fn a_minimal_solid_loads() {
+    let m = load_quickly(&wrap(FACE), Duration::from_secs(1)).expect("loads");
+    assert_eq!(m.triangle_count(), 1);
+    assert!((m.surface_area() - 0.5).abs() < 1e-6);
+    assert!(!m.unit_declared);
+}
+
+#[test]
+fn hostile_geometry_is_refused_or_skipped() {
+    let cases = [
+        // Reference cycles through curves and surfaces.
+        FACE.replace("#30 = LINE('',#15,#33);", "#30 = TRIMMED_CURVE('',#30,(),(),.T.,.PARAMETER.);"),
+        FACE.replace("#30 = LINE('',#15,#33);", "#30 = SURFACE_CURVE('',#35,(),.CURVE_3D.);\n#35 = SURFACE_CURVE('',#30,(),.CURVE_3D.);"),
+        FACE.replace("#20 = PLANE('',#21);", "#20 = SURFACE_OF_REVOLUTION('',#20,#21);"),
+        FACE.replace("#2 = CLOSED_SHELL('',(#3));", "#2 = ORIENTED_CLOSED_SHELL('',*,#2,.F.);"),
+        // Dangling references.
+        FACE.replace("#20 = PLANE('',#21);", "#20 = PLANE('',#999);"),
+        FACE.replace("#9 = EDGE_CURVE('',#12,#13,#30,.T.);", "#9 = EDGE_CURVE('',#12,#13,#777,.T.);"),
+        // Absurd B-splines.
+        FACE.replace("#30 = LINE('',#15,#33);", "#30 = B_SPLINE_CURVE_WITH_KNOTS('',1000000,(#15,#16),.UNSPECIFIED.,.F.,.F.,(2,2),(0.,1.),.UNSPECIFIED.);"),
+        FACE.replace("#30 = LINE('',#15,#33);", "#30 = B_SPLINE_CURVE_WITH_KNOTS('',1,(#15,#16),.UNSPECIFIED.,.F.,.F.,(9223372036854775807,2),(0.,1.),.UNSPECIFIED.);"),
+        FACE.replace("#20 = PLANE('',#21);", "#20 = B_SPLINE_SURFACE_WITH_KNOTS('',3,3,((#15,#16),(#17,#15)),.UNSPECIFIED.,.F.,.F.,.F.,(4,4),(4,4),(0.,1.),(0.,1.),.UNSPECIFIED.);"),
+        // Huge and tiny numbers.
+        FACE.replace("(1.,0.,0.));\n#17", "(1.E308,0.,0.));\n#17"),
+        FACE.replace("#21 = AXIS2_PLACEMENT_3D('',#15,$,$);", "#21 = AXIS2_PLACEMENT_3D('',#15,#22,$);\n#22 = DIRECTION('',(0.,0.,0.));"),
+        FACE.replace("#20 = PLANE('',#21);", "#20 = CYLINDRICAL_SURFACE('',#21,1.E-300);"),
+        FACE.replace("#20 = PLANE('',#21);", "#20 = SPHERICAL_SURFACE('',#21,1.E300);"),
+    ];
+    for (k, case) in cases.iter().enumerate() {
+        assert_ne!(case, FACE, "case {k} changed nothing");
+        let result = load_quickly(&wrap(case), Duration::from_secs(2));
+        if let Ok(m) = result {
+            assert!(m.triangle_count() <= 1_000, "case {k}");
+        }
+    }
+}
+
+#[test]
+fn huge_circles_and_tiny_tolerances_are_bounded() {
+    // A full circle of radius 1e9 in a model whose vertices span 1e-6: the tolerance is tiny.
+    let data = "#1 = MANIFOLD_SOLID_BREP('',#2);
+#2 = CLOSED_SHELL('',(#3));
+#3 = ADVANCED_FACE('',(#4),#20,.T.);
+#4 = FACE_OUTER_BOUND('',#5,.T.);
+#5 = EDGE_LOOP('',(#6));
+#6 = ORIENTED_EDGE('',*,*,#9,.T.);
+#9 = EDGE_CURVE('',#12,#12,#30,.T.);
+#12 = VERTEX_POINT('',#15);
+#15 = CARTESIAN_POINT('',(1.E9,0.,0.));
+#16 = CARTESIAN_POINT('',(0.,0.,0.));
+#20 = SPHERICAL_SURFACE('',#21,1.E9);
+#21 = AXIS2_PLACEMENT_3D('',#16,$,$);
+#30 = CIRCLE('',#21,1.E9);";
+    let result = load_quickly(&wrap(data), Duration::from_secs(10));
+    if let Ok(m) = result {
+        assert!(m.triangle_count() < 200_000);
+    }
+}
+
+#[test]
+fn deep_nesting_and_assembly_cycles_are_bounded() {
+    let deep = format!("#1 = A({}1{});", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(matches!(
+        load_quickly(&wrap(&deep), Duration::from_secs(2)),
+        Err(CadError::Malformed { .. })
+    ));
+    // Two product definitions, each a component of the other, plus one of itself.
+    let cycle = format!(
+        "{FACE}
+#100 = PRODUCT('a','a','',());
+#101 = PRODUCT_DEFINITION_FORMATION('','',#100);
+#102 = PRODUCT_DEFINITION('design','',#101,$);
+#103 = PRODUCT_DEFINITION('design','',#101,$);
+#104 = NEXT_ASSEMBLY_USAGE_OCCURRENCE('1','x','',#102,#103,$);
+#105 = NEXT_ASSEMBLY_USAGE_OCCURRENCE('2','y','',#103,#102,$);
+#106 = NEXT_ASSEMBLY_USAGE_OCCURRENCE('3','z','',#102,#102,$);
+#107 = SHAPE_DEFINITION_REPRESENTATION(#108,#109);
+#108 = PRODUCT_DEFINITION_SHAPE('','',#102);
+#109 = ADVANCED_BREP_SHAPE_REPRESENTATION('',(#1),$);"
+    );
+    let result = load_quickly(&wrap(&cycle), Duration::from_secs(10));
+    assert!(result.is_ok() || matches!(result, Err(CadError::TooLarge { .. })));
+}
+
+#[test]
+fn limits_are_enforced() {
+    let bytes = fixture("assembly.step");
+    let few_triangles = Limits {
+        max_triangles: 100,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        load_step(&bytes, &few_triangles),
+        Err(CadError::TooLarge {
+            what: "triangles",
+            ..
+        })
+    ));
+    let few_nodes = Limits {
+        max_nodes: 2,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        load_step(&bytes, &few_nodes),
+        Err(CadError::TooLarge { .. })
+    ));
+}

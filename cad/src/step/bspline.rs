@@ -127,8 +127,9 @@ impl KnotVector {
                 } else {
                     0.0
                 };
-                for c in 0..N {
-                    d[j][c] = (1.0 - alpha) * d[j - 1][c] + alpha * d[j][c];
+                let prev = d[j - 1];
+                for (x, q) in d[j].iter_mut().zip(prev) {
+                    *x = (1.0 - alpha) * q + alpha * *x;
                 }
             }
         }

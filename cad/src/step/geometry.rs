@@ -93,7 +93,7 @@ fn newton_curve(c: &Curve, p: V3, mut t: f64, a: f64, b: f64) -> f64 {
     for _ in 0..30 {
         let d = scale(sub(c.eval(t + h), c.eval(t - h)), 0.5 / h);
         let dd = dot(d, d);
-        if !(dd > 1e-300) {
+        if dd.is_nan() || dd <= 1e-300 {
             break;
         }
         let step = dot(sub(p, c.eval(t)), d) / dd;
@@ -285,7 +285,7 @@ impl Surface {
                 let (a11, a12, a22) = (dot(su, su), dot(su, sv), dot(sv, sv));
                 let (b1, b2) = (dot(su, r), dot(sv, r));
                 let det = a11 * a22 - a12 * a12;
-                if !(det.abs() > 1e-300) {
+                if det.is_nan() || det.abs() <= 1e-300 {
                     break;
                 }
                 let du = (b1 * a22 - b2 * a12) / det;
@@ -535,7 +535,7 @@ impl<'a> GeometryReader<'a> {
                 let f = frame()?;
                 let rad = num(2).filter(|&x| x >= 0.0).ok_or_else(bad)?;
                 let a = num(3).ok_or_else(bad)? * self.angle_unit;
-                if !(a.abs() < 0.5 * PI - 1e-9) || a == 0.0 {
+                if a.abs() >= 0.5 * PI - 1e-9 || a == 0.0 {
                     return Err(bad());
                 }
                 Ok(Surface::Cone(f, rad, a.tan()))

@@ -27,6 +27,7 @@ pub mod triangulate;
 pub mod units;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crate::{Aabb, CadError, LengthUnit, Limits, Mesh, Model, Part};
 use geometry::GeometryReader;
@@ -89,17 +90,17 @@ pub fn load_step_with_report(
     };
     let mut parts = Vec::new();
     for placement in &structure.placements {
-        if !meshes.contains_key(&placement.solid) {
-            let (faces, unreadable) = topology::solid_faces(&ex, placement.solid);
-            let budget = max_triangles.saturating_sub(total);
-            let mut mesh = SolidTessellator::new(&ex, &geo, tol, budget)
-                .run(&faces)
-                .map_err(|_| too_many())?;
-            mesh.skipped_faces += unreadable;
-            meshes.insert(placement.solid, mesh);
-        }
-        let Some(solid) = meshes.get(&placement.solid) else {
-            continue;
+        let solid = match meshes.entry(placement.solid) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let (faces, unreadable) = topology::solid_faces(&ex, placement.solid);
+                let budget = max_triangles.saturating_sub(total);
+                let mut mesh = SolidTessellator::new(&ex, &geo, tol, budget)
+                    .run(&faces)
+                    .map_err(|_| too_many())?;
+                mesh.skipped_faces += unreadable;
+                e.insert(mesh)
+            }
         };
         report.skipped_faces += solid.skipped_faces;
         total = total.saturating_add(solid.triangles.len());

@@ -214,6 +214,7 @@ pub fn parse(bytes: &[u8]) -> Result<Exchange, CadError> {
     loop {
         p.skip_space()?;
         if p.eat_keyword(b"END-ISO-10303-21") {
+            p.expect(b';')?;
             break;
         }
         if p.eat_keyword(b"HEADER") {
