@@ -4,7 +4,7 @@
 //!
 //! Tolerances: bounding boxes within 0.1 % of the diagonal; surface area within 1 % of the exact
 //! B-rep area (the mesh's chords cut inside curved faces, so the tessellated area is slightly
-//! below the exact one: with the 1/1000-diagonal chord tolerance and 20° angular limit the
+//! below the exact one: with the 1/2000-diagonal chord tolerance and 20° angular limit the
 //! deficit is a few tenths of a percent on these parts).
 
 use std::collections::HashMap;

@@ -11,7 +11,7 @@
 //! loops and edges; [`geometry`] evaluates curves and surfaces; [`tessellate`] samples edges
 //! once per solid and [`triangulate`] fills each face in its parameter plane.
 //!
-//! The chord tolerance is 1/1000 of the model's bounding-box diagonal (taken over the B-rep
+//! The chord tolerance is 1/2000 of the model's bounding-box diagonal (taken over the B-rep
 //! vertices) with a 20° angular limit. Faces whose geometry is unsupported or broken are
 //! skipped and counted ([`StepReport::skipped_faces`]); the load fails only when nothing is
 //! left to show.
@@ -34,7 +34,7 @@ use geometry::GeometryReader;
 use tessellate::{SolidMesh, SolidTessellator, Tolerance};
 
 /// Chord tolerance as a fraction of the model's diagonal.
-pub const CHORD_FRACTION: f64 = 1e-3;
+pub const CHORD_FRACTION: f64 = 5e-4;
 
 /// Angular limit of one mesh segment along a curve or across a surface: 20°.
 pub const ANGLE_LIMIT: f64 = 20.0 * std::f64::consts::PI / 180.0;
