@@ -15,6 +15,7 @@ pub mod load;
 pub mod measure;
 pub mod model;
 pub mod obj;
+pub mod step;
 pub mod stl;
 mod weld;
 

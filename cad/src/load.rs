@@ -5,19 +5,6 @@ use veilmark_shared::media::MediaType;
 
 use crate::model::{CadError, Drawing, Limits, Model};
 
-// merged away when cad/src/step lands: the STEP loader is written on another branch; this stub
-// keeps the dispatch compiling until then.
-mod step {
-    use crate::model::{CadError, Limits, Model};
-
-    /// Placeholder for `crate::step::load_step`.
-    pub fn load_step(_bytes: &[u8], _limits: &Limits) -> Result<Model, CadError> {
-        Err(CadError::Unsupported {
-            format: "STEP",
-            what: "STEP files (not yet in this build)".into(),
-        })
-    }
-}
 
 /// What a CAD file decodes to.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +24,7 @@ pub fn load_model(media: MediaType, bytes: &[u8], limits: &Limits) -> Result<Mod
         MediaType::Stl => crate::stl::load_stl(bytes, limits),
         MediaType::Obj => crate::obj::load_obj(bytes, limits),
         MediaType::Gltf | MediaType::Glb => crate::gltf::load_gltf(bytes, limits),
-        MediaType::Step => step::load_step(bytes, limits),
+        MediaType::Step => crate::step::load_step(bytes, limits),
         other => Err(CadError::Unsupported {
             format: "CAD",
             what: format!("{other:?} is not a 3D model"),
