@@ -6,7 +6,10 @@ use libfuzzer_sys::fuzz_target;
 use veilmark_cad::{Limits, load_dxf};
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_drawing_points: 200_000, ..Limits::default() };
+    let limits = Limits {
+        max_drawing_points: 200_000,
+        ..Limits::default()
+    };
     if let Ok(drawing) = load_dxf(data, &limits) {
         let _ = drawing.bounds();
     }
