@@ -11,8 +11,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let (ops, plaintext) = data.split_at(8);
     let key = ContentKey::from_bytes([7; 32]);
-    let sealed = envelope::seal(&key, DocumentId([1; 16]), "model/step", plaintext, 1024, [2; 16], [3; 7])
-        .expect("valid parameters");
+    let sealed = envelope::seal(
+        &key,
+        DocumentId([1; 16]),
+        "model/step",
+        plaintext,
+        1024,
+        [2; 16],
+        [3; 7],
+    )
+    .expect("valid parameters");
     let opened = envelope::open(&key, &sealed).expect("fresh envelope opens");
     assert_eq!(opened.plaintext.as_slice(), plaintext);
 
@@ -31,6 +39,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if damaged != sealed {
-        assert!(envelope::open(&key, &damaged).is_err(), "damaged envelope opened");
+        assert!(
+            envelope::open(&key, &damaged).is_err(),
+            "damaged envelope opened"
+        );
     }
 });
