@@ -9,11 +9,19 @@ use crate::sh;
 /// Writes occt-import-js's figures to `target/occt-results.jsonl` and compares.
 pub fn run() -> Result<()> {
     if sh::output("node", &["--version"]).is_none() {
-        anyhow::bail!("the occt-import-js comparison needs Node.js 18 or later (apt-get install nodejs npm)");
+        anyhow::bail!(
+            "the occt-import-js comparison needs Node.js 18 or later (apt-get install nodejs npm)"
+        );
     }
     sh::run(
         "npm",
-        &["ci", "--no-audit", "--no-fund", "--prefix", "tests/interop/occt"],
+        &[
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            "tests/interop/occt",
+        ],
     )?;
     let files = [
         "tests/fixtures/cad/bracket.step",
