@@ -17,9 +17,10 @@ use veilmark_cad::step::load_step;
 #[test]
 fn agrees_with_occt_import_js() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    // A relative OCCT_RESULTS is relative to the workspace root (tests run in `cad/`).
     let results = std::env::var_os("OCCT_RESULTS").map_or_else(
         || root.join("tests/interop/occt/occt-results.jsonl"),
-        PathBuf::from,
+        |p| root.join(p),
     );
     let text = std::fs::read_to_string(&results).expect("occt-import-js results");
     println!(

@@ -3,8 +3,8 @@
 //! - `cargo xtask demo`: installs what the demo needs and runs `veilmark demo`.
 //! - `cargo xtask test`: installs every tool the tests need on a fresh machine, then runs every
 //!   check and test suite: formatting, clippy (native and wasm32), docs, test vectors, the
-//!   workspace tests, the independent Python decryptor, the wasm tests in headless Chromium and
-//!   the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
+//!   workspace tests, the independent Python decryptor, the STEP loader against occt-import-js,
+//!   the wasm tests in headless Chromium and the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
 //! - `cargo xtask bench`: throughput benchmarks next to named peers: the envelope against age
 //!   (`bench` or `bench envelope`), the browser viewer against pdf.js (`bench viewer`), the
 //!   forensic watermark against invisible-watermark (`bench watermark`) and its false positives
@@ -16,6 +16,7 @@
 
 mod bench;
 mod console_e2e;
+mod occt;
 mod setup;
 mod sh;
 mod test;

@@ -86,6 +86,10 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             )
         },
     )?;
+    sh::step(
+        "STEP loader agrees with occt-import-js (OpenCascade)",
+        crate::occt::run,
+    )?;
     // The viewer's wasm build first: the wasm tests reuse its dependency builds.
     crate::viewer::build_viewer()?;
     crate::viewer::wasm_tests()?;

@@ -257,10 +257,16 @@ impl Surface {
                 (u, v)
             }
             Surface::Extrusion { curve, dir } => {
+                // Slide the point along the sweep back onto the curve's plane (circles and
+                // ellipses) or the plane across the sweep (others), then polish.
                 let d2 = dot(*dir, *dir);
-                let base = curve.eval(curve.domain().map_or(0.0, |(a, _)| a));
-                let along = if d2 > 0.0 {
-                    dot(sub(p, base), *dir) / d2
+                let (origin, normal) = match curve.as_ref() {
+                    Curve::Circle(f, _) | Curve::Ellipse(f, _, _) => (f.o, f.z),
+                    _ => (curve.eval(curve.domain().map_or(0.0, |(a, _)| a)), *dir),
+                };
+                let across = dot(*dir, normal);
+                let along = if across.abs() > 1e-12 * d2.sqrt() {
+                    dot(sub(p, origin), normal) / across
                 } else {
                     0.0
                 };
@@ -270,9 +276,32 @@ impl Surface {
                 } else {
                     0.0
                 };
-                (u, v)
+                self.polish(p, (u, v))
             }
         }
+    }
+
+    /// A few unclamped Gauss–Newton steps from a good first guess.
+    fn polish(&self, p: V3, (mut u, mut v): (f64, f64)) -> (f64, f64) {
+        for _ in 0..8 {
+            let (su, sv) = self.derivatives(u, v);
+            let r = sub(p, self.eval(u, v));
+            let (a11, a12, a22) = (dot(su, su), dot(su, sv), dot(sv, sv));
+            let det = a11 * a22 - a12 * a12;
+            if det.is_nan() || det.abs() <= 1e-300 {
+                break;
+            }
+            let (b1, b2) = (dot(su, r), dot(sv, r));
+            let (du, dv) = ((b1 * a22 - b2 * a12) / det, (a11 * b2 - a12 * b1) / det);
+            if !(du.is_finite() && dv.is_finite()) {
+                break;
+            }
+            (u, v) = (u + du, v + dv);
+            if du.abs() + dv.abs() < 1e-14 {
+                break;
+            }
+        }
+        (u, v)
     }
 
     /// Gauss–Newton on `|S(u, v) − p|²` inside `[a, b] × [c, d]`, from `hint` or the best
@@ -653,4 +682,74 @@ fn knot_vector(
         .map(Param::as_i64)
         .collect::<Option<_>>()?;
     KnotVector::new(degree?.as_i64()?, count, &mults, &numbers(knots?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Frame {
+        Frame::new(
+            [1.0, 2.0, 3.0],
+            Some([0.3, -0.2, 1.0]),
+            Some([1.0, 0.5, 0.0]),
+        )
+        .expect("frame")
+    }
+
+    #[test]
+    fn surfaces_invert_their_own_points() {
+        let profile = Curve::Circle(
+            Frame::new(
+                [5.0, 0.0, 0.0],
+                Some([0.0, 1.0, 0.0]),
+                Some([1.0, 0.0, 0.0]),
+            )
+            .expect("frame"),
+            1.5,
+        );
+        let surfaces = [
+            Surface::Plane(frame()),
+            Surface::Cylinder(frame(), 2.0),
+            Surface::Cone(frame(), 2.0, 0.5),
+            Surface::Sphere(frame(), 3.0),
+            Surface::Torus(frame(), 5.0, 1.0),
+            Surface::Revolution {
+                curve: Box::new(profile.clone()),
+                axis: Frame::new([0.0; 3], None, None).expect("frame"),
+            },
+            Surface::Extrusion {
+                curve: Box::new(profile),
+                dir: [0.0, 2.0, 0.5],
+            },
+        ];
+        for s in &surfaces {
+            for (u, v) in [(0.3, 0.4), (-2.0, 1.1), (2.5, -0.7)] {
+                let p = s.eval(u, v);
+                let (iu, iv) = s.invert(p, None);
+                let q = s.eval(iu, iv);
+                assert!(dist(p, q) < 1e-9, "{s:?} at ({u}, {v}): {p:?} vs {q:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn bspline_surfaces_invert_by_newton() {
+        let u = KnotVector::new(2, 3, &[3, 3], &[0.0, 1.0]).expect("knots");
+        let v = KnotVector::new(1, 2, &[2, 2], &[0.0, 2.0]).expect("knots");
+        let pts = [
+            [0.0, 0.0, 0.0],
+            [0.0, 4.0, 0.0],
+            [1.0, 0.0, 1.0],
+            [1.0, 4.0, 1.5],
+            [2.0, 0.0, 0.0],
+            [2.0, 4.0, 0.2],
+        ];
+        let s = Surface::BSpline(BSplineSurface::new(u, v, &pts, None).expect("surface"));
+        for (a, b) in [(0.2, 0.3), (0.9, 1.7), (0.5, 1.0)] {
+            let p = s.eval(a, b);
+            let (iu, iv) = s.invert(p, None);
+            assert!(dist(s.eval(iu, iv), p) < 1e-9);
+        }
+    }
 }
