@@ -530,10 +530,8 @@ async fn read_back(
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
-    // Native and WebGL complete the map here; on WebGPU the browser's event loop does.
-    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
-    rx.await
-        .map_err(|_| RenderError::Gpu("the GPU dropped the frame read-back".into()))?
+    mapped(gpu, rx)
+        .await
         .map_err(|e| RenderError::Gpu(format!("frame read-back failed: {e}")))?;
     let row = width as usize * 4;
     let mut rgba = Zeroizing::new(vec![0u8; row * height as usize]);
@@ -551,6 +549,30 @@ async fn read_back(
         height,
         rgba,
     })
+}
+
+type MapResult = Result<(), wgpu::BufferAsyncError>;
+
+/// Waits for a read-back mapping. Natively `poll` blocks until it is done; on WebGPU the
+/// browser's event loop completes it; on WebGL2 a blocking wait is not allowed (WebGL caps
+/// fence waits at zero), so poll without blocking and give the event loop a turn in between.
+async fn mapped(
+    gpu: &Gpu,
+    mut rx: futures_channel::oneshot::Receiver<MapResult>,
+) -> Result<(), String> {
+    let canceled = |_| "the GPU dropped the frame read-back".to_owned();
+    if cfg!(target_arch = "wasm32") && gpu.backend == wgpu::Backend::Gl {
+        for _ in 0..10_000 {
+            let _ = gpu.device.poll(wgpu::PollType::Poll);
+            if let Some(result) = rx.try_recv().map_err(canceled)? {
+                return result.map_err(|e| e.to_string());
+            }
+            crate::gpu::next_tick().await;
+        }
+        return Err("the GPU did not finish the frame".into());
+    }
+    let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+    rx.await.map_err(canceled)?.map_err(|e| e.to_string())
 }
 
 /// Crosses at the markers, the line between the first two, and the highlighted chain, in clip

@@ -113,3 +113,17 @@ impl Gpu {
         Ok(gpu)
     }
 }
+
+/// Yields to the browser's event loop for one macrotask (`setTimeout(0)`), so that it can run
+/// the GPU work a frame waits for. Natively there is nothing to wait for.
+pub(crate) async fn next_tick() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+}
