@@ -5,7 +5,6 @@ use veilmark_shared::media::MediaType;
 
 use crate::model::{CadError, Drawing, Limits, Model};
 
-
 /// What a CAD file decodes to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Content {

@@ -322,8 +322,8 @@ pub struct Drawing {
 }
 
 impl Drawing {
-    /// Bounding box of the path vertices and text insertion points (z is 0), arcs' bulges
-    /// included.
+    /// Bounding box of the paths (arcs' bulges included) and of the texts' estimated boxes
+    /// (z is 0).
     #[must_use]
     pub fn bounds(&self) -> Aabb {
         let mut b = Aabb::EMPTY;
@@ -348,7 +348,21 @@ impl Drawing {
             }
         }
         for t in &self.texts {
-            b.add([t.position[0], t.position[1], 0.0]);
+            // The text's box, estimated for the viewer's monospaced font (advance 0.83 of the
+            // cap height), descenders and accents included, rotated with the text.
+            let width = 0.82 * t.height * t.value.chars().count() as f64;
+            let (sin, cos) = t.rotation_deg.to_radians().sin_cos();
+            for (dx, dy) in [(0.0, -0.25), (width, -0.25), (0.0, 1.1), (width, 1.1)] {
+                let dy = dy * t.height;
+                let p = [
+                    t.position[0] + dx * cos - dy * sin,
+                    t.position[1] + dx * sin + dy * cos,
+                    0.0,
+                ];
+                if p.iter().all(|v| v.is_finite()) {
+                    b.add(p);
+                }
+            }
         }
         b
     }

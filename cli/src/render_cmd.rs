@@ -16,7 +16,9 @@ use veilmark_shared::media::MediaType;
 
 /// Arguments of `veilmark render`.
 #[derive(Args)]
-#[command(after_help = "Examples:\n  veilmark render bracket.step --out refs/\n  veilmark render assembly.glb --out refs/ --views iso,front,top --size 2048\n  veilmark catalog add refs/*.png --product BR-80\n\nModels: STEP (AP203/AP214), glTF/GLB, STL, OBJ. Drawings (DXF) render once, fitted to the frame.\nWithout a GPU set up, install Mesa's software Vulkan driver: apt-get install mesa-vulkan-drivers")]
+#[command(
+    after_help = "Examples:\n  veilmark render bracket.step --out refs/\n  veilmark render assembly.glb --out refs/ --views iso,front,top --size 2048\n  veilmark catalog add refs/*.png --product BR-80\n\nModels: STEP (AP203/AP214), glTF/GLB, STL, OBJ. Drawings (DXF) render once, fitted to the frame.\nWithout a GPU set up, install Mesa's software Vulkan driver: apt-get install mesa-vulkan-drivers"
+)]
 pub struct RenderArgs {
     /// The model or drawing file.
     model: PathBuf,
@@ -41,7 +43,9 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
         .iter()
         .map(|v| {
             StandardView::parse(v).with_context(|| {
-                format!("unknown view '{v}' (choose from iso, front, top, right, back, bottom, left)")
+                format!(
+                    "unknown view '{v}' (choose from iso, front, top, right, back, bottom, left)"
+                )
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -64,7 +68,12 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             let img = render_drawing(&drawing, &view, &[], width, height)?;
             let path = args.out.join(format!("{stem}.png"));
             save(&path, &img)?;
-            println!("{}  drawing, {} paths, {} texts", path.display(), drawing.paths.len(), drawing.texts.len());
+            println!(
+                "{}  drawing, {} paths, {} texts",
+                path.display(),
+                drawing.paths.len(),
+                drawing.texts.len()
+            );
         }
         Content::Model(model) => {
             let gpu = Gpu::native()?;
@@ -95,8 +104,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
                 state.camera.set_view(view);
                 state.camera.fit_all(&bounds, aspect);
                 state.edges = !args.no_edges;
-                let img =
-                    pollster::block_on(renderer.render(&gpu, &scene, &state, width, height))?;
+                let img = pollster::block_on(renderer.render(&gpu, &scene, &state, width, height))?;
                 let path = args.out.join(format!("{stem}-{}.png", view.name()));
                 save(&path, &img)?;
                 println!("{}", path.display());

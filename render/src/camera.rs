@@ -140,15 +140,31 @@ impl Camera {
         let (mut w, mut h) = (0.0f64, 0.0f64);
         for corner in 0..8 {
             let p = [
-                if corner & 1 == 0 { bounds.min[0] } else { bounds.max[0] },
-                if corner & 2 == 0 { bounds.min[1] } else { bounds.max[1] },
-                if corner & 4 == 0 { bounds.min[2] } else { bounds.max[2] },
+                if corner & 1 == 0 {
+                    bounds.min[0]
+                } else {
+                    bounds.max[0]
+                },
+                if corner & 2 == 0 {
+                    bounds.min[1]
+                } else {
+                    bounds.max[1]
+                },
+                if corner & 4 == 0 {
+                    bounds.min[2]
+                } else {
+                    bounds.max[2]
+                },
             ];
             let d = sub(p, self.target);
             w = w.max(crate::math::dot(d, right).abs());
             h = h.max(crate::math::dot(d, up).abs());
         }
-        let aspect = if aspect.is_finite() && aspect > 0.0 { aspect } else { 1.0 };
+        let aspect = if aspect.is_finite() && aspect > 0.0 {
+            aspect
+        } else {
+            1.0
+        };
         self.half_height = (h.max(w / aspect) * 1.08).max(self.radius * 1e-6);
     }
 

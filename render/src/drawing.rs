@@ -5,10 +5,10 @@
 //! constant on-screen width, as in CAD, and the paper is white.
 
 use ab_glyph::{Font, FontRef, OutlineCurve};
-use vello_cpu::kurbo::{Affine, BezPath, Shape, Stroke};
-use vello_cpu::color::{AlphaColor, Srgb};
-use vello_cpu::{Pixmap, RenderContext};
 use veilmark_cad::{Aabb, Drawing, Path2d, Text};
+use vello_cpu::color::{AlphaColor, Srgb};
+use vello_cpu::kurbo::{Affine, BezPath, Shape, Stroke};
+use vello_cpu::{Pixmap, RenderContext};
 use zeroize::Zeroizing;
 
 use crate::{RenderError, RgbaImage};
@@ -144,26 +144,23 @@ fn text_path(font: &FontRef<'_>, text: &Text) -> BezPath {
             let mut last: Option<Point> = None;
             let pt = |p: ab_glyph::Point| Point::new(pen + f64::from(p.x), f64::from(p.y));
             for curve in &outline.curves {
-                let (start, el): (Point, Box<dyn Fn(&mut BezPath)>) = match *curve {
-                    OutlineCurve::Line(a, b) => (pt(a), Box::new(move |g| g.line_to(pt(b)))),
-                    OutlineCurve::Quad(a, b, c) => {
-                        (pt(a), Box::new(move |g| g.quad_to(pt(b), pt(c))))
-                    }
-                    OutlineCurve::Cubic(a, b, c, d) => {
-                        (pt(a), Box::new(move |g| g.curve_to(pt(b), pt(c), pt(d))))
-                    }
+                let (start, end) = match *curve {
+                    OutlineCurve::Line(a, b) | OutlineCurve::Quad(a, _, b) => (pt(a), pt(b)),
+                    OutlineCurve::Cubic(a, _, _, d) => (pt(a), pt(d)),
                 };
+                // A new contour starts wherever a curve does not continue the previous one.
                 if last.is_none_or(|l| l.distance(start) > 1e-6) {
                     if last.is_some() {
                         glyph.close_path();
                     }
                     glyph.move_to(start);
                 }
-                el(&mut glyph);
-                last = Some(match *curve {
-                    OutlineCurve::Line(_, b) | OutlineCurve::Quad(_, _, b) => pt(b),
-                    OutlineCurve::Cubic(_, _, _, d) => pt(d),
-                });
+                match *curve {
+                    OutlineCurve::Line(_, b) => glyph.line_to(pt(b)),
+                    OutlineCurve::Quad(_, b, c) => glyph.quad_to(pt(b), pt(c)),
+                    OutlineCurve::Cubic(_, b, c, d) => glyph.curve_to(pt(b), pt(c), pt(d)),
+                }
+                last = Some(end);
             }
             if last.is_some() {
                 glyph.close_path();
@@ -222,7 +219,7 @@ pub fn render_drawing(
     let font = FontRef::try_from_slice(veilmark_shared::visible::DEFAULT_FONT)
         .map_err(|e| RenderError::Gpu(format!("built-in font: {e}")))?;
     for text in &drawing.texts {
-        if !shown(text.layer) || !(text.height.is_finite() && text.height > 0.0) {
+        if !(shown(text.layer) && text.height.is_finite() && text.height > 0.0) {
             continue;
         }
         // Text smaller than a third of a pixel is not legible: skip it (fast zoomed-out frames).

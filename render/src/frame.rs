@@ -423,7 +423,9 @@ impl Renderer {
             self.globals_group.clone(),
         );
         let targets = self.targets(gpu, width, height);
-        let msaa_view = targets.msaa.create_view(&wgpu::TextureViewDescriptor::default());
+        let msaa_view = targets
+            .msaa
+            .create_view(&wgpu::TextureViewDescriptor::default());
         let resolved_view = targets
             .resolved
             .create_view(&wgpu::TextureViewDescriptor::default());
@@ -432,7 +434,9 @@ impl Renderer {
             .create_view(&wgpu::TextureViewDescriptor::default());
         let mut encoder = gpu
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("frame") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame"),
+            });
         {
             let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("frame"),

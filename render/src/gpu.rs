@@ -87,10 +87,9 @@ impl Gpu {
             if let Ok(adapter) = instance
                 .request_adapter(&wgpu::RequestAdapterOptions::default())
                 .await
+                && adapter.get_info().backend == wgpu::Backend::BrowserWebGpu
             {
-                if adapter.get_info().backend == wgpu::Backend::BrowserWebGpu {
-                    return Self::from_adapter(adapter).await;
-                }
+                return Self::from_adapter(adapter).await;
             }
         }
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();

@@ -65,7 +65,13 @@ impl Scene {
                 }
             }
             // wgpu rejects empty buffers in some backends: pad with one zero element.
-            let nonempty = |b: &[u8]| if b.is_empty() { vec![0u8; 16] } else { b.to_vec() };
+            let nonempty = |b: &[u8]| {
+                if b.is_empty() {
+                    vec![0u8; 16]
+                } else {
+                    b.to_vec()
+                }
+            };
             let vertices = gpu
                 .device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {

@@ -64,7 +64,10 @@ fn front_view_draws_the_box_in_the_middle_and_background_around() {
     let img = pollster::block_on(renderer.render(&gpu, &scene, &view, 400, 200)).unwrap();
     assert_eq!(img.rgba.len(), 400 * 200 * 4);
     let centre = px(&img, 200, 100);
-    assert!(centre[0] > centre[2] + 40, "box colour in the middle: {centre:?}");
+    assert!(
+        centre[0] > centre[2] + 40,
+        "box colour in the middle: {centre:?}"
+    );
     let corner = px(&img, 2, 2);
     assert!(corner[0] > 230 && corner[1] > 230, "background: {corner:?}");
     // 80 × 20 mm box fills 1/1.08 of the width: the top edge lies at 100 − 0.5·200·(20/80)·… —

@@ -253,9 +253,11 @@ impl CadView {
         match self {
             Self::Model(m) => {
                 let aspect = width / height.max(1.0);
-                m.state
-                    .camera
-                    .pan(2.0 * dx / width.max(1.0), -2.0 * dy / height.max(1.0), aspect);
+                m.state.camera.pan(
+                    2.0 * dx / width.max(1.0),
+                    -2.0 * dy / height.max(1.0),
+                    aspect,
+                );
             }
             Self::Drawing(d) => {
                 if let Some(v) = &mut d.view {
@@ -271,7 +273,9 @@ impl CadView {
         match self {
             Self::Model(m) => {
                 let (nx, ny) = ndc(x, y, width, height);
-                m.state.camera.zoom_at(factor, nx, ny, width / height.max(1.0));
+                m.state
+                    .camera
+                    .zoom_at(factor, nx, ny, width / height.max(1.0));
             }
             Self::Drawing(d) => {
                 if let Some(v) = &mut d.view {
@@ -351,10 +355,7 @@ impl CadView {
             Self::Model(m) => {
                 let vp = m.state.camera.view_projection(width / height.max(1.0));
                 let q = veilmark_render::math::transform(&vp, p);
-                Some([
-                    (q[0] + 1.0) * 0.5 * width,
-                    (1.0 - q[1]) * 0.5 * height,
-                ])
+                Some([(q[0] + 1.0) * 0.5 * width, (1.0 - q[1]) * 0.5 * height])
             }
             Self::Drawing(d) => {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -399,10 +400,7 @@ impl CadView {
                     d.markers.clear();
                 }
                 d.markers.push(p);
-                let (unit, declared) = d
-                    .drawing
-                    .unit
-                    .map_or(("mm", false), |u| (u.symbol(), true));
+                let (unit, declared) = d.drawing.unit.map_or(("mm", false), |u| (u.symbol(), true));
                 let points = d.markers.iter().map(|q| [q[0], q[1], 0.0]).collect();
                 if let [a, b] = d.markers[..] {
                     Measurement {
@@ -434,9 +432,9 @@ impl CadView {
         let Self::Drawing(d) = self else {
             return Err(ViewerError::Render("not a drawing".into()));
         };
-        let view = *d.view.get_or_insert_with(|| {
-            DrawingView::fit(&d.drawing.bounds(), width, height)
-        });
+        let view = *d
+            .view
+            .get_or_insert_with(|| DrawingView::fit(&d.drawing.bounds(), width, height));
         let mut img = render_drawing(&d.drawing, &view, &d.hidden_layers, width, height)
             .map_err(render_error)?;
         draw_markers_2d(&mut img, &view, &d.markers);
@@ -452,7 +450,9 @@ impl CadView {
         let Self::Model(m) = self else {
             return Err(ViewerError::Render("not a 3D model".into()));
         };
-        renderer.upload(gpu, &m.model, &m.edges).map_err(render_error)
+        renderer
+            .upload(gpu, &m.model, &m.edges)
+            .map_err(render_error)
     }
 
     /// The 3D view state (models only): what [`veilmark_render::Renderer::render`] draws.
@@ -468,7 +468,11 @@ impl CadView {
     #[must_use]
     pub fn stats(&self) -> (usize, usize, &'static str) {
         match self {
-            Self::Model(m) => (m.model.triangle_count(), m.model.parts.len(), m.model.unit.symbol()),
+            Self::Model(m) => (
+                m.model.triangle_count(),
+                m.model.parts.len(),
+                m.model.unit.symbol(),
+            ),
             Self::Drawing(d) => (
                 d.drawing.paths.len() + d.drawing.texts.len(),
                 d.drawing.layers.len(),
@@ -590,6 +594,7 @@ impl ModelView {
 }
 
 /// Small red crosses at 2D measurement points, and the line between two.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // pixel positions, clamped
 fn draw_markers_2d(img: &mut RgbaImage, view: &DrawingView, markers: &[[f64; 2]]) {
     let to_px = view.to_pixels(img.width, img.height);
     let pts: Vec<_> = markers

@@ -246,7 +246,12 @@ impl Viewer {
         }
         let plaintext = reader.finish()?;
         let (document, cad, gfx, backend) = if media == MediaType::Pdf {
-            (Some(PdfDocument::open(plaintext)?), None, None, "CPU".to_owned())
+            (
+                Some(PdfDocument::open(plaintext)?),
+                None,
+                None,
+                "CPU".to_owned(),
+            )
         } else {
             let cad = CadView::open(media, plaintext)?;
             if cad.kind() == "model" {
@@ -360,11 +365,7 @@ impl Viewer {
     /// "pdf", "model" or "drawing".
     pub fn kind(&self) -> String {
         let inner = self.inner.borrow();
-        inner
-            .cad
-            .as_ref()
-            .map_or("pdf", CadView::kind)
-            .to_owned()
+        inner.cad.as_ref().map_or("pdf", CadView::kind).to_owned()
     }
 
     /// What draws the frames: "WebGPU", "WebGL2" or "CPU".
@@ -638,10 +639,10 @@ async fn draw_cad(
     let mut guard = inner.borrow_mut();
     let Inner { marks, session, .. } = &mut *guard;
     mark_and_show(marks, session, &mut frame, canvas).map_err(|e| {
-        ViewerError::Render(
-            e.dyn_ref::<js_sys::Error>()
-                .map_or_else(|| "cannot show the frame".into(), |e| String::from(e.message())),
-        )
+        ViewerError::Render(e.dyn_ref::<js_sys::Error>().map_or_else(
+            || "cannot show the frame".into(),
+            |e| String::from(e.message()),
+        ))
     })
 }
 

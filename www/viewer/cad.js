@@ -40,6 +40,7 @@ export function startCad(viewer, canvas, onError) {
     try {
       const ms = await viewer.draw(canvas, w, h);
       frames += 1;
+      if (frames === 1) document.body.dataset.firstFrameMs = performance.now().toFixed(1);
       document.body.dataset.frameMs = ms.toFixed(1);
       document.body.dataset.frames = String(frames);
       document.body.dataset.frameSize = `${w}x${h}`;

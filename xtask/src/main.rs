@@ -6,7 +6,8 @@
 //!   workspace tests, the independent Python decryptor, the STEP loader against occt-import-js,
 //!   the wasm tests in headless Chromium and the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
 //! - `cargo xtask bench`: throughput benchmarks next to named peers: the envelope against age
-//!   (`bench` or `bench envelope`), the browser viewer against pdf.js (`bench viewer`), the
+//!   (`bench` or `bench envelope`), the browser viewer against pdf.js (`bench viewer`), the CAD
+//!   viewer on 2 M triangles against three.js (`bench cad`), the
 //!   forensic watermark against invisible-watermark (`bench watermark`) and its false positives
 //!   on 10 000+ unmarked pictures (`bench watermark-fpr`).
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
@@ -15,6 +16,7 @@
 #![allow(clippy::cast_possible_truncation)]
 
 mod bench;
+mod cad_bench;
 mod console_e2e;
 mod occt;
 mod setup;
@@ -85,6 +87,19 @@ enum BenchSuite {
         #[arg(long, default_value_t = 8)]
         pages: u32,
     },
+    /// The CAD viewer on a 2-million-triangle model (WebGPU and WebGL2) next to three.js on
+    /// the same STL in the same Chromium: load to first frame, and frame time while orbiting.
+    Cad {
+        /// Loads per viewer and backend (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Orbit frames timed after each load.
+        #[arg(long, default_value_t = 10)]
+        frames: u32,
+        /// Torus grid: 2·grid² triangles (1000 gives 2 000 000).
+        #[arg(long, default_value_t = 1000)]
+        grid: u32,
+    },
     /// The forensic watermark's attack suite (drawing, render and five photos) next to
     /// invisible-watermark's dwtDct and dwtDctSvd on the same pictures, side by side.
     Watermark {
@@ -119,6 +134,10 @@ fn main() -> Result<()> {
             suite: Some(BenchSuite::Viewer { runs, pages }),
             ..
         } => viewer::bench(runs, pages),
+        Command::Bench {
+            suite: Some(BenchSuite::Cad { runs, frames, grid }),
+            ..
+        } => cad_bench::run(runs, frames, grid),
         Command::Bench {
             suite:
                 Some(BenchSuite::Watermark {

@@ -15,6 +15,13 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
         setup::ensure_debian_packages(&[
             ("/usr/bin/chromium", "chromium"),
             ("/usr/bin/chromedriver", "chromium-driver"),
+            // Native wgpu without a GPU (`veilmark render`, the renderer's tests): Mesa's
+            // lavapipe software Vulkan driver and the Vulkan loader.
+            (
+                "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+                "mesa-vulkan-drivers",
+            ),
+            ("/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "libvulkan1"),
         ])?;
         setup::ensure_python_modules(&[
             ("cryptography", "cryptography"),
@@ -60,6 +67,25 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
                 "wasm",
                 "--test",
                 "wasm_bench",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
+    sh::step("clippy (wasm32: CAD loaders and renderer)", || {
+        sh::run(
+            "cargo",
+            &[
+                "clippy",
+                "--quiet",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "veilmark-cad",
+                "-p",
+                "veilmark-render",
+                "--lib",
                 "--",
                 "-D",
                 "warnings",

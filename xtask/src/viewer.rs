@@ -161,7 +161,11 @@ pub fn e2e() -> Result<()> {
     })?;
     sh::step("embedding: e2e (partner portal, headless Chromium)", || {
         sh::run("node", &["tests/e2e/embed.e2e.mjs"])
-    })
+    })?;
+    sh::step(
+        "CAD viewer: e2e on WebGPU and WebGL2 against native renders (headless Chromium)",
+        || sh::run("node", &["tests/e2e/cad.e2e.mjs"]),
+    )
 }
 
 fn ensure_chromium() -> Result<()> {
