@@ -38,8 +38,32 @@ pub struct RenderArgs {
 
 /// Runs `veilmark render`.
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    let views = args
-        .views
+    let views: Vec<&str> = args.views.iter().map(String::as_str).collect();
+    for path in render_files(&args.model, &args.out, &views, args.size, !args.no_edges)? {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// Renders `model` from `views` into PNGs under `out` at `size`, with feature edges; returns
+/// the files written.
+pub fn render_views(
+    model: &Path,
+    out: &Path,
+    views: &[&str],
+    size: (u32, u32),
+) -> anyhow::Result<Vec<PathBuf>> {
+    render_files(model, out, views, size, true)
+}
+
+fn render_files(
+    model_path: &Path,
+    out: &Path,
+    views: &[&str],
+    (width, height): (u32, u32),
+    edges_on: bool,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let views = views
         .iter()
         .map(|v| {
             StandardView::parse(v).with_context(|| {
@@ -49,69 +73,68 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let bytes = std::fs::read(&args.model)
-        .with_context(|| format!("cannot read {}", args.model.display()))?;
+    let bytes = std::fs::read(model_path)
+        .with_context(|| format!("cannot read {}", model_path.display()))?;
     let media = MediaType::detect(&bytes, bytes.len() as u64);
     let content = veilmark_cad::load(media, &bytes, &Limits::default())
-        .with_context(|| format!("cannot load {}", args.model.display()))?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let stem = args
-        .model
+        .with_context(|| format!("cannot load {}", model_path.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let stem = model_path
         .file_stem()
         .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-    let (width, height) = args.size;
     let aspect = f64::from(width) / f64::from(height);
+    let mut written = Vec::new();
     match content {
         Content::Drawing(drawing) => {
             let view = DrawingView::fit(&drawing.bounds(), width, height);
             let img = render_drawing(&drawing, &view, &[], width, height)?;
-            let path = args.out.join(format!("{stem}.png"));
+            let path = out.join(format!("{stem}.png"));
             save(&path, &img)?;
-            println!(
-                "{}  drawing, {} paths, {} texts",
-                path.display(),
+            eprintln!(
+                "{}: drawing, {} paths, {} texts",
+                model_path.display(),
                 drawing.paths.len(),
                 drawing.texts.len()
             );
+            written.push(path);
         }
         Content::Model(model) => {
+            let bounds = model.bounds();
+            if bounds.is_empty() {
+                bail!("{} holds no geometry", model_path.display());
+            }
             let gpu = Gpu::native()?;
             eprintln!(
                 "{}: {} parts, {} triangles; rendering on {}",
-                args.model.display(),
+                model_path.display(),
                 model.parts.len(),
                 model.triangle_count(),
                 gpu.description
             );
             let mut renderer = Renderer::new(&gpu);
-            let edges: Vec<_> = if args.no_edges {
-                Vec::new()
-            } else {
+            let edges: Vec<_> = if edges_on {
                 model
                     .parts
                     .iter()
                     .map(|p| veilmark_cad::measure::feature_edges(&p.mesh, 30.0))
                     .collect()
+            } else {
+                Vec::new()
             };
             let scene = renderer.upload(&gpu, &model, &edges)?;
-            let bounds = model.bounds();
-            if bounds.is_empty() {
-                bail!("{} holds no geometry", args.model.display());
-            }
             for view in views {
                 let mut state = ViewState::fit(&bounds, aspect);
                 state.camera.set_view(view);
                 state.camera.fit_all(&bounds, aspect);
-                state.edges = !args.no_edges;
+                state.edges = edges_on;
                 let img = pollster::block_on(renderer.render(&gpu, &scene, &state, width, height))?;
-                let path = args.out.join(format!("{stem}-{}.png", view.name()));
+                let path = out.join(format!("{stem}-{}.png", view.name()));
                 save(&path, &img)?;
-                println!("{}", path.display());
+                written.push(path);
             }
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 fn save(path: &Path, img: &RgbaImage) -> anyhow::Result<()> {

@@ -60,18 +60,25 @@ impl Gpu {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn native() -> Result<Self, RenderError> {
         pollster::block_on(async {
-            let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-            desc.backends = wgpu::Backends::VULKAN | wgpu::Backends::GL;
-            let desc = desc.with_env();
-            let instance = wgpu::Instance::new(desc);
-            let adapter = wgpu::util::initialize_adapter_from_env_or_default(&instance, None)
-                .await
-                .map_err(|e| {
-                    RenderError::NoDevice(format!(
-                        "{e} (no Vulkan or GL adapter; on Debian `apt-get install mesa-vulkan-drivers` gives the lavapipe software renderer)"
-                    ))
-                })?;
-            Self::from_adapter(adapter).await
+            // Vulkan first (lavapipe included); GL only when there is no Vulkan adapter, since
+            // probing GL on a headless machine prints EGL complaints. `WGPU_BACKEND` overrides.
+            let chosen = wgpu::Backends::from_env();
+            let mut last_error = String::new();
+            for backends in [chosen.unwrap_or(wgpu::Backends::VULKAN), wgpu::Backends::GL] {
+                let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+                desc.backends = backends;
+                let instance = wgpu::Instance::new(desc.with_env());
+                match wgpu::util::initialize_adapter_from_env_or_default(&instance, None).await {
+                    Ok(adapter) => return Self::from_adapter(adapter).await,
+                    Err(e) => last_error = e.to_string(),
+                }
+                if chosen.is_some() {
+                    break;
+                }
+            }
+            Err(RenderError::NoDevice(format!(
+                "{last_error} (no Vulkan or GL adapter; on Debian `apt-get install mesa-vulkan-drivers` gives the lavapipe software renderer)"
+            )))
         })
     }
 

@@ -32,6 +32,10 @@ pub struct DemoArgs {
     /// when present, else a generated drawing sheet).
     #[arg(long)]
     pdf: Option<PathBuf>,
+    /// A real CAD model to share (default: tests/fixtures/cad/assembly.step, a build123d
+    /// assembly, with the plate.dxf drawing beside it, when run from the repository).
+    #[arg(long)]
+    cad: Option<PathBuf>,
     /// A generated fixture marketplace to crawl (from tests/fixtures/marketplace/generate.py;
     /// `cargo xtask demo` makes one). Without it the crawl part is skipped, saying so.
     #[arg(long)]
@@ -47,6 +51,22 @@ pub struct DemoArgs {
 /// The PDF shipped by Debian's shared-mime-info package, present on a fresh machine of ours.
 const DEBIAN_PDF: &str = "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf";
 
+/// The CAD files the demo shares: `--cad` (and a drawing beside it) or the repository's
+/// build123d assembly and ezdxf drawing.
+fn cad_samples(cad: Option<&std::path::Path>) -> Vec<PathBuf> {
+    let fixtures = std::path::Path::new("tests/fixtures/cad");
+    let mut files: Vec<PathBuf> = match cad {
+        Some(path) => vec![path.to_path_buf()],
+        None => vec![fixtures.join("assembly.step")],
+    };
+    let drawing = fixtures.join("plate.dxf");
+    if cad.is_none() || drawing.exists() {
+        files.push(drawing);
+    }
+    files.retain(|f| f.exists());
+    files
+}
+
 /// Runs the demo.
 pub fn run(args: &DemoArgs) -> Result<()> {
     let dir = &args.dir;
@@ -59,10 +79,11 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     });
     let samples = envelope_tour::write_samples(dir, pdf.as_deref())?;
     envelope_tour::run(dir, &samples)?;
+    let cad = cad_samples(args.cad.as_deref());
 
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
-        let server = server_tour::run(dir, &samples).await?;
+        let server = server_tour::run(dir, &samples, &cad).await?;
         let data_dir = server.data_dir.clone();
         match &args.marketplace {
             Some(m) => {

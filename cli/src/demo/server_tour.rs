@@ -34,7 +34,7 @@ pub struct DemoServer {
 }
 
 /// Runs the server part of the demo and leaves the server running on the current runtime.
-pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
+pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<DemoServer> {
     let data_dir = dir.join("data");
     if data_dir.exists() {
         std::fs::remove_dir_all(&data_dir)
@@ -105,6 +105,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf]) -> Result<DemoServer> {
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
+    share_cad(&state, cad, &alice_link, dir).await?;
 
     match www_dir.filter(|w| w.join("embed/example-portal/index.html").exists()) {
         Some(www) => {
@@ -320,4 +321,55 @@ fn summarise_kinds(log: &[veilmark_server::audit::AuditEntry]) -> String {
         .map(|(k, n)| format!("{n} {k}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Seals the CAD samples, links them for Alice, and renders the model's reference views the
+/// way `veilmark render` does (for the crawler's catalog).
+async fn share_cad(state: &AppState, cad: &[PathBuf], terms: &NewLink, dir: &Path) -> Result<()> {
+    if cad.is_empty() {
+        println!("   (CAD part skipped: no tests/fixtures/cad here; pass --cad MODEL)");
+        return Ok(());
+    }
+    let cli = ClientMeta::cli();
+    for file in cad {
+        let bytes = std::fs::read(file)?;
+        let doc = state
+            .ingest_plaintext(&bytes, &file_name(file), OWNER, &cli)
+            .await?;
+        let link = state
+            .create_link(
+                &NewLink {
+                    document_id: doc.id.clone(),
+                    ..terms.clone()
+                },
+                OWNER,
+                &cli,
+            )
+            .await?;
+        let what = match MediaType::from_mime(&doc.media_type) {
+            MediaType::Dxf => "2D drawing: pan, zoom, layers, measuring",
+            _ => "3D model: orbit, standard views, section plane, part tree, measuring",
+        };
+        println!(
+            "   sealed {:<32} document {}  ({})\n   protected link for alice@supplier.example ({what}):\n      {}",
+            file_name(file),
+            doc.id,
+            MediaType::from_mime(&doc.media_type).describe(),
+            link.url
+        );
+    }
+    let model = &cad[0];
+    let out = dir.join("references");
+    match crate::render_cmd::render_views(model, &out, &["iso", "front", "top"], (800, 600)) {
+        Ok(files) => println!(
+            "   reference views for the crawler's catalog (`veilmark render`, native wgpu):\n      {}",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join("\n      ")
+        ),
+        Err(e) => println!("   (reference renders skipped: {e:#})"),
+    }
+    Ok(())
 }
