@@ -8,7 +8,7 @@
 //! exactly two meet and the direction turns gently, so one click on a tessellated circle
 //! measures the whole circle.
 
-use std::collections::HashMap;
+use crate::weld::FastMap;
 
 use crate::model::{Mesh, Model};
 use crate::weld::position_key;
@@ -166,7 +166,8 @@ pub fn snap_to_vertex(model: &Model, hit: &Hit, radius: f64) -> [f64; 3] {
 /// indices are the first vertex at each position. Sorted, each edge once, smaller index first.
 #[must_use]
 pub fn feature_edges(mesh: &Mesh, crease_deg: f32) -> Vec<[u32; 2]> {
-    let mut first_at: HashMap<[u32; 3], u32> = HashMap::new();
+    let mut first_at: FastMap<[u32; 3], u32> =
+        FastMap::with_capacity_and_hasher(mesh.positions.len(), Default::default());
     let canonical: Vec<u32> = (0..mesh.positions.len())
         .map(|i| {
             let index = u32::try_from(i).unwrap_or(u32::MAX);
@@ -181,15 +182,18 @@ pub fn feature_edges(mesh: &Mesh, crease_deg: f32) -> Vec<[u32; 2]> {
         sharp: bool,
     }
     let cos_crease = f64::from(crease_deg).to_radians().cos();
-    let mut edges: HashMap<[u32; 2], EdgeFaces> = HashMap::new();
+    // Each edge is shared by two triangles in a closed mesh: 1.5 edges per triangle.
+    let mut edges: FastMap<[u32; 2], EdgeFaces> =
+        FastMap::with_capacity_and_hasher(mesh.triangles.len() * 3 / 2 + 16, Default::default());
     for t in &mesh.triangles {
-        let Some(c) = t
-            .iter()
-            .map(|&i| canonical.get(i as usize).copied())
-            .collect::<Option<Vec<u32>>>()
-        else {
+        let (Some(&c0), Some(&c1), Some(&c2)) = (
+            canonical.get(t[0] as usize),
+            canonical.get(t[1] as usize),
+            canonical.get(t[2] as usize),
+        ) else {
             continue;
         };
+        let c = [c0, c1, c2];
         if c[0] == c[1] || c[1] == c[2] || c[0] == c[2] {
             continue;
         }
@@ -237,7 +241,7 @@ pub fn edge_chain_length(mesh: &Mesh, edges: &[[u32; 2]], start_edge: usize) -> 
     let Some(&[a, b]) = edges.get(start_edge) else {
         return (0.0, Vec::new());
     };
-    let mut at_vertex: HashMap<u32, Vec<usize>> = HashMap::new();
+    let mut at_vertex: FastMap<u32, Vec<usize>> = FastMap::default();
     for (i, e) in edges.iter().enumerate() {
         at_vertex.entry(e[0]).or_default().push(i);
         at_vertex.entry(e[1]).or_default().push(i);
@@ -276,7 +280,7 @@ pub fn edge_chain_length(mesh: &Mesh, edges: &[[u32; 2]], start_edge: usize) -> 
 fn walk(
     mesh: &Mesh,
     edges: &[[u32; 2]],
-    at_vertex: &HashMap<u32, Vec<usize>>,
+    at_vertex: &FastMap<u32, Vec<usize>>,
     used: &mut [bool],
     mut prev: u32,
     mut cur: u32,

@@ -84,7 +84,8 @@ fn read_f32(b: &[u8], at: usize) -> Result<f32, CadError> {
 
 fn load_binary(bytes: &[u8], count: u32, limits: &Limits) -> Result<Model, CadError> {
     check_triangles(u64::from(count), limits)?;
-    let mut welder = MeshWelder::default();
+    // The count matches the file's length (binary_count), so it cannot over-reserve.
+    let mut welder = MeshWelder::with_capacity(usize::try_from(count).unwrap_or(0));
     for facet in bytes[HEADER_LEN..].chunks_exact(FACET_LEN) {
         let mut corners = [[0.0f32; 3]; 3];
         for (k, corner) in corners.iter_mut().enumerate() {

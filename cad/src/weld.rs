@@ -4,7 +4,9 @@
 //! along face boundaries; picking, feature edges and edge-length measurement all need to know
 //! which triangles share a corner, so every loader funnels its triangles through here.
 
-use std::collections::HashMap;
+/// A fast hash (foldhash, the one hashbrown uses) with a per-map random seed: bit patterns of
+/// positions hash in nanoseconds, and a crafted file cannot precompute collisions.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::model::{CadError, Limits, Mesh};
 
@@ -17,10 +19,21 @@ pub(crate) fn position_key(p: [f32; 3]) -> [u32; 3] {
 #[derive(Default)]
 pub(crate) struct MeshWelder {
     mesh: Mesh,
-    index_of: HashMap<[u32; 3], u32>,
+    index_of: FastMap<[u32; 3], u32>,
 }
 
 impl MeshWelder {
+    /// A welder sized for `triangles` triangles (closed meshes have about half as many
+    /// vertices), capped so that a lying header cannot reserve much.
+    pub(crate) fn with_capacity(triangles: usize) -> Self {
+        let triangles = triangles.min(1 << 24);
+        let mut welder = Self::default();
+        welder.mesh.triangles.reserve(triangles);
+        welder.mesh.positions.reserve(triangles / 2);
+        welder.index_of.reserve(triangles / 2);
+        welder
+    }
+
     /// The index of `p`, adding it when new.
     pub(crate) fn vertex(&mut self, p: [f32; 3]) -> Result<u32, CadError> {
         let key = position_key(p);
