@@ -54,7 +54,6 @@ fn write_torus(path: &Path, n: u32) -> Result<u64> {
             facet(p00, p11, p01)?;
         }
     }
-    drop(facet);
     out.flush()?;
     Ok(triangles)
 }
