@@ -425,8 +425,8 @@ impl CadView {
         }
     }
 
-    /// Renders a frame for the current view. Models need the GPU: see
-    /// [`CadView::render_model`]; this renders drawings.
+    /// Renders a drawing's frame for the current view (models render on the GPU, from
+    /// [`CadView::model_state`] and a [`veilmark_render::Scene`] made by [`CadView::upload`]).
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // frame sizes
     pub fn render_drawing(&mut self, width: u32, height: u32) -> Result<Frame, ViewerError> {
         let Self::Drawing(d) = self else {
