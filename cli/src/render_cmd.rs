@@ -75,7 +75,11 @@ fn render_files(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let bytes = std::fs::read(model_path)
         .with_context(|| format!("cannot read {}", model_path.display()))?;
-    let media = MediaType::detect(&bytes, bytes.len() as u64);
+    let media = match MediaType::detect(&bytes, bytes.len() as u64) {
+        // The owner's own file: where the content says nothing, trust its extension.
+        MediaType::OctetStream => by_extension(model_path),
+        media => media,
+    };
     let content = veilmark_cad::load(media, &bytes, &Limits::default())
         .with_context(|| format!("cannot load {}", model_path.display()))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -135,6 +139,23 @@ fn render_files(
         }
     }
     Ok(written)
+}
+
+/// The media type a file name's extension names (`MediaType::OctetStream` for others).
+fn by_extension(path: &Path) -> MediaType {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "stl" => MediaType::Stl,
+        "obj" => MediaType::Obj,
+        "gltf" => MediaType::Gltf,
+        "glb" => MediaType::Glb,
+        "step" | "stp" => MediaType::Step,
+        "dxf" => MediaType::Dxf,
+        _ => MediaType::OctetStream,
+    }
 }
 
 fn save(path: &Path, img: &RgbaImage) -> anyhow::Result<()> {

@@ -22,6 +22,11 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
                 "mesa-vulkan-drivers",
             ),
             ("/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "libvulkan1"),
+            // A real CAD file from a package (cad/tests/debian.rs).
+            (
+                "/usr/share/doc/asymptote/examples/uhrturm.obj",
+                "asymptote-doc",
+            ),
         ])?;
         setup::ensure_python_modules(&[
             ("cryptography", "cryptography"),
