@@ -19,7 +19,7 @@ fn debian_clock_tower_obj_loads_with_its_groups() {
     // Every part has geometry and every triangle indexes a vertex of its own part.
     for part in &model.parts {
         assert!(!part.mesh.triangles.is_empty(), "{}", part.name);
-        let n = part.mesh.positions.len() as u32;
-        assert!(part.mesh.triangles.iter().flatten().all(|&i| i < n));
+        let n = part.mesh.positions.len();
+        assert!(part.mesh.triangles.iter().flatten().all(|&i| (i as usize) < n));
     }
 }
