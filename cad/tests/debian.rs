@@ -20,6 +20,12 @@ fn debian_clock_tower_obj_loads_with_its_groups() {
     for part in &model.parts {
         assert!(!part.mesh.triangles.is_empty(), "{}", part.name);
         let n = part.mesh.positions.len();
-        assert!(part.mesh.triangles.iter().flatten().all(|&i| (i as usize) < n));
+        assert!(
+            part.mesh
+                .triangles
+                .iter()
+                .flatten()
+                .all(|&i| (i as usize) < n)
+        );
     }
 }
