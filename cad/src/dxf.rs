@@ -12,6 +12,8 @@ mod entity;
 mod reader;
 mod text;
 
+/// Longest single text kept (longer ones are cut): a label, not a document.
+pub const MAX_TEXT_CHARS: usize = 1000;
 use std::collections::HashMap;
 
 use crate::model::{CadError, Drawing, Layer, LengthUnit, Limits, Path2d, Text};
@@ -358,7 +360,10 @@ impl<'b> Placer<'b> {
                         rotation_deg,
                         value,
                     } => {
-                        self.spend(1)?;
+                        // Text becomes glyph outlines when drawn: charge each character, and
+                        // keep single texts to a length a drawing label can have.
+                        let value: String = value.chars().take(MAX_TEXT_CHARS).collect();
+                        self.spend(value.chars().count())?;
                         let position = xf.apply(*position);
                         let (height, rotation_deg) = (height * scale, rotation_deg + turn_deg);
                         check_finite(position.iter().chain([&height, &rotation_deg]))?;
@@ -368,7 +373,7 @@ impl<'b> Placer<'b> {
                             position,
                             height,
                             rotation_deg,
-                            value: value.clone(),
+                            value,
                         });
                     }
                     Shape::Insert {

@@ -228,3 +228,34 @@ fn every_prefix_of_the_plate_loads_or_fails_cleanly() {
         let _ = load_dxf(&small[..len], &limits);
     }
 }
+
+#[test]
+fn overlong_text_is_cut_and_charged_per_character() {
+    let long = "X".repeat(50_000);
+    let d = load_dxf(
+        &dxf(
+            "",
+            &format!("0\nTEXT\n8\n0\n10\n0\n20\n0\n40\n2\n1\n{long}\n"),
+        ),
+        &Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        d.texts[0].value.chars().count(),
+        veilmark_cad::dxf::MAX_TEXT_CHARS
+    );
+    // Many long texts run into the drawing budget instead of into memory.
+    let many = format!(
+        "0\nTEXT\n8\n0\n10\n0\n20\n0\n40\n2\n1\n{}\n",
+        "Y".repeat(999)
+    )
+    .repeat(200);
+    let tight = Limits {
+        max_drawing_points: 100_000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        load_dxf(&dxf("", &many), &tight),
+        Err(veilmark_cad::CadError::TooLarge { .. })
+    ));
+}

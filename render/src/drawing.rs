@@ -226,6 +226,21 @@ pub fn render_drawing(
         if text.height * view.scale < 0.33 {
             continue;
         }
+        // Off-screen texts are skipped before their glyphs are built: a rough box around the
+        // insertion point, as long as the text in any direction.
+        let reach = text.height * (1.5 + text.value.chars().count() as f64);
+        let at = transform * vello_cpu::kurbo::Point::new(text.position[0], text.position[1]);
+        let reach_px = reach * view.scale;
+        if !vello_cpu::kurbo::Rect::new(
+            at.x - reach_px,
+            at.y - reach_px,
+            at.x + reach_px,
+            at.y + reach_px,
+        )
+        .overlaps(frame)
+        {
+            continue;
+        }
         let px = transform * text_path(&font, text);
         if !px.bounding_box().overlaps(frame) {
             continue;

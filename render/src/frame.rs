@@ -518,7 +518,15 @@ impl Renderer {
         gpu.queue.submit([encoder.finish()]);
         let padded_row = targets.padded_row as usize;
         let readback = targets.readback.clone();
-        read_back(gpu, &readback, padded_row, width, height).await
+        let frame = match read_back(gpu, &readback, padded_row, width, height).await {
+            Ok(_) if let Some(e) = gpu.take_error() => Err(RenderError::Gpu(e)),
+            other => other,
+        };
+        if frame.is_err() {
+            // The read-back buffer may be left mapped: make fresh targets next time.
+            self.targets = None;
+        }
+        frame
     }
 }
 

@@ -13,6 +13,8 @@ pub struct Gpu {
     pub description: String,
     /// The backend in use.
     pub backend: wgpu::Backend,
+    /// The first GPU error since it was last taken ([`Gpu::take_error`]).
+    errors: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// On WebGL the context belongs to a surface, which must live as long as the device.
     _context_surface: Option<wgpu::Surface<'static>>,
 }
@@ -24,6 +26,11 @@ impl std::fmt::Debug for Gpu {
 }
 
 impl Gpu {
+    /// The first error the device reported since the last call, if any.
+    pub fn take_error(&self) -> Option<String> {
+        self.errors.lock().ok().and_then(|mut slot| slot.take())
+    }
+
     /// Opens a device on `adapter`, with the limits WebGL2 can give so that one code path runs
     /// everywhere, raised to the adapter's buffer sizes so that large models fit in one buffer.
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self, RenderError> {
@@ -46,11 +53,21 @@ impl Gpu {
             })
             .await
             .map_err(|e| RenderError::NoDevice(e.to_string()))?;
+        // wgpu's default handler panics on an uncaptured error (an abort in wasm); keep the
+        // error instead, and let the frame that caused it fail with it.
+        let errors: std::sync::Arc<std::sync::Mutex<Option<String>>> = std::sync::Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(std::sync::Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut slot) = sink.lock() {
+                slot.get_or_insert_with(|| e.to_string());
+            }
+        }));
         Ok(Self {
             device,
             queue,
             description: format!("{} on {:?}", info.name, info.backend),
             backend: info.backend,
+            errors,
             _context_surface: None,
         })
     }

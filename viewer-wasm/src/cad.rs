@@ -12,7 +12,7 @@ use veilmark_cad::{Content, Drawing, Limits, Model};
 use veilmark_render::drawing::{DrawingView, render_drawing};
 use veilmark_render::{RgbaImage, SectionPlane, StandardView, ViewState};
 use veilmark_shared::media::MediaType;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::render::Frame;
 use crate::session::ViewerError;
@@ -71,7 +71,7 @@ pub struct OutlineEntry {
 
 /// A loaded 3D model and its view.
 pub struct ModelView {
-    /// The model, in wasm memory only; wiped on drop as far as its buffers go.
+    /// The model, in wasm memory only; wiped on drop.
     pub model: Model,
     /// Feature edges per part.
     pub edges: Vec<Vec<[u32; 2]>>,
@@ -91,6 +91,38 @@ pub struct DrawingDoc {
     pub hidden_layers: Vec<usize>,
     /// Measurement points, drawing coordinates.
     pub markers: Vec<[f64; 2]>,
+}
+
+impl Drop for ModelView {
+    fn drop(&mut self) {
+        // Geometry and names are what is left of the decrypted file: wipe them, as the
+        // plaintext buffer was.
+        for part in &mut self.model.parts {
+            part.mesh.positions.zeroize();
+            part.mesh.triangles.zeroize();
+            part.name.zeroize();
+        }
+        for node in &mut self.model.nodes {
+            node.name.zeroize();
+        }
+        self.edges.zeroize();
+    }
+}
+
+impl Drop for DrawingDoc {
+    fn drop(&mut self) {
+        for path in &mut self.drawing.paths {
+            path.points.zeroize();
+            path.bulges.zeroize();
+        }
+        for text in &mut self.drawing.texts {
+            text.value.zeroize();
+            text.position.zeroize();
+        }
+        for layer in &mut self.drawing.layers {
+            layer.name.zeroize();
+        }
+    }
 }
 
 /// A CAD document in the viewer.
@@ -164,36 +196,53 @@ impl CadView {
     #[must_use]
     pub fn outline(&self) -> Vec<OutlineEntry> {
         match self {
-            Self::Model(m) => m
-                .model
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(id, n)| {
-                    let part = m.model.parts.iter().position(|p| p.node == id);
-                    OutlineEntry {
-                        id,
-                        name: n.name.clone(),
-                        parent: n.parent,
-                        part,
-                        count: part.map_or(0, |p| m.model.parts[p].mesh.triangle_count()),
+            Self::Model(m) => {
+                // One pass from nodes to their first part (files can have 100 000 parts).
+                let mut part_of = vec![None; m.model.nodes.len()];
+                for (i, p) in m.model.parts.iter().enumerate().rev() {
+                    if let Some(slot) = part_of.get_mut(p.node) {
+                        *slot = Some(i);
                     }
-                })
-                .collect(),
-            Self::Drawing(d) => d
-                .drawing
-                .layers
-                .iter()
-                .enumerate()
-                .map(|(id, l)| OutlineEntry {
-                    id,
-                    name: l.name.clone(),
-                    parent: None,
-                    part: Some(id),
-                    count: d.drawing.paths.iter().filter(|p| p.layer == id).count()
-                        + d.drawing.texts.iter().filter(|t| t.layer == id).count(),
-                })
-                .collect(),
+                }
+                m.model
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(id, n)| {
+                        let part = part_of[id];
+                        OutlineEntry {
+                            id,
+                            name: n.name.clone(),
+                            parent: n.parent,
+                            part,
+                            count: part.map_or(0, |p| m.model.parts[p].mesh.triangle_count()),
+                        }
+                    })
+                    .collect()
+            }
+            Self::Drawing(d) => {
+                let mut counts = vec![0usize; d.drawing.layers.len()];
+                let layers = d.drawing.paths.iter().map(|p| p.layer);
+                for layer in layers.chain(d.drawing.texts.iter().map(|t| t.layer)) {
+                    if let Some(c) = counts.get_mut(layer) {
+                        *c += 1;
+                    }
+                }
+                d.drawing
+                    .layers
+                    .iter()
+                    .enumerate()
+                    // Layers the file switches off are not drawn and not listed.
+                    .filter(|(_, l)| l.visible)
+                    .map(|(id, l)| OutlineEntry {
+                        id,
+                        name: l.name.clone(),
+                        parent: None,
+                        part: Some(id),
+                        count: counts[id],
+                    })
+                    .collect()
+            }
         }
     }
 
@@ -390,7 +439,10 @@ impl CadView {
                     .drawing
                     .paths
                     .iter()
-                    .filter(|path| !d.hidden_layers.contains(&path.layer))
+                    .filter(|path| {
+                        !d.hidden_layers.contains(&path.layer)
+                            && d.drawing.layers.get(path.layer).is_none_or(|l| l.visible)
+                    })
                     .flat_map(|path| path.points.iter())
                     .map(|q| (q, (q[0] - p[0]).hypot(q[1] - p[1])))
                     .filter(|(_, dist)| *dist <= snap)
@@ -553,6 +605,16 @@ impl ModelView {
                 .filter_map(|&i| mesh.positions.get(i as usize))
                 .map(|p| p.map(f64::from))
                 .collect();
+            // A closed chain (a hole's rim) comes back to its start: draw the last segment too.
+            if chain.len() > 2
+                && edges.iter().any(|e| {
+                    let (a, b) = (chain[0], chain[chain.len() - 1]);
+                    (e[0] == a && e[1] == b) || (e[0] == b && e[1] == a)
+                })
+                && let Some(&first) = self.state.highlight.first()
+            {
+                self.state.highlight.push(first);
+            }
             return Measurement {
                 kind: "edge",
                 value: length,

@@ -5,11 +5,16 @@
 
 const $ = (id) => document.getElementById(id);
 
+/** Largest frame side in pixels; larger windows get a frame the browser scales up. */
+const MAX_FRAME_SIDE = 4096;
+
 /**
  * Starts the CAD UI for an opened viewer. `onError(e)` ends the session on a failed frame.
- * Returns `{ redraw }`.
+ * Returns `{ redraw, stop }`; `stop()` detaches every listener and ignores frames in flight.
  */
 export function startCad(viewer, canvas, onError) {
+  const life = new AbortController();
+  const signal = life.signal;
   const kind = viewer.kind();
   const stage = $('stage');
   document.body.dataset.kind = kind;
@@ -22,23 +27,30 @@ export function startCad(viewer, canvas, onError) {
   let frames = 0;
   let measure = 'off';
 
-  const size = () => {
+  // Frame pixels per CSS pixel: the device pixel ratio, less when the frame is capped.
+  const pixelScale = () => {
     const dpr = window.devicePixelRatio || 1;
     const r = stage.getBoundingClientRect();
-    return [Math.max(16, Math.round(r.width * dpr)), Math.max(16, Math.round(r.height * dpr))];
+    return Math.min(dpr, MAX_FRAME_SIDE / Math.max(1, r.width, r.height));
+  };
+  const size = () => {
+    const k = pixelScale();
+    const r = stage.getBoundingClientRect();
+    return [Math.max(16, Math.round(r.width * k)), Math.max(16, Math.round(r.height * k))];
   };
   const toFrame = (e) => {
-    const dpr = window.devicePixelRatio || 1;
-    return [e.offsetX * dpr, e.offsetY * dpr];
+    const k = pixelScale();
+    return [e.offsetX * k, e.offsetY * k];
   };
 
   async function frame() {
-    if (!dirty || busy) return;
+    if (!dirty || busy || signal.aborted) return;
     dirty = false;
     busy = true;
     const [w, h] = size();
     try {
       const ms = await viewer.draw(canvas, w, h);
+      if (signal.aborted) return;
       frames += 1;
       if (frames === 1) document.body.dataset.firstFrameMs = performance.now().toFixed(1);
       document.body.dataset.frameMs = ms.toFixed(1);
@@ -46,12 +58,14 @@ export function startCad(viewer, canvas, onError) {
       document.body.dataset.frameSize = `${w}x${h}`;
     } catch (e) {
       busy = false;
+      if (signal.aborted) return; // the session already ended; its screen stays
       return onError(e);
     }
     busy = false;
     if (dirty) requestAnimationFrame(frame);
   }
   const redraw = () => {
+    if (signal.aborted) return;
     dirty = true;
     if (!busy) requestAnimationFrame(frame);
   };
@@ -120,7 +134,7 @@ export function startCad(viewer, canvas, onError) {
 
   // Views and tools.
   for (const b of $('cad-views').querySelectorAll('button')) {
-    b.addEventListener('click', () => setView(b.dataset.view));
+    b.addEventListener('click', () => setView(b.dataset.view), { signal });
   }
   function setView(name) {
     const [w, h] = size();
@@ -135,28 +149,28 @@ export function startCad(viewer, canvas, onError) {
     viewer.setSection(axis.value, Number(at.value));
     redraw();
   };
-  axis.addEventListener('change', section);
-  at.addEventListener('input', section);
-  $('edges').addEventListener('change', (e) => { viewer.setEdges(e.target.checked); redraw(); });
+  axis.addEventListener('change', section, { signal });
+  at.addEventListener('input', section, { signal });
+  $('edges').addEventListener('change', (e) => { viewer.setEdges(e.target.checked); redraw(); }, { signal });
   $('measure-mode').addEventListener('change', (e) => {
     measure = e.target.value;
     document.body.dataset.measuring = String(measure !== 'off');
     viewer.clearMeasure();
     $('measure-result').hidden = true;
     redraw();
-  });
+  }, { signal });
 
   // Pointer: drag orbits (models) or pans (drawings); right or Shift drag pans; wheel zooms.
   let drag = null;
   canvas.addEventListener('pointerdown', (e) => {
     canvas.setPointerCapture(e.pointerId);
     drag = { x: e.clientX, y: e.clientY, moved: 0, pan: e.button !== 0 || e.shiftKey };
-  });
+  }, { signal });
   canvas.addEventListener('pointermove', (e) => {
     if (!drag) return;
-    const dpr = window.devicePixelRatio || 1;
-    const dx = (e.clientX - drag.x) * dpr;
-    const dy = (e.clientY - drag.y) * dpr;
+    const k = pixelScale();
+    const dx = (e.clientX - drag.x) * k;
+    const dy = (e.clientY - drag.y) * k;
     drag.moved += Math.abs(dx) + Math.abs(dy);
     drag.x = e.clientX;
     drag.y = e.clientY;
@@ -164,7 +178,7 @@ export function startCad(viewer, canvas, onError) {
     if (drag.pan) viewer.pan(dx, dy, w, h);
     else viewer.orbit(dx, dy, w, h);
     redraw();
-  });
+  }, { signal });
   canvas.addEventListener('pointerup', (e) => {
     const click = drag && drag.moved < 4;
     drag = null;
@@ -174,21 +188,21 @@ export function startCad(viewer, canvas, onError) {
       showMeasurement(JSON.parse(viewer.measureClick(x, y, w, h, measure === 'edge')));
       redraw();
     }
-  });
+  }, { signal });
   canvas.addEventListener('wheel', (e) => {
     e.preventDefault();
     const [x, y] = toFrame(e);
     const [w, h] = size();
     viewer.zoom(Math.exp(-e.deltaY * 0.0015), x, y, w, h);
     redraw();
-  }, { passive: false });
+  }, { passive: false, signal });
   document.addEventListener('keydown', (e) => {
     if (e.target instanceof HTMLInputElement || e.ctrlKey || e.metaKey) return;
     const views = { f: 'fit', i: 'iso', 1: 'front', 7: 'top', 3: 'right' };
     if (views[e.key.toLowerCase()]) setView(views[e.key.toLowerCase()]);
     if (e.key === 'Escape') { viewer.clearMeasure(); $('measure-result').hidden = true; redraw(); }
-  });
-  window.addEventListener('resize', redraw);
+  }, { signal });
+  window.addEventListener('resize', redraw, { signal });
 
   function showMeasurement(m) {
     document.body.dataset.measure = JSON.stringify(m);
@@ -203,5 +217,5 @@ export function startCad(viewer, canvas, onError) {
   }
 
   setView('fit');
-  return { redraw };
+  return { redraw, stop: () => life.abort() };
 }

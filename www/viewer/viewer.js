@@ -46,6 +46,7 @@ function show(id) {
 }
 
 function end(kind, detail) {
+  if (cad) cad.stop();
   if (viewer) viewer.wipe(canvas);
   for (const t of document.querySelectorAll('#thumbs canvas')) { t.width = 0; t.height = 0; }
   viewer = null;
