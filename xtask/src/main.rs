@@ -158,6 +158,14 @@ fn main() -> Result<()> {
 /// release mode and runs its demo.
 fn demo(root: &std::path::Path, dir: &std::path::Path) -> Result<()> {
     setup::ensure_python_modules(&[("skimage", "scikit-image"), ("PIL", "pillow")])?;
+    // The demo renders the CAD assembly's reference views natively: lavapipe without a GPU.
+    setup::ensure_debian_packages(&[
+        (
+            "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+            "mesa-vulkan-drivers",
+        ),
+        ("/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "libvulkan1"),
+    ])?;
     let marketplace = root.join("target/fixture-marketplace/demo");
     if !marketplace.join("ground_truth.json").exists() {
         println!(
