@@ -8,6 +8,7 @@
 //! exactly two meet and the direction turns gently, so one click on a tessellated circle
 //! measures the whole circle.
 
+use crate::vec3::{cross, dot, norm as length, sub};
 use crate::weld::FastMap;
 
 use crate::model::{Mesh, Model};
@@ -42,26 +43,6 @@ pub struct Hit {
     pub point: [f64; 3],
     /// Distance from the ray's origin, in model units.
     pub distance: f64,
-}
-
-fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn length(a: [f64; 3]) -> f64 {
-    dot(a, a).sqrt()
 }
 
 fn vertex(mesh: &Mesh, i: u32) -> [f64; 3] {

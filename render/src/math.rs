@@ -1,58 +1,12 @@
 //! The little linear algebra a camera needs, in f64 (models in millimetres span 1e-3..1e5, so
 //! view matrices are built in double precision and only handed to the GPU as f32).
 
-/// A 3-vector.
-pub type V3 = [f64; 3];
-
-/// `a + b`.
-#[must_use]
-pub fn add(a: V3, b: V3) -> V3 {
-    [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
-}
-
-/// `a - b`.
-#[must_use]
-pub fn sub(a: V3, b: V3) -> V3 {
-    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
-}
-
-/// `a * s`.
-#[must_use]
-pub fn scale(a: V3, s: f64) -> V3 {
-    [a[0] * s, a[1] * s, a[2] * s]
-}
-
-/// Dot product.
-#[must_use]
-pub fn dot(a: V3, b: V3) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-/// Cross product.
-#[must_use]
-pub fn cross(a: V3, b: V3) -> V3 {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-/// Euclidean length.
-#[must_use]
-pub fn length(a: V3) -> f64 {
-    dot(a, a).sqrt()
-}
+pub use veilmark_cad::vec3::{V3, add, cross, dot, norm as length, scale, sub};
 
 /// `a / |a|`, or `fallback` for a (near) zero vector.
 #[must_use]
 pub fn normalize_or(a: V3, fallback: V3) -> V3 {
-    let l = length(a);
-    if l > 1e-300 && l.is_finite() {
-        scale(a, 1.0 / l)
-    } else {
-        fallback
-    }
+    veilmark_cad::vec3::unit(a).unwrap_or(fallback)
 }
 
 /// A 4×4 matrix, column-major (`m[col][row]`), as WGSL expects.

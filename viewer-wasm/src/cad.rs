@@ -454,25 +454,7 @@ impl CadView {
                 d.markers.push(p);
                 let (unit, declared) = d.drawing.unit.map_or(("mm", false), |u| (u.symbol(), true));
                 let points = d.markers.iter().map(|q| [q[0], q[1], 0.0]).collect();
-                if let [a, b] = d.markers[..] {
-                    Measurement {
-                        kind: "distance",
-                        value: (a[0] - b[0]).hypot(a[1] - b[1]),
-                        unit,
-                        unit_declared: declared,
-                        points,
-                        part: None,
-                    }
-                } else {
-                    Measurement {
-                        kind: "point",
-                        value: 0.0,
-                        unit,
-                        unit_declared: declared,
-                        points,
-                        part: None,
-                    }
-                }
+                placed_points(points, unit, declared, None)
             }
         }
     }
@@ -538,6 +520,27 @@ impl CadView {
 #[must_use]
 pub fn frame_of(img: RgbaImage) -> Frame {
     frame(img)
+}
+
+/// The measurement after placing a point: the distance once there are two, else "point".
+fn placed_points(
+    points: Vec<[f64; 3]>,
+    unit: &'static str,
+    unit_declared: bool,
+    part: Option<String>,
+) -> Measurement {
+    let (kind, value) = match points[..] {
+        [a, b] => ("distance", veilmark_cad::vec3::dist(a, b)),
+        _ => ("point", 0.0),
+    };
+    Measurement {
+        kind,
+        value,
+        unit,
+        unit_declared,
+        points,
+        part,
+    }
 }
 
 fn none_measurement(unit: &'static str, declared: bool) -> Measurement {
@@ -631,27 +634,7 @@ impl ModelView {
         }
         self.state.markers.push(p);
         self.state.measure_line = self.state.markers.len() == 2;
-        let points = self.state.markers.clone();
-        if let [a, b] = points[..] {
-            let d = veilmark_render::math::length(veilmark_render::math::sub(a, b));
-            Measurement {
-                kind: "distance",
-                value: d,
-                unit,
-                unit_declared: declared,
-                points,
-                part: part_name,
-            }
-        } else {
-            Measurement {
-                kind: "point",
-                value: 0.0,
-                unit,
-                unit_declared: declared,
-                points,
-                part: part_name,
-            }
-        }
+        placed_points(self.state.markers.clone(), unit, declared, part_name)
     }
 }
 

@@ -60,34 +60,7 @@ fn write_torus(path: &Path, n: u32) -> Result<u64> {
 
 /// Unpacks `three` at [`THREE_VERSION`] under `dir` (once) and returns its folder.
 fn ensure_three(dir: &Path) -> Result<PathBuf> {
-    let unpacked = dir.join(format!("three-{THREE_VERSION}"));
-    if unpacked.join("build/three.module.js").is_file() {
-        return Ok(unpacked);
-    }
-    let dir_str = dir.to_string_lossy();
-    sh::run(
-        "npm",
-        &[
-            "pack",
-            &format!("three@{THREE_VERSION}"),
-            "--pack-destination",
-            &dir_str,
-            "--silent",
-        ],
-    )?;
-    std::fs::create_dir_all(&unpacked)?;
-    let tarball = dir.join(format!("three-{THREE_VERSION}.tgz"));
-    sh::run(
-        "tar",
-        &[
-            "-xzf",
-            &tarball.to_string_lossy(),
-            "-C",
-            &unpacked.to_string_lossy(),
-            "--strip-components=1",
-        ],
-    )?;
-    Ok(unpacked)
+    setup::npm_unpack("three", THREE_VERSION, dir, "build/three.module.js")
 }
 
 /// Runs the benchmark: `runs` loads per viewer and backend, `frames` orbit frames each.

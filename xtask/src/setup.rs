@@ -4,6 +4,8 @@
 //! nothing. Installs come from the package registries this project may use: rustup targets,
 //! crates.io, Debian's packages, PyPI and npm. Nothing downloads a prebuilt browser.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, Result, bail};
 
 use crate::sh;
@@ -106,4 +108,37 @@ pub fn ensure_python_modules(wanted: &[(&str, &str)]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Unpacks the npm package `name@version` under `dir` once (`npm pack` and `tar`, no
+/// `node_modules`), and returns its folder. `marker` is a file inside the package that shows
+/// an earlier unpack is complete.
+pub fn npm_unpack(name: &str, version: &str, dir: &Path, marker: &str) -> Result<PathBuf> {
+    let unpacked = dir.join(format!("{name}-{version}"));
+    if unpacked.join(marker).is_file() {
+        return Ok(unpacked);
+    }
+    sh::run(
+        "npm",
+        &[
+            "pack",
+            &format!("{name}@{version}"),
+            "--pack-destination",
+            &dir.to_string_lossy(),
+            "--silent",
+        ],
+    )?;
+    std::fs::create_dir_all(&unpacked)?;
+    let tarball = dir.join(format!("{name}-{version}.tgz"));
+    sh::run(
+        "tar",
+        &[
+            "-xzf",
+            &tarball.to_string_lossy(),
+            "-C",
+            &unpacked.to_string_lossy(),
+            "--strip-components=1",
+        ],
+    )?;
+    Ok(unpacked)
 }

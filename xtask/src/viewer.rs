@@ -192,34 +192,7 @@ pub const PDFJS_VERSION: &str = "6.5.438";
 /// native canvas for Node lists platform packages that the registry mirror lacks, which makes
 /// `npm ci` refuse the lock file — and the browser needs none of it.
 fn ensure_pdfjs(dir: &Path) -> Result<PathBuf> {
-    let unpacked = dir.join(format!("pdfjs-dist-{PDFJS_VERSION}"));
-    if unpacked.join("build/pdf.min.mjs").is_file() {
-        return Ok(unpacked);
-    }
-    let dir_str = dir.to_string_lossy();
-    sh::run(
-        "npm",
-        &[
-            "pack",
-            &format!("pdfjs-dist@{PDFJS_VERSION}"),
-            "--pack-destination",
-            &dir_str,
-            "--silent",
-        ],
-    )?;
-    std::fs::create_dir_all(&unpacked)?;
-    let tarball = dir.join(format!("pdfjs-dist-{PDFJS_VERSION}.tgz"));
-    sh::run(
-        "tar",
-        &[
-            "-xzf",
-            &tarball.to_string_lossy(),
-            "-C",
-            &unpacked.to_string_lossy(),
-            "--strip-components=1",
-        ],
-    )?;
-    Ok(unpacked)
+    setup::npm_unpack("pdfjs-dist", PDFJS_VERSION, dir, "build/pdf.min.mjs")
 }
 
 /// The benchmark's documents: real multi-page PDFs from Debian packages, varied on purpose.
