@@ -145,7 +145,15 @@ try {
           await page.mouse.click(canvasBox.x + x + 4 * (tx - x) / len, canvasBox.y + y + 4 * (ty - y) / len);
         };
         const framesNow = async () => Number(await page.evaluate(() => document.body.dataset.frames));
-        const waitFrame = async (n) => page.waitForFunction((n) => Number(document.body.dataset.frames) > n, n, { timeout: 30_000 }).catch(() => {});
+        // A new frame, then quiet: a frame already in flight when the action happened may land
+        // first, with the action's own frame right behind it.
+        const waitFrame = async (n) => {
+          await page.waitForFunction((n) => Number(document.body.dataset.frames) > n, n, { timeout: 30_000 }).catch(() => {});
+          for (let last = -1, now = await framesNow(); now !== last; now = await framesNow()) {
+            last = now;
+            await new Promise((r) => setTimeout(r, 400));
+          }
+        };
         if (doc.measure) {
           const [a, b, expected] = doc.measure;
           const up = (b[0] - a[0]) / 16; // towards the top of the bracket's 6 mm base
