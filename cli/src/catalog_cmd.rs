@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use veilmark_crawler::store::Store;
+use veilmark_store::{DataDir, Evidence as Store};
 
 /// Manage the reference catalog.
 #[derive(Subcommand)]
@@ -50,7 +50,7 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
     rt.block_on(async {
         match cmd {
             CatalogCommand::Add(a) => {
-                let store = Store::open(&a.data).await.context("cannot open the data directory")?;
+                let store = Store::open(&DataDir::new(&a.data)).await.context("cannot open the data directory")?;
                 let added = veilmark_crawler::catalog::add_files(&store, &a.paths, &a.product, a.title.as_deref()).await?;
                 for x in added {
                     let note = if x.quality < 50 { "  (low PDQ quality: flat or tiny image, weak reference)" } else { "" };
@@ -60,7 +60,7 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
                 Ok(())
             }
             CatalogCommand::List(l) => {
-                let store = Store::open(&l.data).await.context("cannot open the data directory")?;
+                let store = Store::open(&DataDir::new(&l.data)).await.context("cannot open the data directory")?;
                 let refs = store.references().await?;
                 let mut out = String::new();
                 if l.json {

@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
 use veilmark_crawler::profile::SiteProfile;
-use veilmark_crawler::store::Store;
+use veilmark_store::{DataDir, Evidence as Store};
 
 /// Arguments of `crawl`.
 #[derive(Args)]
@@ -30,7 +30,8 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
     let profile = SiteProfile::load(&args.profile)?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
-        let store = Store::open(&args.data).await.context("cannot open the data directory")?;
+        let data = DataDir::new(&args.data);
+        let store = Store::open(&data).await.context("cannot open the data directory")?;
         let refs = store.references().await?.len();
         if refs == 0 {
             eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");
@@ -45,7 +46,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
         };
         let b2 = bar.clone();
         let decoder: std::sync::Arc<dyn veilmark_crawler::watermark::WatermarkDecoder> =
-            match veilmark_crawler::watermark::ForensicDecoder::from_data_dir(&args.data)? {
+            match veilmark_crawler::watermark::ForensicDecoder::from_data_dir(&data)? {
                 Some(d) => std::sync::Arc::new(d),
                 None => {
                     eprintln!("note: {} has no server watermark key yet (`veilmark serve` creates it), so leaked viewer screenshots cannot be traced.", args.data.display());
@@ -87,7 +88,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
         for (kind, n) in errors {
             println!("  {n:>5} x {kind}");
         }
-        println!("hits are in {}", args.data.join(veilmark_crawler::store::DB_FILE).display());
+        println!("hits are in {}", data.database_display());
         if let Some(out) = &args.export {
             let n = veilmark_crawler::catalog::export_hits(&store, &name, out).await?;
             println!("exported {n} hits to {}", out.display());

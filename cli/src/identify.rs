@@ -5,13 +5,12 @@
 //! single pixel is decoded, so a decompression bomb fails with an error instead of exhausting
 //! memory. One unreadable image does not stop the others.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use veilmark_shared::watermark::{Detection, Detector, WatermarkKey};
-use zeroize::Zeroizing;
+use veilmark_store::{DataDir, Durability, KeyFile, SqliteStore};
 
 /// Key-file line prefix for a watermark key.
 const KEY_LINE_PREFIX: &str = "veilmark-watermark-key-v1 ";
@@ -49,12 +48,12 @@ pub struct IdentifyArgs {
 pub fn run(args: &IdentifyArgs) -> Result<()> {
     let key = match (&args.key_file, &args.data) {
         (Some(file), _) => read_watermark_key(file)?,
-        (None, Some(data)) => read_server_watermark_key(data)?,
+        (None, Some(data)) => read_server_watermark_key(&DataDir::new(data))?,
         (None, None) => bail!("give --key-file or --data"),
     };
     let detector = Detector::new(&key);
     let tracer = match &args.data {
-        Some(data) => Some(Tracer::open(data)?),
+        Some(data) => Some(Tracer::open(&DataDir::new(data))?),
         None => None,
     };
     let mut failures = 0usize;
@@ -110,27 +109,26 @@ fn identify_file(detector: &Detector, path: &Path) -> Result<Option<Detection>> 
 /// Maps session codes back to links through the server's database.
 struct Tracer {
     runtime: tokio::runtime::Runtime,
-    store: veilmark_server::store::SqliteStore,
+    store: SqliteStore,
 }
 
 impl Tracer {
-    fn open(data: &Path) -> Result<Self> {
-        let db = data.join("veilmark.db");
-        if !db.exists() {
+    fn open(data: &DataDir) -> Result<Self> {
+        if !data.has_database() {
             bail!(
                 "{} has no server database ({} is missing)",
-                data.display(),
-                db.display()
+                data.root().display(),
+                data.database_display()
             );
         }
         let runtime = tokio::runtime::Runtime::new()?;
-        let store = runtime.block_on(veilmark_server::store::SqliteStore::open(&db))?;
+        let store = runtime.block_on(SqliteStore::open(data, Durability::Full))?;
         Ok(Self { runtime, store })
     }
 
     /// "recipient … via link … (document …), session … opened …", or `None` if unknown.
     fn trace(&self, code: u64) -> Result<Option<String>> {
-        use veilmark_server::store::MetaStore;
+        use veilmark_store::MetaStore;
         self.runtime.block_on(async {
             let Some(session) = self.store.session_by_code(code).await? else {
                 return Ok(None);
@@ -151,18 +149,15 @@ impl Tracer {
     }
 }
 
-/// The server's watermark key: `DIR/keys/watermark.key`, 32 raw bytes.
-fn read_server_watermark_key(data: &Path) -> Result<WatermarkKey> {
-    let path = data.join("keys").join("watermark.key");
-    let bytes =
-        Zeroizing::new(fs::read(&path).with_context(|| {
-            format!("cannot read the server's watermark key {}", path.display())
-        })?);
-    let key: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("{} is not a 32-byte key", path.display()))?;
-    Ok(WatermarkKey::from_bytes(key))
+/// The server's watermark key, from its data directory.
+fn read_server_watermark_key(data: &DataDir) -> Result<WatermarkKey> {
+    let key = data.read_key(KeyFile::Watermark)?.with_context(|| {
+        format!(
+            "{} has no server watermark key (`veilmark serve` creates it)",
+            data.root().display()
+        )
+    })?;
+    Ok(WatermarkKey::from_bytes(*key))
 }
 
 fn print_outcome(

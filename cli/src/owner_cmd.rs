@@ -163,15 +163,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// The URL `serve` recorded for links.
-const PUBLIC_URL_FILE: &str = "public-url";
-
 async fn open(data: &Path, url: Option<String>) -> Result<AppState> {
     let mut config = Config::new(data);
     config.public_url = match url {
         Some(u) => u,
-        None => std::fs::read_to_string(data.join(PUBLIC_URL_FILE))
-            .map(|s| s.trim().to_owned())
+        None => veilmark_store::DataDir::new(data)
+            .public_url()
             .unwrap_or(config.public_url),
     };
     AppState::open(config).await
@@ -204,7 +201,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.secure_cookies = args.secure_cookies || tls.is_some();
         config.embed_origins.clone_from(&args.embed_origins);
         let state = AppState::open(config).await?;
-        std::fs::write(args.data.data.join(PUBLIC_URL_FILE), &public_url)?;
+        veilmark_store::DataDir::new(&args.data.data).record_public_url(&public_url)?;
         eprintln!(
             "veilmark serving {} on {public_url} (data in {})",
             if args.www.join("index.html").is_file() {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use veilmark_crawler::hash::{FULL, decode_limited, fingerprint, reference_print};
 use veilmark_crawler::matcher::{Matcher, Thresholds};
-use veilmark_crawler::store::ReferenceRow;
+use veilmark_store::evidence::ReferenceRow;
 
 fn main() {
     let dir = PathBuf::from(std::env::args().nth(1).expect("fixture directory"));

@@ -5,7 +5,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::hash::{decode_limited, reference_print};
-use crate::store::Store;
+use veilmark_store::Evidence as Store;
+use veilmark_store::evidence::NewReference;
 
 /// Largest reference image accepted, in pixels.
 const MAX_REFERENCE_PIXELS: u64 = 100_000_000;
@@ -44,7 +45,22 @@ pub async fn add_files(
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let shown = path.display().to_string();
         let (id, new) = store
-            .add_reference(sku, title, &shown, &sha, &print)
+            .add_reference(&NewReference {
+                sku,
+                title,
+                source_path: &shown,
+                sha256: &sha,
+                width: print.width,
+                height: print.height,
+                pdq_quality: print.pdq.quality,
+                pdq: print.pdq.hashes.iter().map(|h| h.to_hex()).collect(),
+                phash: print.phash.iter().map(|h| format!("{h:016x}")).collect(),
+                pdq_windows: print
+                    .windows
+                    .iter()
+                    .map(|(n, h)| format!("{n}:{}", h.to_hex()))
+                    .collect(),
+            })
             .await?;
         out.push(Added {
             path: shown,

@@ -22,15 +22,16 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::canon::{canonicalise, host_key};
-use crate::evidence::{HttpRecord, WarcWriter};
 use crate::extract::{Listing, extract};
 use crate::fetch::{FetchError, Fetched, Fetcher, Response};
 use crate::hash::{decode_limited, fingerprint};
 use crate::matcher::{Matcher, Thresholds};
 use crate::profile::SiteProfile;
 use crate::robots::Robots;
-use crate::store::{HitRecord, Seen, SeenTable, Store};
 use crate::watermark::{NoDecoder, WatermarkDecoder};
+use veilmark_store::Evidence as Store;
+use veilmark_store::evidence::{HitRecord, Seen, SeenTable};
+use veilmark_store::warc::{HttpRecord, WarcWriter};
 
 /// Progress counters, shown on a terminal while crawling.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -527,7 +528,7 @@ async fn store_hit(
     let (warc_file, page_offset, image_offset) = {
         let mut guard = ctx.warc.lock().await;
         if guard.is_none() {
-            *guard = Some(WarcWriter::open(ctx.store.data_dir(), ctx.run)?);
+            *guard = Some(ctx.store.warc_writer(ctx.run)?);
         }
         let w = guard.as_mut().expect("just opened");
         let mut page_off = page.warc_offset.lock().await;
@@ -548,7 +549,7 @@ async fn store_hit(
             headers: &resp.headers,
             body: &resp.body,
         })?;
-        (w.relative_path().display().to_string(), *page_off, img_off)
+        (w.relative_path().to_owned(), *page_off, img_off)
     };
     let headers: serde_json::Map<String, serde_json::Value> = resp
         .headers

@@ -10,8 +10,9 @@
 //! - [`hash`]: safe decoding and PDQ/pHash fingerprints;
 //! - [`matcher`]: catalog lookups with dihedral variants and thresholds;
 //! - [`watermark`]: the seam for the forensic watermark decoder;
-//! - [`evidence`]: WARC/1.1 records of the responses behind each hit;
-//! - [`store`]: the crawler's tables in the shared SQLite database;
+//!
+//! Everything it stores (catalog, frontier, hits, WARC evidence) goes through
+//! [`veilmark_store::Evidence`], the one owner of the data directory.
 //! - [`catalog`]: adding reference images;
 //! - [`crawl`]: the crawl loop tying them together.
 #![forbid(unsafe_code)]
@@ -19,7 +20,6 @@
 pub mod canon;
 pub mod catalog;
 pub mod crawl;
-pub mod evidence;
 pub mod extract;
 pub mod fetch;
 pub mod fixture;
@@ -27,14 +27,6 @@ pub mod hash;
 pub mod matcher;
 pub mod profile;
 pub mod robots;
-pub mod store;
 pub mod watermark;
 
-/// The current time as RFC 3339 in UTC, second precision (`2026-11-23T12:00:00Z`).
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use veilmark_store::now_rfc3339;

@@ -19,7 +19,7 @@ use veilmark_shared::hash::index::HashIndex;
 use veilmark_shared::hash::pdq::Dihedral;
 
 use crate::hash::{FULL, Fingerprint};
-use crate::store::ReferenceRow;
+use veilmark_store::evidence::ReferenceRow;
 
 /// Decision thresholds (Hamming distances in bits).
 #[derive(Debug, Clone, Copy, serde::Deserialize, serde::Serialize)]

@@ -44,20 +44,11 @@ impl ForensicDecoder {
         }
     }
 
-    /// The decoder for a server data directory: its `keys/watermark.key` (32 raw bytes, as
-    /// `veilmark serve` writes it), or `None` when the directory has no server key yet.
-    pub fn from_data_dir(data_dir: &std::path::Path) -> anyhow::Result<Option<Self>> {
-        let path = data_dir.join("keys").join("watermark.key");
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    anyhow::anyhow!("{} is not a 32-byte watermark key", path.display())
-                })?;
-                Ok(Some(Self::new(key)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
-        }
+    /// The decoder for a server data directory: its watermark key, or `None` when the directory
+    /// has no server key yet.
+    pub fn from_data_dir(data: &veilmark_store::DataDir) -> anyhow::Result<Option<Self>> {
+        let key = data.read_key(veilmark_store::KeyFile::Watermark)?;
+        Ok(key.map(|k| Self::new(*k)))
     }
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
 use veilmark_crawler::fixture::FIXTURE_WATERMARK_KEY;
 use veilmark_crawler::profile::SiteProfile;
-use veilmark_crawler::store::Store;
 use veilmark_crawler::watermark::ForensicDecoder;
+use veilmark_store::{DataDir, Evidence as Store};
 
 fn profile(
     fixture: &std::path::Path,
@@ -74,7 +74,7 @@ async fn crawl_finds_every_planted_knockoff_politely() {
             .unwrap();
     let server = common::serve(fixture.join("site")).await;
     let data = tempfile::tempdir().unwrap();
-    let store = Store::open(data.path()).await.unwrap();
+    let store = Store::open(&DataDir::new(data.path())).await.unwrap();
     catalog(&store, &fixture, &gt).await;
 
     let p = profile(&fixture, &server, 400, 2000);
@@ -181,19 +181,26 @@ async fn crawl_finds_every_planted_knockoff_politely() {
 
     // Evidence: every hit points at WARC records holding the page and the exact image bytes.
     for h in &hits {
-        let warc = data.path().join(&h.warc_file);
-        let (head, block) =
-            veilmark_crawler::evidence::read_record(&warc, h.warc_image_offset as u64).unwrap();
-        assert!(head.contains(&format!("WARC-Target-URI: {}", h.image_url)));
-        let body = &block[block.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
+        let image = store
+            .warc_record(&h.warc_file, h.warc_image_offset)
+            .unwrap();
+        assert!(
+            image
+                .header
+                .contains(&format!("WARC-Target-URI: {}", h.image_url))
+        );
+        let body = image.http_body();
         assert_eq!(
             hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body)),
             h.image_sha256
         );
-        let (page_head, _) =
-            veilmark_crawler::evidence::read_record(&warc, h.warc_page_offset.unwrap() as u64)
-                .unwrap();
-        assert!(page_head.contains(&format!("WARC-Target-URI: {}", h.page_url)));
+        let page = store
+            .warc_record(&h.warc_file, h.warc_page_offset.unwrap())
+            .unwrap();
+        assert!(
+            page.header
+                .contains(&format!("WARC-Target-URI: {}", h.page_url))
+        );
         assert_eq!(h.http_status, 200);
         assert!(h.listing_title.is_some(), "{h:?}");
         if h.page_url.contains("/item/") {
@@ -303,7 +310,7 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
             .unwrap();
     let server = common::serve(fixture.join("site")).await;
     let data = tempfile::tempdir().unwrap();
-    let store = Store::open(data.path()).await.unwrap();
+    let store = Store::open(&DataDir::new(data.path())).await.unwrap();
     catalog(&store, &fixture, &gt).await;
 
     // Page budget.
@@ -311,7 +318,9 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
     small.name = "budget".into();
     // Its own database: pages seen by this run would otherwise count as unchanged below.
     let budget_data = tempfile::tempdir().unwrap();
-    let budget_store = Store::open(budget_data.path()).await.unwrap();
+    let budget_store = Store::open(&DataDir::new(budget_data.path()))
+        .await
+        .unwrap();
     catalog(&budget_store, &fixture, &gt).await;
     let r = crawl(small, budget_store, CrawlOptions::default())
         .await
@@ -330,7 +339,7 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
 
     // Rate limit: at 20 requests per second to one host, n requests take at least (n - 1) / 20 s.
     let paced_data = tempfile::tempdir().unwrap();
-    let paced_store = Store::open(paced_data.path()).await.unwrap();
+    let paced_store = Store::open(&DataDir::new(paced_data.path())).await.unwrap();
     let mut paced = profile(&fixture, &server, 14, 0);
     paced.name = "paced".into();
     paced.limits.requests_per_second = 20.0;
@@ -348,7 +357,7 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
 
     // Time budget: nothing new starts after max_seconds.
     let timed_data = tempfile::tempdir().unwrap();
-    let timed_store = Store::open(timed_data.path()).await.unwrap();
+    let timed_store = Store::open(&DataDir::new(timed_data.path())).await.unwrap();
     let mut timed = profile(&fixture, &server, 400, 2000);
     timed.name = "timed".into();
     timed.limits.max_seconds = 1;

@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 use veilmark_server::http::console::review::set_review;
 use veilmark_server::service::{ClientMeta, NewLink};
 use veilmark_server::{AppState, Config};
+use veilmark_store::evidence::{HitRecord, NewReference};
+use veilmark_store::warc::HttpRecord;
 
 const OWNER: &str = "owner@brand.example";
 const PASSWORD: &str = "correct horse battery";
@@ -40,18 +42,6 @@ fn part_image(ink: [u8; 3], paper: [u8; 3], frame: bool) -> Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-fn warc_record(url: &str, block: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "WARC/1.1\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\n\
-         Content-Type: application/http;msgtype=response\r\nContent-Length: {}\r\n\r\n",
-        block.len()
-    )
-    .into_bytes();
-    r.extend_from_slice(block);
-    r.extend_from_slice(b"\r\n\r\n");
-    r
-}
-
 /// Marketplace, title, seller, price, fetched at, distance, watermark session, image colour.
 type Planted = (
     &'static str,
@@ -64,34 +54,32 @@ type Planted = (
     [u8; 3],
 );
 
+/// Plants a catalog reference, a crawl run with WARC evidence and hits, through the same
+/// evidence store the crawler writes to.
 async fn plant(state: &AppState, dir: &Path) -> Result<()> {
-    let pool = state.store.sqlite_pool().context("embedded store")?;
-    sqlx::raw_sql(include_str!(
-        "../../crawler/migrations/1001_catalog_and_hits.sql"
-    ))
-    .execute(&pool)
-    .await?;
+    let ev = &state.evidence;
     let ref_path = dir.join("reference-brk-100.png");
     std::fs::write(
         &ref_path,
         part_image([31, 78, 140], [245, 247, 250], false)?,
     )?;
-    sqlx::query(
-        "INSERT OR IGNORE INTO catalog_reference (id, sku, title, source_path, sha256, width, \
-         height, pdq_quality, pdq, phash, pdq_windows, added_at) VALUES (1, 'BRK-100', \
-         'Mounting bracket', ?, '-', 240, 240, 100, '', '', '', '2026-11-01T00:00:00Z')",
-    )
-    .bind(ref_path.to_string_lossy().as_ref())
-    .execute(&pool)
-    .await?;
-    sqlx::query(
-        "INSERT OR IGNORE INTO crawl_run (id, profile, started_at, state) \
-         VALUES (1, 'fixture', '2026-11-18T00:00:00Z', 'finished')",
-    )
-    .execute(&pool)
-    .await?;
-    std::fs::create_dir_all(dir.join("evidence"))?;
-    let mut warc = Vec::new();
+    let (reference, _) = ev
+        .add_reference(&NewReference {
+            sku: "BRK-100",
+            title: Some("Mounting bracket"),
+            source_path: &ref_path.to_string_lossy(),
+            sha256: "-",
+            width: 240,
+            height: 240,
+            pdq_quality: 100,
+            pdq: Vec::new(),
+            phash: Vec::new(),
+            pdq_windows: Vec::new(),
+        })
+        .await?;
+    let (run, _) = ev.resume_or_start_run("fixture").await?;
+    let mut warc = ev.warc_writer(run)?;
+    let mut ids = Vec::new();
     let hits: [Planted; 7] = [
         (
             "partsbazaar",
@@ -170,52 +158,59 @@ async fn plant(state: &AppState, dir: &Path) -> Result<()> {
         } else {
             format!("https://{market}.example/listing/{}", 1000 + i)
         };
-        let page_off = warc.len();
-        warc.extend(warc_record(
-            &page_url,
-            format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><h1>{title}</h1></html>"
-            )
-            .as_bytes(),
-        ));
-        let img_off = warc.len();
-        let mut block = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n".to_vec();
-        block.extend(part_image(*ink, [255, 255, 255], i % 2 == 1)?);
-        warc.extend(warc_record(&format!("{page_url}/image.png"), &block));
-        sqlx::query(
-            "INSERT OR IGNORE INTO crawl_hit (dedup_key, run_id, marketplace, page_url, image_url, \
-             image_sha256, fetched_at, http_status, http_headers, listing_title, listing_price, \
-             listing_seller, reference_id, sku, hash_kind, distance, watermark_session, warc_file, \
-             warc_page_offset, warc_image_offset, created_at) VALUES (?, 1, ?, ?, ?, '-', ?, 200, \
-             '{}', ?, ?, ?, ?, ?, ?, ?, ?, 'evidence/run-1.warc', ?, ?, ?)",
-        )
-        .bind(format!("fixture-{i}"))
-        .bind(market)
-        .bind(&page_url)
-        .bind(format!("{page_url}/image.png"))
-        .bind(at)
-        .bind(title)
-        .bind(price)
-        .bind(seller)
-        .bind(distance.map(|_| 1i64))
-        .bind(distance.map(|_| "BRK-100"))
-        .bind(distance.map(|_| "pdq"))
-        .bind(distance)
-        .bind(session)
-        .bind(i64::try_from(page_off)?)
-        .bind(i64::try_from(img_off)?)
-        .bind(at)
-        .execute(&pool)
-        .await?;
+        let page_off = warc.write_response(&HttpRecord {
+            url: &page_url,
+            fetched_at: at,
+            status: 200,
+            headers: &[("Content-Type".to_owned(), "text/html".to_owned())],
+            body: format!("<html><h1>{title}</h1></html>").as_bytes(),
+        })?;
+        let image_url = format!("{page_url}/image.png");
+        let img_off = warc.write_response(&HttpRecord {
+            url: &image_url,
+            fetched_at: at,
+            status: 200,
+            headers: &[("Content-Type".to_owned(), "image/png".to_owned())],
+            body: &part_image(*ink, [255, 255, 255], i % 2 == 1)?,
+        })?;
+        let hit = HitRecord {
+            marketplace: (*market).to_owned(),
+            page_url: page_url.clone(),
+            image_url,
+            image_sha256: format!("fixture-{i}"),
+            fetched_at: (*at).to_owned(),
+            http_status: 200,
+            http_headers: serde_json::json!({}),
+            listing_title: Some((*title).to_owned()),
+            listing_price: Some((*price).to_owned()),
+            listing_seller: Some((*seller).to_owned()),
+            reference_id: distance.map(|_| reference),
+            sku: distance.map(|_| "BRK-100".to_owned()),
+            hash_kind: distance.map(|_| "pdq".to_owned()),
+            distance: *distance,
+            transform: None,
+            window: None,
+            watermark_session: session.map(str::to_owned),
+            warc_file: warc.relative_path().to_owned(),
+            warc_page_offset: Some(i64::try_from(page_off)?),
+            warc_image_offset: i64::try_from(img_off)?,
+        };
+        ev.insert_hit(run, &hit).await?;
+        ids.push(ev.reviewed_hits(1).await?[0].id);
     }
-    std::fs::write(dir.join("evidence/run-1.warc"), warc)?;
     // Two confirmed already, so the chart has something to show.
-    set_review(state, &[1, 2], Some("confirmed"), None, OWNER)
+    set_review(state, &ids[..2], Some("confirmed"), None, OWNER)
         .await
         .map_err(|_| anyhow::anyhow!("review"))?;
-    set_review(state, &[6], Some("confirmed"), Some("takedown sent"), OWNER)
-        .await
-        .map_err(|_| anyhow::anyhow!("review"))?;
+    set_review(
+        state,
+        &ids[5..6],
+        Some("confirmed"),
+        Some("takedown sent"),
+        OWNER,
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("review"))?;
     Ok(())
 }
 

@@ -1,22 +1,18 @@
-//! The server's long-term secrets, kept in `DATA/keys/` with mode 0600 and never logged.
+//! The server's long-term secrets and what they do; never logged.
 //!
-//! - `signing.key`: 32-byte Ed25519 seed; licences are signed with it.
-//! - `wrap.key`: 32-byte AES-256-GCM key; every document's content key is stored wrapped under it.
-//! - `watermark.key`: 32 bytes reserved for the forensic watermark codec's keyed embedding.
+//! - signing key: 32-byte Ed25519 seed; licences are signed with it.
+//! - wrap key: 32-byte AES-256-GCM key; every document's content key is stored wrapped under it.
+//! - watermark key: 32 bytes for the forensic watermark codec's keyed embedding.
 //!
-//! Files are created with `create_new` and mode 0600 in one step, so there is no window in which
-//! another user could read them; loading refuses a key file that group or others can read.
-
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+//! Where and how they are kept (private files created in one step, refused when others can read
+//! them) is the data directory's business: [`veilmark_store::DataDir::load_or_create_key`].
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::{Context, Result, bail};
 use veilmark_shared::envelope::{ContentKey, DocumentId};
 use veilmark_shared::licence::ServerKey;
+use veilmark_store::{DataDir, KeyFile};
 use zeroize::Zeroizing;
 
 /// Associated-data prefix binding a wrapped content key to its document.
@@ -36,18 +32,12 @@ impl std::fmt::Debug for ServerKeys {
 }
 
 impl ServerKeys {
-    /// Loads the keys from `data/keys`, creating any that are missing.
-    pub fn load_or_create(data: &Path) -> Result<Self> {
-        let dir = data.join("keys");
-        if !dir.exists() {
-            fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create key directory {}", dir.display()))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
-        }
+    /// Loads the keys of a data directory, creating any that are missing.
+    pub fn load_or_create(data: &DataDir) -> Result<Self> {
         Ok(Self {
-            signing: ServerKey::from_seed(*load_or_create_key(&dir.join("signing.key"))?),
-            wrap: load_or_create_key(&dir.join("wrap.key"))?,
-            watermark: load_or_create_key(&dir.join("watermark.key"))?,
+            signing: ServerKey::from_seed(*data.load_or_create_key(KeyFile::Signing)?),
+            wrap: data.load_or_create_key(KeyFile::Wrap)?,
+            watermark: data.load_or_create_key(KeyFile::Watermark)?,
         })
     }
 
@@ -117,57 +107,16 @@ fn wrap_aad(doc: DocumentId) -> Vec<u8> {
     aad
 }
 
-fn load_or_create_key(path: &PathBuf) -> Result<Zeroizing<[u8; 32]>> {
-    let mut key = Zeroizing::new([0u8; 32]);
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => {
-            getrandom::fill(key.as_mut())
-                .context("the operating system's random generator failed")?;
-            file.write_all(key.as_ref())?;
-            file.sync_all()?;
-            return Ok(key);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
-    }
-    let mut file =
-        fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mode = file.metadata()?.permissions().mode();
-    if mode & 0o077 != 0 {
-        bail!(
-            "{} is readable by other users (mode {:o}); run `chmod 600` on it and keep it secret",
-            path.display(),
-            mode & 0o777
-        );
-    }
-    let mut bytes = Zeroizing::new(Vec::new());
-    file.read_to_end(&mut bytes)?;
-    if bytes.len() != 32 {
-        bail!("{} must hold exactly 32 bytes", path.display());
-    }
-    key.copy_from_slice(&bytes);
-    Ok(key)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn keys_are_private_and_stable_and_wrap_round_trips() {
+    fn keys_are_stable_and_wrap_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        let a = ServerKeys::load_or_create(dir.path()).unwrap();
-        let mode = fs::metadata(dir.path().join("keys/wrap.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-        let b = ServerKeys::load_or_create(dir.path()).unwrap();
+        let data = DataDir::new(dir.path());
+        let a = ServerKeys::load_or_create(&data).unwrap();
+        let b = ServerKeys::load_or_create(&data).unwrap();
         assert_eq!(a.signing().verifying_key(), b.signing().verifying_key());
         let doc = DocumentId([1; 16]);
         let wrapped = a
@@ -178,11 +127,5 @@ mod tests {
             &[5; 32]
         );
         assert!(b.unwrap_content_key(DocumentId([2; 16]), &wrapped).is_err());
-        fs::set_permissions(
-            dir.path().join("keys/wrap.key"),
-            fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
-        assert!(ServerKeys::load_or_create(dir.path()).is_err());
     }
 }

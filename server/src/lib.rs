@@ -1,13 +1,14 @@
 //! `veilmark serve`: the link and licence server a brand owner runs to share sealed files and stay
 //! in control of them.
 //!
-//! - [`store`]: metadata behind the [`store::MetaStore`] trait (SQLite by default) and envelopes
-//!   behind `object_store` (a local folder by default), all under one data directory.
-//! - [`keys`]: the server's signing, wrapping and watermark keys (0600 files, never logged).
+//! - [`store`]: the server's records behind the [`store::MetaStore`] trait, crawl hits behind
+//!   [`veilmark_store::EvidenceStore`], envelopes behind `object_store`; all owned by the
+//!   `veilmark-store` crate (SQLite and a local folder by default).
+//! - [`keys`]: the server's signing, wrapping and watermark keys and what they do.
 //! - [`service`]: owner operations (seal, link, revoke, audit) shared by the JSON API and the CLI.
 //! - [`http`]: the axum router — viewer API (licences, leases, revocation push, ranged envelope)
 //!   and owner API — with security headers, body limits and rate limits.
-//! - [`audit`]: the hash-chained audit log.
+//! - [`audit`]: the hash-chained audit log (kept by `veilmark-store`).
 //! - [`tls`]: optional HTTPS with rustls.
 //! - [`embed`]: partner origins allowed to frame the viewer (`docs/embedding.md`).
 //!
@@ -15,7 +16,6 @@
 //! `docs/threat-model.md`.
 #![forbid(unsafe_code)]
 
-pub mod audit;
 pub mod config;
 pub mod conn;
 pub mod embed;
@@ -25,17 +25,20 @@ pub mod keys;
 pub mod ratelimit;
 pub mod secrets;
 pub mod service;
-pub mod store;
 pub mod tls;
+
+pub use veilmark_store::audit;
+/// The server's records and the trait they are stored behind (owned by `veilmark-store`).
+pub use veilmark_store::meta as store;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use object_store::ObjectStore;
-use object_store::local::LocalFileSystem;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use veilmark_store::{DataDir, Durability, Evidence, SqliteStore};
 
 pub use config::{Config, Limits};
 pub use error::AppError;
@@ -43,7 +46,7 @@ pub use http::app;
 
 use keys::ServerKeys;
 use ratelimit::RateLimiter;
-use store::{MetaStore, SqliteStore};
+use store::MetaStore;
 
 /// Everything a handler needs; cheap to clone.
 #[derive(Clone)]
@@ -53,6 +56,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// Metadata storage.
     pub store: Arc<dyn MetaStore>,
+    /// Crawl hits, catalog and reviews, with their evidence files (the review console).
+    pub evidence: Evidence,
     /// Envelope storage.
     pub blobs: Arc<dyn ObjectStore>,
     /// Server secrets.
@@ -77,20 +82,24 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the embedded stores under `config.data_dir` (SQLite file `veilmark.db`, envelopes in
-    /// `blobs/`, keys in `keys/`), creating them on first use.
+    /// Opens the embedded stores of the data directory `config.data_dir` (SQLite, a local blob
+    /// folder, key files), creating them on first use.
     pub async fn open(config: Config) -> Result<Self> {
-        let data = &config.data_dir;
-        std::fs::create_dir_all(data.join("blobs"))
-            .with_context(|| format!("cannot create data directory {}", data.display()))?;
-        let keys = ServerKeys::load_or_create(data)?;
-        let store = SqliteStore::open(&data.join("veilmark.db")).await?;
-        let blobs = LocalFileSystem::new_with_prefix(data.join("blobs"))
-            .context("cannot open the blob folder")?;
+        let data = DataDir::new(&config.data_dir);
+        data.create()?;
+        let keys = ServerKeys::load_or_create(&data)?;
+        let store = Arc::new(
+            SqliteStore::open(&data, Durability::Full)
+                .await
+                .with_context(|| format!("cannot open data directory {}", data.root().display()))?,
+        );
+        let blobs = data.blob_store()?;
+        let evidence = Evidence::new(store.clone(), data);
         Ok(Self::with_stores(
             config,
             keys,
-            Arc::new(store),
+            store,
+            evidence,
             Arc::new(blobs),
         ))
     }
@@ -101,6 +110,7 @@ impl AppState {
         config: Config,
         keys: ServerKeys,
         store: Arc<dyn MetaStore>,
+        evidence: Evidence,
         blobs: Arc<dyn ObjectStore>,
     ) -> Self {
         let l = &config.limits;
@@ -110,6 +120,7 @@ impl AppState {
             link_limiter: RateLimiter::new(l.per_link),
             login_limiter: RateLimiter::new(l.login),
             store,
+            evidence,
             blobs,
             keys,
             config,

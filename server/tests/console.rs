@@ -8,6 +8,8 @@ use std::io::Read as _;
 use common::{OWNER, TestServer, relaxed, start};
 use reqwest::redirect::Policy;
 use sha2::{Digest, Sha256};
+use veilmark_store::evidence::{HitRecord, NewReference};
+use veilmark_store::warc::HttpRecord;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -339,57 +341,106 @@ async fn audit_filters_export_and_show_chain_status() {
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR found-image-bytes";
 const REF_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR reference-image-bytes";
 
-fn warc_record(url: &str, http_block: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "WARC/1.1\r\nWARC-Type: response\r\nWARC-Target-URI: {url}\r\n\
-         Content-Type: application/http;msgtype=response\r\nContent-Length: {}\r\n\r\n",
-        http_block.len()
-    )
-    .into_bytes();
-    r.extend_from_slice(http_block);
-    r.extend_from_slice(b"\r\n\r\n");
-    r
+/// One planted hit: its listing text and where its evidence is.
+#[derive(Default)]
+struct Planted<'a> {
+    title: &'a str,
+    seller: &'a str,
+    page_url: &'a str,
+    marketplace: &'a str,
+    fetched_at: &'a str,
+    distance: i64,
+    reference_id: i64,
+    watermark_session: Option<String>,
+    /// Stored instead of the real evidence file (a tampered row).
+    warc_file: Option<&'a str>,
 }
 
-/// Creates the crawler's tables and plants hits with hostile text; returns their ids.
+/// Plants hits through the evidence store the crawler writes to (catalog reference, run, WARC
+/// records, hits) and returns their ids in order.
+async fn plant(s: &TestServer, planted: &[Planted<'_>]) -> Vec<i64> {
+    let ev = &s.state.evidence;
+    let (run, _) = ev.resume_or_start_run("shop").await.unwrap();
+    let mut warc = ev.warc_writer(run).unwrap();
+    let page_headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
+    let image_headers = vec![("Content-Type".to_owned(), "image/png".to_owned())];
+    let mut ids = Vec::new();
+    for p in planted {
+        let page_off = warc
+            .write_response(&HttpRecord {
+                url: p.page_url,
+                fetched_at: p.fetched_at,
+                status: 200,
+                headers: &page_headers,
+                body: b"<html>listing</html>",
+            })
+            .unwrap();
+        let img_off = warc
+            .write_response(&HttpRecord {
+                url: "http://shop.example/i/1.png",
+                fetched_at: p.fetched_at,
+                status: 200,
+                headers: &image_headers,
+                body: PNG,
+            })
+            .unwrap();
+        let hit = HitRecord {
+            marketplace: p.marketplace.to_owned(),
+            page_url: p.page_url.to_owned(),
+            image_url: "http://shop.example/i/1.png".to_owned(),
+            image_sha256: "ab".to_owned(),
+            fetched_at: p.fetched_at.to_owned(),
+            http_status: 200,
+            http_headers: serde_json::json!({}),
+            listing_title: Some(p.title.to_owned()),
+            listing_price: Some("<i>9.99</i>".to_owned()),
+            listing_seller: Some(p.seller.to_owned()),
+            reference_id: Some(p.reference_id),
+            sku: Some("BRK-100".to_owned()),
+            hash_kind: Some("pdq".to_owned()),
+            distance: Some(p.distance),
+            transform: None,
+            window: None,
+            watermark_session: p.watermark_session.clone(),
+            warc_file: p.warc_file.unwrap_or(warc.relative_path()).to_owned(),
+            warc_page_offset: Some(i64::try_from(page_off).unwrap()),
+            warc_image_offset: i64::try_from(img_off).unwrap(),
+        };
+        assert!(ev.insert_hit(run, &hit).await.unwrap());
+        let newest = ev.reviewed_hits(1).await.unwrap();
+        ids.push(newest[0].id);
+    }
+    ids
+}
+
+/// Adds the catalog reference hits point at: the image at `source_path` (as `catalog add`
+/// stores what it was given); returns its id.
+async fn add_reference(s: &TestServer, source_path: &str) -> i64 {
+    let (id, _) = s
+        .state
+        .evidence
+        .add_reference(&NewReference {
+            sku: "BRK-100",
+            title: Some("Bracket"),
+            source_path,
+            sha256: source_path,
+            width: 10,
+            height: 10,
+            pdq_quality: 100,
+            pdq: Vec::new(),
+            phash: Vec::new(),
+            pdq_windows: Vec::new(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// Plants three hits with hostile text; returns their ids.
 async fn plant_hits(s: &TestServer) -> Vec<i64> {
-    let pool = s.state.store.sqlite_pool().unwrap();
-    sqlx::raw_sql(include_str!(
-        "../../crawler/migrations/1001_catalog_and_hits.sql"
-    ))
-    .execute(&pool)
-    .await
-    .unwrap();
     let ref_path = s.dir.path().join("reference.png");
     std::fs::write(&ref_path, REF_PNG).unwrap();
-    sqlx::query(
-        "INSERT INTO catalog_reference (id, sku, title, source_path, sha256, width, height, \
-         pdq_quality, pdq, phash, pdq_windows, added_at) \
-         VALUES (1, 'BRK-100', 'Bracket', ?, 'x', 10, 10, 100, '', '', '', '2026-11-01T00:00:00Z')",
-    )
-    .bind(ref_path.to_str().unwrap())
-    .execute(&pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO crawl_run (id, profile, started_at, state) \
-         VALUES (1, 'shop', '2026-11-20T00:00:00Z', 'finished')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    std::fs::create_dir_all(s.dir.path().join("evidence")).unwrap();
-    let mut warc = Vec::new();
-    let page_off = warc.len();
-    warc.extend(warc_record(
-        "http://shop.example/p/1",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>listing</html>",
-    ));
-    let img_off = warc.len();
-    let mut block = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n\r\n".to_vec();
-    block.extend_from_slice(PNG);
-    warc.extend(warc_record("http://shop.example/i/1.png", &block));
-    std::fs::write(s.dir.path().join("evidence/run-1.warc"), &warc).unwrap();
+    let reference = add_reference(s, ref_path.to_str().unwrap()).await;
     let hostile = [
         (
             "<script>alert('title')</script>",
@@ -413,32 +464,23 @@ async fn plant_hits(s: &TestServer) -> Vec<i64> {
             "2026-11-22T10:00:00Z",
         ),
     ];
-    let mut ids = Vec::new();
-    for (i, (title, seller, url, market, at)) in hostile.iter().enumerate() {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO crawl_hit (dedup_key, run_id, marketplace, page_url, image_url, \
-             image_sha256, fetched_at, http_status, http_headers, listing_title, listing_price, \
-             listing_seller, reference_id, sku, hash_kind, distance, warc_file, warc_page_offset, \
-             warc_image_offset, created_at) \
-             VALUES (?, 1, ?, ?, 'http://shop.example/i/1.png', 'ab', ?, 200, '{}', ?, \
-             '<i>9.99</i>', ?, 1, 'BRK-100', 'pdq', ?, 'evidence/run-1.warc', ?, ?, ?) RETURNING id",
+    let planted: Vec<Planted<'_>> = hostile
+        .iter()
+        .zip(0i64..)
+        .map(
+            |(&(title, seller, page_url, marketplace, fetched_at), i)| Planted {
+                title,
+                seller,
+                page_url,
+                marketplace,
+                fetched_at,
+                distance: i * 10 + 8,
+                reference_id: reference,
+                ..Planted::default()
+            },
         )
-        .bind(format!("k{i}"))
-        .bind(market)
-        .bind(url)
-        .bind(at)
-        .bind(title)
-        .bind(seller)
-        .bind(i64::try_from(i).unwrap() * 10 + 8)
-        .bind(i64::try_from(page_off).unwrap())
-        .bind(i64::try_from(img_off).unwrap())
-        .bind(at)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        ids.push(id);
-    }
-    ids
+        .collect();
+    plant(s, &planted).await
 }
 
 #[tokio::test]
@@ -558,13 +600,23 @@ async fn images_are_served_by_hit_id_with_an_image_type() {
         .await;
     assert_eq!(reference.bytes().await.unwrap().as_ref(), REF_PNG);
     // A catalog path stored relative (as `catalog add` was given it) is found in the data dir.
-    let pool = s.state.store.sqlite_pool().unwrap();
-    sqlx::query("UPDATE catalog_reference SET source_path = 'reference.png'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let relative = add_reference(&s, "reference.png").await;
+    let relative_hit = plant(
+        &s,
+        &[Planted {
+            title: "Relative",
+            seller: "Seller",
+            page_url: "https://shop.example/p/9",
+            marketplace: "shop-a",
+            fetched_at: "2026-11-23T10:00:00Z",
+            distance: 4,
+            reference_id: relative,
+            ..Planted::default()
+        }],
+    )
+    .await[0];
     let reference = b
-        .get(&format!("/console/review/image/{}/reference", ids[0]))
+        .get(&format!("/console/review/image/{relative_hit}/reference"))
         .await;
     assert_eq!(reference.bytes().await.unwrap().as_ref(), REF_PNG);
     assert_eq!(b.get("/console/review/image/999/found").await.status(), 404);
@@ -575,13 +627,21 @@ async fn images_are_served_by_hit_id_with_an_image_type() {
         404
     );
     // A hit whose WARC path points outside the evidence folder is refused.
-    sqlx::query("UPDATE crawl_hit SET warc_file = '../veilmark.db' WHERE id = ?")
-        .bind(ids[1])
-        .execute(&pool)
-        .await
-        .unwrap();
+    let outside = plant(
+        &s,
+        &[Planted {
+            title: "Tampered",
+            page_url: "https://shop.example/p/10",
+            marketplace: "shop-a",
+            fetched_at: "2026-11-23T10:00:00Z",
+            reference_id: relative,
+            warc_file: Some("../veilmark.db"),
+            ..Planted::default()
+        }],
+    )
+    .await[0];
     assert_eq!(
-        b.get(&format!("/console/review/image/{}/found", ids[1]))
+        b.get(&format!("/console/review/image/{outside}/found"))
             .await
             .status(),
         404
@@ -655,7 +715,7 @@ async fn evidence_bundles_carry_a_manifest_that_verifies() {
 async fn a_watermark_hit_names_the_recipient_link_and_session_that_leaked_it() {
     let s = start(relaxed()).await;
     let b = log_in(&s).await;
-    let ids = plant_hits(&s).await;
+    plant_hits(&s).await;
     // Alice opens a link: the licence's session code is what her frames carry.
     let link = s.link(|_| {}).await;
     let resp = s
@@ -670,19 +730,29 @@ async fn a_watermark_hit_names_the_recipient_link_and_session_that_leaked_it() {
         .await
         .unwrap()
         .unwrap();
-    // The crawler found her session code in a listing image.
-    let pool = s.state.store.sqlite_pool().unwrap();
-    sqlx::query("UPDATE crawl_hit SET watermark_session = ? WHERE id = ?")
-        .bind(format!("{:012x}", session.session_code))
-        .bind(ids[2])
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE crawl_hit SET watermark_session = 'ffffffffffff' WHERE id = ?")
-        .bind(ids[1])
-        .execute(&pool)
-        .await
-        .unwrap();
+    // The crawler found her session code in one listing image, and a code this server never
+    // issued in another.
+    let marked = |page_url, code: String| Planted {
+        title: "Drawing PDF",
+        seller: "drawings4less",
+        page_url,
+        marketplace: "shop-c",
+        fetched_at: "2026-11-23T10:00:00Z",
+        reference_id: 1,
+        watermark_session: Some(code),
+        ..Planted::default()
+    };
+    plant(
+        &s,
+        &[
+            marked(
+                "https://shop.example/p/20",
+                format!("{:012x}", session.session_code),
+            ),
+            marked("https://shop.example/p/21", "ffffffffffff".to_owned()),
+        ],
+    )
+    .await;
     let html = b.page("/console/review?state=all").await;
     assert!(
         html.contains(&format!(

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use veilmark_server::service::{ClientMeta, NewLink};
-use veilmark_server::store::{MetaStore, SqliteStore};
 use veilmark_server::{AppState, Config, audit};
+use veilmark_store::{DataDir, Durability, MetaStore, SqliteStore};
 
 const CHILD_ENV: &str = "VEILMARK_CRASH_CHILD_DATA";
 
@@ -125,7 +125,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_grant() {
         acknowledged.len()
     );
 
-    let store = SqliteStore::open(&dir.path().join("veilmark.db"))
+    let store = SqliteStore::open(&DataDir::new(dir.path()), Durability::Full)
         .await
         .unwrap();
     let entries = store.audit_entries().await.unwrap();

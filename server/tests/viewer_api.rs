@@ -425,11 +425,14 @@ async fn revocation_by_another_process_reaches_an_open_session_within_2s() {
     // Revoke through a second, independent connection to the database, as `veilmark revoke`
     // does from another process: only the revocation feed can tell the server.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let other = veilmark_server::store::SqliteStore::open(&s.db_path())
-        .await
-        .unwrap();
+    let other = veilmark_store::SqliteStore::open(
+        &veilmark_store::DataDir::new(s.dir.path()),
+        veilmark_store::Durability::Full,
+    )
+    .await
+    .unwrap();
     let started = Instant::now();
-    use veilmark_server::store::MetaStore;
+    use veilmark_store::MetaStore;
     assert!(other.revoke_link(&link.link.id, now_secs()).await.unwrap());
     let mut seen = String::new();
     let found = tokio::time::timeout(Duration::from_secs(2), async {

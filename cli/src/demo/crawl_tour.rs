@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
 use veilmark_crawler::profile::SiteProfile;
-use veilmark_crawler::store::Store;
+use veilmark_store::{DataDir, Evidence as Store};
 
 /// Runs the crawl part of the demo against the fixture in `marketplace`, storing hits in
 /// `data_dir` (the server's database) and exporting them to `out_dir/hits.jsonl`. Alice's
@@ -29,7 +29,8 @@ pub async fn run(
             )
         })?,
     )?;
-    let store = Store::open(data_dir).await?;
+    let data = DataDir::new(data_dir);
+    let store = Store::open(&data).await?;
 
     let references = gt["references"]
         .as_array()
@@ -75,7 +76,7 @@ pub async fn run(
         server.base
     );
     let name = profile.name.clone();
-    let decoder = veilmark_crawler::watermark::ForensicDecoder::from_data_dir(data_dir)?
+    let decoder = veilmark_crawler::watermark::ForensicDecoder::from_data_dir(&data)?
         .context("the demo server has no watermark key")?;
     let options = CrawlOptions {
         decoder: std::sync::Arc::new(decoder),
@@ -162,7 +163,7 @@ pub async fn run(
     let n = veilmark_crawler::catalog::export_hits(&store, &name, &export).await?;
     println!(
         "   every hit is stored with evidence (WARC, SHA-256, headers, listing) in {}; {n} exported to {}",
-        data_dir.join("veilmark.db").display(),
+        data.database_display(),
         export.display()
     );
     println!(

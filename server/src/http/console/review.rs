@@ -1,8 +1,8 @@
 //! The review console: crawler hits beside their reference images, confirm / dismiss / note one
 //! by one or in bulk, sellers grouped, a chart of confirmed hits, and evidence bundles.
 //!
-//! Hits live in the crawler's tables (`crawl_hit`, `catalog_reference`, migration 1001) of the
-//! same SQLite database; review state lives in the server's `hit_review` table (migration 2).
+//! Hits, catalog references, review state and WARC evidence are read and written through
+//! [`veilmark_store::Evidence`] (`state.evidence`); this module names no table and no path.
 //! Everything a marketplace wrote (titles, sellers, prices, URLs) is untrusted: it is escaped
 //! everywhere, and URLs become links only when they are `http(s)`. Images are served by hit id,
 //! never by a path from the request, with a sniffed image Content-Type (anything else is
@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Component, Path as FsPath, PathBuf};
+use std::path::Path as FsPath;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use veilmark_store::evidence::ReviewedHit;
 
 use super::html::{Tab, csrf_field, esc, page as frame, safe_http_url};
 use super::{Form, Session, require, require_post};
@@ -87,50 +87,32 @@ impl Hit {
     }
 }
 
-fn pool(state: &AppState) -> Result<SqlitePool, AppError> {
-    state.store.sqlite_pool().ok_or_else(|| {
-        AppError::BadRequest("the review console needs the embedded SQLite store".into())
-    })
-}
+/// Most hits the console loads at once.
+const MAX_HITS: u32 = 5000;
 
-async fn has_hits_table(pool: &SqlitePool) -> Result<bool, AppError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'crawl_hit'",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(anyhow::Error::from)?;
-    Ok(n > 0)
-}
-
-const HIT_SELECT: &str = "SELECT h.id, h.marketplace, h.page_url, h.image_url, h.image_sha256, \
-     h.fetched_at, h.listing_title, h.listing_price, h.listing_seller, h.reference_id, h.sku, \
-     h.hash_kind, h.distance, h.watermark_session, h.warc_file, h.warc_page_offset, \
-     h.warc_image_offset, COALESCE(r.state, 'new') AS review_state, COALESCE(r.note, '') AS note \
-     FROM crawl_hit h LEFT JOIN hit_review r ON r.hit_id = h.id";
-
-fn hit_from(row: &sqlx::sqlite::SqliteRow) -> Hit {
+fn hit_from(r: ReviewedHit) -> Hit {
+    let h = r.hit;
     Hit {
-        id: row.get("id"),
-        marketplace: row.get("marketplace"),
-        page_url: row.get("page_url"),
-        image_url: row.get("image_url"),
-        image_sha256: row.get("image_sha256"),
-        fetched_at: row.get("fetched_at"),
-        title: row.get("listing_title"),
-        price: row.get("listing_price"),
-        seller: row.get("listing_seller"),
-        reference_id: row.get("reference_id"),
-        sku: row.get("sku"),
-        hash_kind: row.get("hash_kind"),
-        distance: row.get("distance"),
-        watermark_session: row.get("watermark_session"),
+        id: r.id,
+        marketplace: h.marketplace,
+        page_url: h.page_url,
+        image_url: h.image_url,
+        image_sha256: h.image_sha256,
+        fetched_at: h.fetched_at,
+        title: h.listing_title,
+        price: h.listing_price,
+        seller: h.listing_seller,
+        reference_id: h.reference_id,
+        sku: h.sku,
+        hash_kind: h.hash_kind,
+        distance: h.distance,
+        watermark_session: h.watermark_session,
         leaked_by: None,
-        warc_file: row.get("warc_file"),
-        warc_page_offset: row.get("warc_page_offset"),
-        warc_image_offset: row.get("warc_image_offset"),
-        review_state: row.get("review_state"),
-        note: row.get("note"),
+        warc_file: h.warc_file,
+        warc_page_offset: h.warc_page_offset,
+        warc_image_offset: h.warc_image_offset,
+        review_state: r.review_state,
+        note: r.note,
     }
 }
 
@@ -174,33 +156,19 @@ async fn trace_leaks(state: &AppState, hits: &mut [Hit]) -> Result<(), AppError>
 
 /// All hits (newest first), or none when no crawl has run against this database.
 pub async fn all_hits(state: &AppState) -> Result<Vec<Hit>, AppError> {
-    let pool = pool(state)?;
-    if !has_hits_table(&pool).await? {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(&format!("{HIT_SELECT} ORDER BY h.id DESC LIMIT 5000"))
-        .fetch_all(&pool)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let mut hits: Vec<Hit> = rows.iter().map(hit_from).collect();
+    let rows = state.evidence.reviewed_hits(MAX_HITS).await?;
+    let mut hits: Vec<Hit> = rows.into_iter().map(hit_from).collect();
     trace_leaks(state, &mut hits).await?;
     Ok(hits)
 }
 
 async fn hit(state: &AppState, id: i64) -> Result<Hit, AppError> {
-    let pool = pool(state)?;
-    if !has_hits_table(&pool).await? {
-        return Err(AppError::NotFound("hit"));
-    }
-    let row = sqlx::query(&format!("{HIT_SELECT} WHERE h.id = ?"))
-        .bind(id)
-        .fetch_optional(&pool)
-        .await
-        .map_err(anyhow::Error::from)?;
-    let mut found = [row
-        .as_ref()
-        .map(hit_from)
-        .ok_or(AppError::NotFound("hit"))?];
+    let row = state
+        .evidence
+        .reviewed_hit(id)
+        .await?
+        .ok_or(AppError::NotFound("hit"))?;
+    let mut found = [hit_from(row)];
     trace_leaks(state, &mut found).await?;
     let [found] = found;
     Ok(found)
@@ -214,28 +182,10 @@ pub async fn set_review(
     note: Option<&str>,
     reviewer: &str,
 ) -> Result<u64, AppError> {
-    let pool = pool(state)?;
-    let mut tx = pool.begin().await.map_err(anyhow::Error::from)?;
-    let mut n = 0;
-    for id in ids {
-        let res = sqlx::query(
-            "INSERT INTO hit_review (hit_id, state, note, reviewer, reviewed_at) \
-             SELECT id, COALESCE(?2, 'new'), COALESCE(?3, ''), ?4, ?5 FROM crawl_hit WHERE id = ?1 \
-             ON CONFLICT (hit_id) DO UPDATE SET state = COALESCE(?2, state), \
-             note = COALESCE(?3, note), reviewer = ?4, reviewed_at = ?5",
-        )
-        .bind(id)
-        .bind(new_state)
-        .bind(note)
-        .bind(reviewer)
-        .bind(now_secs())
-        .execute(&mut *tx)
-        .await
-        .map_err(anyhow::Error::from)?;
-        n += res.rows_affected();
-    }
-    tx.commit().await.map_err(anyhow::Error::from)?;
-    Ok(n)
+    Ok(state
+        .evidence
+        .set_review(ids, new_state, note, reviewer, now_secs())
+        .await?)
 }
 
 /// Review filters and sort order.
@@ -662,39 +612,13 @@ pub async fn act(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     Redirect::to(&back).into_response()
 }
 
-/// Reads the WARC record at `offset` of `rel` (relative to `data_dir`, under `evidence/`):
-/// returns the HTTP response block.
-fn warc_block(data_dir: &FsPath, rel: &str, offset: i64) -> Result<Vec<u8>, AppError> {
-    let relp = PathBuf::from(rel);
-    let safe = relp.starts_with("evidence")
-        && relp.components().all(|c| matches!(c, Component::Normal(_)));
-    if !safe {
-        return Err(AppError::NotFound("evidence"));
-    }
-    let data = std::fs::read(data_dir.join(relp)).map_err(|_| AppError::NotFound("evidence"))?;
-    let start = usize::try_from(offset).map_err(|_| AppError::NotFound("evidence"))?;
-    let rest = data.get(start..).ok_or(AppError::NotFound("evidence"))?;
-    let end = rest
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(AppError::NotFound("evidence"))?;
-    let head = String::from_utf8_lossy(&rest[..end]);
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or(AppError::NotFound("evidence"))?;
-    rest.get(end + 4..end + 4 + len)
-        .map(<[u8]>::to_vec)
-        .ok_or(AppError::NotFound("evidence"))
-}
-
-/// The body of an HTTP response block.
-fn http_body(block: &[u8]) -> &[u8] {
-    block
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(&[][..], |i| &block[i + 4..])
+/// The HTTP response block of the WARC record at `offset` of the hit's evidence file.
+fn warc_block(state: &AppState, warc_file: &str, offset: i64) -> Result<Vec<u8>, AppError> {
+    state
+        .evidence
+        .warc_record(warc_file, offset)
+        .map(|r| r.block)
+        .map_err(|_| AppError::NotFound("evidence"))
 }
 
 /// An image Content-Type from the bytes' signature; `None` for anything that is not an image
@@ -715,33 +639,22 @@ pub fn sniff_image(b: &[u8]) -> Option<&'static str> {
 }
 
 async fn found_image(state: &AppState, h: &Hit) -> Result<Vec<u8>, AppError> {
-    let block = warc_block(&state.config.data_dir, &h.warc_file, h.warc_image_offset)?;
-    Ok(http_body(&block).to_vec())
+    let record = state
+        .evidence
+        .warc_record(&h.warc_file, h.warc_image_offset)
+        .map_err(|_| AppError::NotFound("evidence"))?;
+    Ok(record.http_body().to_vec())
 }
 
 async fn reference_image(state: &AppState, h: &Hit) -> Result<Vec<u8>, AppError> {
     let Some(rid) = h.reference_id else {
         return Err(AppError::NotFound("reference image"));
     };
-    let path: Option<String> =
-        sqlx::query_scalar("SELECT source_path FROM catalog_reference WHERE id = ?")
-            .bind(rid)
-            .fetch_optional(&pool(state)?)
-            .await
-            .map_err(anyhow::Error::from)?;
-    let path = PathBuf::from(path.ok_or(AppError::NotFound("reference image"))?);
-    // `veilmark catalog add` stores the path as given; a relative one is tried as it is (the
-    // server started where the catalog was built) and then under the data directory.
-    let mut tries = vec![path.clone()];
-    if path.is_relative() {
-        tries.push(state.config.data_dir.join(&path));
-    }
-    for p in tries {
-        if let Ok(bytes) = tokio::fs::read(&p).await {
-            return Ok(bytes);
-        }
-    }
-    Err(AppError::NotFound("reference image"))
+    state
+        .evidence
+        .reference_image(rid)
+        .await?
+        .ok_or(AppError::NotFound("reference image"))
 }
 
 /// `GET /console/review/image/{id}/{found|reference}`.
@@ -835,7 +748,7 @@ pub async fn evidence_zip(state: &AppState, ids: &[i64]) -> Result<Vec<u8>, AppE
             files.push((format!("{dir}/image.{ext}"), img));
         }
         if let Some(off) = h.warc_page_offset
-            && let Ok(block) = warc_block(&state.config.data_dir, &h.warc_file, off)
+            && let Ok(block) = warc_block(state, &h.warc_file, off)
         {
             files.push((format!("{dir}/page.http"), block));
         }
@@ -848,11 +761,7 @@ pub async fn evidence_zip(state: &AppState, ids: &[i64]) -> Result<Vec<u8>, AppE
         }
     }
     for w in &warcs {
-        let relp = PathBuf::from(w);
-        if relp.starts_with("evidence")
-            && relp.components().all(|c| matches!(c, Component::Normal(_)))
-            && let Ok(bytes) = tokio::fs::read(state.config.data_dir.join(&relp)).await
-        {
+        if let Ok(bytes) = state.evidence.warc_file(w).await {
             files.push((format!("warc/{}", warc_name(w)), bytes));
         }
     }

@@ -1,92 +1,17 @@
-//! The embedded [`MetaStore`]: SQLite through sqlx, in WAL mode with `synchronous=FULL`, so an
-//! audit entry acknowledged to a client survives a crash or `kill -9` of the server.
-//!
-//! Writes that read before they write (audit chain, view counting) run in `BEGIN IMMEDIATE`
-//! transactions so that two processes sharing the file (the server and the owner CLI) serialise
-//! instead of failing on a lock upgrade.
-
-use std::borrow::Cow;
-use std::path::Path;
-use std::time::Duration;
+//! [`MetaStore`] on SQLite: owners, credentials, documents, links, sessions, nonces, the
+//! revocation feed and the audit log.
 
 use anyhow::Context;
 use async_trait::async_trait;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
-use super::{
-    CredentialKind, DocumentRecord, LinkRecord, MetaStore, Owner, SessionRecord, StoreResult,
-    ViewRefusal,
-};
+use super::SqliteStore;
+use crate::StoreResult;
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
-
-/// The server's migrations (versions 1..999; the crawler owns 1001 and up).
-fn migrator() -> Migrator {
-    let mut migrator = Migrator {
-        migrations: Cow::Owned(vec![
-            Migration::new(
-                1,
-                Cow::Borrowed("init"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../../migrations/0001_init.sql")),
-                false,
-            ),
-            Migration::new(
-                2,
-                Cow::Borrowed("hit review"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../../migrations/0002_hit_review.sql")),
-                false,
-            ),
-        ]),
-        ..Migrator::DEFAULT
-    };
-    // Other crates add their own migrations to the same database.
-    migrator.set_ignore_missing(true);
-    migrator
-}
-
-/// SQLite implementation of [`MetaStore`].
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and runs the migrations.
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open database {}", path.display()))?;
-        migrator()
-            .run(&pool)
-            .await
-            .context("cannot apply the server's database migrations")?;
-        Ok(Self {
-            pool,
-            audit_lock: std::sync::Arc::default(),
-        })
-    }
-
-    /// The underlying pool (tests and other crates sharing the database).
-    #[must_use]
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-}
+use crate::meta::{
+    CredentialKind, DocumentRecord, LinkRecord, MetaStore, Owner, SessionRecord, ViewRefusal,
+};
 
 fn owner_from(row: &SqliteRow) -> Owner {
     Owner {
@@ -200,10 +125,6 @@ fn audit_from(row: &SqliteRow) -> anyhow::Result<AuditEntry> {
 
 #[async_trait]
 impl MetaStore for SqliteStore {
-    fn sqlite_pool(&self) -> Option<SqlitePool> {
-        Some(self.pool.clone())
-    }
-
     async fn create_owner(&self, email: &str, password_hash: &str, now: i64) -> StoreResult<i64> {
         let row = sqlx::query(
             "INSERT INTO owners (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",

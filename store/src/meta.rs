@@ -1,21 +1,16 @@
-//! Storage behind traits: metadata in [`MetaStore`], envelopes in an `object_store::ObjectStore`.
+//! The server's state behind one trait: owners and their credentials, documents, links,
+//! viewing sessions, request nonces, the revocation feed and the audit log.
 //!
-//! Handlers and the owner service only see these traits and plain records, so a PostgreSQL
+//! Handlers and the owner service only see [`MetaStore`] and plain records, so a PostgreSQL
 //! implementation (or S3-compatible blobs, through `object_store`'s own backends) can be added
 //! without touching them. The methods are domain operations ("grant a view if the link allows
 //! one"), not SQL, so each backend can make them atomic in its own way.
-
-mod sqlite;
-
-pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
 
-/// A storage failure. Backends map their own errors into this; handlers turn it into a 500
-/// without showing the details to the client.
-pub type StoreResult<T> = Result<T, anyhow::Error>;
+pub use crate::StoreResult;
 
 /// An owner account.
 #[derive(Debug, Clone)]
@@ -223,10 +218,4 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<AuditEntry>;
     /// The whole audit log in sequence order.
     async fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>>;
-
-    /// The SQLite pool when this store is the embedded one: the review console reads the
-    /// crawler's hit tables, which live in the same database file.
-    fn sqlite_pool(&self) -> Option<sqlx::SqlitePool> {
-        None
-    }
 }

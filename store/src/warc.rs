@@ -2,15 +2,70 @@
 //!
 //! WARC (ISO 28500) is what web archives and takedown tooling read, so a hit's page and image
 //! are kept as `response` records holding the status line, headers and body exactly as
-//! received, with SHA-256 block and payload digests (`sha256:<hex>`). One file per run,
-//! `<data dir>/evidence/run-<id>.warc`, appended to (also across resumes) and synced before the
+//! received, with SHA-256 block and payload digests (`sha256:<hex>`). One file per run (where
+//! it lives is [`DataDir`]'s business), appended to (also across resumes) and synced before the
 //! hit that points into it is stored, so a stored hit never points at missing evidence.
+//!
+//! The crawler writes with [`WarcWriter`]; the review console and evidence bundles read single
+//! records with [`read_record`], which seeks to the record and reads only its bytes, so a
+//! thumbnail from a 300 MB WARC costs one record, not the file.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use sha2::{Digest, Sha256};
+
+use crate::DataDir;
+
+/// Longest WARC record header read back.
+const MAX_HEADER: u64 = 64 * 1024;
+/// Largest record block read back (the crawler never stores a larger response).
+const MAX_BLOCK: u64 = 256 * 1024 * 1024;
+
+/// Why a WARC record could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WarcReadError {
+    /// The hit's evidence path is not a plain path under the evidence folder.
+    #[error("evidence path {0:?} is not inside the evidence folder")]
+    OutsideEvidence(String),
+    /// The file is missing or unreadable.
+    #[error("cannot read evidence file {path}: {source}")]
+    Io {
+        /// The relative path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No well-formed record starts at the offset.
+    #[error("no WARC record at offset {offset} of {path}")]
+    NoRecord {
+        /// The relative path.
+        path: String,
+        /// The offset asked for.
+        offset: i64,
+    },
+}
+
+/// One record read back.
+#[derive(Debug, Clone)]
+pub struct WarcRecord {
+    /// The WARC header lines.
+    pub header: String,
+    /// The record block (for a response: status line, headers, body).
+    pub block: Vec<u8>,
+}
+
+impl WarcRecord {
+    /// The HTTP body of a `response` record's block (empty when there is none).
+    #[must_use]
+    pub fn http_body(&self) -> &[u8] {
+        self.block
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(&[][..], |i| &self.block[i + 4..])
+    }
+}
 
 /// A response to archive.
 pub struct HttpRecord<'a> {
@@ -29,17 +84,18 @@ pub struct HttpRecord<'a> {
 /// Appends WARC records to one file.
 pub struct WarcWriter {
     file: File,
-    relative: PathBuf,
+    relative: String,
     counter: u64,
 }
 
 impl WarcWriter {
-    /// Opens (or creates) `<data_dir>/evidence/run-<run>.warc` for appending; a new file starts
+    /// Opens (or creates) the evidence file of crawl run `run` for appending; a new file starts
     /// with a `warcinfo` record.
-    pub fn open(data_dir: &Path, run: i64) -> std::io::Result<WarcWriter> {
-        let relative = PathBuf::from("evidence").join(format!("run-{run}.warc"));
-        let path = data_dir.join(&relative);
-        std::fs::create_dir_all(path.parent().unwrap_or(data_dir))?;
+    pub fn open(data: &DataDir, run: i64) -> std::io::Result<WarcWriter> {
+        let (relative, path) = data.run_evidence(run);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let mut w = WarcWriter {
             file,
@@ -62,8 +118,9 @@ impl WarcWriter {
         Ok(w)
     }
 
-    /// Path of the file relative to the data directory.
-    pub fn relative_path(&self) -> &Path {
+    /// The file's name as hits store it (relative to the data directory).
+    #[must_use]
+    pub fn relative_path(&self) -> &str {
         &self.relative
     }
 
@@ -160,27 +217,54 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Reads back the record at `offset` (for tests and the review console): returns the WARC
-/// headers and the block.
-pub fn read_record(path: &Path, offset: u64) -> std::io::Result<(String, Vec<u8>)> {
-    let data = std::fs::read(path)?;
-    let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::InvalidInput)?;
-    let rest = data.get(start..).ok_or(std::io::ErrorKind::UnexpectedEof)?;
-    let end = rest
+/// Reads back the record at `offset` of the evidence file `relative` (as a hit stores it),
+/// reading only that record's bytes.
+pub fn read_record(
+    data: &DataDir,
+    relative: &str,
+    offset: i64,
+) -> Result<WarcRecord, WarcReadError> {
+    let path = data
+        .evidence_file(relative)
+        .ok_or_else(|| WarcReadError::OutsideEvidence(relative.to_owned()))?;
+    let io = |source| WarcReadError::Io {
+        path: relative.to_owned(),
+        source,
+    };
+    let no_record = || WarcReadError::NoRecord {
+        path: relative.to_owned(),
+        offset,
+    };
+    let start = u64::try_from(offset).map_err(|_| no_record())?;
+    let mut file = File::open(&path).map_err(io)?;
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut head = Vec::new();
+    (&mut file)
+        .take(MAX_HEADER)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let end = head
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or(std::io::ErrorKind::InvalidData)?;
-    let head = String::from_utf8_lossy(&rest[..end]).into_owned();
-    let len: usize = head
+        .ok_or_else(no_record)?;
+    let header = String::from_utf8_lossy(&head[..end]).into_owned();
+    if !header.starts_with("WARC/") {
+        return Err(no_record());
+    }
+    let len: u64 = header
         .lines()
         .find_map(|l| l.strip_prefix("Content-Length: "))
         .and_then(|v| v.trim().parse().ok())
-        .ok_or(std::io::ErrorKind::InvalidData)?;
-    let block = rest
-        .get(end + 4..end + 4 + len)
-        .ok_or(std::io::ErrorKind::UnexpectedEof)?
-        .to_vec();
-    Ok((head, block))
+        .filter(|&n| n <= MAX_BLOCK)
+        .ok_or_else(no_record)?;
+    file.seek(SeekFrom::Start(start + end as u64 + 4))
+        .map_err(io)?;
+    let mut block = Vec::new();
+    file.take(len).read_to_end(&mut block).map_err(io)?;
+    if block.len() as u64 != len {
+        return Err(no_record());
+    }
+    Ok(WarcRecord { header, block })
 }
 
 #[cfg(test)]
@@ -198,18 +282,30 @@ mod tests {
             headers: &headers,
             body: b"\x89PNG...",
         };
-        let first = WarcWriter::open(dir.path(), 7)
+        let data = DataDir::new(dir.path());
+        let first = WarcWriter::open(&data, 7)
             .unwrap()
             .write_response(&rec)
             .unwrap();
-        let mut again = WarcWriter::open(dir.path(), 7).unwrap();
+        let mut again = WarcWriter::open(&data, 7).unwrap();
         let second = again.write_response(&rec).unwrap();
         assert!(
             first > 0 && second > first,
             "warcinfo first, then appended records"
         );
         let path = dir.path().join(again.relative_path());
-        let (head, block) = read_record(&path, second).unwrap();
+        let second = i64::try_from(second).unwrap();
+        let record = read_record(&data, again.relative_path(), second).unwrap();
+        let (head, block) = (&record.header, &record.block);
+        assert_eq!(record.http_body(), b"\x89PNG...");
+        assert!(matches!(
+            read_record(&data, again.relative_path(), second + 1),
+            Err(WarcReadError::NoRecord { .. })
+        ));
+        assert!(matches!(
+            read_record(&data, "evidence/../keys/wrap.key", 0),
+            Err(WarcReadError::OutsideEvidence(_))
+        ));
         assert!(
             head.starts_with("WARC/1.1\r\nWARC-Type: response"),
             "{head}"

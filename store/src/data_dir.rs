@@ -1,0 +1,256 @@
+//! The layout of a Veilmark data directory, known here and nowhere else.
+//!
+//! ```text
+//! DATA/
+//!   veilmark.db            SQLite database (every table; see `docs/architecture.md`)
+//!   blobs/                 sealed envelopes (object_store's local backend)
+//!   keys/                  server secrets, mode 0700; files mode 0600, 32 raw bytes each
+//!     signing.key          Ed25519 seed that signs licences
+//!     wrap.key             AES-256-GCM key that wraps every document's content key
+//!     watermark.key        key of the forensic watermark codec
+//!   evidence/              WARC/1.1 files, one per crawl run (`run-<id>.warc`)
+//!   public-url             the base URL `veilmark serve` printed links with, for the CLI
+//! ```
+//!
+//! Callers name what they want ("the watermark key", "the evidence file this hit points at"),
+//! never a path, so the layout can change (or move to object storage) in one place.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use zeroize::Zeroizing;
+
+/// Name of the database file.
+const DATABASE_FILE: &str = "veilmark.db";
+/// Folder of envelope blobs.
+const BLOBS_DIR: &str = "blobs";
+/// Folder of key files.
+const KEYS_DIR: &str = "keys";
+/// Folder of WARC evidence files.
+const EVIDENCE_DIR: &str = "evidence";
+/// The URL the last `veilmark serve` printed links with.
+const PUBLIC_URL_FILE: &str = "public-url";
+
+/// One of the server's long-term secrets, each a 32-byte file under `keys/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFile {
+    /// The Ed25519 seed licences are signed with.
+    Signing,
+    /// The AES-256-GCM key content keys are wrapped under.
+    Wrap,
+    /// The forensic watermark key.
+    Watermark,
+}
+
+impl KeyFile {
+    fn file_name(self) -> &'static str {
+        match self {
+            Self::Signing => "signing.key",
+            Self::Wrap => "wrap.key",
+            Self::Watermark => "watermark.key",
+        }
+    }
+}
+
+/// A Veilmark data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The data directory at `root` (nothing is created or checked yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The directory itself, for messages to the user.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the directory and its blob folder if missing.
+    pub fn create(&self) -> Result<()> {
+        fs::create_dir_all(self.root.join(BLOBS_DIR))
+            .with_context(|| format!("cannot create data directory {}", self.root.display()))
+    }
+
+    /// Path of the SQLite database file (only the SQLite store opens it).
+    pub(crate) fn database_path(&self) -> PathBuf {
+        self.root.join(DATABASE_FILE)
+    }
+
+    /// Whether this directory holds a database yet.
+    #[must_use]
+    pub fn has_database(&self) -> bool {
+        self.database_path().exists()
+    }
+
+    /// The database file, for messages to the user ("hits are in …").
+    #[must_use]
+    pub fn database_display(&self) -> String {
+        self.database_path().display().to_string()
+    }
+
+    /// The envelope blob store: a local folder under the data directory.
+    pub fn blob_store(&self) -> Result<object_store::local::LocalFileSystem> {
+        let blobs = self.root.join(BLOBS_DIR);
+        fs::create_dir_all(&blobs)
+            .with_context(|| format!("cannot create blob folder {}", blobs.display()))?;
+        object_store::local::LocalFileSystem::new_with_prefix(blobs)
+            .context("cannot open the blob folder")
+    }
+
+    /// Remembers the base URL the server prints links with, so that owner commands run from
+    /// the CLI print the same links.
+    pub fn record_public_url(&self, url: &str) -> Result<()> {
+        let path = self.root.join(PUBLIC_URL_FILE);
+        fs::write(&path, url).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The base URL the last server recorded, if any.
+    #[must_use]
+    pub fn public_url(&self) -> Option<String> {
+        fs::read_to_string(self.root.join(PUBLIC_URL_FILE))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Loads a server key, creating it (random, mode 0600, synced) when missing. A key file that
+    /// group or others can read is refused.
+    pub fn load_or_create_key(&self, which: KeyFile) -> Result<Zeroizing<[u8; 32]>> {
+        let dir = self.root.join(KEYS_DIR);
+        if !dir.exists() {
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create key directory {}", dir.display()))?;
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+        }
+        let path = dir.join(which.file_name());
+        let mut key = Zeroizing::new([0u8; 32]);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                getrandom::fill(key.as_mut())
+                    .context("the operating system's random generator failed")?;
+                file.write_all(key.as_ref())?;
+                file.sync_all()?;
+                return Ok(key);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+        }
+        read_private_key(&path)
+    }
+
+    /// Reads an existing server key; `None` when this directory has none yet.
+    pub fn read_key(&self, which: KeyFile) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        let path = self.root.join(KEYS_DIR).join(which.file_name());
+        if !path.exists() {
+            return Ok(None);
+        }
+        read_private_key(&path).map(Some)
+    }
+
+    /// Path of the WARC evidence file of crawl run `run`, relative to the data directory (what a
+    /// hit stores) and absolute (what the writer opens).
+    pub(crate) fn run_evidence(&self, run: i64) -> (String, PathBuf) {
+        let relative = format!("{EVIDENCE_DIR}/run-{run}.warc");
+        let absolute = self.root.join(&relative);
+        (relative, absolute)
+    }
+
+    /// The absolute path of an evidence file a hit points at, or `None` when `relative` is not a
+    /// plain path under `evidence/` (a row edited to point at `../keys/wrap.key` is refused).
+    pub(crate) fn evidence_file(&self, relative: &str) -> Option<PathBuf> {
+        let rel = Path::new(relative);
+        let plain = rel.starts_with(EVIDENCE_DIR)
+            && rel.components().all(|c| matches!(c, Component::Normal(_)));
+        plain.then(|| self.root.join(rel))
+    }
+}
+
+fn read_private_key(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
+    let mut file =
+        fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is readable by other users (mode {:o}); run `chmod 600` on it and keep it secret",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes)?;
+    if bytes.len() != 32 {
+        bail!("{} must hold exactly 32 bytes", path.display());
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&bytes);
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_private_stable_and_refused_when_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        assert!(data.read_key(KeyFile::Wrap).unwrap().is_none());
+        let a = data.load_or_create_key(KeyFile::Wrap).unwrap();
+        let path = dir.path().join("keys/wrap.key");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let b = data.load_or_create_key(KeyFile::Wrap).unwrap();
+        assert_eq!(*a, *b);
+        assert_eq!(*data.read_key(KeyFile::Wrap).unwrap().unwrap(), *a);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(data.load_or_create_key(KeyFile::Wrap).is_err());
+        assert!(data.read_key(KeyFile::Wrap).is_err());
+    }
+
+    #[test]
+    fn evidence_paths_stay_under_evidence() {
+        let data = DataDir::new("/srv/veilmark");
+        assert_eq!(
+            data.evidence_file("evidence/run-1.warc"),
+            Some(PathBuf::from("/srv/veilmark/evidence/run-1.warc"))
+        );
+        for bad in [
+            "evidence/../keys/wrap.key",
+            "/etc/passwd",
+            "keys/wrap.key",
+            "./evidence/run-1.warc",
+            "",
+        ] {
+            assert_eq!(data.evidence_file(bad), None, "{bad}");
+        }
+        assert_eq!(data.run_evidence(7).0, "evidence/run-7.warc");
+    }
+
+    #[test]
+    fn the_public_url_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        assert_eq!(data.public_url(), None);
+        data.record_public_url("https://share.brand.example")
+            .unwrap();
+        assert_eq!(
+            data.public_url().as_deref(),
+            Some("https://share.brand.example")
+        );
+    }
+}

@@ -1,0 +1,273 @@
+//! The crawler's and the review console's state behind one trait: the brand's reference
+//! catalog, crawl runs and their frontier, what was last seen at each page and image URL, hits
+//! with their evidence pointers, and the review state of each hit.
+//!
+//! Hits are deduplicated by (page, image bytes, cause), so a crawl resumed after `kill -9`
+//! re-inserts nothing, and the frontier is persisted so that a resumed run carries on where it
+//! stopped. Callers hold an [`Evidence`] handle: the store plus the [`DataDir`] whose evidence
+//! files the hits point into.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::warc::{WarcReadError, WarcRecord, WarcWriter};
+use crate::{DataDir, StoreResult};
+
+/// A catalog entry as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReferenceRow {
+    /// Row id (stable reference id in hits).
+    pub id: i64,
+    /// Product SKU.
+    pub sku: String,
+    /// Optional human title.
+    pub title: Option<String>,
+    /// Path the image was added from.
+    pub source_path: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Pixel width.
+    pub width: i64,
+    /// Pixel height.
+    pub height: i64,
+    /// PDQ quality (0–100).
+    pub pdq_quality: i64,
+    /// Eight PDQ hashes (hex), dihedral order.
+    pub pdq: Vec<String>,
+    /// Eight pHashes (hex), dihedral order.
+    pub phash: Vec<String>,
+    /// Sub-window PDQ hashes as `name:hex`.
+    pub pdq_windows: Vec<String>,
+    /// When it was added (RFC 3339).
+    pub added_at: String,
+}
+
+/// A hit as stored and exported (one JSON line each in `--export`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct HitRecord {
+    /// Marketplace (profile name).
+    pub marketplace: String,
+    /// Listing page.
+    pub page_url: String,
+    /// Image URL.
+    pub image_url: String,
+    /// SHA-256 of the image bytes (hex).
+    pub image_sha256: String,
+    /// When the image was fetched (RFC 3339, UTC).
+    pub fetched_at: String,
+    /// HTTP status of the image response.
+    pub http_status: u16,
+    /// Response headers of the image, as a JSON object of name → value.
+    pub http_headers: serde_json::Value,
+    /// Listing title.
+    pub listing_title: Option<String>,
+    /// Listing price as written.
+    pub listing_price: Option<String>,
+    /// Seller or shop.
+    pub listing_seller: Option<String>,
+    /// Matched catalog reference id.
+    pub reference_id: Option<i64>,
+    /// Matched SKU.
+    pub sku: Option<String>,
+    /// Hash that matched (`pdq` or `phash`).
+    pub hash_kind: Option<String>,
+    /// Hamming distance of the match.
+    pub distance: Option<i64>,
+    /// Dihedral transform of the reference that matched (`orig`, `flipx`, ...).
+    pub transform: Option<String>,
+    /// Window of the crawled image that matched (`full`, `centre-80`, ...).
+    pub window: Option<String>,
+    /// Decoded forensic watermark session, if any.
+    pub watermark_session: Option<String>,
+    /// WARC file holding the page and image responses (relative to the data directory).
+    pub warc_file: String,
+    /// Offset of the page's response record in the WARC file.
+    pub warc_page_offset: Option<i64>,
+    /// Offset of the image's response record in the WARC file.
+    pub warc_image_offset: i64,
+}
+
+/// A catalog entry to add: the image's fingerprints, already computed by the crawler's hasher.
+#[derive(Debug, Clone)]
+pub struct NewReference<'a> {
+    /// Product SKU.
+    pub sku: &'a str,
+    /// Optional human title.
+    pub title: Option<&'a str>,
+    /// Path the image was added from, as the user gave it.
+    pub source_path: &'a str,
+    /// SHA-256 of the file (hex).
+    pub sha256: &'a str,
+    /// Pixel width.
+    pub width: u32,
+    /// Pixel height.
+    pub height: u32,
+    /// PDQ quality (0–100).
+    pub pdq_quality: u8,
+    /// Eight PDQ hashes (hex), dihedral order.
+    pub pdq: Vec<String>,
+    /// Eight pHashes (hex), dihedral order.
+    pub phash: Vec<String>,
+    /// Sub-window PDQ hashes as `name:hex`.
+    pub pdq_windows: Vec<String>,
+}
+
+/// A hit as the review console shows it: the stored hit with its review state.
+#[derive(Debug, Clone)]
+pub struct ReviewedHit {
+    /// Hit id.
+    pub id: i64,
+    /// The hit as the crawler stored it.
+    pub hit: HitRecord,
+    /// `new`, `confirmed` or `dismissed`.
+    pub review_state: String,
+    /// Reviewer's note.
+    pub note: String,
+}
+
+/// Previously seen content of a URL.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// SHA-256 of the bytes.
+    pub sha256: String,
+    /// `ETag` the server gave.
+    pub etag: Option<String>,
+    /// Catalog generation it was matched against.
+    pub catalog_gen: i64,
+    /// Whether it produced a hit last time.
+    pub hit: bool,
+}
+
+/// Storage of the catalog, crawl state, hits and reviews.
+#[async_trait]
+pub trait EvidenceStore: Send + Sync + 'static {
+    /// Adds a reference; returns its id and whether it was new (same SKU + bytes = same row).
+    async fn add_reference(&self, reference: &NewReference<'_>) -> StoreResult<(i64, bool)>;
+    /// Every catalog entry, oldest first.
+    async fn references(&self) -> StoreResult<Vec<ReferenceRow>>;
+    /// Where reference `id`'s image was added from.
+    async fn reference_source(&self, id: i64) -> StoreResult<Option<String>>;
+    /// A number that grows whenever the catalog grows (re-crawls re-match when it changes).
+    async fn catalog_generation(&self) -> StoreResult<i64>;
+
+    /// The unfinished run of `profile` if there is one (a crash or kill), else a new run.
+    /// Returns `(run id, resumed)`.
+    async fn resume_or_start_run(&self, profile: &str) -> StoreResult<(i64, bool)>;
+    /// Marks a run finished with its counters.
+    async fn finish_run(&self, run: i64, pages: u64, images: u64) -> StoreResult<()>;
+    /// Adds a URL to a run's frontier; false if it was already there.
+    async fn enqueue(&self, run: i64, url: &str, depth: u32) -> StoreResult<bool>;
+    /// Sets the state of a frontier entry (`done`, `failed`, `skipped`).
+    async fn set_frontier_state(&self, run: i64, url: &str, state: &str) -> StoreResult<()>;
+    /// Every frontier URL of a run with its depth and state, in the order they were added.
+    async fn frontier(&self, run: i64) -> StoreResult<Vec<(String, u32, String)>>;
+    /// What was seen at a page or image URL last time.
+    async fn seen(&self, table: SeenTable, url: &str) -> StoreResult<Option<Seen>>;
+    /// Records what was seen at a URL.
+    async fn record_seen(&self, table: SeenTable, url: &str, seen: &Seen) -> StoreResult<()>;
+
+    /// Stores a hit unless the same (page, image bytes, cause) is already stored; true if new.
+    async fn insert_hit(&self, run: i64, hit: &HitRecord) -> StoreResult<bool>;
+    /// Every stored hit of a marketplace (all runs), oldest first.
+    async fn hits(&self, marketplace: &str) -> StoreResult<Vec<HitRecord>>;
+    /// The newest `limit` hits with their review state, newest first.
+    async fn reviewed_hits(&self, limit: u32) -> StoreResult<Vec<ReviewedHit>>;
+    /// One hit with its review state.
+    async fn reviewed_hit(&self, id: i64) -> StoreResult<Option<ReviewedHit>>;
+    /// Sets the review state (and, if given, the note) of the hits `ids` that exist, in one
+    /// transaction; returns how many were updated.
+    async fn set_review(
+        &self,
+        ids: &[i64],
+        state: Option<&str>,
+        note: Option<&str>,
+        reviewer: &str,
+        now: i64,
+    ) -> StoreResult<u64>;
+}
+
+/// Evidence storage and the data directory its WARC files live in; cheap to clone.
+#[derive(Clone)]
+pub struct Evidence {
+    store: Arc<dyn EvidenceStore>,
+    data: DataDir,
+}
+
+impl Evidence {
+    /// Wraps any [`EvidenceStore`] whose evidence files are under `data`.
+    pub fn new(store: Arc<dyn EvidenceStore>, data: DataDir) -> Self {
+        Self { store, data }
+    }
+
+    /// Opens the embedded SQLite store of `data` for crawling (creating it if needed).
+    pub async fn open(data: &DataDir) -> anyhow::Result<Self> {
+        let store = crate::SqliteStore::open(data, crate::Durability::Normal).await?;
+        Ok(Self::new(Arc::new(store), data.clone()))
+    }
+
+    /// The data directory.
+    #[must_use]
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// Opens the evidence file of crawl run `run` for appending.
+    pub fn warc_writer(&self, run: i64) -> std::io::Result<WarcWriter> {
+        WarcWriter::open(&self.data, run)
+    }
+
+    /// Reads the WARC record a hit points at (`warc_file`, offset).
+    pub fn warc_record(&self, warc_file: &str, offset: i64) -> Result<WarcRecord, WarcReadError> {
+        crate::warc::read_record(&self.data, warc_file, offset)
+    }
+
+    /// The whole evidence file a hit points at (for an evidence bundle).
+    pub async fn warc_file(&self, warc_file: &str) -> Result<Vec<u8>, WarcReadError> {
+        let path = self
+            .data
+            .evidence_file(warc_file)
+            .ok_or_else(|| WarcReadError::OutsideEvidence(warc_file.to_owned()))?;
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| WarcReadError::Io {
+                path: warc_file.to_owned(),
+                source,
+            })
+    }
+
+    /// Reads the image reference `id` was added from: the path as stored, and for a relative
+    /// one also under the data directory (the server may run elsewhere than `catalog add` did).
+    pub async fn reference_image(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        let Some(path) = self.store.reference_source(id).await? else {
+            return Ok(None);
+        };
+        let path = std::path::PathBuf::from(path);
+        let mut tries = vec![path.clone()];
+        if path.is_relative() {
+            tries.push(self.data.root().join(&path));
+        }
+        for p in tries {
+            if let Ok(bytes) = tokio::fs::read(&p).await {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl std::ops::Deref for Evidence {
+    type Target = dyn EvidenceStore;
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}
+
+/// Which "last seen" table.
+#[derive(Debug, Clone, Copy)]
+pub enum SeenTable {
+    /// `crawl_page`.
+    Page,
+    /// `crawl_image`.
+    Image,
+}

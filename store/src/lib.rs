@@ -1,0 +1,41 @@
+//! The one owner of Veilmark's persistent state.
+//!
+//! The server, the crawler and the CLI read and write everything that outlives a process through
+//! this crate's typed functions; none of them names a table, a migration or a path inside the
+//! data directory (`docs/architecture.md` has the table of what lives where).
+//!
+//! - [`DataDir`]: the layout of a data directory and its key files.
+//! - [`MetaStore`]: owners, credentials, documents, links, sessions, nonces, revocations, audit.
+//! - [`EvidenceStore`] (through the [`Evidence`] handle): catalog, crawl state, hits, reviews.
+//! - [`warc`]: the WARC/1.1 evidence files hits point into.
+//! - [`audit`]: the audit log's hash chain.
+//! - [`SqliteStore`]: the embedded implementation of both store traits. A PostgreSQL one goes
+//!   beside it, behind the same traits, without touching a caller.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+mod data_dir;
+pub mod evidence;
+pub mod meta;
+mod sqlite;
+pub mod warc;
+
+pub use data_dir::{DataDir, KeyFile};
+pub use evidence::{Evidence, EvidenceStore};
+pub use meta::MetaStore;
+pub use sqlite::{Durability, SqliteStore};
+
+/// A storage failure. Backends map their own errors into this; the server turns it into a 500
+/// without showing the details to the client.
+pub type StoreResult<T> = Result<T, anyhow::Error>;
+
+/// The current time as RFC 3339 in UTC, second precision (`2026-11-23T12:00:00Z`), as crawl
+/// rows and WARC records store it.
+#[must_use]
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
