@@ -355,7 +355,7 @@ impl AppState {
 /// Where a document's envelope lives in the blob store.
 #[must_use]
 pub fn blob_path(doc: DocumentId) -> BlobPath {
-    BlobPath::from(format!("envelopes/{doc}.vmk"))
+    veilmark_store::envelope_blob(&doc.to_string())
 }
 
 fn check_email(email: &str) -> Result<()> {

@@ -29,6 +29,13 @@ pub use sqlite::{Durability, SqliteStore};
 /// without showing the details to the client.
 pub type StoreResult<T> = Result<T, anyhow::Error>;
 
+/// Where the envelope of document `document_id` (32 hex digits) lives in the blob store, a
+/// local folder under the data directory or a bucket.
+#[must_use]
+pub fn envelope_blob(document_id: &str) -> object_store::path::Path {
+    object_store::path::Path::from(format!("envelopes/{document_id}.vmk"))
+}
+
 /// The current time as RFC 3339 in UTC, second precision (`2026-11-23T12:00:00Z`), as crawl
 /// rows and WARC records store it.
 #[must_use]
