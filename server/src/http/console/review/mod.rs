@@ -9,8 +9,9 @@
 //! refused) and `nosniff`.
 //!
 //! One module per concern: [`data`] is every database query and file read, [`model`] the
-//! types, [`filter`] the query string, [`pages`] the HTML, [`chart`] the SVG chart,
-//! [`actions`] the review form posts, [`images`] the thumbnails and [`bundle`] evidence zips.
+//! types, `filter` the query string, `pages` the HTML (askama templates under
+//! `server/templates/review/`), `chart` the SVG chart, `actions` the review form posts,
+//! `images` the thumbnails and `bundle` evidence zips.
 
 mod actions;
 mod bundle;
