@@ -763,3 +763,55 @@ async fn a_watermark_hit_names_the_recipient_link_and_session_that_leaked_it() {
     );
     assert!(html.contains("Watermark session ffffffffffff (not issued by this server)"));
 }
+
+#[tokio::test]
+async fn a_hostile_title_seller_and_marketplace_render_escaped_everywhere_on_the_page() {
+    let s = start(relaxed()).await;
+    let b = log_in(&s).await;
+    let reference = add_reference(&s, "reference.png").await;
+    let ids = plant(
+        &s,
+        &[Planted {
+            title: "<script>alert(1)</script>\"onmouseover=alert(2)",
+            seller: "\"onmouseover=alert(3) x=\"<script>alert(1)</script>",
+            page_url: "https://shop.example/p/30",
+            marketplace: "<svg onload=alert(4)>",
+            fetched_at: "2026-11-23T10:00:00Z",
+            reference_id: reference,
+            ..Planted::default()
+        }],
+    )
+    .await;
+    // Confirmed, so the marketplace also lands in the chart and its legend.
+    let csrf = b.csrf().await;
+    let r = b
+        .post(
+            "/console/review",
+            &[
+                ("csrf", &csrf),
+                ("action", "confirm"),
+                ("id", &ids[0].to_string()),
+                ("note", "\"onmouseover=alert(5)"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let html = b.page("/console/review?state=all").await;
+    // Title (label), seller (cell and sellers table), marketplace (cell, filter, chart), note.
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover=alert(2)</label>")
+    );
+    assert!(html.contains(
+        "<dd>&quot;onmouseover=alert(3) x=&quot;&lt;script&gt;alert(1)&lt;/script&gt;</dd>"
+    ));
+    assert!(html.contains("<dd>&lt;svg onload=alert(4)&gt;</dd>"));
+    assert!(html.contains("<option value=\"&lt;svg onload=alert(4)&gt;\">"));
+    assert!(html.contains("<svg class=\"chart\""));
+    assert!(html.contains("· &lt;svg onload=alert(4)&gt;: 1</title>"));
+    assert!(html.contains("value=\"&quot;onmouseover=alert(5)\""));
+    // Nothing of it is markup or an attribute.
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("\"onmouseover="));
+    assert!(!html.contains("<svg onload"));
+    assert_eq!(html.matches("<script").count(), 1);
+}

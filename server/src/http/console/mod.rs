@@ -1,8 +1,8 @@
 //! The owner console in the browser: server-rendered pages over the same service as the JSON
 //! API (`docs/console.md`).
 //!
-//! Pages are plain `format!` templates; every value that is not a literal goes through
-//! [`html::esc`]. One external stylesheet and one external script (embedded from
+//! Pages are askama templates under `server/templates/`, checked at compile time and escaped by
+//! default (see [`html`] for why askama, and `docs/console.md`). One external stylesheet and one external script (embedded from
 //! `www/console/`, so the console works without a `www` folder) keep the strict CSP intact.
 //! Form posts carry a per-session CSRF token (derived from the session cookie, so nothing more
 //! is stored) on top of the `SameSite=Strict` cookie.
@@ -24,7 +24,8 @@ use super::owner::COOKIE;
 use crate::service::ClientMeta;
 use crate::store::{CredentialKind, Owner};
 use crate::{AppError, AppState, now_secs, secrets};
-use html::{Tab, esc, page};
+use askama::Template;
+use html::{Frame, Tab};
 
 const CSS: &str = include_str!("../../../../www/console/console.css");
 const JS: &str = include_str!("../../../../www/console/console.js");
@@ -207,29 +208,26 @@ impl Form {
     }
 }
 
-fn login_form(error: Option<&str>) -> String {
-    let err = error.map_or_else(String::new, |e| {
-        format!("<p class=\"alert error\" role=\"alert\">{}</p>", esc(e))
-    });
-    let body = format!(
-        "<section class=\"card narrow\"><h1>Sign in</h1>{err}\
-<form method=\"post\" action=\"/console/login\" class=\"stack\">\
-<label for=\"email\">E-mail</label>\
-<input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required autofocus>\
-<label for=\"password\">Password</label>\
-<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\" class=\"primary\">Sign in</button></form>\
-<p class=\"muted\">Accounts are created on the server with <code>veilmark owner add</code>.</p>\
-</section>"
-    );
-    page("Sign in", Tab::None, None, &body)
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    frame: Frame<'a>,
+    error: Option<&'a str>,
+}
+
+fn login_form(error: Option<&str>) -> Result<Html<String>, AppError> {
+    html::render(&LoginPage {
+        frame: Frame::new("Sign in", Tab::None, None),
+        error,
+    })
+    .map(Html)
 }
 
 async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Ok(Some(_)) = session(&state, &headers).await {
         return Redirect::to("/console/documents").into_response();
     }
-    Html(login_form(None)).into_response()
+    login_form(None).into_response()
 }
 
 /// `POST /console/login`: e-mail and password from the form; sets the session cookie.
@@ -256,7 +254,7 @@ async fn login(
     let Some((cookie, _owner)) = state.login(email, password, &meta).await? else {
         return Ok((
             StatusCode::UNAUTHORIZED,
-            Html(login_form(Some("Wrong e-mail or password."))),
+            login_form(Some("Wrong e-mail or password."))?,
         )
             .into_response());
     };

@@ -1,9 +1,12 @@
 //! Console pages for the owner's own work: documents (upload and seal), links (create, copy,
 //! revoke, who has it open now) and the audit log (filters, export, chain verification).
+//!
+//! Each page is a view struct drawn by its template (`templates/documents.html`, `links.html`,
+//! `audit.html`); the templates escape every value.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
+use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -11,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::html::{Tab, bytes, csrf_field, esc, page, parse_date, when};
+use super::html::{Frame, Tab, bytes, parse_date, render, when};
 use super::{Form, Session, require, require_post};
 use crate::audit::{self, AuditEntry};
 use crate::service::{ClientMeta, CreatedLink, NewLink};
@@ -29,54 +32,44 @@ pub async fn documents(
     Ok(Html(html))
 }
 
+/// A document row.
+struct DocRow<'a> {
+    title: &'a str,
+    id: &'a str,
+    media_type: &'a str,
+    size: String,
+    sealed: String,
+}
+
+#[derive(Template)]
+#[template(path = "documents.html")]
+struct DocumentsPage<'a> {
+    frame: Frame<'a>,
+    csrf: &'a str,
+    max_upload: usize,
+    /// The upload limit for people.
+    limit: String,
+    docs: Vec<DocRow<'a>>,
+}
+
 async fn documents_page(state: &AppState, s: &Session) -> Result<String, AppError> {
     let docs = state.store.list_documents().await?;
-    let mut rows = String::new();
-    for d in &docs {
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td>\
-             <td>{}</td><td><a href=\"/console/links?document={}#new-link\">Share…</a></td></tr>",
-            esc(&d.title),
-            esc(&d.id),
-            esc(&d.media_type),
-            bytes(d.plaintext_len),
-            when(d.created_at),
-            esc(&d.id)
-        );
-    }
-    let table = if docs.is_empty() {
-        "<p class=\"empty\">No documents yet. Upload one above.</p>".to_owned()
-    } else {
-        format!(
-            "<table><caption>{} sealed documents</caption><thead><tr><th scope=\"col\">Title</th>\
-             <th scope=\"col\">Id</th><th scope=\"col\">Type</th><th scope=\"col\" class=\"num\">Size</th>\
-             <th scope=\"col\">Sealed</th><th scope=\"col\"><span class=\"sr-only\">Actions</span></th></tr></thead>\
-             <tbody>{rows}</tbody></table>",
-            docs.len()
-        )
-    };
-    let body = format!(
-        "<h1>Documents</h1>\
-<section class=\"card\" aria-labelledby=\"up-h\"><h2 id=\"up-h\">Upload and seal</h2>\
-<form id=\"upload\" class=\"upload\" data-csrf=\"{csrf}\" data-max=\"{max}\">\
-<div class=\"drop\" id=\"drop\"><p>Drop a PDF, STEP or DXF file here, or</p>\
-<label for=\"file\" class=\"button\">Choose a file</label>\
-<input id=\"file\" name=\"file\" type=\"file\" class=\"sr-only\" required></div>\
-<label for=\"title\">Title</label><input id=\"title\" name=\"title\" type=\"text\" maxlength=\"200\" placeholder=\"Taken from the file name\">\
-<progress id=\"progress\" max=\"100\" value=\"0\" hidden></progress>\
-<p id=\"upload-status\" role=\"status\" aria-live=\"polite\"></p>\
-<button type=\"submit\" class=\"primary\">Seal</button>\
-<noscript><p class=\"alert\">Uploading needs JavaScript; or seal on the server with \
-<code>veilmark seal FILE</code>.</p></noscript></form>\
-<p class=\"muted\">Files up to {limit} are sealed on the server (AES-256-GCM envelope); the plaintext is not kept.</p>\
-</section>\
-<section class=\"card\">{table}</section>",
-        csrf = esc(&s.csrf),
-        max = state.config.limits.max_upload,
-        limit = bytes(i64::try_from(state.config.limits.max_upload).unwrap_or(i64::MAX)),
-    );
-    Ok(page("Documents", Tab::Documents, s.who(), &body))
+    render(&DocumentsPage {
+        frame: Frame::new("Documents", Tab::Documents, s.who()),
+        csrf: &s.csrf,
+        max_upload: state.config.limits.max_upload,
+        limit: bytes(i64::try_from(state.config.limits.max_upload).unwrap_or(i64::MAX)),
+        docs: docs
+            .iter()
+            .map(|d| DocRow {
+                title: &d.title,
+                id: &d.id,
+                media_type: &d.media_type,
+                size: bytes(d.plaintext_len),
+                sealed: when(d.created_at),
+            })
+            .collect(),
+    })
 }
 
 /// Upload query.
@@ -162,6 +155,48 @@ fn open_sessions(entries: &[AuditEntry], lease_secs: i64) -> HashMap<String, usi
     open
 }
 
+/// An `<option>`.
+struct Opt<'a> {
+    value: &'a str,
+    label: &'a str,
+    selected: bool,
+}
+
+/// The link just created, shown once.
+struct Created<'a> {
+    recipient: &'a str,
+    url: &'a str,
+    passcode: Option<&'a str>,
+}
+
+/// A row of the links table.
+struct LinkRow<'a> {
+    id: &'a str,
+    document: &'a str,
+    recipient: &'a str,
+    status_class: &'static str,
+    status: &'static str,
+    /// Sessions open now (0 for a revoked link).
+    open_now: usize,
+    views: i64,
+    max_views: Option<i64>,
+    passcode: &'static str,
+    expires: String,
+    /// When it was revoked; `None` while it can still be revoked.
+    revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "links.html")]
+struct LinksPage<'a> {
+    frame: Frame<'a>,
+    csrf: &'a str,
+    created: Option<Created<'a>>,
+    error: Option<&'a str>,
+    docs: Vec<Opt<'a>>,
+    links: Vec<LinkRow<'a>>,
+}
+
 async fn links_page(
     state: &AppState,
     s: &Session,
@@ -178,129 +213,56 @@ async fn links_page(
         .map(|d| (d.id.as_str(), d.title.as_str()))
         .collect();
     let now = now_secs();
-
-    let mut flash = String::new();
-    if let Some(c) = created {
-        let _ = write!(
-            flash,
-            "<section class=\"alert success\" role=\"status\"><h2>Link created for {}</h2>\
-<p>Send this link to the recipient. It is shown only once.</p>\
-<div class=\"copy\"><label for=\"new-url\" class=\"sr-only\">Protected link</label>\
-<input id=\"new-url\" type=\"text\" readonly value=\"{}\">\
-<button type=\"button\" class=\"copy-btn\" data-copy=\"new-url\">Copy</button></div>",
-            esc(&c.link.recipient),
-            esc(&c.url)
-        );
-        if let Some(p) = &c.passcode {
-            let _ = write!(
-                flash,
-                "<p>Passcode (send it through another channel): </p><div class=\"copy\">\
-<label for=\"new-pass\" class=\"sr-only\">Passcode</label>\
-<input id=\"new-pass\" type=\"text\" readonly value=\"{}\">\
-<button type=\"button\" class=\"copy-btn\" data-copy=\"new-pass\">Copy</button></div>",
-                esc(p)
-            );
-        }
-        flash.push_str("</section>");
-    }
-    if let Some(e) = error {
-        let _ = write!(
-            flash,
-            "<p class=\"alert error\" role=\"alert\">{}</p>",
-            esc(e)
-        );
-    }
-
-    let mut options = String::new();
-    for d in &docs {
-        let sel = if Some(d.id.as_str()) == preselect {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            options,
-            "<option value=\"{}\"{sel}>{}</option>",
-            esc(&d.id),
-            esc(&d.title)
-        );
-    }
-    let form = if docs.is_empty() {
-        "<p class=\"empty\">Upload a document first.</p>".to_owned()
-    } else {
-        format!(
-            "<form method=\"post\" action=\"/console/links\" class=\"grid-form\">{}\
-<div><label for=\"document\">Document</label><select id=\"document\" name=\"document\" required>{options}</select></div>\
-<div><label for=\"recipient\">Recipient e-mail</label><input id=\"recipient\" name=\"recipient\" type=\"email\" required placeholder=\"alice@supplier.example\"></div>\
-<div><label for=\"expires\">Expires after (days)</label><input id=\"expires\" name=\"expires_days\" type=\"number\" min=\"1\" max=\"366\" value=\"7\" required></div>\
-<div><label for=\"max-views\">View limit</label><input id=\"max-views\" name=\"max_views\" type=\"number\" min=\"1\" placeholder=\"Unlimited\"></div>\
-<div class=\"check\"><input id=\"passcode\" name=\"passcode\" type=\"checkbox\" value=\"1\"><label for=\"passcode\">Require a passcode</label></div>\
-<div class=\"actions\"><button type=\"submit\" class=\"primary\">Create link</button></div></form>",
-            csrf_field(&s.csrf)
-        )
-    };
-
-    let mut rows = String::new();
-    for l in &links {
-        let status = if l.revoked_at.is_some() {
-            "<span class=\"badge revoked\">Revoked</span>"
-        } else if l.expires_at <= now {
-            "<span class=\"badge expired\">Expired</span>"
-        } else if l.max_views.is_some_and(|m| l.views >= m) {
-            "<span class=\"badge expired\">Used up</span>"
-        } else {
-            "<span class=\"badge live\">Live</span>"
-        };
-        let open_now = open.get(&l.id).copied().unwrap_or(0);
-        let open_cell = if open_now > 0 && l.revoked_at.is_none() {
-            format!("<span class=\"badge live\">{open_now} open now</span>")
-        } else {
-            "<span class=\"muted\">—</span>".to_owned()
-        };
-        let action = if l.revoked_at.is_none() {
-            format!(
-                "<form method=\"post\" action=\"/console/links/{}/revoke\">{}\
-<button type=\"submit\" class=\"danger small\" aria-label=\"Revoke the link for {}\">Revoke</button></form>",
-                esc(&l.id),
-                csrf_field(&s.csrf),
-                esc(&l.recipient)
-            )
-        } else {
-            format!(
-                "<span class=\"muted\">{}</span>",
-                when(l.revoked_at.unwrap_or_default())
-            )
-        };
-        let _ = write!(
-            rows,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{status}</td><td>{open_cell}</td>\
-<td class=\"num\">{}{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>",
-            esc(&l.id),
-            esc(titles.get(l.document_id.as_str()).copied().unwrap_or("?")),
-            esc(&l.recipient),
-            l.views,
-            l.max_views.map_or_else(String::new, |m| format!(" / {m}")),
-            if l.has_passcode { "Yes" } else { "No" },
-            when(l.expires_at),
-        );
-    }
-    let table = if links.is_empty() {
-        "<p class=\"empty\">No links yet.</p>".to_owned()
-    } else {
-        format!(
-            "<div class=\"scroll\"><table><caption>{} links</caption><thead><tr><th scope=\"col\">Link</th>\
-<th scope=\"col\">Document</th><th scope=\"col\">Recipient</th><th scope=\"col\">Status</th>\
-<th scope=\"col\">Viewing</th><th scope=\"col\" class=\"num\">Views</th><th scope=\"col\">Passcode</th>\
-<th scope=\"col\">Expires</th><th scope=\"col\"><span class=\"sr-only\">Actions</span></th></tr></thead>\
-<tbody>{rows}</tbody></table></div>",
-            links.len()
-        )
-    };
-    let body = format!(
-        "<h1>Links</h1>{flash}<section class=\"card\" aria-labelledby=\"new-link\">\
-<h2 id=\"new-link\">Share a document</h2>{form}</section><section class=\"card\">{table}</section>"
-    );
-    Ok(page("Links", Tab::Links, s.who(), &body))
+    let rows = links
+        .iter()
+        .map(|l| {
+            let (status_class, status) = if l.revoked_at.is_some() {
+                ("revoked", "Revoked")
+            } else if l.expires_at <= now {
+                ("expired", "Expired")
+            } else if l.max_views.is_some_and(|m| l.views >= m) {
+                ("expired", "Used up")
+            } else {
+                ("live", "Live")
+            };
+            LinkRow {
+                id: &l.id,
+                document: titles.get(l.document_id.as_str()).copied().unwrap_or("?"),
+                recipient: &l.recipient,
+                status_class,
+                status,
+                open_now: if l.revoked_at.is_none() {
+                    open.get(&l.id).copied().unwrap_or(0)
+                } else {
+                    0
+                },
+                views: l.views,
+                max_views: l.max_views,
+                passcode: if l.has_passcode { "Yes" } else { "No" },
+                expires: when(l.expires_at),
+                revoked: l.revoked_at.map(when),
+            }
+        })
+        .collect();
+    render(&LinksPage {
+        frame: Frame::new("Links", Tab::Links, s.who()),
+        csrf: &s.csrf,
+        created: created.map(|c| Created {
+            recipient: &c.link.recipient,
+            url: &c.url,
+            passcode: c.passcode.as_deref(),
+        }),
+        error,
+        docs: docs
+            .iter()
+            .map(|d| Opt {
+                value: &d.id,
+                label: &d.title,
+                selected: Some(d.id.as_str()) == preselect,
+            })
+            .collect(),
+        links: rows,
+    })
 }
 
 /// `POST /console/links`.
@@ -490,100 +452,101 @@ pub async fn audit(
     Ok(Html(html))
 }
 
+/// A row of the audit table.
+struct AuditRow<'a> {
+    seq: i64,
+    time: String,
+    kind: &'a str,
+    document: &'a str,
+    actor: &'a str,
+    link: &'a str,
+    ip: &'a str,
+    detail: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    frame: Frame<'a>,
+    /// `(entries, head prefix)` when the chain verifies, the failure when it does not.
+    chain: Result<(usize, String), String>,
+    docs: Vec<Opt<'a>>,
+    events: Vec<Opt<'a>>,
+    recipient: &'a str,
+    from: &'a str,
+    to: &'a str,
+    /// Entries that match the filters.
+    matching: usize,
+    /// How many of them are listed (the newest).
+    shown: usize,
+    /// `&` and the filters' query string, for the export links (empty without filters).
+    export_query: String,
+    rows: Vec<AuditRow<'a>>,
+}
+
 async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<String, AppError> {
     let (all, picked) = filtered(state, f).await?;
     let docs = state.store.list_documents().await?;
-    let chain = match audit::verify(&all) {
-        Ok((n, head)) => format!(
-            "<p class=\"alert success\" role=\"status\"><strong>Chain verified:</strong> {n} entries, \
-             head <code>{}</code>.</p>",
-            &hex::encode(head)[..16]
-        ),
-        Err(e) => format!(
-            "<p class=\"alert error\" role=\"alert\"><strong>Chain broken:</strong> {}</p>",
-            esc(&e.to_string())
-        ),
-    };
-    let sel = |v: &Option<String>, x: &str| {
-        if v.as_deref() == Some(x) {
-            " selected"
-        } else {
-            ""
-        }
-    };
-    let mut doc_opts = String::from("<option value=\"\">All documents</option>");
-    for d in &docs {
-        let _ = write!(
-            doc_opts,
-            "<option value=\"{}\"{}>{}</option>",
-            esc(&d.id),
-            sel(&f.document, &d.id),
-            esc(&d.title)
-        );
-    }
-    let mut ev_opts = String::from("<option value=\"\">All events</option>");
-    for e in EVENTS {
-        let _ = write!(ev_opts, "<option{}>{e}</option>", sel(&f.event, e));
-    }
-    let v = |o: &Option<String>| esc(o.as_deref().unwrap_or_default());
+    let chain = audit::verify(&all)
+        .map(|(n, head)| (n, hex::encode(head)[..16].to_owned()))
+        .map_err(|e| e.to_string());
     let titles: HashMap<&str, &str> = docs
         .iter()
         .map(|d| (d.id.as_str(), d.title.as_str()))
         .collect();
-    let mut rows = String::new();
-    for e in picked.iter().rev().take(500) {
-        let _ = write!(
-            rows,
-            "<tr><td class=\"num\">{}</td><td class=\"nowrap\">{}</td><td><span class=\"badge ev-{}\">{}</span></td>\
-<td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            e.seq,
-            esc(&crate::rfc3339(e.at_ms / 1000)
+    let rows = picked
+        .iter()
+        .rev()
+        .take(500)
+        .map(|e| AuditRow {
+            seq: e.seq,
+            time: crate::rfc3339(e.at_ms / 1000)
                 .replace('T', " ")
-                .replace('Z', "")),
-            esc(&e.kind),
-            esc(&e.kind),
-            esc(e
+                .replace('Z', ""),
+            kind: &e.kind,
+            document: e
                 .document_id
                 .as_deref()
                 .and_then(|d| titles.get(d).copied())
-                .unwrap_or("")),
-            esc(e.actor.as_deref().unwrap_or("")),
-            esc(e.link_id.as_deref().unwrap_or("")),
-            esc(e.ip.as_deref().unwrap_or("")),
-            esc(&e.detail),
-        );
-    }
+                .unwrap_or(""),
+            actor: e.actor.as_deref().unwrap_or(""),
+            link: e.link_id.as_deref().unwrap_or(""),
+            ip: e.ip.as_deref().unwrap_or(""),
+            detail: &e.detail,
+        })
+        .collect();
     let qs = f.query_string();
-    let amp = if qs.is_empty() { "" } else { "&amp;" };
-    let shown = picked.len().min(500);
-    let body = format!(
-        "<h1>Audit log</h1>{chain}\
-<form method=\"get\" action=\"/console/audit\" class=\"filters\" role=\"search\" aria-label=\"Filter the audit log\">\
-<div><label for=\"f-doc\">Document</label><select id=\"f-doc\" name=\"document\">{doc_opts}</select></div>\
-<div><label for=\"f-rec\">Recipient or actor</label><input id=\"f-rec\" name=\"recipient\" type=\"search\" value=\"{rec}\"></div>\
-<div><label for=\"f-ev\">Event</label><select id=\"f-ev\" name=\"event\">{ev_opts}</select></div>\
-<div><label for=\"f-from\">From</label><input id=\"f-from\" name=\"from\" type=\"date\" value=\"{from}\"></div>\
-<div><label for=\"f-to\">To</label><input id=\"f-to\" name=\"to\" type=\"date\" value=\"{to}\"></div>\
-<div class=\"actions\"><button type=\"submit\" class=\"primary\">Filter</button> <a href=\"/console/audit\">Clear</a></div></form>\
-<section class=\"card\"><div class=\"toolbar\"><p>{n} matching entries{more}.</p>\
-<p><a class=\"button\" href=\"/console/audit/export?format=csv{amp}{qsh}\" download>Export CSV</a> \
-<a class=\"button\" href=\"/console/audit/export?format=json{amp}{qsh}\" download>Export JSON</a></p></div>\
-<div class=\"scroll\"><table><caption class=\"sr-only\">Audit entries, newest first</caption><thead><tr>\
-<th scope=\"col\" class=\"num\">#</th><th scope=\"col\">Time (UTC)</th><th scope=\"col\">Event</th>\
-<th scope=\"col\">Document</th><th scope=\"col\">Actor</th><th scope=\"col\">Link</th><th scope=\"col\">IP</th>\
-<th scope=\"col\">Detail</th></tr></thead><tbody>{rows}</tbody></table></div></section>",
-        rec = v(&f.recipient),
-        from = v(&f.from),
-        to = v(&f.to),
-        n = picked.len(),
-        more = if shown < picked.len() {
-            format!(", the newest {shown} shown; export for all")
-        } else {
+    render(&AuditPage {
+        frame: Frame::new("Audit", Tab::Audit, s.who()),
+        chain,
+        docs: docs
+            .iter()
+            .map(|d| Opt {
+                value: &d.id,
+                label: &d.title,
+                selected: f.document.as_deref() == Some(d.id.as_str()),
+            })
+            .collect(),
+        events: EVENTS
+            .iter()
+            .map(|e| Opt {
+                value: e,
+                label: e,
+                selected: f.event.as_deref() == Some(*e),
+            })
+            .collect(),
+        recipient: f.recipient.as_deref().unwrap_or_default(),
+        from: f.from.as_deref().unwrap_or_default(),
+        to: f.to.as_deref().unwrap_or_default(),
+        matching: picked.len(),
+        shown: picked.len().min(500),
+        export_query: if qs.is_empty() {
             String::new()
+        } else {
+            format!("&{qs}")
         },
-        qsh = esc(&qs),
-    );
-    Ok(page("Audit", Tab::Audit, s.who(), &body))
+        rows,
+    })
 }
 
 /// `GET /console/audit/export?format=csv|json&…filters`: the filtered entries as a download.
