@@ -13,7 +13,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use rayon::prelude::*;
 use veilmark_shared::envelope::{
-    ContentKey, DocumentId, HEADER_PREFIX_LEN, Header, Opener, SealParams, Sealer,
+    ContentKey, DocumentId, HEADER_PREFIX_LEN, Header, Opener, SealParams, SealRandomness, Sealer,
 };
 use veilmark_shared::media::{MediaType, SNIFF_LEN};
 use zeroize::Zeroize;
@@ -65,17 +65,16 @@ pub fn seal_file(
             detected.mime().to_owned()
         }
     };
-    let mut random = [0u8; 16 + 7 + 16];
+    let mut random = [0u8; SealRandomness::LEN];
     getrandom::fill(&mut random).context("the operating system's random generator failed")?;
+    let random = SealRandomness::from_bytes(random);
     let params = SealParams {
-        document_id: opts
-            .document_id
-            .unwrap_or(DocumentId(random[23..39].try_into().expect("16 bytes"))),
+        document_id: opts.document_id.unwrap_or(random.document_id),
         media_type,
         plaintext_len: len,
         chunk_size: opts.chunk_size,
-        key_salt: random[..16].try_into().expect("16 bytes"),
-        nonce_prefix: random[16..23].try_into().expect("7 bytes"),
+        key_salt: random.key_salt,
+        nonce_prefix: random.nonce_prefix,
     };
     let sealer = Sealer::new(key, &params)?;
     let header = sealer.header().clone();

@@ -9,7 +9,7 @@ use std::process::Command;
 fn demo_tells_the_whole_story_and_traces_the_leak() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let fixture = root.join("target/fixture-marketplace/demo-test");
-    veilmark_crawler::fixture::generate(root, &fixture, 60, 6).unwrap();
+    veilmark_crawler_fixture::generate(root, &fixture, 60, 6).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_veilmark"))
         .args(["demo", "--no-serve", "--dir"])

@@ -224,13 +224,7 @@ fn one_gibibyte_round_trips_in_constant_memory() {
     let sc = Scratch::new();
     let size: u64 = 1 << 30;
     let mut block = vec![0u8; 1 << 20];
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for b in &mut block {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
+    veilmark_shared::xorshift::XorShift64Star::new(0x2545_F491_4F6C_DD1D).fill_bytes(&mut block);
     let mut expected = Sha256::new();
     {
         let mut f = std::io::BufWriter::new(fs::File::create(sc.path("big")).unwrap());

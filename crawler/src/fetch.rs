@@ -125,6 +125,19 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
+/// Makes `ring` the process's rustls crypto provider unless the program already chose one.
+///
+/// reqwest 0.13 without its aws-lc-rs default (feature `rustls-no-provider`) takes the process
+/// default provider and panics when building a client without one; ring is what the server's
+/// TLS uses too, so there is one pure-Rust-and-assembly crypto stack and no C build. Call it
+/// before building any `reqwest::Client` ([`Fetcher::new`] does); calling it again is harmless.
+pub fn use_ring_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err only when another thread installed one first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// The HTTP client of one crawl.
 pub struct Fetcher {
     client: reqwest::Client,
@@ -142,6 +155,7 @@ impl Fetcher {
         backoff: Duration,
         allow_private: bool,
     ) -> anyhow::Result<Fetcher> {
+        use_ring_provider();
         let client = reqwest::Client::builder()
             .user_agent(user_agent)
             .redirect(reqwest::redirect::Policy::none())

@@ -22,7 +22,6 @@ pub mod catalog;
 pub mod crawl;
 pub mod extract;
 pub mod fetch;
-pub mod fixture;
 pub mod hash;
 pub mod matcher;
 pub mod profile;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
-use veilmark_crawler::fixture::FIXTURE_WATERMARK_KEY;
 use veilmark_crawler::profile::SiteProfile;
 use veilmark_crawler::watermark::ForensicDecoder;
+use veilmark_crawler_fixture::FIXTURE_WATERMARK_KEY;
 use veilmark_store::{DataDir, Evidence as Store};
 
 fn profile(

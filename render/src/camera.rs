@@ -79,14 +79,9 @@ impl StandardView {
     }
 }
 
-/// A ray in model space (for picking).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ray {
-    /// Start point (in front of everything visible).
-    pub origin: V3,
-    /// Unit direction, into the screen.
-    pub dir: V3,
-}
+/// A ray in model space (for picking): the CAD crate's, so that [`Camera::ray`] feeds
+/// [`veilmark_cad::pick`] directly.
+pub use veilmark_cad::measure::Ray;
 
 /// The orbit camera.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,7 +204,8 @@ impl Camera {
     }
 
     /// The picking ray through the pixel at normalised device coordinates `(x, y)` in −1..1
-    /// (y up).
+    /// (y up): its origin lies in front of everything visible, its direction is the unit vector
+    /// into the screen.
     #[must_use]
     pub fn ray(&self, x: f64, y: f64, aspect: f64) -> Ray {
         let (r, u, f) = self.basis();

@@ -21,14 +21,9 @@ pub const BACKGROUND: [f64; 3] = [0.945, 0.953, 0.961];
 /// Largest frame side.
 pub const MAX_SIDE: u32 = 8192;
 
-/// A plane that cuts the model: points with `normal · p > offset` are hidden.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SectionPlane {
-    /// Unit normal.
-    pub normal: V3,
-    /// Offset along the normal.
-    pub offset: f64,
-}
+/// A plane that cuts the model: points with `normal · p > offset` are hidden. The CAD crate's
+/// [`veilmark_cad::Plane`], so that drawing and picking cut away the same half.
+pub use veilmark_cad::measure::Plane as SectionPlane;
 
 /// Everything about a frame except the geometry.
 #[derive(Debug, Clone, PartialEq)]

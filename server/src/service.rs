@@ -11,7 +11,9 @@ use object_store::path::Path as BlobPath;
 use object_store::{ObjectStoreExt, WriteMultipart};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
-use veilmark_shared::envelope::{self, ContentKey, DocumentId, HEADER_PREFIX_LEN, Header, Opener};
+use veilmark_shared::envelope::{
+    self, ContentKey, DocumentId, HEADER_PREFIX_LEN, Header, Opener, SealRandomness,
+};
 use veilmark_shared::media::MediaType;
 
 use crate::audit::{AuditEntry, AuditKind, NewAuditEntry};
@@ -201,17 +203,17 @@ impl AppState {
         meta: &ClientMeta,
     ) -> Result<DocumentRecord> {
         let key = ContentKey::from_bytes(secrets::random()?);
-        let random: [u8; 39] = secrets::random()?;
+        let random = SealRandomness::from_bytes(secrets::random()?);
         let media = MediaType::detect(plaintext, plaintext.len() as u64);
-        let doc = DocumentId(random[23..].try_into().expect("16 bytes"));
+        let doc = random.document_id;
         let sealed = envelope::seal(
             &key,
             doc,
             media.mime(),
             plaintext,
             envelope::DEFAULT_CHUNK_SIZE,
-            random[..16].try_into().expect("16 bytes"),
-            random[16..23].try_into().expect("7 bytes"),
+            random.key_salt,
+            random.nonce_prefix,
         )?;
         let header = Header::parse(&sealed)?;
         let len = sealed.len() as u64;

@@ -36,7 +36,7 @@ async fn bench_200_viewers_renewing_leases() {
     let s = start(relaxed()).await;
     let link = s.link(|_| {}).await;
     let token = TestServer::token(&link);
-    let client = reqwest::Client::builder()
+    let client = common::http_client()
         .pool_max_idle_per_host(VIEWERS)
         .build()
         .unwrap();

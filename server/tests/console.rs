@@ -20,7 +20,7 @@ struct Browser {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    common::http_client()
         .redirect(Policy::none())
         .build()
         .unwrap()
@@ -675,7 +675,7 @@ async fn evidence_bundles_carry_a_manifest_that_verifies() {
         let mut f = zip.by_index(i).unwrap();
         let mut buf = Vec::new();
         f.read_to_end(&mut buf).unwrap();
-        files.insert(f.name().to_owned(), buf);
+        files.insert(f.name().unwrap().into_owned(), buf);
     }
     let manifest = String::from_utf8(files["MANIFEST.sha256"].clone()).unwrap();
     let mut listed = 0;

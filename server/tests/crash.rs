@@ -87,7 +87,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_grant() {
     let (base, token) = url.split_once("/v/").unwrap();
     let endpoint = format!("{base}/api/v/{token}/licence");
 
-    let client = reqwest::Client::new();
+    let client = common::http_client().build().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for _ in 0..32 {

@@ -6,22 +6,16 @@ use std::time::Instant;
 
 use veilmark_shared::hash::Hash256;
 use veilmark_shared::hash::index::HashIndex;
-
-fn rng(s: &mut u64) -> u64 {
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
-}
+use veilmark_shared::xorshift::XorShift64Star;
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let mut s = 42u64;
+    let mut s = XorShift64Star::new(42);
     let hashes: Vec<Hash256> = (0..n)
-        .map(|_| Hash256([rng(&mut s), rng(&mut s), rng(&mut s), rng(&mut s)]))
+        .map(|_| Hash256([s.next_u64(), s.next_u64(), s.next_u64(), s.next_u64()]))
         .collect();
     let t = Instant::now();
     let index = HashIndex::build(hashes.iter().copied().zip(0..));
@@ -30,14 +24,14 @@ fn main() {
     let queries: Vec<Hash256> = (0..2000)
         .map(|i| {
             if i % 2 == 0 {
-                let mut h = hashes[usize::try_from(rng(&mut s) % n as u64).unwrap()];
+                let mut h = hashes[usize::try_from(s.next_u64() % n as u64).unwrap()];
                 for _ in 0..20 {
-                    let k = usize::try_from(rng(&mut s) % 256).unwrap();
+                    let k = usize::try_from(s.next_u64() % 256).unwrap();
                     h.0[k / 64] ^= 1 << (k % 64);
                 }
                 h
             } else {
-                Hash256([rng(&mut s), rng(&mut s), rng(&mut s), rng(&mut s)])
+                Hash256([s.next_u64(), s.next_u64(), s.next_u64(), s.next_u64()])
             }
         })
         .collect();

@@ -15,6 +15,8 @@
 //! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
 //! - [`watermark`]: the invisible forensic watermark that names the viewing session in every
 //!   frame, specified in `docs/watermark.md`.
+//! - [`xorshift`]: a small deterministic pseudo-random generator for tests and test data (never
+//!   for secrets).
 #![forbid(unsafe_code)]
 
 pub mod civil;
@@ -24,3 +26,4 @@ pub mod licence;
 pub mod media;
 pub mod visible;
 pub mod watermark;
+pub mod xorshift;

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use veilmark_shared::xorshift::XorShift64Star;
 
 use crate::{setup, sh};
 
@@ -141,19 +142,14 @@ fn bench_dir() -> std::path::PathBuf {
     std::env::var_os("VEILMARK_BENCH_DIR").map_or_else(std::env::temp_dir, Into::into)
 }
 
-/// Writes `len` bytes of fast pseudo-random data (xorshift; incompressible enough for ciphers).
+/// Writes `len` bytes of fast pseudo-random data (xorshift64*; incompressible enough for ciphers).
 fn write_random_file(path: &Path, len: u64) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = XorShift64Star::new(0x9E37_79B9_7F4A_7C15);
     let mut block = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
-        }
+        rng.fill_bytes(&mut block);
         let n = left.min(block.len() as u64) as usize;
         out.write_all(&block[..n])?;
         left -= n as u64;

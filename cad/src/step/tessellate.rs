@@ -14,19 +14,13 @@ use super::geometry::{Curve, GeometryReader, Surface};
 use super::linalg::{V3, add, dist, scale, sub};
 use super::part21::Exchange;
 use super::topology::{FaceRef, edge_curve};
+// The dependency runs one way: this module calls `triangulate`, which knows nothing of it
+// (`Tolerance` lives there, re-exported here where the rest of the loader looks for it).
+pub use super::triangulate::Tolerance;
 use super::triangulate::{self, UvLoop};
 
 /// Most points on one edge: a hostile radius over tolerance ratio cannot ask for more.
 pub const MAX_EDGE_POINTS: usize = 4096;
-
-/// How closely the mesh follows the exact geometry.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerance {
-    /// Largest distance between a mesh edge or triangle and the true curve or surface.
-    pub chord: f64,
-    /// Largest angle, in radians, one mesh segment may turn along a curve.
-    pub angle: f64,
-}
 
 /// A solid's mesh in its own coordinates, before placement.
 #[derive(Debug, Clone, Default, PartialEq)]

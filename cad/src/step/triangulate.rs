@@ -13,7 +13,15 @@ use spade::{ConstrainedDelaunayTriangulation, Point2, Triangulation};
 
 use super::geometry::Surface;
 use super::linalg::{V3, add, cross, dist, dot, norm, scale, sub};
-use super::tessellate::Tolerance;
+
+/// How closely the mesh follows the exact geometry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tolerance {
+    /// Largest distance between a mesh edge or triangle and the true curve or surface.
+    pub chord: f64,
+    /// Largest angle, in radians, one mesh segment may turn along a curve.
+    pub angle: f64,
+}
 
 /// Most interior points added to one face.
 pub const MAX_STEINER_POINTS: usize = 50_000;

@@ -58,7 +58,7 @@ pub async fn run(
     println!(
         "   meanwhile someone screenshots Alice's screen at 75 %, saves it as JPEG and lists it for sale"
     );
-    let server = veilmark_crawler::fixture::serve(marketplace.join("site")).await?;
+    let server = veilmark_crawler_fixture::serve(marketplace.join("site")).await?;
     let text = std::fs::read_to_string(marketplace.join("profile.toml.in"))?
         .replace(
             "seeds = [\"@BASE@/\"]",

@@ -124,6 +124,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     println!(
         "\n8. Alice opens her link; her viewer does this (all of it inside wasm in the browser):"
     );
+    veilmark_crawler::fetch::use_ring_provider();
     let client = reqwest::Client::builder()
         .user_agent("veilmark-demo-viewer")
         .build()?;

@@ -1,11 +1,11 @@
 //! The fixture marketplace for tests: generation (via the Python generator) and the server from
-//! `veilmark_crawler::fixture`.
+//! `veilmark_crawler_fixture`.
 
 #![allow(dead_code, missing_docs)]
 
 use std::path::{Path, PathBuf};
 
-pub use veilmark_crawler::fixture::Server;
+pub use veilmark_crawler_fixture::Server;
 
 /// Generated fixture directory (ground_truth.json, site/, catalog/).
 pub fn fixture(name: &str, listings: u32, references: u32) -> PathBuf {
@@ -14,11 +14,11 @@ pub fn fixture(name: &str, listings: u32, references: u32) -> PathBuf {
         Some(d) => PathBuf::from(d),
         None => root.join("target/fixture-marketplace").join(name),
     };
-    veilmark_crawler::fixture::generate(root, &dir, listings, references)
+    veilmark_crawler_fixture::generate(root, &dir, listings, references)
         .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// Serves `site` on 127.0.0.1 (random port) until the runtime ends.
 pub async fn serve(site: PathBuf) -> Server {
-    veilmark_crawler::fixture::serve(site).await.unwrap()
+    veilmark_crawler_fixture::serve(site).await.unwrap()
 }

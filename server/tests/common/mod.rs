@@ -52,10 +52,7 @@ pub async fn start(limits: Limits) -> TestServer {
         base: format!("http://{addr}"),
         state,
         dir,
-        client: reqwest::Client::builder()
-            .user_agent("veilmark-test")
-            .build()
-            .unwrap(),
+        client: http_client().user_agent("veilmark-test").build().unwrap(),
         doc,
     }
 }
@@ -128,4 +125,13 @@ impl TestServer {
 
 pub fn viewer() -> ViewerKey {
     ViewerKey::from_seed(veilmark_server::secrets::random().unwrap())
+}
+
+/// A reqwest client builder with rustls on the ring provider (reqwest 0.13 with
+/// `rustls-no-provider` needs a process default before a client is built).
+pub fn http_client() -> reqwest::ClientBuilder {
+    if tokio_rustls::rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    }
+    reqwest::Client::builder()
 }

@@ -26,7 +26,7 @@ mod stream;
 pub use error::EnvelopeError;
 pub use header::{DocumentId, HEADER_PREFIX_LEN, Header, MAX_MEDIA_TYPE_LEN};
 pub use key::ContentKey;
-pub use stream::{Opener, SealParams, Sealer};
+pub use stream::{Opener, SealParams, SealRandomness, Sealer};
 
 use zeroize::Zeroizing;
 

@@ -40,6 +40,41 @@ pub struct SealParams {
     pub nonce_prefix: [u8; 7],
 }
 
+/// The random values of one seal, cut from a single draw of [`SealRandomness::LEN`] bytes so that
+/// the CLI and the server lay them out the same way: bytes `0..16` are the key salt, `16..23` the
+/// nonce prefix, `23..39` the document id. This crate does no I/O; the caller draws the bytes
+/// from the operating system's generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealRandomness {
+    /// Salt for deriving the file's keys ([`SealParams::key_salt`]).
+    pub key_salt: [u8; 16],
+    /// The STREAM nonce prefix ([`SealParams::nonce_prefix`]).
+    pub nonce_prefix: [u8; 7],
+    /// A fresh document id, for callers that are not given one.
+    pub document_id: DocumentId,
+}
+
+impl SealRandomness {
+    /// Random bytes one seal takes.
+    pub const LEN: usize = 16 + 7 + 16;
+
+    /// Splits `LEN` bytes from a cryptographic random generator.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; Self::LEN]) -> Self {
+        let mut key_salt = [0u8; 16];
+        let mut nonce_prefix = [0u8; 7];
+        let mut id = [0u8; 16];
+        key_salt.copy_from_slice(&bytes[..16]);
+        nonce_prefix.copy_from_slice(&bytes[16..23]);
+        id.copy_from_slice(&bytes[23..]);
+        Self {
+            key_salt,
+            nonce_prefix,
+            document_id: DocumentId(id),
+        }
+    }
+}
+
 /// Seals the chunks of one envelope.
 pub struct Sealer {
     header: Header,

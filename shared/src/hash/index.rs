@@ -130,19 +130,12 @@ impl HashIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xorshift::XorShift64Star;
 
-    /// xorshift64*, so the test needs no random-number crate.
-    fn rng(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn flip_bits(h: Hash256, n: u32, s: &mut u64) -> Hash256 {
+    fn flip_bits(h: Hash256, n: u32, s: &mut XorShift64Star) -> Hash256 {
         let mut out = h;
         while out.distance(&h) < n {
-            let k = (rng(s) % 256) as usize;
+            let k = (s.next_u64() % 256) as usize;
             out.0[k / 64] |= 1 << (k % 64);
             if out.distance(&h) > n {
                 out.0[k / 64] &= !(1 << (k % 64));
@@ -153,9 +146,9 @@ mod tests {
 
     #[test]
     fn radius_search_equals_linear_scan() {
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut s = XorShift64Star::new(0x9E37_79B9_7F4A_7C15);
         let mut stored: Vec<Hash256> = (0..2000)
-            .map(|_| Hash256([rng(&mut s), rng(&mut s), rng(&mut s), rng(&mut s)]))
+            .map(|_| Hash256([s.next_u64(), s.next_u64(), s.next_u64(), s.next_u64()]))
             .collect();
         // Plant near neighbours at every distance 0..=40 around one base.
         let base = stored[0];

@@ -8,21 +8,18 @@
 use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageDecoder, RgbImage, RgbaImage};
+use veilmark_shared::xorshift::XorShift64Star;
 
-/// A small deterministic random generator (xorshift64*), so runs are reproducible.
-pub struct Rng(u64);
+/// The workspace's deterministic generator (xorshift64*) with the float helpers the pictures and
+/// attacks need, so runs are reproducible.
+pub struct Rng(XorShift64Star);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        Self(XorShift64Star::seeded(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f32 {

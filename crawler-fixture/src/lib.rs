@@ -4,6 +4,16 @@
 //! The crawler's end-to-end tests and `veilmark demo` both crawl it; it is never pointed at the
 //! outside world. The site itself is written by `tests/fixtures/marketplace/generate.py` from
 //! scikit-image's sample photographs (see `docs/crawler.md`).
+//!
+//! Why a crate of its own: this is test and demo scaffolding (a Python driver and a deliberately
+//! misbehaving HTTP server), so it does not belong in `veilmark-crawler`'s library, which ships
+//! in the server and the CLI. As a separate `publish = false` crate it is a *dev*-dependency of
+//! the crawler (its tests) and a dependency of the CLI only, because `veilmark demo` is the
+//! demo's front door and serves the marketplace at run time. It needs nothing from the crawler,
+//! so the dependency runs one way. A `#[cfg(feature = "fixture")]` module in the crawler would
+//! keep the code in the library and let a feature unification switch it on everywhere; a
+//! `tests/common` module could not be reached by the CLI's demo.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
