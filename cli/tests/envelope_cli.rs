@@ -235,21 +235,24 @@ fn one_gibibyte_round_trips_in_constant_memory() {
             expected.update(&block);
         }
     }
-    let out = sc.seal("big", "big.vmk");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seal_rss = max_child_rss_mib();
+    let key = sc.key();
+    let seal_rss = peak_rss_mib(&[
+        "envelope",
+        "seal",
+        s(&sc.path("big")),
+        s(&sc.path("big.vmk")),
+        "--key-file",
+        &key,
+    ]);
     fs::remove_file(sc.path("big")).unwrap();
-    let out = sc.open("big.vmk", "big.back");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let open_rss = max_child_rss_mib();
+    let open_rss = peak_rss_mib(&[
+        "envelope",
+        "open",
+        s(&sc.path("big.vmk")),
+        s(&sc.path("big.back")),
+        "--key-file",
+        &key,
+    ]);
     let mut got = Sha256::new();
     let mut f = fs::File::open(sc.path("big.back")).unwrap();
     assert_eq!(f.metadata().unwrap().len(), size);
@@ -271,8 +274,49 @@ impl Write for HashWriter<'_> {
 }
 
 /// Peak resident memory of the largest child process waited for so far, in MiB.
-fn max_child_rss_mib() -> i64 {
+/// Arguments for [`rss_child`], separated by U+001F.
+const RSS_CHILD_ENV: &str = "VEILMARK_RSS_CHILD_ARGS";
+
+/// Not a test on its own: the process [`peak_rss_mib`] starts, so that the peak memory it reads
+/// is of one `veilmark` run and not of other tests' children in this test binary.
+#[test]
+fn rss_child() {
+    let Ok(args) = std::env::var(RSS_CHILD_ENV) else {
+        return;
+    };
+    let args: Vec<&str> = args.split('\u{1f}').collect();
+    let out = veilmark(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let usage =
         nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
-    usage.max_rss() / 1024
+    println!("peak-rss-mib {}", usage.max_rss() / 1024);
+}
+
+/// Runs `veilmark ARGS` (which must succeed) from a fresh process and returns its peak RSS.
+fn peak_rss_mib(args: &[&str]) -> i64 {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "envelope_cli::rss_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RSS_CHILD_ENV, args.join("\u{1f}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.split("peak-rss-mib ").nth(1))
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {stdout}"))
 }

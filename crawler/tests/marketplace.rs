@@ -1,6 +1,6 @@
 //! End to end: crawl the small fixture marketplace and check every promise of issue 7.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -1,0 +1,11 @@
+//! Tests of the `veilmark` binary as a user runs it: envelope, owner, catalog, identify and demo commands.
+//!
+//! One test binary for the crate (each module was its own binary before): the workspace
+//! links once per crate instead of once per file. Run one group with `cargo test -p
+//! veilmark --test cli MODULE::`.
+
+mod catalog_cli;
+mod demo;
+mod envelope_cli;
+mod identify;
+mod owner_cli;
