@@ -24,7 +24,7 @@ use crate::session::{Session, ViewerError};
 
 /// What the open sequence needs from its platform: the viewer API's exchanges, a clock and
 /// randomness. Failed answers are [`ViewerError::Server`] with the server's
-/// [`ErrorCode`](veilmark_shared::wire::ErrorCode) ([`ViewerError::from_answer`] builds it);
+/// [`ErrorCode`] ([`ViewerError::from_answer`] builds it);
 /// network failures are [`ViewerError::Network`]. URLs are relative to the server's origin, as
 /// the server writes them.
 pub trait Transport {

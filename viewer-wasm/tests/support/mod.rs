@@ -76,7 +76,6 @@ pub fn tiny_pdf(texts: &[&str]) -> Vec<u8> {
 /// A real multi-page PDF from a Debian package (`shared-mime-info`, `libtasn1-doc`);
 /// `VEILMARK_TEST_PDF` overrides. `viewer-wasm/tests/fetch-fixture.sh` extracts one when none is
 /// installed. Native tests only (a wasm test cannot read files).
-#[cfg(not(target_arch = "wasm32"))]
 #[must_use]
 pub fn fixture_pdf() -> Vec<u8> {
     let candidates = std::env::var_os("VEILMARK_TEST_PDF")
