@@ -75,7 +75,10 @@ impl ViewerError {
         match self {
             Self::Server { code, .. } => match code {
                 ErrorCode::LinkExpired => "link-expired",
-                ErrorCode::LinkRevoked | ErrorCode::LeaseExpired => "gone",
+                ErrorCode::LinkRevoked => "gone",
+                // The session's lease is over (not the link): the same screen as a lease the
+                // viewer saw expire itself.
+                ErrorCode::LeaseExpired => "expired",
                 ErrorCode::ViewLimitReached | ErrorCode::Forbidden => "view-limit",
                 ErrorCode::PasscodeRequired | ErrorCode::PasscodeWrong | ErrorCode::Locked => {
                     "passcode"

@@ -173,7 +173,7 @@ fn server_errors_map_to_the_pages_error_screens() {
         server(ErrorCode::LinkRevoked, "link expired?").kind(),
         "gone"
     );
-    assert_eq!(server(ErrorCode::LeaseExpired, "").kind(), "gone");
+    assert_eq!(server(ErrorCode::LeaseExpired, "").kind(), "expired");
     assert_eq!(server(ErrorCode::ViewLimitReached, "").kind(), "view-limit");
     assert_eq!(server(ErrorCode::PasscodeRequired, "").kind(), "passcode");
     assert_eq!(server(ErrorCode::PasscodeWrong, "").kind(), "passcode");
