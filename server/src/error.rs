@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use veilmark_shared::wire::{ErrorBody, ErrorCode};
 
 /// A request failure, mapped to an HTTP status.
 #[derive(Debug)]
@@ -23,8 +24,9 @@ pub enum AppError {
     NotFound(&'static str),
     /// 409: a replayed request.
     Conflict(String),
-    /// 410: the link was revoked or expired, or the lease is over.
-    Gone(String),
+    /// A refusal with its precise wire code (the status follows from the code): link revoked or
+    /// expired, lease over, view limit reached, stale timestamp.
+    Refused(ErrorCode, String),
     /// 413: the body is larger than allowed.
     PayloadTooLarge(String),
     /// 416: the requested byte range is outside the envelope.
@@ -44,36 +46,40 @@ impl<E: Into<anyhow::Error>> From<E> for AppError {
 }
 
 impl AppError {
-    /// Stable machine-readable code for the JSON body.
-    fn code(&self) -> (StatusCode, &'static str) {
+    /// The machine-readable code of the JSON body (`veilmark_shared::wire::ErrorCode`, which
+    /// also fixes the status).
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::PasscodeRequired => (StatusCode::UNAUTHORIZED, "passcode-required"),
-            Self::WrongPasscode(_) => (StatusCode::UNAUTHORIZED, "wrong-passcode"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "replayed"),
-            Self::Gone(_) => (StatusCode::GONE, "gone"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
-            Self::RangeNotSatisfiable(_) => (StatusCode::RANGE_NOT_SATISFIABLE, "bad-range"),
-            Self::Locked(_) => (StatusCode::LOCKED, "locked"),
-            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::PasscodeRequired => ErrorCode::PasscodeRequired,
+            Self::WrongPasscode(_) => ErrorCode::PasscodeWrong,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Replayed,
+            Self::Refused(code, _) => *code,
+            Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::RangeNotSatisfiable(_) => ErrorCode::RangeNotSatisfiable,
+            Self::Locked(_) => ErrorCode::Locked,
+            Self::TooManyRequests(_) => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, code) = self.code();
+        let code = self.code();
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = match &self {
             Self::BadRequest(m)
             | Self::Unauthorized(m)
             | Self::WrongPasscode(m)
             | Self::Forbidden(m)
             | Self::Conflict(m)
-            | Self::Gone(m)
+            | Self::Refused(_, m)
             | Self::PayloadTooLarge(m)
             | Self::Locked(m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
@@ -88,7 +94,11 @@ impl IntoResponse for AppError {
         };
         let mut resp = (
             status,
-            Json(serde_json::json!({ "error": code, "message": message })),
+            Json(ErrorBody {
+                error: code.class().to_owned(),
+                code,
+                message,
+            }),
         )
             .into_response();
         match self {

@@ -14,6 +14,7 @@ use veilmark_server::now_secs;
 use veilmark_shared::envelope::{ContentKey, Header, Opener};
 use veilmark_shared::licence::{Licence, ViewerKey};
 use veilmark_shared::watermark::{Detector, Embedder, WatermarkKey};
+use veilmark_shared::wire::{ErrorBody, ErrorCode, LicenceResponse};
 
 fn licence_bytes(body: &Value) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
@@ -64,6 +65,9 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
     let resp = s.request_licence(&token, &viewer, None).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
+    // The answer is the shared wire message, whole.
+    let typed: LicenceResponse = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), body);
     let key_json: Value = s
         .client
         .get(format!("{}/api/server-key", s.base))
@@ -94,7 +98,7 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
     );
     assert!(lic.terms.lease_expires_at <= now_secs() as u64 + 60);
     assert!(
-        lic.terms.session_code.0 < 1 << 48,
+        lic.terms.session_code.get() < 1 << 48,
         "fits the 48-bit watermark payload"
     );
 
@@ -118,7 +122,7 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
     embedder.embed(&mut frame, w, h).unwrap();
     let key = WatermarkKey::from_bytes(*s.state.keys.watermark());
     let found = Detector::new(&key).detect(&frame, w, h).unwrap().unwrap();
-    assert_eq!(found.code.get(), lic.terms.session_code.0);
+    assert_eq!(found.code, lic.terms.session_code);
 
     // Envelope by range: header first, then the last chunk alone.
     let url = format!("{}{}", s.base, body["urls"]["envelope"].as_str().unwrap());
@@ -156,6 +160,8 @@ async fn licence_verifies_independently_and_envelope_opens_by_range() {
         .unwrap();
     assert_eq!(renew.status(), 200);
     let renewed: Value = renew.json().await.unwrap();
+    let renewed_typed: LicenceResponse = serde_json::from_value(renewed.clone()).unwrap();
+    assert_eq!(renewed_typed.session_id, typed.session_id);
     let lic2 = Licence::verify(&licence_bytes(&renewed), &server_key, now_secs() as u64).unwrap();
     assert_eq!(lic2.terms.session_id, lic.terms.session_id);
     assert_eq!(lic2.terms.session_code, lic.terms.session_code);
@@ -206,8 +212,9 @@ async fn expired_link_is_gone_and_denial_recorded() {
         .request_licence(&TestServer::token(&link), &viewer(), None)
         .await;
     assert_eq!(resp.status(), 410);
-    let body: Value = resp.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("expired on"));
+    let body: ErrorBody = resp.json().await.unwrap();
+    assert_eq!(body.code, ErrorCode::LinkExpired);
+    assert!(body.message.contains("expired on"));
     assert!(
         s.audit_kinds()
             .await
@@ -302,8 +309,9 @@ async fn wrong_and_guessed_tokens_are_not_found_then_rate_limited() {
     for guess in [near.as_str(), random.as_str(), "not-a-token"] {
         let resp = s.request_licence(guess, &viewer(), None).await;
         assert_eq!(resp.status(), 404, "{guess}");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["error"], "not-found");
+        let body: ErrorBody = resp.json().await.unwrap();
+        assert_eq!(body.error, "not-found");
+        assert_eq!(body.code, ErrorCode::NotFound);
     }
     // Guessing through another endpoint is charged to the same per-IP budget.
     for _ in 0..2 {
@@ -329,15 +337,16 @@ async fn wrong_passcodes_lock_the_link() {
     let link = s.link(|l| l.passcode = true).await;
     let token = TestServer::token(&link);
     let right = link.passcode.clone().unwrap();
-    assert_eq!(
-        s.request_licence(&token, &viewer(), None).await.status(),
-        401
-    );
+    let resp = s.request_licence(&token, &viewer(), None).await;
+    assert_eq!(resp.status(), 401);
+    let body: ErrorBody = resp.json().await.unwrap();
+    assert_eq!(body.code, ErrorCode::PasscodeRequired);
     for attempt in 1..=4 {
         let resp = s.request_licence(&token, &viewer(), Some("wrong")).await;
         assert_eq!(resp.status(), 401, "attempt {attempt}");
-        let body: Value = resp.json().await.unwrap();
-        assert!(body["message"].as_str().unwrap().contains("attempts left"));
+        let body: ErrorBody = resp.json().await.unwrap();
+        assert_eq!(body.code, ErrorCode::PasscodeWrong);
+        assert!(body.message.contains("attempts left"));
     }
     assert_eq!(
         s.request_licence(&token, &viewer(), Some("wrong"))
@@ -348,8 +357,9 @@ async fn wrong_passcodes_lock_the_link() {
     // Even the right passcode is refused while locked.
     let resp = s.request_licence(&token, &viewer(), Some(&right)).await;
     assert_eq!(resp.status(), 423);
-    let body: Value = resp.json().await.unwrap();
-    assert!(body["message"].as_str().unwrap().contains("locked until"));
+    let body: ErrorBody = resp.json().await.unwrap();
+    assert_eq!(body.code, ErrorCode::Locked);
+    assert!(body.message.contains("locked until"));
     // After the lock-out (forced here), the right passcode works.
     sqlx::query("UPDATE links SET locked_until = ? WHERE id = ?")
         .bind(now_secs() - 1)
@@ -375,8 +385,11 @@ async fn replayed_and_stale_requests_are_refused() {
     let replay = s.post_licence(&token, &body).await;
     assert_eq!(replay.status(), 409);
     let mut stale = TestServer::licence_body(&viewer(), None);
-    stale["timestamp"] = (now_secs() - 3600).into();
-    assert_eq!(s.post_licence(&token, &stale).await.status(), 400);
+    stale.timestamp -= 3600;
+    let refused = s.post_licence(&token, &stale).await;
+    assert_eq!(refused.status(), 400);
+    let refused: ErrorBody = refused.json().await.unwrap();
+    assert_eq!(refused.code, ErrorCode::StaleTimestamp);
     let kinds = s.audit_kinds().await;
     assert!(kinds.contains(&("deny".into(), "replayed request".into())));
     assert!(kinds.contains(&("deny".into(), "stale request timestamp".into())));

@@ -15,6 +15,9 @@
 //! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
 //! - [`watermark`]: the invisible forensic watermark that names the viewing session in every
 //!   frame, specified in `docs/watermark.md`.
+//! - [`wire`]: the viewer API's JSON messages (licence request and answer, renewal, revocation
+//!   event, error body with its machine-readable [`wire::ErrorCode`]), shown in
+//!   `docs/licence.md#wire`; the server and the viewer both use these types.
 //! - [`xorshift`]: a small deterministic pseudo-random generator for tests and test data (never
 //!   for secrets).
 #![forbid(unsafe_code)]
@@ -26,4 +29,5 @@ pub mod licence;
 pub mod media;
 pub mod visible;
 pub mod watermark;
+pub mod wire;
 pub mod xorshift;

@@ -1,7 +1,7 @@
 //! The licence: the server's signed answer that lets one viewer open one document for a short lease.
 //!
 //! Specified in `docs/licence.md`; section anchors are cited in comments. A licence carries the
-//! document id, a session id, the recipient, the watermark payload (the 64-bit session code the
+//! document id, a session id, the recipient, the watermark payload (the 48-bit session code the
 //! forensic watermark encodes), permissions, issue time and lease expiry, the viewer's ephemeral
 //! X25519 public key, and the document's content key sealed to that key with HPKE (RFC 9180 base
 //! mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM). Everything is signed with the
@@ -24,7 +24,7 @@
 //! let terms = LicenceTerms {
 //!     document_id: DocumentId([3; 16]),
 //!     session_id: SessionId([4; 16]),
-//!     session_code: SessionCode(0x1234_5678_9abc_def0),
+//!     session_code: SessionCode::new(0x1234_5678_9abc).unwrap(),
 //!     permissions: Permissions::VIEW,
 //!     issued_at: 1_800_000_000,
 //!     lease_expires_at: 1_800_000_060,
@@ -141,6 +141,9 @@ pub enum LicenceError {
     /// HPKE decapsulation or AES-GCM open failed.
     #[error("content key does not unwrap with this viewer key")]
     KeyUnwrapFailed,
+    /// The session code field uses more than the 48 bits a session code has.
+    #[error("licence session code {0:#x} does not fit 48 bits")]
+    SessionCodeTooLarge(u64),
 }
 
 /// What the licence allows (`docs/licence.md#permissions`). Unknown bits make a licence invalid.
@@ -186,16 +189,9 @@ impl std::fmt::Display for SessionId {
     }
 }
 
-/// The watermark payload: a 64-bit session code the forensic watermark encodes and the server maps
-/// back to link, recipient and time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionCode(pub u64);
-
-impl std::fmt::Display for SessionCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
+/// The watermark payload, the one session code type (48 bits; the licence field is 64 bits wide
+/// with its top 16 bits zero).
+pub use crate::watermark::SessionCode;
 
 /// The clear-text, signed fields of a licence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -412,7 +408,7 @@ fn encode_terms(t: &LicenceTerms) -> Vec<u8> {
     out.push(SUITE);
     out.extend_from_slice(&t.document_id.0);
     out.extend_from_slice(&t.session_id.0);
-    out.extend_from_slice(&t.session_code.0.to_be_bytes());
+    out.extend_from_slice(&t.session_code.get().to_be_bytes());
     out.extend_from_slice(&t.permissions.0.to_be_bytes());
     out.extend_from_slice(&t.issued_at.to_be_bytes());
     out.extend_from_slice(&t.lease_expires_at.to_be_bytes());
@@ -468,7 +464,8 @@ fn parse(bytes: &[u8]) -> Result<(Licence, usize), LicenceError> {
     let terms = LicenceTerms {
         document_id: DocumentId(arr16(6)),
         session_id: SessionId(arr16(22)),
-        session_code: SessionCode(u64_at(38)),
+        session_code: SessionCode::new(u64_at(38))
+            .map_err(|_| LicenceError::SessionCodeTooLarge(u64_at(38)))?,
         permissions: Permissions(u32::from_be_bytes(
             bytes[46..50].try_into().expect("4 bytes"),
         )),
@@ -554,7 +551,7 @@ mod tests {
         LicenceTerms {
             document_id: DocumentId([3; 16]),
             session_id: SessionId([4; 16]),
-            session_code: SessionCode(42),
+            session_code: SessionCode::new(42).unwrap(),
             permissions: Permissions::VIEW,
             issued_at: 1000,
             lease_expires_at: 1060,

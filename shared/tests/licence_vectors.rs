@@ -99,7 +99,7 @@ fn terms() -> LicenceTerms {
     LicenceTerms {
         document_id: DocumentId(*b"bracket-drawing!"),
         session_id: SessionId([0x5a; 16]),
-        session_code: SessionCode(0x0123_4567_89ab_cdef),
+        session_code: SessionCode::new(0x0123_4567_89ab).unwrap(),
         permissions: Permissions::VIEW.union(Permissions::MEASURE),
         issued_at: 1_800_000_000,
         lease_expires_at: 1_800_000_060,
@@ -306,6 +306,16 @@ fn regenerate() {
     );
     let mut moved = good.clone();
     moved[100 + n..180 + n].copy_from_slice(&other_session[100 + n..180 + n]);
+    let mut wide = good.clone();
+    wide[38] = 0x01;
+    cases.push((
+        "session_code_wider_than_48_bits",
+        "error SessionCodeTooLarge",
+        "a session code field with a bit above bit 47 set, re-signed",
+        resign(wide, SERVER_SEED),
+        NOW,
+        v,
+    ));
     cases.push(("sealed_key_moved_from_other_licence", "error KeyUnwrapFailed", "HPKE enc and sealed key taken from another session's licence, re-signed: the terms are the HPKE associated data", resign(moved, SERVER_SEED), NOW, v));
 
     let server_pub = ServerKey::from_seed(SERVER_SEED).verifying_key();

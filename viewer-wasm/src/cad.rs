@@ -472,7 +472,7 @@ impl CadView {
         let mut img = render_drawing(&d.drawing, &view, &d.hidden_layers, width, height)
             .map_err(render_error)?;
         draw_markers_2d(&mut img, &view, &d.markers);
-        Ok(frame(img))
+        Ok(img)
     }
 
     /// Uploads the model to `gpu` (models only).
@@ -514,12 +514,6 @@ impl CadView {
             ),
         }
     }
-}
-
-/// Wraps a rendered image as a viewer [`Frame`] (for marking).
-#[must_use]
-pub fn frame_of(img: RgbaImage) -> Frame {
-    frame(img)
 }
 
 /// The measurement after placing a point: the distance once there are two, else "point".
@@ -666,13 +660,5 @@ fn draw_markers_2d(img: &mut RgbaImage, view: &DrawingView, markers: &[[f64; 2]]
             let t = s as f64 / steps.max(1) as f64;
             plot(a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t);
         }
-    }
-}
-
-fn frame(img: RgbaImage) -> Frame {
-    Frame {
-        width: img.width,
-        height: img.height,
-        rgba: img.rgba,
     }
 }

@@ -138,11 +138,8 @@ mod tests {
 
     #[test]
     fn cached_layouts_mark_exactly_like_fresh_ones() {
-        let forensic = Embedder::new(
-            &WatermarkKey::from_bytes([3; 32]),
-            veilmark_shared::watermark::SessionCode::new(5).unwrap(),
-        );
-        let code = SessionCode(5);
+        let code = SessionCode::new(5).unwrap();
+        let forensic = Embedder::new(&WatermarkKey::from_bytes([3; 32]), code);
         let mut cache = MarkCache::default();
         for (w, h, now) in [(300, 200, 0), (120, 90, 0), (300, 200, 30), (300, 200, 60)] {
             let mut fresh = blank(w, h);

@@ -19,21 +19,9 @@ use crate::session::ViewerError;
 /// `u16`-sized).
 pub const MAX_FRAME_SIDE: u32 = 8192;
 
-/// Rendered, straight-alpha RGBA pixels (opaque: pages are drawn over white).
-pub struct Frame {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// `width × height × 4` bytes, row-major.
-    pub rgba: Zeroizing<Vec<u8>>,
-}
-
-impl std::fmt::Debug for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Frame({}×{})", self.width, self.height)
-    }
-}
+/// Rendered, straight-alpha RGBA pixels (opaque: pages are drawn over white), wiped on drop:
+/// the one frame type of PDF pages, CAD frames and drawings alike (`veilmark_render`'s).
+pub use veilmark_render::RgbaImage as Frame;
 
 /// A parsed PDF held in wasm memory.
 pub struct PdfDocument {

@@ -7,21 +7,25 @@
 //! [`Session::wipe`] or on drop.
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use veilmark_shared::envelope::ContentKey;
 use veilmark_shared::licence::{Licence, LicenceError, LicenceTerms, ViewerKey};
 use veilmark_shared::watermark::Embedder;
+pub use veilmark_shared::wire::{
+    DocumentInfo, ErrorBody, ErrorCode, LicenceRequest, LicenceResponse, SessionUrls,
+};
 use zeroize::Zeroizing;
 
 /// Why the viewer cannot go on. Each variant maps to one error screen in the page.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ViewerError {
-    /// The server answered a request with an error status.
+    /// The server refused a request.
     #[error("{message}")]
     Server {
         /// HTTP status.
         status: u16,
+        /// What went wrong, for the viewer to act on.
+        code: ErrorCode,
         /// The server's message (already safe to show).
         message: String,
     },
@@ -46,20 +50,43 @@ pub enum ViewerError {
 }
 
 impl ViewerError {
-    /// A short machine-readable kind for the page to pick its error screen.
+    /// The error of an answer with a non-success `status` and body `body`: the server's
+    /// [`ErrorBody`] when it sent one, else a code guessed from the status.
+    #[must_use]
+    pub fn from_answer(status: u16, body: &str) -> Self {
+        match serde_json::from_str::<ErrorBody>(body) {
+            Ok(b) => Self::Server {
+                status,
+                code: b.code,
+                message: b.message,
+            },
+            Err(_) => Self::Server {
+                status,
+                code: ErrorCode::from_status(status),
+                message: format!("the server answered {status}"),
+            },
+        }
+    }
+
+    /// A short machine-readable kind for the page to pick its error screen, from the server's
+    /// [`ErrorCode`] (never from message text).
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Server {
-                status: 410,
-                message,
-            } if message.contains("expired") => "link-expired",
-            Self::Server { status: 410, .. } => "gone",
-            Self::Server { status: 403, .. } => "view-limit",
-            Self::Server { status: 401, .. } | Self::Server { status: 423, .. } => "passcode",
-            Self::Server { status: 429, .. } => "rate-limited",
-            Self::Server { status: 404, .. } => "unknown-link",
-            Self::Server { .. } => "server",
+            Self::Server { code, .. } => match code {
+                ErrorCode::LinkExpired => "link-expired",
+                ErrorCode::LinkRevoked => "gone",
+                // The session's lease is over (not the link): the same screen as a lease the
+                // viewer saw expire itself.
+                ErrorCode::LeaseExpired => "expired",
+                ErrorCode::ViewLimitReached | ErrorCode::Forbidden => "view-limit",
+                ErrorCode::PasscodeRequired | ErrorCode::PasscodeWrong | ErrorCode::Locked => {
+                    "passcode"
+                }
+                ErrorCode::RateLimited => "rate-limited",
+                ErrorCode::NotFound => "unknown-link",
+                _ => "server",
+            },
             Self::Licence(LicenceError::Expired { .. }) => "expired",
             Self::Licence(_) | Self::Envelope(_) | Self::Protocol(_) => "integrity",
             Self::Render(_) => "render",
@@ -67,67 +94,6 @@ impl ViewerError {
             Self::Network(_) => "network",
         }
     }
-}
-
-/// The JSON body of `POST /api/v/{token}/licence`.
-#[derive(Debug, Serialize)]
-pub struct LicenceRequest {
-    /// Hex X25519 public key.
-    pub viewer_key: String,
-    /// Hex, fresh per request.
-    pub nonce: String,
-    /// Unix seconds.
-    pub timestamp: u64,
-    /// Only when the link has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub passcode: Option<String>,
-}
-
-/// Document facts the server sends beside the licence.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DocumentInfo {
-    /// Document id (hex).
-    pub id: String,
-    /// Title chosen by the owner.
-    pub title: String,
-    /// Media type of the plaintext.
-    pub media_type: String,
-    /// Plaintext length in bytes.
-    pub plaintext_len: u64,
-    /// Envelope length in bytes.
-    pub envelope_len: u64,
-}
-
-/// The session's URLs, relative to the origin.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SessionUrls {
-    /// Ranged envelope download.
-    pub envelope: String,
-    /// Lease renewal.
-    pub renew: String,
-    /// Server-sent revocation events.
-    pub events: String,
-    /// Page-view reports.
-    pub report: String,
-}
-
-/// The answer to a licence request (and, without `document`/`urls`, to a renewal).
-#[derive(Debug, Deserialize)]
-pub struct LicenceResponse {
-    /// Base64 signed licence.
-    pub licence: String,
-    /// Session id (hex).
-    pub session_id: String,
-    /// Hex Ed25519 server key, as the server claims it; compared with the pinned key.
-    pub server_key: Option<String>,
-    /// Document facts (first licence only).
-    pub document: Option<DocumentInfo>,
-    /// Session URLs (first licence only).
-    pub urls: Option<SessionUrls>,
-    /// Base64 forensic watermark session tile (`docs/watermark.md#session-tile`; first licence
-    /// only).
-    #[serde(default)]
-    pub watermark_tile: Option<String>,
 }
 
 /// The ephemeral key pair, the pinned server key and, once licensed, the content key and the
@@ -166,16 +132,20 @@ impl Session {
         }
     }
 
-    /// The JSON body for `POST /api/v/{token}/licence`; `nonce` must be fresh randomness.
+    /// The body of `POST /api/v/{token}/licence`; `nonce` must be fresh randomness.
     #[must_use]
-    pub fn licence_request(&self, nonce: [u8; 16], now: u64, passcode: Option<&str>) -> String {
-        let req = LicenceRequest {
+    pub fn licence_request(
+        &self,
+        nonce: [u8; 16],
+        now: u64,
+        passcode: Option<&str>,
+    ) -> LicenceRequest {
+        LicenceRequest {
             viewer_key: hex::encode(self.viewer.public_key()),
             nonce: hex::encode(nonce),
             timestamp: now,
             passcode: passcode.map(str::to_owned),
-        };
-        serde_json::to_string(&req).unwrap_or_default()
+        }
     }
 
     /// Verifies a licence (or renewal) answer at `now` and keeps its content key. The first

@@ -18,15 +18,15 @@ use web_sys::{
     CanvasRenderingContext2d, HtmlCanvasElement, ImageData, Request, RequestCache,
     RequestCredentials, RequestInit, Response,
 };
-use zeroize::Zeroizing;
 
-use crate::cad::{CadView, frame_of, is_cad};
-use crate::envelope::{EnvelopeReader, FETCH_BATCH};
-use crate::mark::{MarkCache, mark_frame_cached};
+use crate::cad::CadView;
+use crate::mark::MarkCache;
+use crate::open::{self, Opened, Transport};
 use crate::render::{Frame, PdfDocument};
-use crate::session::{LicenceResponse, Session, SessionUrls, ViewerError};
+use crate::session::{Session, SessionUrls, ViewerError};
 use veilmark_render::{Gpu, Renderer, Scene, StandardView};
 use veilmark_shared::media::MediaType;
+use veilmark_shared::wire::{LicenceRequest, LicenceResponse, Report, ServerKeyResponse};
 
 #[allow(clippy::cast_possible_truncation)] // whole seconds since 1970: far below 2^53
 fn now_secs() -> u64 {
@@ -37,13 +37,6 @@ fn js_error(e: &ViewerError) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     err.set_name(e.kind());
     err.into()
-}
-
-fn random<const N: usize>() -> Result<Zeroizing<[u8; N]>, ViewerError> {
-    let mut buf = Zeroizing::new([0u8; N]);
-    getrandom::getrandom(&mut buf[..])
-        .map_err(|e| ViewerError::Protocol(format!("no randomness: {e}")))?;
-    Ok(buf)
 }
 
 fn net(e: JsValue) -> ViewerError {
@@ -57,7 +50,7 @@ fn net(e: JsValue) -> ViewerError {
     )
 }
 
-/// One HTTP exchange from wasm. Errors carry the server's JSON `message` when there is one.
+/// One HTTP exchange from wasm. Refusals carry the server's error code and message.
 async fn fetch(
     method: &str,
     url: &str,
@@ -96,11 +89,56 @@ async fn fetch(
     }
     let status = resp.status();
     let text = text(&resp).await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("the server answered {status}"));
-    Err(ViewerError::Server { status, message })
+    Err(ViewerError::from_answer(status, &text))
+}
+
+/// A JSON answer of type `T`.
+async fn json<T: serde::de::DeserializeOwned>(resp: &Response) -> Result<T, ViewerError> {
+    serde_json::from_str(&text(resp).await?).map_err(|e| ViewerError::Protocol(e.to_string()))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, ViewerError> {
+    serde_json::to_string(value).map_err(|e| ViewerError::Protocol(e.to_string()))
+}
+
+/// The open sequence's transport in the browser: `fetch` against the page's origin, the
+/// page's clock and `crypto.getRandomValues`.
+struct WebTransport;
+
+impl Transport for WebTransport {
+    async fn server_key(&self) -> Result<ServerKeyResponse, ViewerError> {
+        json(&fetch("GET", "/api/server-key", None, None).await?).await
+    }
+
+    async fn licence(
+        &self,
+        url: &str,
+        request: &LicenceRequest,
+    ) -> Result<LicenceResponse, ViewerError> {
+        json(&fetch("POST", url, Some(&to_json(request)?), None).await?).await
+    }
+
+    async fn renew(&self, url: &str) -> Result<LicenceResponse, ViewerError> {
+        json(&fetch("POST", url, None, None).await?).await
+    }
+
+    async fn envelope(&self, url: &str, range: Range<u64>) -> Result<Vec<u8>, ViewerError> {
+        bytes(&fetch("GET", url, None, Some(range)).await?).await
+    }
+
+    async fn report(&self, url: &str, report: Report) -> Result<(), ViewerError> {
+        fetch("POST", url, Some(&to_json(&report)?), None)
+            .await
+            .map(|_| ())
+    }
+
+    fn now(&self) -> u64 {
+        now_secs()
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), ViewerError> {
+        getrandom::getrandom(buf).map_err(|e| ViewerError::Protocol(format!("no randomness: {e}")))
+    }
 }
 
 async fn text(resp: &Response) -> Result<String, ViewerError> {
@@ -146,10 +184,6 @@ pub struct Viewer {
     inner: Rc<RefCell<Inner>>,
 }
 
-fn base(token: &str) -> String {
-    format!("/api/v/{token}")
-}
-
 #[wasm_bindgen]
 impl Viewer {
     /// Opens the link `token`: pins the server key, makes the ephemeral key pair, gets and
@@ -177,78 +211,16 @@ impl Viewer {
         on_progress: js_sys::Function,
         force_webgl2: bool,
     ) -> Result<Viewer, ViewerError> {
-        let key_json = text(&fetch("GET", "/api/server-key", None, None).await?).await?;
-        let key: serde_json::Value =
-            serde_json::from_str(&key_json).map_err(|e| ViewerError::Protocol(e.to_string()))?;
-        let server_key: [u8; 32] = key["ed25519"]
-            .as_str()
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| ViewerError::Protocol("server key is not 32 hex bytes".into()))?;
-        let mut session = Session::new(random::<32>()?, server_key);
-        let nonce = *random::<16>()?;
-        let body = session.licence_request(nonce, now_secs(), passcode.as_deref());
-        let resp = fetch(
-            "POST",
-            &format!("{}/licence", base(&token)),
-            Some(&body),
-            None,
-        )
+        let Opened {
+            session,
+            document: doc,
+            urls,
+            media,
+            plaintext,
+        } = open::open(&WebTransport, &token, passcode.as_deref(), |fraction| {
+            let _ = on_progress.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
+        })
         .await?;
-        let lic: LicenceResponse = serde_json::from_str(&text(&resp).await?)
-            .map_err(|e| ViewerError::Protocol(e.to_string()))?;
-        session.accept(&lic, now_secs())?;
-        let (Some(doc), Some(urls)) = (lic.document, lic.urls) else {
-            return Err(ViewerError::Protocol(
-                "licence answer lacks document or urls".into(),
-            ));
-        };
-        let media = MediaType::ALL
-            .into_iter()
-            .find(|m| m.mime() == doc.media_type)
-            .filter(|m| *m == MediaType::Pdf || is_cad(*m))
-            .ok_or_else(|| {
-                ViewerError::Render(format!(
-                    "{} files cannot be shown by this viewer",
-                    doc.media_type
-                ))
-            })?;
-        // Few round trips: the header and the first chunks in one answer, then 1 MiB batches.
-        let first_range = EnvelopeReader::first_fetch(doc.envelope_len);
-        let first = bytes(&fetch("GET", &urls.envelope, None, Some(first_range)).await?).await?;
-        let header_len = EnvelopeReader::header_len(&first)?;
-        let longer_header;
-        let header = if first.len() < header_len {
-            longer_header =
-                bytes(&fetch("GET", &urls.envelope, None, Some(0..header_len as u64)).await?)
-                    .await?;
-            &longer_header
-        } else {
-            &first
-        };
-        let key = session.content_key(now_secs())?;
-        let mut reader = EnvelopeReader::new(&key, header, doc.envelope_len)?;
-        drop(key);
-        let progress = |reader: &EnvelopeReader| {
-            let _ = on_progress.call1(&JsValue::NULL, &JsValue::from_f64(reader.progress()));
-        };
-        reader.push_batch(0, &first)?;
-        progress(&reader);
-        // Batches double up to 8 MiB: small files still arrive in few round trips, and a
-        // 100 MB model takes about 17 instead of 100.
-        let mut batch = FETCH_BATCH;
-        while let Some(range) = reader.next_batch(batch) {
-            batch = (batch * 2).min(8 * FETCH_BATCH);
-            let at = range.start;
-            let sealed = bytes(&fetch("GET", &urls.envelope, None, Some(range)).await?).await?;
-            if reader.push_batch(at, &sealed)? == 0 {
-                return Err(ViewerError::Protocol(
-                    "the server's answer holds no whole chunk".into(),
-                ));
-            }
-            progress(&reader);
-        }
-        let plaintext = reader.finish()?;
         let (document, cad, gfx, backend) = if media == MediaType::Pdf {
             (
                 Some(PdfDocument::open(plaintext)?),
@@ -356,13 +328,12 @@ impl Viewer {
             document,
             ..
         } = &mut *guard;
-        // No pixels without a live lease.
-        session.content_key(now_secs()).map_err(|e| js_error(&e))?;
         let doc = document
             .as_ref()
             .ok_or_else(|| js_error(&ViewerError::Ended))?;
-        let mut frame = doc.render(index, scale).map_err(|e| js_error(&e))?;
-        mark_and_show(marks, session, &mut frame, canvas)?;
+        let frame = open::marked_page(doc, session, marks, index, scale, now_secs())
+            .map_err(|e| js_error(&e))?;
+        show(&frame, canvas)?;
         Ok(js_sys::Date::now() - t0)
     }
 
@@ -512,21 +483,12 @@ impl Viewer {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let url = inner.borrow().urls.renew.clone();
-            let result = async {
-                let resp = fetch("POST", &url, None, None).await?;
-                let lic: LicenceResponse = serde_json::from_str(&text(&resp).await?)
-                    .map_err(|e| ViewerError::Protocol(e.to_string()))?;
-                inner.borrow_mut().session.accept(&lic, now_secs())?;
-                Ok::<_, ViewerError>(
-                    inner
-                        .borrow()
-                        .session
-                        .terms()
-                        .map_or(0.0, |t| t.lease_expires_at as f64),
-                )
-            }
-            .await;
-            result.map(JsValue::from_f64).map_err(|e| js_error(&e))
+            // No borrow across the await: the page keeps rendering meanwhile.
+            let answer = WebTransport.renew(&url).await;
+            let result = open::accept_renewal(&mut inner.borrow_mut().session, answer, now_secs());
+            result
+                .map(|at| JsValue::from_f64(at as f64))
+                .map_err(|e| js_error(&e))
         })
     }
 
@@ -534,10 +496,10 @@ impl Viewer {
     pub fn report(&self, page: u32) -> Promise {
         let url = self.inner.borrow().urls.report.clone();
         future_to_promise(async move {
-            let body = format!("{{\"page\":{page}}}");
-            fetch("POST", &url, Some(&body), None)
+            WebTransport
+                .report(&url, Report { page })
                 .await
-                .map(|_| JsValue::UNDEFINED)
+                .map(|()| JsValue::UNDEFINED)
                 .map_err(|e| js_error(&e))
         })
     }
@@ -566,22 +528,12 @@ fn mark_and_show(
     frame: &mut Frame,
     canvas: &HtmlCanvasElement,
 ) -> Result<(), JsValue> {
-    let now = now_secs();
-    // No pixels without a live lease.
-    session.content_key(now).map_err(|e| js_error(&e))?;
-    let terms = session
-        .terms()
-        .ok_or_else(|| js_error(&ViewerError::Ended))?;
-    let forensic = session.forensic().map_err(|e| js_error(&e))?;
-    mark_frame_cached(
-        marks,
-        frame,
-        &terms.recipient,
-        now,
-        terms.session_code,
-        forensic,
-    )
-    .map_err(|e| js_error(&e))?;
+    open::mark(session, marks, frame, now_secs()).map_err(|e| js_error(&e))?;
+    show(frame, canvas)
+}
+
+/// Paints a marked frame on `canvas` (resized to fit).
+fn show(frame: &Frame, canvas: &HtmlCanvasElement) -> Result<(), JsValue> {
     let ctx = context(canvas)?;
     let image = ImageData::new_with_u8_clamped_array_and_sh(
         Clamped(&frame.rgba[..]),
@@ -637,7 +589,7 @@ async fn draw_cad(
                 return Err(ViewerError::Ended);
             }
             guard.gfx = Some(gfx);
-            frame_of(result.map_err(|e| ViewerError::Render(e.to_string()))?)
+            result.map_err(|e| ViewerError::Render(e.to_string()))?
         }
     };
     let mut guard = inner.borrow_mut();

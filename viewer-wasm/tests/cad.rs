@@ -96,7 +96,7 @@ fn model_frames_render_natively_and_carry_both_watermarks() {
     let scene = view.upload(&gpu, &renderer).unwrap();
     let state = view.model_state().unwrap().clone();
     let img = pollster::block_on(renderer.render(&gpu, &scene, &state, 800, 600)).unwrap();
-    let mut frame = veilmark_viewer_wasm::cad::frame_of(img);
+    let mut frame = img;
     let shaded = frame.rgba.chunks_exact(4).filter(|p| p[0] < 200).count();
     assert!(
         shaded > 40_000,
@@ -111,7 +111,7 @@ fn model_frames_render_natively_and_carry_both_watermarks() {
         &mut frame,
         "alice@supplier.example",
         1_800_000_000,
-        veilmark_shared::licence::SessionCode(0x1234_5678_9abc),
+        veilmark_shared::licence::SessionCode::new(0x1234_5678_9abc).unwrap(),
         &embedder,
     )
     .unwrap();

@@ -4,12 +4,11 @@
 // Test envelopes are a few hundred KiB: offsets fit any usize.
 #![allow(clippy::cast_possible_truncation)]
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 mod support;
 
-use support::{NOW, Sealed, WATERMARK_KEY, range};
+use support::{NOW, Sealed, WATERMARK_KEY};
 use veilmark_shared::envelope::ContentKey;
 use veilmark_shared::licence::ServerKey;
 use veilmark_shared::watermark::{Detector, WatermarkKey};
@@ -19,30 +18,9 @@ use veilmark_viewer_wasm::render::PdfDocument;
 use veilmark_viewer_wasm::session::{Session, ViewerError};
 use zeroize::Zeroizing;
 
-/// Real PDFs from Debian packages (`shared-mime-info`, `libtasn1-doc`); `VEILMARK_TEST_PDF`
-/// overrides. `viewer-wasm/tests/fetch-fixture.sh` extracts one when none is installed.
+/// The real PDF fixture (`support::fixture_pdf`).
 fn fixture_pdf() -> Option<Vec<u8>> {
-    let candidates = std::env::var_os("VEILMARK_TEST_PDF")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf".into(),
-            "/usr/share/doc/libtasn1-doc/libtasn1.pdf".into(),
-            concat!(
-                env!("CARGO_TARGET_TMPDIR"),
-                "/fixture/shared-mime-info-spec.pdf"
-            )
-            .into(),
-        ]);
-    for p in candidates {
-        if let Ok(bytes) = std::fs::read(&p) {
-            return Some(bytes);
-        }
-    }
-    // Never skip silently: a missing fixture is a failed test with instructions.
-    panic!(
-        "no fixture PDF: install Debian's shared-mime-info or run viewer-wasm/tests/fetch-fixture.sh"
-    )
+    Some(support::fixture_pdf())
 }
 
 /// The content key the server seals with in these tests.
@@ -56,21 +34,10 @@ fn seal_and_license(pdf: &[u8]) -> Sealed {
     support::seal_and_license(pdf, &key(), 16 * 1024)
 }
 
-/// What the wasm layer does over HTTP ranges, here over a slice.
+/// The real open sequence over the sealed bytes in memory (`support::decrypt`).
 fn decrypt(s: &mut Sealed) -> Zeroizing<Vec<u8>> {
-    s.session.accept(&s.response, NOW + 1).unwrap();
-    let len = s.envelope.len() as u64;
-    let probe = range(&s.envelope, EnvelopeReader::header_probe(len));
-    assert!(EnvelopeReader::header_len(&probe).unwrap() <= probe.len());
-    let key = s.session.content_key(NOW + 1).unwrap();
-    let mut reader = EnvelopeReader::new(&key, &probe, len).unwrap();
-    assert!(reader.chunk_count() > 2, "several chunks");
-    while let Some(i) = reader.next_chunk() {
-        let r = reader.chunk_range(i).unwrap();
-        reader.push_chunk(range(&s.envelope, r)).unwrap();
-    }
-    assert!((reader.progress() - 1.0).abs() < f64::EPSILON);
-    reader.finish().unwrap()
+    assert!(s.envelope.len() > 3 * 16 * 1024, "several chunks");
+    support::decrypt(s)
 }
 
 fn dark_fraction(rgba: &[u8]) -> f64 {
@@ -130,7 +97,7 @@ fn decrypts_renders_and_marks_a_real_multi_page_pdf() {
         .detect(&frame.rgba, frame.width, frame.height)
         .unwrap()
         .expect("forensic watermark found in the rendered page");
-    assert_eq!(found.code.get(), terms.session_code.0);
+    assert_eq!(found.code.get(), terms.session_code.get());
     // And not under another key.
     assert!(
         Detector::new(&WatermarkKey::from_bytes([1; 32]))

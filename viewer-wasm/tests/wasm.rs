@@ -18,7 +18,7 @@ use veilmark_shared::licence::{self, LicenceTerms, Permissions, ServerKey, Sessi
 use veilmark_viewer_wasm::envelope::{EnvelopeReader, HEADER_PROBE_LEN};
 use veilmark_viewer_wasm::mark::{mark_frame, mark_lines, utc_minute};
 use veilmark_viewer_wasm::render::PdfDocument;
-use veilmark_viewer_wasm::session::{LicenceResponse, Session, ViewerError};
+use veilmark_viewer_wasm::session::{ErrorCode, LicenceResponse, Session, ViewerError};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use zeroize::Zeroizing;
 
@@ -31,16 +31,15 @@ fn key() -> ContentKey {
 /// A licence for `session` with other terms (a renewal, or another session's licence).
 fn licence_for(session: &Session, session_id: SessionId, expires: u64) -> LicenceResponse {
     let server = ServerKey::from_seed(SERVER_SEED);
-    let request: serde_json::Value =
-        serde_json::from_str(&session.licence_request([1; 16], NOW, None)).unwrap();
-    let viewer_key: [u8; 32] = hex::decode(request["viewer_key"].as_str().unwrap())
+    let request = session.licence_request([1; 16], NOW, None);
+    let viewer_key: [u8; 32] = hex::decode(&request.viewer_key)
         .unwrap()
         .try_into()
         .unwrap();
     let terms = LicenceTerms {
         document_id: veilmark_shared::envelope::DocumentId([1; 16]),
         session_id,
-        session_code: licence::SessionCode(0xabc_def_123),
+        session_code: licence::SessionCode::new(0xabc_def_123).unwrap(),
         permissions: Permissions::VIEW,
         issued_at: NOW,
         lease_expires_at: expires,
@@ -51,9 +50,11 @@ fn licence_for(session: &Session, session_id: SessionId, expires: u64) -> Licenc
     LicenceResponse {
         licence: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, lic),
         session_id: session_id.to_string(),
+        lease_expires_at: expires,
+        lease_secs: 60,
         server_key: None,
-        document: None,
-        urls: None,
+        document: support::document_info(1, 1),
+        urls: support::session_urls(),
         watermark_tile: None,
     }
 }
@@ -61,8 +62,7 @@ fn licence_for(session: &Session, session_id: SessionId, expires: u64) -> Licenc
 #[wasm_bindgen_test]
 fn licence_request_carries_a_fresh_public_key_and_no_absent_passcode() {
     let session = Session::new(Zeroizing::new([7; 32]), [0; 32]);
-    let req: serde_json::Value =
-        serde_json::from_str(&session.licence_request([4; 16], NOW, None)).unwrap();
+    let req = serde_json::to_value(session.licence_request([4; 16], NOW, None)).unwrap();
     assert_eq!(
         req["viewer_key"].as_str().unwrap(),
         hex::encode(licence::ViewerKey::from_seed([7; 32]).public_key())
@@ -70,8 +70,7 @@ fn licence_request_carries_a_fresh_public_key_and_no_absent_passcode() {
     assert_eq!(req["nonce"].as_str().unwrap(), "04".repeat(16));
     assert_eq!(req["timestamp"].as_u64(), Some(NOW));
     assert!(req.get("passcode").is_none());
-    let with: serde_json::Value =
-        serde_json::from_str(&session.licence_request([4; 16], NOW, Some("1234"))).unwrap();
+    let with = serde_json::to_value(session.licence_request([4; 16], NOW, Some("1234"))).unwrap();
     assert_eq!(with["passcode"].as_str(), Some("1234"));
     // Another seed, another key: nothing is shared between sessions.
     let other = Session::new(Zeroizing::new([8; 32]), [0; 32]);
@@ -158,18 +157,36 @@ fn wiped_session_gives_no_key_and_accepts_no_licence() {
 
 #[wasm_bindgen_test]
 fn server_errors_map_to_the_pages_error_screens() {
-    let server = |status, message: &str| ViewerError::Server {
-        status,
-        message: message.into(),
+    // The screen follows the code in the server's error body, never its message text.
+    let server = |code: ErrorCode, message: &str| {
+        ViewerError::from_answer(
+            code.status(),
+            &format!(
+                r#"{{"error":"{}","code":{},"message":"{message}"}}"#,
+                code.class(),
+                serde_json::to_string(&code).unwrap()
+            ),
+        )
     };
-    assert_eq!(server(410, "link expired").kind(), "link-expired");
-    assert_eq!(server(410, "revoked").kind(), "gone");
-    assert_eq!(server(403, "").kind(), "view-limit");
-    assert_eq!(server(401, "").kind(), "passcode");
-    assert_eq!(server(423, "").kind(), "passcode");
-    assert_eq!(server(429, "").kind(), "rate-limited");
-    assert_eq!(server(404, "").kind(), "unknown-link");
-    assert_eq!(server(500, "").kind(), "server");
+    assert_eq!(server(ErrorCode::LinkExpired, "").kind(), "link-expired");
+    assert_eq!(
+        server(ErrorCode::LinkRevoked, "link expired?").kind(),
+        "gone"
+    );
+    assert_eq!(server(ErrorCode::LeaseExpired, "").kind(), "expired");
+    assert_eq!(server(ErrorCode::ViewLimitReached, "").kind(), "view-limit");
+    assert_eq!(server(ErrorCode::PasscodeRequired, "").kind(), "passcode");
+    assert_eq!(server(ErrorCode::PasscodeWrong, "").kind(), "passcode");
+    assert_eq!(server(ErrorCode::Locked, "").kind(), "passcode");
+    assert_eq!(server(ErrorCode::RateLimited, "").kind(), "rate-limited");
+    assert_eq!(server(ErrorCode::NotFound, "").kind(), "unknown-link");
+    assert_eq!(server(ErrorCode::Internal, "").kind(), "server");
+    // A proxy's bare status: the code is guessed from it.
+    assert_eq!(
+        ViewerError::from_answer(429, "<html>").kind(),
+        "rate-limited"
+    );
+    assert_eq!(ViewerError::from_answer(502, "").kind(), "server");
     assert_eq!(ViewerError::Network("x".into()).kind(), "network");
     assert_eq!(ViewerError::Render("x".into()).kind(), "render");
 }
@@ -372,10 +389,10 @@ fn every_frame_carries_the_visible_watermark() {
     let doc = PdfDocument::open(Zeroizing::new(tiny_pdf(&["watermarked"]))).unwrap();
     let mut frame = doc.render(0, 3.0).unwrap();
     let before = frame.rgba.clone();
-    let code = licence::SessionCode(0xabc_def_123);
+    let code = licence::SessionCode::new(0xabc_def_123).unwrap();
     let forensic = veilmark_shared::watermark::Embedder::new(
         &veilmark_shared::watermark::WatermarkKey::from_bytes([0x5a; 32]),
-        veilmark_shared::watermark::SessionCode::new(code.0).unwrap(),
+        code,
     );
     mark_frame(&mut frame, "alice@supplier.example", NOW, code, &forensic).unwrap();
     // White paper that the mark greyed: the mark is tiled over the page, not only the text.
@@ -390,7 +407,7 @@ fn every_frame_carries_the_visible_watermark() {
     let lines = mark_lines(
         "alice@supplier.example",
         &utc_minute(NOW),
-        licence::SessionCode(0xabc_def_123),
+        licence::SessionCode::new(0xabc_def_123).unwrap(),
     );
     assert_eq!(lines[0], "alice@supplier.example");
     assert!(

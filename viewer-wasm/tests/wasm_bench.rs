@@ -132,7 +132,7 @@ fn watermark_cost_per_full_hd_frame() {
             &mut frame,
             "alice@supplier.example",
             1_800_000_000,
-            licence::SessionCode(0xabc_def_123),
+            licence::SessionCode::new(0xabc_def_123).unwrap(),
             &embedder,
         )
         .unwrap();

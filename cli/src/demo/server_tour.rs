@@ -148,9 +148,9 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     let licence = Licence::verify(&licence_bytes, &server_key, u64::try_from(now_secs())?)?;
     let content_key = licence.open_content_key(&viewer)?;
     println!(
-        "   licence: session {} code {:012x} for {}, lease until +{} s, Ed25519 signature verified",
+        "   licence: session {} code {} for {}, lease until +{} s, Ed25519 signature verified",
         licence.terms.session_id,
-        licence.terms.session_code.0,
+        licence.terms.session_code,
         licence.terms.recipient,
         licence
             .terms
@@ -190,8 +190,8 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     let tile = base64_decode(body["watermark_tile"].as_str().unwrap_or_default())?;
     let alice_frame = watermarked_frame(&licence, &tile)?;
     println!(
-        "   every frame she sees carries her name, the time and her session (visible) and session code {:012x} (invisible),",
-        licence.terms.session_code.0
+        "   every frame she sees carries her name, the time and her session (visible) and session code {} (invisible),",
+        licence.terms.session_code
     );
     println!(
         "   marked with the {}-byte session tile that came with the licence: the viewer never holds the watermark key",
@@ -232,7 +232,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         base,
         data_dir,
         alice_frame,
-        alice_code: format!("{:012x}", licence.terms.session_code.0),
+        alice_code: licence.terms.session_code.to_string(),
     })
 }
 
@@ -274,7 +274,7 @@ fn watermarked_frame(licence: &Licence, tile: &[u8]) -> Result<image::RgbaImage>
     let lines = [
         licence.terms.recipient.clone(),
         "2026-11-23 UTC".to_owned(),
-        format!("session {:012x}", licence.terms.session_code.0),
+        format!("session {}", licence.terms.session_code),
     ];
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     VisibleMark::prepare(DEFAULT_FONT, &refs, w, h, &MarkStyle::default())?.apply(&mut frame)?;

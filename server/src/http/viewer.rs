@@ -15,10 +15,14 @@ use base64::engine::general_purpose::STANDARD;
 use futures_util::{Stream, StreamExt};
 use object_store::path::Path as BlobPath;
 use object_store::{GetOptions, GetRange};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use veilmark_shared::envelope::DocumentId;
 use veilmark_shared::licence::{self, LicenceTerms, Permissions, SessionCode, SessionId};
 use veilmark_shared::watermark::{Embedder, WatermarkKey};
+use veilmark_shared::wire::{
+    self, DocumentInfo, ErrorCode, LicenceRequest, LicenceResponse, Report, RevokedEvent,
+    ServerKeyResponse, SessionUrls,
+};
 
 use super::ApiJson;
 use crate::audit::AuditKind;
@@ -31,69 +35,20 @@ use crate::{AppError, AppState, now_secs, rfc3339, secrets};
 const LEASE_GRACE_SECS: i64 = 5;
 
 /// Session codes are drawn below 2^48: the forensic watermark carries a 48-bit session code
-/// (plus a keyed check), so every code the server issues must fit it. The licence field is 64
-/// bits wide to leave room.
-const SESSION_CODE_MASK: u64 = (1 << 48) - 1;
+/// (plus a keyed check), so every code the server issues must fit it.
+const SESSION_CODE_MASK: u64 = SessionCode::MAX;
+
+/// The session code a stored session record holds (a `u64` in the store), checked.
+fn stored_code(session: &SessionRecord) -> Result<SessionCode, AppError> {
+    SessionCode::new(session.session_code)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored session code: {e}")))
+}
 
 /// `GET /api/server-key`: the Ed25519 key licences are signed with.
-pub async fn server_key(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "ed25519": hex::encode(state.keys.signing().verifying_key()),
-    }))
-}
-
-/// Body of a licence request.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LicenceRequest {
-    /// The viewer's ephemeral X25519 public key, 64 hex digits.
-    viewer_key: String,
-    /// 16 to 32 random bytes in hex, fresh per request.
-    nonce: String,
-    /// The viewer's clock, unix seconds.
-    timestamp: i64,
-    /// The link's passcode, when it has one.
-    passcode: Option<String>,
-}
-
-/// A granted licence and where to go next.
-#[derive(Serialize)]
-pub struct LicenceResponse {
-    /// The signed licence (`docs/licence.md`), base64.
-    licence: String,
-    /// Session id (32 hex digits).
-    session_id: String,
-    /// Lease expiry, unix seconds.
-    lease_expires_at: i64,
-    /// Renew this many seconds before expiry at the latest.
-    lease_secs: i64,
-    /// Server's Ed25519 key (hex), for convenience; viewers should pin it.
-    server_key: String,
-    /// What is being opened.
-    document: DocumentInfo,
-    /// Relative URLs for the session.
-    urls: SessionUrls,
-    /// The session's forensic watermark tile (`docs/watermark.md#session-tile`), base64; sent
-    /// with the first licence only, so the viewer marks every frame without the watermark key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    watermark_tile: Option<String>,
-}
-
-#[derive(Serialize)]
-struct DocumentInfo {
-    id: String,
-    title: String,
-    media_type: String,
-    plaintext_len: i64,
-    envelope_len: i64,
-}
-
-#[derive(Serialize)]
-struct SessionUrls {
-    envelope: String,
-    renew: String,
-    events: String,
-    report: String,
+pub async fn server_key(State(state): State<AppState>) -> Json<ServerKeyResponse> {
+    Json(ServerKeyResponse {
+        ed25519: hex::encode(state.keys.signing().verifying_key()),
+    })
 }
 
 /// Records a denial in the audit log, then returns `err`.
@@ -179,7 +134,7 @@ async fn check_live(
             Some(link),
             session,
             "link revoked",
-            AppError::Gone(msg),
+            AppError::Refused(ErrorCode::LinkRevoked, msg),
         )
         .await);
     }
@@ -191,7 +146,7 @@ async fn check_live(
             Some(link),
             session,
             "link expired",
-            AppError::Gone(msg),
+            AppError::Refused(ErrorCode::LinkExpired, msg),
         )
         .await);
     }
@@ -232,17 +187,22 @@ pub async fn licence(
         .ok()
         .filter(|n| (16..=32).contains(&n.len()))
         .ok_or_else(|| AppError::BadRequest("nonce must be 16 to 32 bytes in hex".into()))?;
-    if (req.timestamp - now).abs() > limits.request_window_secs {
+    let timestamp = i64::try_from(req.timestamp)
+        .map_err(|_| AppError::BadRequest("timestamp must be unix seconds".into()))?;
+    if (timestamp - now).abs() > limits.request_window_secs {
         return Err(deny(
             &state,
             &meta,
             Some(&link),
             None,
             "stale request timestamp",
-            AppError::BadRequest(format!(
-                "request timestamp is more than {} s from the server's clock; check the device's time",
-                limits.request_window_secs
-            )),
+            AppError::Refused(
+                ErrorCode::StaleTimestamp,
+                format!(
+                    "request timestamp is more than {} s from the server's clock; check the device's time",
+                    limits.request_window_secs
+                ),
+            ),
         )
         .await);
     }
@@ -313,11 +273,9 @@ pub async fn licence(
     };
     // Sign first, then record: a licence reaches the client only if its grant is on disk.
     let mut response = issue(&state, &token, &link, &document, &session)?;
-    response.watermark_tile = Some(STANDARD.encode(session_tile(&state, session.session_code)?));
-    let mut entry = meta.entry(
-        AuditKind::Grant,
-        format!("session code {}", SessionCode(session.session_code)),
-    );
+    let code = stored_code(&session)?;
+    response.watermark_tile = Some(STANDARD.encode(session_tile(&state, code)));
+    let mut entry = meta.entry(AuditKind::Grant, format!("session code {code}"));
     entry.link_id = Some(link.id.clone());
     entry.document_id = Some(link.document_id.clone());
     entry.session_id = Some(session.id.clone());
@@ -337,18 +295,21 @@ pub async fn licence(
             ),
             ViewRefusal::Revoked => (
                 "link revoked",
-                AppError::Gone("this link was revoked".into()),
+                AppError::Refused(ErrorCode::LinkRevoked, "this link was revoked".into()),
             ),
             ViewRefusal::Expired => (
                 "link expired",
-                AppError::Gone("this link has expired".into()),
+                AppError::Refused(ErrorCode::LinkExpired, "this link has expired".into()),
             ),
             ViewRefusal::LimitReached => (
                 "view limit reached",
-                AppError::Forbidden(format!(
-                    "this link allowed {} views and all were used",
-                    link.max_views.unwrap_or(0)
-                )),
+                AppError::Refused(
+                    ErrorCode::ViewLimitReached,
+                    format!(
+                        "this link allowed {} views and all were used",
+                        link.max_views.unwrap_or(0)
+                    ),
+                ),
             ),
         };
         return Err(deny(&state, &meta, Some(&link), None, reason, err).await);
@@ -357,11 +318,9 @@ pub async fn licence(
 }
 
 /// The forensic watermark tile for a session code, built with the server's watermark key.
-fn session_tile(state: &AppState, session_code: u64) -> Result<Vec<u8>, AppError> {
-    let code = veilmark_shared::watermark::SessionCode::new(session_code)
-        .map_err(|e| anyhow::anyhow!("stored session code: {e}"))?;
+fn session_tile(state: &AppState, code: SessionCode) -> Vec<u8> {
     let key = WatermarkKey::from_bytes(*state.keys.watermark());
-    Ok(Embedder::new(&key, code).to_bytes())
+    Embedder::new(&key, code).to_bytes()
 }
 
 /// Signs a licence for `session` with its current lease.
@@ -382,7 +341,7 @@ fn issue(
     let terms = LicenceTerms {
         document_id: doc_id,
         session_id,
-        session_code: SessionCode(session.session_code),
+        session_code: stored_code(session)?,
         permissions: Permissions::VIEW.union(Permissions::MEASURE),
         issued_at: u64::try_from(now_secs())?,
         lease_expires_at: u64::try_from(session.lease_expires_at)?,
@@ -400,15 +359,15 @@ fn issue(
     Ok(LicenceResponse {
         licence: STANDARD.encode(bytes),
         session_id: session.id.clone(),
-        lease_expires_at: session.lease_expires_at,
-        lease_secs: state.config.limits.lease_secs,
-        server_key: hex::encode(state.keys.signing().verifying_key()),
+        lease_expires_at: terms.lease_expires_at,
+        lease_secs: u64::try_from(state.config.limits.lease_secs)?,
+        server_key: Some(hex::encode(state.keys.signing().verifying_key())),
         document: DocumentInfo {
             id: document.id.clone(),
             title: document.title.clone(),
             media_type: document.media_type.clone(),
-            plaintext_len: document.plaintext_len,
-            envelope_len: document.envelope_len,
+            plaintext_len: u64::try_from(document.plaintext_len)?,
+            envelope_len: u64::try_from(document.envelope_len)?,
         },
         urls: SessionUrls {
             envelope: format!("{base}/envelope?session={}", session.id),
@@ -454,7 +413,10 @@ pub async fn renew(
             Some(&link),
             Some(&session.id),
             "lease already expired",
-            AppError::Gone("the lease expired; open the link again".into()),
+            AppError::Refused(
+                ErrorCode::LeaseExpired,
+                "the lease expired; open the link again".into(),
+            ),
         )
         .await);
     }
@@ -504,25 +466,23 @@ pub async fn events(
                     Ok(id) if id == link_id => break,
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        return Ok(Event::default().event("closed").data("{}"));
+                        return Ok(Event::default()
+                            .event(wire::EVENT_CLOSED)
+                            .json_data(wire::ClosedEvent {})
+                            .unwrap_or_default());
                     }
                 }
             }
         }
         Ok(Event::default()
-            .event("revoked")
-            .data(r#"{"reason":"the owner revoked this link"}"#))
+            .event(wire::EVENT_REVOKED)
+            .json_data(RevokedEvent {
+                reason: "the owner revoked this link".into(),
+            })
+            .unwrap_or_default())
     })
     .boxed();
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
-}
-
-/// Body of a page-view report.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Report {
-    /// Page (or view) number shown, from 1.
-    page: u32,
 }
 
 /// `POST /api/v/{token}/sessions/{session}/report`: the viewer shows a page.
@@ -535,7 +495,10 @@ pub async fn report(
     let now = now_secs();
     let (link, session) = find_session(&state, &meta, &token, &session_id).await?;
     if session.lease_expires_at + LEASE_GRACE_SECS < now {
-        return Err(AppError::Gone("the lease expired".into()));
+        return Err(AppError::Refused(
+            ErrorCode::LeaseExpired,
+            "the lease expired".into(),
+        ));
     }
     // Reports write to the audit log: bound them per session so a viewer cannot flood it.
     state
@@ -574,7 +537,10 @@ pub async fn envelope(
     let (link, session) = find_session(&state, &meta, &token, &q.session).await?;
     check_live(&state, &meta, &link, Some(&session.id), now).await?;
     if session.lease_expires_at + LEASE_GRACE_SECS < now {
-        return Err(AppError::Gone("the lease expired; renew it first".into()));
+        return Err(AppError::Refused(
+            ErrorCode::LeaseExpired,
+            "the lease expired; renew it first".into(),
+        ));
     }
     let document = state
         .store

@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use veilmark_server::service::{ClientMeta, CreatedLink, NewLink};
 use veilmark_server::store::DocumentRecord;
 use veilmark_server::{AppState, Config, Limits, now_secs};
 use veilmark_shared::licence::ViewerKey;
+use veilmark_shared::wire::LicenceRequest;
 
 pub const OWNER: &str = "owner@brand.example";
 pub const PLAINTEXT: &[u8] = b"%PDF-1.7\n% a drawing of a bracket, long enough to span chunks\n";
@@ -82,17 +82,21 @@ impl TestServer {
         link.url.rsplit('/').next().unwrap().to_owned()
     }
 
-    pub fn licence_body(viewer: &ViewerKey, passcode: Option<&str>) -> Value {
+    pub fn licence_body(viewer: &ViewerKey, passcode: Option<&str>) -> LicenceRequest {
         let nonce: [u8; 16] = veilmark_server::secrets::random().unwrap();
-        json!({
-            "viewer_key": hex::encode(viewer.public_key()),
-            "nonce": hex::encode(nonce),
-            "timestamp": now_secs(),
-            "passcode": passcode,
-        })
+        LicenceRequest {
+            viewer_key: hex::encode(viewer.public_key()),
+            nonce: hex::encode(nonce),
+            timestamp: u64::try_from(now_secs()).unwrap(),
+            passcode: passcode.map(str::to_owned),
+        }
     }
 
-    pub async fn post_licence(&self, token: &str, body: &Value) -> reqwest::Response {
+    pub async fn post_licence(
+        &self,
+        token: &str,
+        body: &impl serde::Serialize,
+    ) -> reqwest::Response {
         self.client
             .post(format!("{}/api/v/{token}/licence", self.base))
             .json(body)

@@ -43,7 +43,12 @@ use thiserror::Error;
 /// Number of significant bits in a [`SessionCode`].
 pub const SESSION_CODE_BITS: u32 = 48;
 
-/// The session identifier the server issues and the watermark carries (48 significant bits).
+/// The session identifier the server issues and the watermark carries (48 significant bits):
+/// the one session code of Veilmark. The licence carries it (in a 64-bit field whose top 16
+/// bits are zero, `docs/licence.md#layout`), the visible and forensic watermarks show it, the
+/// audit log, the console and `veilmark identify` print it, always in one form: twelve lowercase
+/// hexadecimal digits ([`Display`](std::fmt::Display), parsed back by
+/// [`SessionCode::from_hex`]).
 ///
 /// The server maps it back to link, recipient and time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,6 +73,17 @@ impl SessionCode {
     #[must_use]
     pub fn get(self) -> u64 {
         self.0
+    }
+
+    /// Parses the printed form: 1 to 12 hexadecimal digits (either case) of a code below 2⁴⁸.
+    #[must_use]
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.is_empty() || text.len() > 12 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(text, 16)
+            .ok()
+            .and_then(|c| Self::new(c).ok())
     }
 }
 

@@ -9,8 +9,11 @@ use veilmark_shared::envelope::{self, ContentKey, DocumentId};
 use veilmark_shared::licence::{
     self, LicenceTerms, Permissions, ServerKey, SessionCode, SessionId,
 };
-use veilmark_viewer_wasm::envelope::EnvelopeReader;
-use veilmark_viewer_wasm::session::{LicenceResponse, Session};
+use veilmark_shared::wire::{LicenceRequest, Report, ServerKeyResponse};
+use veilmark_viewer_wasm::open::{self, Transport};
+use veilmark_viewer_wasm::session::{
+    DocumentInfo, LicenceResponse, Session, SessionUrls, ViewerError,
+};
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen::JsCast;
 use zeroize::Zeroizing;
@@ -70,6 +73,34 @@ pub fn tiny_pdf(texts: &[&str]) -> Vec<u8> {
     pdf
 }
 
+/// A real multi-page PDF from a Debian package (`shared-mime-info`, `libtasn1-doc`);
+/// `VEILMARK_TEST_PDF` overrides. `viewer-wasm/tests/fetch-fixture.sh` extracts one when none is
+/// installed. Native tests only (a wasm test cannot read files).
+#[must_use]
+pub fn fixture_pdf() -> Vec<u8> {
+    let candidates = std::env::var_os("VEILMARK_TEST_PDF")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([
+            "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf".into(),
+            "/usr/share/doc/libtasn1-doc/libtasn1.pdf".into(),
+            concat!(
+                env!("CARGO_TARGET_TMPDIR"),
+                "/fixture/shared-mime-info-spec.pdf"
+            )
+            .into(),
+        ]);
+    for p in candidates {
+        if let Ok(bytes) = std::fs::read(&p) {
+            return bytes;
+        }
+    }
+    // Never skip silently: a missing fixture is a failed test with instructions.
+    panic!(
+        "no fixture PDF: install Debian's shared-mime-info or run viewer-wasm/tests/fetch-fixture.sh"
+    )
+}
+
 /// A sealed document and a session licensed to open it, as the server would leave them.
 pub struct Sealed {
     /// The envelope bytes the server stores.
@@ -96,9 +127,8 @@ pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> 
     )
     .unwrap();
     let session = Session::new(Zeroizing::new([7; 32]), server.verifying_key());
-    let request: serde_json::Value =
-        serde_json::from_str(&session.licence_request([4; 16], NOW, None)).unwrap();
-    let viewer_key: [u8; 32] = hex::decode(request["viewer_key"].as_str().unwrap())
+    let request = session.licence_request([4; 16], NOW, None);
+    let viewer_key: [u8; 32] = hex::decode(&request.viewer_key)
         .unwrap()
         .try_into()
         .unwrap();
@@ -107,11 +137,17 @@ pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> 
         viewer_key,
         licence::ViewerKey::from_seed([7; 32]).public_key()
     );
-    assert!(request.get("passcode").is_none());
+    assert!(request.passcode.is_none());
+    assert!(
+        serde_json::to_value(&request)
+            .unwrap()
+            .get("passcode")
+            .is_none()
+    );
     let terms = LicenceTerms {
         document_id: doc,
         session_id: SessionId([6; 16]),
-        session_code: SessionCode(0xabc_def_123),
+        session_code: SessionCode::new(0xabc_def_123).unwrap(),
         permissions: Permissions::VIEW,
         issued_at: NOW,
         lease_expires_at: NOW + 60,
@@ -122,14 +158,16 @@ pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> 
     let response = LicenceResponse {
         licence: base64::engine::general_purpose::STANDARD.encode(lic),
         session_id: terms.session_id.to_string(),
+        lease_expires_at: terms.lease_expires_at,
+        lease_secs: 60,
         server_key: Some(hex::encode(server.verifying_key())),
-        document: None,
-        urls: None,
+        document: document_info(plaintext.len() as u64, envelope.len() as u64),
+        urls: session_urls(),
         watermark_tile: Some(
             base64::engine::general_purpose::STANDARD.encode(
                 veilmark_shared::watermark::Embedder::new(
                     &veilmark_shared::watermark::WatermarkKey::from_bytes(WATERMARK_KEY),
-                    veilmark_shared::watermark::SessionCode::new(terms.session_code.0).unwrap(),
+                    terms.session_code,
                 )
                 .to_bytes(),
             ),
@@ -142,25 +180,112 @@ pub fn seal_and_license(plaintext: &[u8], key: &ContentKey, chunk_size: u32) -> 
     }
 }
 
+/// The document facts of a licence answer for a PDF of these sizes.
+#[must_use]
+pub fn document_info(plaintext_len: u64, envelope_len: u64) -> DocumentInfo {
+    DocumentInfo {
+        id: DocumentId([1; 16]).to_string(),
+        title: "Tiny".into(),
+        media_type: "application/pdf".into(),
+        plaintext_len,
+        envelope_len,
+    }
+}
+
+/// Session URLs of a licence answer (these tests call no server).
+#[must_use]
+pub fn session_urls() -> SessionUrls {
+    SessionUrls {
+        envelope: "/api/v/t/envelope?session=s".into(),
+        renew: "/api/v/t/sessions/s/renew".into(),
+        events: "/api/v/t/sessions/s/events".into(),
+        report: "/api/v/t/sessions/s/report".into(),
+    }
+}
+
 /// `envelope[range]`, as a ranged HTTP response would carry it.
 #[must_use]
 pub fn range(envelope: &[u8], r: std::ops::Range<u64>) -> Vec<u8> {
     envelope[usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap()].to_vec()
 }
 
-/// Accepts the licence and decrypts the whole envelope the way `web.rs` does: a header probe,
-/// then one ranged read per chunk.
-pub fn decrypt(sealed: &mut Sealed) -> Zeroizing<Vec<u8>> {
-    sealed.session.accept(&sealed.response, NOW + 1).unwrap();
-    let len = sealed.envelope.len() as u64;
-    let probe = range(&sealed.envelope, EnvelopeReader::header_probe(len));
-    let key = sealed.session.content_key(NOW + 1).unwrap();
-    let mut reader = EnvelopeReader::new(&key, &probe, len).unwrap();
-    while let Some(i) = reader.next_chunk() {
-        let r = reader.chunk_range(i).unwrap();
-        reader.push_chunk(range(&sealed.envelope, r)).unwrap();
+/// The viewer API served from memory: the sealed document's licence answer and envelope, the
+/// clock at `now`, and randomness that makes the key pair [`Sealed::session`] has (seed 7s).
+pub struct MemoryTransport<'a> {
+    /// What the server holds.
+    pub sealed: &'a Sealed,
+    /// The viewer's clock.
+    pub now: u64,
+}
+
+impl Transport for MemoryTransport<'_> {
+    async fn server_key(&self) -> Result<ServerKeyResponse, ViewerError> {
+        Ok(ServerKeyResponse {
+            ed25519: hex::encode(ServerKey::from_seed(SERVER_SEED).verifying_key()),
+        })
     }
-    reader.finish().unwrap()
+
+    async fn licence(
+        &self,
+        _url: &str,
+        request: &LicenceRequest,
+    ) -> Result<LicenceResponse, ViewerError> {
+        assert_eq!(
+            request.viewer_key,
+            hex::encode(licence::ViewerKey::from_seed([7; 32]).public_key())
+        );
+        Ok(self.sealed.response.clone())
+    }
+
+    async fn renew(&self, _url: &str) -> Result<LicenceResponse, ViewerError> {
+        Ok(LicenceResponse {
+            watermark_tile: None,
+            ..self.sealed.response.clone()
+        })
+    }
+
+    async fn envelope(&self, _url: &str, r: std::ops::Range<u64>) -> Result<Vec<u8>, ViewerError> {
+        Ok(range(&self.sealed.envelope, r))
+    }
+
+    async fn report(&self, _url: &str, _report: Report) -> Result<(), ViewerError> {
+        Ok(())
+    }
+
+    fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), ViewerError> {
+        buf.fill(7);
+        Ok(())
+    }
+}
+
+/// Runs a future that never waits on anything outside it (a [`MemoryTransport`] sequence).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// Runs the real open sequence (`open::open`) over a [`MemoryTransport`] at `NOW + 1`: the
+/// licence, the ranged envelope reads and the decryption `web.rs` runs. The licensed session
+/// replaces [`Sealed::session`]; returns the plaintext.
+pub fn decrypt(sealed: &mut Sealed) -> Zeroizing<Vec<u8>> {
+    let t = MemoryTransport {
+        sealed,
+        now: NOW + 1,
+    };
+    let mut progress = Vec::new();
+    let opened = block_on(open::open(&t, "token", None, |p| progress.push(p))).unwrap();
+    assert_eq!(progress.last().copied(), Some(1.0), "{progress:?}");
+    sealed.session = opened.session;
+    opened.plaintext
 }
 
 /// A live view of this module's linear memory (what a devtools user could read).
