@@ -1,7 +1,7 @@
 //! Connection-level defences: a client trickling its headers is cut off, and connections beyond
 //! the cap are closed at once.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

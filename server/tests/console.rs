@@ -1,7 +1,7 @@
 //! The owner and review consoles over real HTTP: login, CSRF, every page, links, uploads, audit
 //! export, review actions, images, evidence bundles, and hostile crawled text rendered inert.
 
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 

@@ -2,7 +2,7 @@
 //! that was acknowledged to a client. The server runs in a child process (this test binary,
 //! re-executed into `child_server`), so it can be killed for real.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -68,7 +68,12 @@ fn child_server() {
 async fn kill_9_during_a_burst_loses_no_acknowledged_grant() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["child_server", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash::child_server",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

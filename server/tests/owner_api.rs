@@ -1,7 +1,7 @@
 //! The owner's side over real HTTP (login cookie, API token, links, audit export and
 //! verification, including after a hand edit of the SQLite file), and hostile requests.
 
-mod common;
+use crate::common;
 
 use common::{OWNER, TestServer, relaxed, start, viewer};
 use serde_json::{Value, json};

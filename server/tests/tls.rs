@@ -2,7 +2,7 @@
 //! over TLS, the client address reaching the audit log, and a stalled handshake not blocking
 //! other clients.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

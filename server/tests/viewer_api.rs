@@ -1,7 +1,7 @@
 //! The viewer's side of the server, driven over real HTTP: licences, leases, revocation push,
 //! link limits, replay, ranged envelope, and the audit trail each leaves.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! per behaviour, good and bad (after rage's testkit).
 #![cfg(not(target_arch = "wasm32"))]
 
-mod envelope_vectors;
+use crate::envelope_vectors;
 
 #[test]
 fn every_envelope_vector_holds() {

@@ -2,7 +2,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(missing_docs, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use common::{Attack, Rng};
 use image::RgbaImage;

@@ -8,7 +8,7 @@
 use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-mod support;
+use crate::support;
 
 use futures_util::StreamExt;
 use tokio::net::TcpListener;

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-mod support;
+use crate::support;
 
 use support::{NOW, Sealed, WATERMARK_KEY};
 use veilmark_shared::envelope::ContentKey;

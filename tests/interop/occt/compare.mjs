@@ -1,7 +1,7 @@
 // Loads STEP files with occt-import-js (OpenCascade compiled to wasm) and prints, per file, one
 // JSON line: triangle count, bounding box, surface area (summed over its triangles), number of
 // meshes and their names. veilmark-cad's STEP loader is compared with these figures by
-// `cargo test -p veilmark-cad --test step_occt` (see docs/cad.md).
+// `cargo test -p veilmark-cad --test cad -- step_occt::` (see docs/cad.md).
 //
 //     npm ci --prefix tests/interop/occt
 //     node tests/interop/occt/compare.mjs tests/fixtures/cad/*.step

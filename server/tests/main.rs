@@ -1,0 +1,15 @@
+//! Server tests through its public interface: viewer and owner APIs, consoles, embedding, connections, TLS and crash safety.
+//!
+//! One test binary for the crate (each module was its own binary before): the workspace
+//! links once per crate instead of once per file. Run one group with `cargo test -p
+//! veilmark-server --test server MODULE::`.
+
+mod common;
+mod connections;
+mod console;
+mod crash;
+mod embed;
+mod owner_api;
+mod tls;
+mod viewer_api;
+mod viewer_page;
