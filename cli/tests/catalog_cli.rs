@@ -50,7 +50,7 @@ fn catalog_add_is_idempotent_and_list_shows_it() {
         table.contains("MUG-1") && table.contains("Coffee mug"),
         "{table}"
     );
-    assert!(Path::new(d).join("veilmark.db").exists());
+    assert!(veilmark_store::DataDir::new(d).has_database());
 }
 
 #[test]

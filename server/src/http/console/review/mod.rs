@@ -1,14 +1,14 @@
 //! The review console: crawler hits beside their reference images, confirm / dismiss / note one
 //! by one or in bulk, sellers grouped, a chart of confirmed hits, and evidence bundles.
 //!
-//! Hits live in the crawler's tables (`crawl_hit`, `catalog_reference`, migration 1001) of the
-//! same SQLite database; review state lives in the server's `hit_review` table (migration 2).
+//! Hits, their review state, catalog images and WARC evidence come from the data owner,
+//! `veilmark_store::Evidence`, through [`data`].
 //! Everything a marketplace wrote (titles, sellers, prices, URLs) is untrusted: it is escaped
 //! everywhere, and URLs become links only when they are `http(s)`. Images are served by hit id,
 //! never by a path from the request, with a sniffed image Content-Type (anything else is
 //! refused) and `nosniff`.
 //!
-//! One module per concern: [`data`] is every database query and file read, [`model`] the
+//! One module per concern: [`data`] is every call into the store, [`model`] the
 //! types, `filter` the query string, `pages` the HTML (askama templates under
 //! `server/templates/review/`), `chart` the SVG chart, `actions` the review form posts,
 //! `images` the thumbnails and `bundle` evidence zips.

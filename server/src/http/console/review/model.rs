@@ -7,7 +7,7 @@ use serde::Serialize;
 /// A hit as the console shows and exports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
-    /// `crawl_hit.id`.
+    /// The hit's id in the evidence store.
     pub id: i64,
     /// Marketplace (profile name).
     pub marketplace: String,
