@@ -32,6 +32,7 @@ use std::time::Instant;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, RgbaImage};
 use veilmark_shared::watermark::{Detector, MIN_SIDE, WatermarkKey};
+use veilmark_shared::xorshift::XorShift64Star;
 use veilmark_viewer_wasm::render::PdfDocument;
 use zeroize::Zeroizing;
 
@@ -51,15 +52,12 @@ enum Source {
     Image(PathBuf),
 }
 
-/// xorshift64*: small, deterministic, good enough to pick crops.
-struct Rng(u64);
+/// The workspace's deterministic generator, with the one helper crops need.
+struct Rng(XorShift64Star);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next_u64()
     }
 
     /// Uniform in `lo..hi`.
@@ -189,8 +187,9 @@ fn examine(
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = indices.get(n) else { break };
                     let source = &sources[i];
-                    let mut rng =
-                        Rng(0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) << 8) ^ variants.start as u64);
+                    let mut rng = Rng(XorShift64Star::new(
+                        0x9e37_79b9_7f4a_7c15 ^ ((i as u64 + 1) << 8) ^ variants.start as u64,
+                    ));
                     let Some(img) = load(source, &mut rng) else {
                         continue;
                     };

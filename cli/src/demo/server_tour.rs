@@ -8,13 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use veilmark_server::service::{ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, now_secs};
 use veilmark_shared::envelope::{Header, Opener};
 use veilmark_shared::licence::{Licence, ViewerKey};
 use veilmark_shared::media::MediaType;
+use veilmark_shared::wire::{ErrorBody, LicenceRequest, LicenceResponse, ServerKeyResponse};
 
 use super::envelope_tour::file_name;
 
@@ -130,21 +130,21 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         .build()?;
     let token = alice.url.rsplit('/').next().unwrap_or_default().to_owned();
     let viewer = ViewerKey::from_seed(veilmark_server::secrets::random()?);
-    let server_key: Value = client
+    let server_key: ServerKeyResponse = client
         .get(format!("{base}/api/server-key"))
         .send()
         .await?
         .json()
         .await?;
-    let server_key: [u8; 32] = hex::decode(server_key["ed25519"].as_str().unwrap_or_default())?
+    let server_key: [u8; 32] = hex::decode(&server_key.ed25519)?
         .try_into()
         .map_err(|_| anyhow::anyhow!("the server key is not 32 bytes"))?;
     let resp = licence_request(&client, &base, &token, &viewer, None).await?;
     if !resp.status().is_success() {
         bail!("the licence request failed: {}", resp.text().await?);
     }
-    let body: Value = resp.json().await?;
-    let licence_bytes = base64_decode(body["licence"].as_str().unwrap_or_default())?;
+    let body: LicenceResponse = resp.json().await?;
+    let licence_bytes = base64_decode(&body.licence)?;
     let licence = Licence::verify(&licence_bytes, &server_key, u64::try_from(now_secs())?)?;
     let content_key = licence.open_content_key(&viewer)?;
     println!(
@@ -158,10 +158,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
             .saturating_sub(u64::try_from(now_secs())?)
     );
     println!("   content key unwrapped with the viewer's ephemeral X25519 key (HPKE)");
-    let url = format!(
-        "{base}{}",
-        body["urls"]["envelope"].as_str().unwrap_or_default()
-    );
+    let url = format!("{base}{}", body.urls.envelope);
     let head = client
         .get(&url)
         .header("Range", "bytes=0-1023")
@@ -187,7 +184,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         String::from_utf8_lossy(&chunk[..8.min(chunk.len())])
     );
     zeroize::Zeroize::zeroize(&mut chunk);
-    let tile = base64_decode(body["watermark_tile"].as_str().unwrap_or_default())?;
+    let tile = base64_decode(body.watermark_tile.as_deref().unwrap_or_default())?;
     let alice_frame = watermarked_frame(&licence, &tile)?;
     println!(
         "   every frame she sees carries her name, the time and her session (visible) and session code {} (invisible),",
@@ -210,11 +207,12 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     )
     .await?;
     let status = refused.status();
-    let why: Value = refused.json().await.unwrap_or_default();
+    let why: ErrorBody = refused.json().await?;
     println!(
-        "   Bob's next licence request: HTTP {} {}",
+        "   Bob's next licence request: HTTP {} {:?}: {}",
         status.as_u16(),
-        why["message"].as_str().unwrap_or("")
+        why.code,
+        why.message
     );
     let log = state.audit_log().await?;
     let verdict = veilmark_server::audit::verify(&log);
@@ -294,12 +292,12 @@ async fn licence_request(
     let nonce: [u8; 16] = veilmark_server::secrets::random()?;
     Ok(client
         .post(format!("{base}/api/v/{token}/licence"))
-        .json(&json!({
-            "viewer_key": hex::encode(viewer.public_key()),
-            "nonce": hex::encode(nonce),
-            "timestamp": now_secs(),
-            "passcode": passcode,
-        }))
+        .json(&LicenceRequest {
+            viewer_key: hex::encode(viewer.public_key()),
+            nonce: hex::encode(nonce),
+            timestamp: u64::try_from(now_secs())?,
+            passcode: passcode.map(str::to_owned),
+        })
         .send()
         .await?)
 }
