@@ -31,6 +31,9 @@ pub struct AddArgs {
     /// Data directory (shared with `veilmark serve`).
     #[arg(long, default_value = "veilmark-data")]
     data: PathBuf,
+    /// Organisation the catalog and hits belong to.
+    #[arg(long, value_name = "NAME", default_value = veilmark_store::tenancy::DEFAULT_ORG)]
+    org: String,
 }
 
 /// Arguments of `catalog list`.
@@ -42,6 +45,9 @@ pub struct ListArgs {
     /// Data directory (shared with `veilmark serve`).
     #[arg(long, default_value = "veilmark-data")]
     data: PathBuf,
+    /// Organisation the catalog and hits belong to.
+    #[arg(long, value_name = "NAME", default_value = veilmark_store::tenancy::DEFAULT_ORG)]
+    org: String,
 }
 
 /// Runs a `catalog` subcommand.
@@ -50,7 +56,7 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
     rt.block_on(async {
         match cmd {
             CatalogCommand::Add(a) => {
-                let store = Store::open(&DataDir::new(&a.data)).await.context("cannot open the data directory")?;
+                let store = Store::open(&DataDir::new(&a.data), &a.org).await.context("cannot open the data directory")?;
                 let added = veilmark_crawler::catalog::add_files(&store, &a.paths, &a.product, a.title.as_deref()).await?;
                 for x in added {
                     let note = if x.quality < 50 { "  (low PDQ quality: flat or tiny image, weak reference)" } else { "" };
@@ -60,7 +66,7 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
                 Ok(())
             }
             CatalogCommand::List(l) => {
-                let store = Store::open(&DataDir::new(&l.data)).await.context("cannot open the data directory")?;
+                let store = Store::open(&DataDir::new(&l.data), &l.org).await.context("cannot open the data directory")?;
                 let refs = store.references().await?;
                 let mut out = String::new();
                 if l.json {

@@ -20,6 +20,9 @@ pub struct CrawlArgs {
     /// Data directory (shared with `veilmark serve`); hits go into its database.
     #[arg(long, default_value = "veilmark-data")]
     data: PathBuf,
+    /// Organisation the catalog and hits belong to.
+    #[arg(long, value_name = "NAME", default_value = veilmark_store::tenancy::DEFAULT_ORG)]
+    org: String,
     /// Also write every hit of this marketplace as JSON Lines.
     #[arg(long)]
     export: Option<PathBuf>,
@@ -31,7 +34,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
         let data = DataDir::new(&args.data);
-        let store = Store::open(&data).await.context("cannot open the data directory")?;
+        let store = Store::open(&data, &args.org).await.context("cannot open the data directory")?;
         let refs = store.references().await?.len();
         if refs == 0 {
             eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");

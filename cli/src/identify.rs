@@ -39,6 +39,9 @@ pub struct IdentifyArgs {
     /// Server data directory: use its watermark key and trace codes to link and recipient.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Organisation whose links the codes are traced to (with --data).
+    #[arg(long, value_name = "NAME", default_value = veilmark_store::tenancy::DEFAULT_ORG)]
+    org: String,
     /// Print one JSON object per image (JSON Lines) instead of text.
     #[arg(long)]
     json: bool,
@@ -53,7 +56,7 @@ pub fn run(args: &IdentifyArgs) -> Result<()> {
     };
     let detector = Detector::new(&key);
     let tracer = match &args.data {
-        Some(data) => Some(Tracer::open(&DataDir::new(data))?),
+        Some(data) => Some(Tracer::open(&DataDir::new(data), &args.org)?),
         None => None,
     };
     let mut failures = 0usize;
@@ -110,10 +113,11 @@ fn identify_file(detector: &Detector, path: &Path) -> Result<Option<Detection>> 
 struct Tracer {
     runtime: tokio::runtime::Runtime,
     store: SqliteStore,
+    org: veilmark_store::OrgId,
 }
 
 impl Tracer {
-    fn open(data: &DataDir) -> Result<Self> {
+    fn open(data: &DataDir, org: &str) -> Result<Self> {
         if !data.has_database() {
             bail!(
                 "{} has no server database ({} is missing)",
@@ -123,17 +127,25 @@ impl Tracer {
         }
         let runtime = tokio::runtime::Runtime::new()?;
         let store = runtime.block_on(SqliteStore::open(data, Durability::Full))?;
-        Ok(Self { runtime, store })
+        let org = runtime
+            .block_on(veilmark_store::MetaStore::org_by_name(&store, org))?
+            .with_context(|| format!("no organisation {org:?}"))?
+            .id;
+        Ok(Self {
+            runtime,
+            store,
+            org,
+        })
     }
 
     /// "recipient … via link … (document …), session … opened …", or `None` if unknown.
     fn trace(&self, code: u64) -> Result<Option<String>> {
         use veilmark_store::MetaStore;
         self.runtime.block_on(async {
-            let Some(session) = self.store.session_by_code(code).await? else {
+            let Some(session) = self.store.session_by_code(self.org, code).await? else {
                 return Ok(None);
             };
-            let link = self.store.link(&session.link_id).await?;
+            let link = self.store.link(self.org, &session.link_id).await?;
             Ok(Some(match link {
                 Some(l) => format!(
                     "recipient {} via link {} (document {}), session {} opened {}",

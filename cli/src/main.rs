@@ -4,6 +4,7 @@
 //! done by the library crates (`veilmark-shared` for formats; the server and crawler crates as
 //! they arrive). Each subcommand group lives in its own module.
 
+mod account_cmd;
 mod catalog_cmd;
 mod crawl_cmd;
 mod demo;
@@ -63,9 +64,12 @@ enum Command {
     Revoke(owner_cmd::RevokeArgs),
     /// Show, export (--json, --csv) or verify (--verify) the hash-chained audit log.
     Audit(owner_cmd::AuditArgs),
-    /// Manage owner accounts and API tokens.
+    /// Manage member accounts (roles, passwords) and their API tokens.
     #[command(subcommand)]
-    Owner(owner_cmd::OwnerCommand),
+    Owner(account_cmd::OwnerCommand),
+    /// Manage organisations (tenants).
+    #[command(subcommand)]
+    Org(account_cmd::OrgCommand),
 }
 
 fn main() -> ExitCode {
@@ -82,7 +86,8 @@ fn main() -> ExitCode {
         Command::Links(args) => owner_cmd::links(&args),
         Command::Revoke(args) => owner_cmd::revoke(&args),
         Command::Audit(args) => owner_cmd::audit(&args),
-        Command::Owner(cmd) => owner_cmd::owner(&cmd),
+        Command::Owner(cmd) => account_cmd::owner(&cmd),
+        Command::Org(cmd) => account_cmd::org(&cmd),
         Command::Identify(args) => identify::run(&args),
         Command::Render(args) => render_cmd::run(&args),
     };

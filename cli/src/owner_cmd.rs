@@ -1,4 +1,6 @@
-//! The owner's commands: `serve`, `seal`, `link`, `links`, `revoke`, `audit`, `owner`.
+//! The owner's commands: `serve`, `seal`, `link`, `links`, `revoke`, `audit` (accounts and
+//! organisations are in `account_cmd`). Each acts in one organisation (`--org`, default
+//! `default`).
 //!
 //! They act on the data directory directly, through the same library the server uses
 //! (`veilmark-server`), rather than through the HTTP API: sealing streams a file of any size with
@@ -11,13 +13,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use veilmark_server::embed::EmbedOrigin;
-use veilmark_server::service::{ClientMeta, NewLink};
+use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, audit, rfc3339};
 use veilmark_shared::envelope::{ContentKey, DEFAULT_CHUNK_SIZE};
+use veilmark_store::tenancy::DEFAULT_ORG;
 use zeroize::Zeroize;
 
+use crate::account_cmd::OrgArg;
 use crate::envelope_file::{SealOptions, seal_file};
 use crate::progress::Progress;
 
@@ -65,6 +69,8 @@ pub struct ServeArgs {
 pub struct SealArgs {
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    org: OrgArg,
     /// File to seal and store.
     file: PathBuf,
     /// Title shown to the owner and the viewer (default: the file name).
@@ -80,6 +86,8 @@ pub struct SealArgs {
 pub struct LinkArgs {
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    org: OrgArg,
     /// Document id, as printed by `veilmark seal`.
     doc: String,
     /// Recipient e-mail address (shown in the visible watermark).
@@ -107,6 +115,8 @@ pub struct LinkArgs {
 pub struct LinksArgs {
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    org: OrgArg,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -117,6 +127,8 @@ pub struct LinksArgs {
 pub struct RevokeArgs {
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    org: OrgArg,
     /// Link id (`lnk_…`), as listed by `veilmark links`.
     link: String,
 }
@@ -126,6 +138,8 @@ pub struct RevokeArgs {
 pub struct AuditArgs {
     #[command(flatten)]
     data: DataArgs,
+    #[command(flatten)]
+    org: OrgArg,
     /// Export as JSON.
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -137,33 +151,14 @@ pub struct AuditArgs {
     verify: bool,
 }
 
-/// `veilmark owner …`.
-#[derive(Subcommand)]
-pub enum OwnerCommand {
-    /// Create an owner account (reads the password from the first line of standard input).
-    Add {
-        #[command(flatten)]
-        data: DataArgs,
-        /// Login e-mail address.
-        email: String,
-    },
-    /// Issue an API token for the JSON API (printed once).
-    Token {
-        #[command(flatten)]
-        data: DataArgs,
-        /// The owner's e-mail address.
-        email: String,
-    },
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-async fn open(data: &Path, url: Option<String>) -> Result<AppState> {
+pub(crate) async fn open(data: &Path, url: Option<String>) -> Result<AppState> {
     let mut config = Config::new(data);
     config.public_url = match url {
         Some(u) => u,
@@ -174,8 +169,17 @@ async fn open(data: &Path, url: Option<String>) -> Result<AppState> {
     AppState::open(config).await
 }
 
-fn actor() -> String {
+/// What the audit log names the operator's command line as.
+pub(crate) fn operator_name() -> String {
     std::env::var("USER").map_or_else(|_| "cli".into(), |u| format!("{u} (cli)"))
+}
+
+/// The operator acting in the organisation `--org` names (default `default`).
+async fn actor(state: &AppState, org: &OrgArg) -> Result<Actor> {
+    let org = state
+        .org_named(org.org.as_deref().unwrap_or(DEFAULT_ORG))
+        .await?;
+    Ok(Actor::operator(org.id, operator_name()))
 }
 
 /// Runs `veilmark serve`.
@@ -274,8 +278,9 @@ pub fn seal(args: &SealArgs) -> Result<()> {
             )
         })
         .await??;
+        let by = actor(&state, &args.org).await?;
         let doc = state
-            .ingest_envelope_file(&tmp, &title, &key, &actor(), &ClientMeta::cli())
+            .ingest_envelope_file(&tmp, &title, &key, &by, &ClientMeta::cli())
             .await?;
         tmp.close()?;
         if args.json {
@@ -295,6 +300,7 @@ pub fn seal(args: &SealArgs) -> Result<()> {
 pub fn link(args: &LinkArgs) -> Result<()> {
     runtime()?.block_on(async {
         let state = open(&args.data.data, args.url.clone()).await?;
+        let by = actor(&state, &args.org).await?;
         let created = state
             .create_link(
                 &NewLink {
@@ -304,7 +310,7 @@ pub fn link(args: &LinkArgs) -> Result<()> {
                     max_views: args.max_views,
                     passcode: args.passcode,
                 },
-                &actor(),
+                &by,
                 &ClientMeta::cli(),
             )
             .await?;
@@ -335,7 +341,8 @@ pub fn link(args: &LinkArgs) -> Result<()> {
 pub fn links(args: &LinksArgs) -> Result<()> {
     runtime()?.block_on(async {
         let state = open(&args.data.data, None).await?;
-        let links = state.store.list_links().await?;
+        let by = actor(&state, &args.org).await?;
+        let links = state.store.list_links(by.org).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&links)?);
             return Ok(());
@@ -367,7 +374,7 @@ pub fn links(args: &LinksArgs) -> Result<()> {
                 "{:<20} {:<32} {:<28} {:>7} {:<20} {status}",
                 l.id,
                 l.document_id,
-                l.recipient,
+                printable(&l.recipient),
                 views,
                 rfc3339(l.expires_at)
             );
@@ -380,10 +387,8 @@ pub fn links(args: &LinksArgs) -> Result<()> {
 pub fn revoke(args: &RevokeArgs) -> Result<()> {
     runtime()?.block_on(async {
         let state = open(&args.data.data, None).await?;
-        if state
-            .revoke(&args.link, &actor(), &ClientMeta::cli())
-            .await?
-        {
+        let by = actor(&state, &args.org).await?;
+        if state.revoke(&args.link, &by, &ClientMeta::cli()).await? {
             eprintln!(
                 "revoked {}; open viewers are told within a second if the server is running",
                 args.link
@@ -399,7 +404,8 @@ pub fn revoke(args: &RevokeArgs) -> Result<()> {
 pub fn audit(args: &AuditArgs) -> Result<()> {
     runtime()?.block_on(async {
         let state = open(&args.data.data, None).await?;
-        let entries = state.audit_log().await?;
+        let by = actor(&state, &args.org).await?;
+        let entries = state.audit_log(by.org).await?;
         if args.verify {
             match audit::verify(&entries) {
                 Ok((n, head)) => eprintln!(
@@ -424,9 +430,9 @@ pub fn audit(args: &AuditArgs) -> Result<()> {
                     rfc3339(e.at_ms / 1000),
                     e.kind,
                     e.link_id.as_deref().unwrap_or("-"),
-                    e.actor.as_deref().unwrap_or("-"),
+                    printable(e.actor.as_deref().unwrap_or("-")),
                     e.ip.as_deref().unwrap_or("-"),
-                    e.detail
+                    printable(&e.detail)
                 );
             }
         }
@@ -434,32 +440,16 @@ pub fn audit(args: &AuditArgs) -> Result<()> {
     })
 }
 
-/// Runs `veilmark owner …`.
-pub fn owner(cmd: &OwnerCommand) -> Result<()> {
-    runtime()?.block_on(async {
-        match cmd {
-            OwnerCommand::Add { data, email } => {
-                let state = open(&data.data, None).await?;
-                eprintln!("password for {email} (at least 12 characters), then Enter:");
-                let mut password = String::new();
-                std::io::stdin().read_line(&mut password)?;
-                let pw = password.trim_end_matches(['\r', '\n']).to_owned();
-                password.zeroize();
-                state.create_owner(email, &pw).await?;
-                eprintln!("owner {email} created; log in at the server's /api/owner/login");
-            }
-            OwnerCommand::Token { data, email } => {
-                let state = open(&data.data, None).await?;
-                println!("{}", state.create_api_token(email).await?);
-                eprintln!("send it as `Authorization: Bearer TOKEN`; it is not shown again");
-            }
-        }
-        Ok(())
-    })
+/// `text` with control characters (terminal escape sequences) replaced, for printing.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 /// Parses `90s`, `15m`, `12h`, `7d`, `2w` into seconds.
-fn parse_duration(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

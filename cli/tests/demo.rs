@@ -33,6 +33,8 @@ fn demo_tells_the_whole_story_and_traces_the_leak() {
         "chain verified",
         "catalog hits not planted (false positives): 0",
         "= Alice's session",
+        "its API token lists 0 links",
+        "answers HTTP 404 (as if it did not exist)",
     ] {
         assert!(
             text.contains(expected),

@@ -1,5 +1,6 @@
 //! The owner commands end to end on a scratch data directory: seal, link, links, revoke,
-//! audit (table, JSON, CSV, verify), and `audit --verify` failing after a hand edit.
+//! audit (table, JSON, CSV, verify), and `audit --verify` failing after a hand edit; and the
+//! organisation and account commands (`org`, `owner add/list/token/tokens/revoke-token/passwd`).
 
 use std::io::Write;
 use std::path::Path;
@@ -123,7 +124,9 @@ fn seal_link_revoke_audit() {
 
 #[test]
 fn every_owner_command_explains_itself() {
-    for cmd in ["serve", "seal", "link", "links", "revoke", "audit", "owner"] {
+    for cmd in [
+        "serve", "seal", "link", "links", "revoke", "audit", "owner", "org",
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_veilmark"))
             .args([cmd, "--help"])
             .output()
@@ -162,4 +165,171 @@ fn serve_refuses_embed_origins_that_are_not_scheme_host_port() {
         assert_eq!(out.status.code(), Some(2), "{origin}: {stderr}");
         assert!(stderr.contains(why), "{origin}: {stderr}");
     }
+}
+
+/// Runs `veilmark ARGS --data DATA` with `stdin` as standard input.
+fn veilmark_with_stdin(data: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veilmark"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn organisations_accounts_and_tokens_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("gear.pdf");
+    std::fs::write(&file, b"%PDF-1.7\n% gear\n").unwrap();
+
+    ok(&veilmark(&data, &["org", "add", "Brand B"]));
+    let dup = veilmark(&data, &["org", "add", "brand b"]);
+    assert!(!dup.status.success(), "organisation names are unique");
+    let bad_role = veilmark_with_stdin(
+        &data,
+        &[
+            "owner",
+            "add",
+            "x@b.example",
+            "--org",
+            "Brand B",
+            "--role",
+            "root",
+        ],
+        b"correct horse battery\n",
+    );
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+    ok(&veilmark_with_stdin(
+        &data,
+        &[
+            "owner",
+            "add",
+            "bea@b.example",
+            "--org",
+            "Brand B",
+            "--role",
+            "owner",
+        ],
+        b"correct horse battery\n",
+    ));
+    ok(&veilmark_with_stdin(
+        &data,
+        &["owner", "add", "ann@a.example"],
+        b"correct horse battery\n",
+    ));
+    let orgs = ok(&veilmark(&data, &["org", "list"]));
+    assert!(
+        orgs.contains("Brand B") && orgs.contains("default"),
+        "{orgs}"
+    );
+    let members = ok(&veilmark(&data, &["owner", "list", "--org", "Brand B"]));
+    assert!(
+        members.contains("bea@b.example") && members.contains("owner"),
+        "{members}"
+    );
+    assert!(!members.contains("ann@a.example"), "{members}");
+
+    // --org is checked against the account's organisation.
+    let wrong_org = veilmark(
+        &data,
+        &["owner", "tokens", "ann@a.example", "--org", "Brand B"],
+    );
+    assert!(!wrong_org.status.success());
+    assert!(String::from_utf8_lossy(&wrong_org.stderr).contains("not a member of"));
+
+    let token = ok(&veilmark(
+        &data,
+        &[
+            "owner",
+            "token",
+            "bea@b.example",
+            "--expires",
+            "30d",
+            "--name",
+            "build server",
+        ],
+    ));
+    assert!(token.trim().len() > 30);
+    let list = ok(&veilmark(&data, &["owner", "tokens", "bea@b.example"]));
+    assert!(
+        list.contains("build server") && list.contains("never"),
+        "{list}"
+    );
+    let id = list
+        .split_whitespace()
+        .find(|w| w.starts_with("tok_"))
+        .unwrap()
+        .to_owned();
+    let too_long = veilmark(
+        &data,
+        &["owner", "token", "bea@b.example", "--expires", "1000d"],
+    );
+    assert!(!too_long.status.success());
+    ok(&veilmark(&data, &["owner", "revoke-token", &id]));
+    let list = ok(&veilmark(&data, &["owner", "tokens", "bea@b.example"]));
+    assert!(!list.contains(&id), "{list}");
+
+    // Each organisation's documents, links and audit log are its own.
+    let doc = ok(&veilmark(
+        &data,
+        &["seal", file.to_str().unwrap(), "--org", "Brand B"],
+    ));
+    let doc = doc.trim();
+    let foreign = veilmark(
+        &data,
+        &[
+            "link",
+            doc,
+            "--to",
+            "s@supplier.example",
+            "--url",
+            "http://x",
+        ],
+    );
+    assert!(
+        !foreign.status.success(),
+        "the default organisation cannot link B's document"
+    );
+    ok(&veilmark(
+        &data,
+        &[
+            "link",
+            doc,
+            "--to",
+            "s@supplier.example",
+            "--url",
+            "http://x",
+            "--org",
+            "Brand B",
+        ],
+    ));
+    let links_a = ok(&veilmark(&data, &["links", "--json"]));
+    assert_eq!(links_a.trim(), "[]");
+    let links_b = ok(&veilmark(&data, &["links", "--json", "--org", "Brand B"]));
+    assert!(links_b.contains("s@supplier.example"));
+    let audit_b = veilmark(&data, &["audit", "--verify", "--org", "Brand B"]);
+    assert!(audit_b.status.success());
+    let audit_a = ok(&veilmark(&data, &["audit", "--json"]));
+    assert!(!audit_a.contains("s@supplier.example"), "{audit_a}");
+
+    // A new password ends the account's tokens.
+    let token = ok(&veilmark(&data, &["owner", "token", "bea@b.example"]));
+    assert!(!token.trim().is_empty());
+    ok(&veilmark_with_stdin(
+        &data,
+        &["owner", "passwd", "bea@b.example", "--org", "Brand B"],
+        b"another long password\n",
+    ));
+    let list = ok(&veilmark(&data, &["owner", "tokens", "bea@b.example"]));
+    assert!(!list.contains("tok_"), "{list}");
+    let short = veilmark_with_stdin(&data, &["owner", "passwd", "bea@b.example"], b"short\n");
+    assert!(!short.status.success());
 }

@@ -74,7 +74,12 @@ async fn crawl_finds_every_planted_knockoff_politely() {
             .unwrap();
     let server = common::serve(fixture.join("site")).await;
     let data = tempfile::tempdir().unwrap();
-    let store = Store::open(&DataDir::new(data.path())).await.unwrap();
+    let store = Store::open(
+        &DataDir::new(data.path()),
+        veilmark_store::tenancy::DEFAULT_ORG,
+    )
+    .await
+    .unwrap();
     catalog(&store, &fixture, &gt).await;
 
     let p = profile(&fixture, &server, 400, 2000);
@@ -310,7 +315,12 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
             .unwrap();
     let server = common::serve(fixture.join("site")).await;
     let data = tempfile::tempdir().unwrap();
-    let store = Store::open(&DataDir::new(data.path())).await.unwrap();
+    let store = Store::open(
+        &DataDir::new(data.path()),
+        veilmark_store::tenancy::DEFAULT_ORG,
+    )
+    .await
+    .unwrap();
     catalog(&store, &fixture, &gt).await;
 
     // Page budget.
@@ -318,9 +328,12 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
     small.name = "budget".into();
     // Its own database: pages seen by this run would otherwise count as unchanged below.
     let budget_data = tempfile::tempdir().unwrap();
-    let budget_store = Store::open(&DataDir::new(budget_data.path()))
-        .await
-        .unwrap();
+    let budget_store = Store::open(
+        &DataDir::new(budget_data.path()),
+        veilmark_store::tenancy::DEFAULT_ORG,
+    )
+    .await
+    .unwrap();
     catalog(&budget_store, &fixture, &gt).await;
     let r = crawl(small, budget_store, CrawlOptions::default())
         .await
@@ -339,7 +352,12 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
 
     // Rate limit: at 20 requests per second to one host, n requests take at least (n - 1) / 20 s.
     let paced_data = tempfile::tempdir().unwrap();
-    let paced_store = Store::open(&DataDir::new(paced_data.path())).await.unwrap();
+    let paced_store = Store::open(
+        &DataDir::new(paced_data.path()),
+        veilmark_store::tenancy::DEFAULT_ORG,
+    )
+    .await
+    .unwrap();
     let mut paced = profile(&fixture, &server, 14, 0);
     paced.name = "paced".into();
     paced.limits.requests_per_second = 20.0;
@@ -357,7 +375,12 @@ async fn budgets_hold_and_an_interrupted_crawl_resumes_without_duplicates() {
 
     // Time budget: nothing new starts after max_seconds.
     let timed_data = tempfile::tempdir().unwrap();
-    let timed_store = Store::open(&DataDir::new(timed_data.path())).await.unwrap();
+    let timed_store = Store::open(
+        &DataDir::new(timed_data.path()),
+        veilmark_store::tenancy::DEFAULT_ORG,
+    )
+    .await
+    .unwrap();
     let mut timed = profile(&fixture, &server, 400, 2000);
     timed.name = "timed".into();
     timed.limits.max_seconds = 1;

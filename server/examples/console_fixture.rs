@@ -2,8 +2,10 @@
 //! markup), for the console's browser test (`tests/e2e/console/`) and its screenshots.
 //!
 //! `cargo run -p veilmark-server --example console_fixture -- DATA_DIR PORT` prints
-//! `READY http://127.0.0.1:PORT` once it listens. Log in as `owner@brand.example` with the
-//! password `correct horse battery`.
+//! `READY http://127.0.0.1:PORT` once it listens. Log in as `owner@brand.example` (admin of
+//! `default`) with the password `correct horse battery`; `reviewer@`, `auditor@` and
+//! `editor@brand.example` (owner role) have the same password, and `admin@other.example` is
+//! the admin of a second organisation, `Other Brand`.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -12,12 +14,18 @@ use anyhow::{Context, Result};
 use image::{ImageFormat, Rgb, RgbImage};
 use tokio::net::TcpListener;
 use veilmark_server::http::console::review::set_review;
-use veilmark_server::service::{ClientMeta, NewLink};
+use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config};
 use veilmark_store::evidence::{HitRecord, NewReference};
+use veilmark_store::tenancy::{DEFAULT_ORG, Role};
 use veilmark_store::warc::HttpRecord;
 
 const OWNER: &str = "owner@brand.example";
+const REVIEWER: &str = "reviewer@brand.example";
+const AUDITOR: &str = "auditor@brand.example";
+const EDITOR: &str = "editor@brand.example";
+const OTHER_ORG: &str = "Other Brand";
+const OTHER_ADMIN: &str = "admin@other.example";
 const PASSWORD: &str = "correct horse battery";
 
 /// A bracket-like drawing: an L shape with holes, in `ink` on `paper`, with an optional frame.
@@ -57,7 +65,8 @@ type Planted = (
 /// Plants a catalog reference, a crawl run with WARC evidence and hits, through the same
 /// evidence store the crawler writes to.
 async fn plant(state: &AppState, dir: &Path) -> Result<()> {
-    let ev = &state.evidence;
+    let org = state.org_named(DEFAULT_ORG).await?.id;
+    let ev = &state.evidence(org);
     let ref_path = dir.join("reference-brk-100.png");
     std::fs::write(
         &ref_path,
@@ -199,11 +208,12 @@ async fn plant(state: &AppState, dir: &Path) -> Result<()> {
         ids.push(ev.reviewed_hits(1).await?[0].id);
     }
     // Two confirmed already, so the chart has something to show.
-    set_review(state, &ids[..2], Some("confirmed"), None, OWNER)
+    set_review(state, org, &ids[..2], Some("confirmed"), None, OWNER)
         .await
         .map_err(|_| anyhow::anyhow!("review"))?;
     set_review(
         state,
+        org,
         &ids[5..6],
         Some("confirmed"),
         Some("takedown sent"),
@@ -225,15 +235,16 @@ async fn main() -> Result<()> {
     config.public_url = format!("http://{addr}");
     config.www_dir = None;
     let state = AppState::open(config).await?;
-    if state.store.owner_by_email(OWNER).await?.is_none() {
+    if state.store.account_by_email(OWNER).await?.is_none() {
         state.create_owner(OWNER, PASSWORD).await?;
+        let owner = Actor::account(&state.account_named(OWNER).await?);
         let mut pdf = b"%PDF-1.7\n% bracket drawing rev C\n".to_vec();
         pdf.resize(48_000, b' ');
         let doc = state
             .ingest_plaintext(
                 &pdf,
                 "Bracket BRK-100 drawing rev C",
-                OWNER,
+                &owner,
                 &ClientMeta::cli(),
             )
             .await?;
@@ -248,9 +259,42 @@ async fn main() -> Result<()> {
                 max_views: views,
                 passcode: pass,
             };
-            state.create_link(&req, OWNER, &ClientMeta::cli()).await?;
+            state.create_link(&req, &owner, &ClientMeta::cli()).await?;
         }
         plant(&state, &dir).await?;
+        // The other roles of the same organisation, and a second organisation with a
+        // document and a link of its own, for the tenancy and role checks.
+        let org = owner.org;
+        for (email, role) in [
+            (REVIEWER, Role::Reviewer),
+            (AUDITOR, Role::Auditor),
+            (EDITOR, Role::Owner),
+        ] {
+            state
+                .create_account(org, email, Some(PASSWORD), role)
+                .await?;
+        }
+        let other = state.create_org(OTHER_ORG).await?;
+        state
+            .create_account(other, OTHER_ADMIN, Some(PASSWORD), Role::Admin)
+            .await?;
+        let them = Actor::account(&state.account_named(OTHER_ADMIN).await?);
+        let doc = state
+            .ingest_plaintext(
+                b"%PDF-1.7\n% other brand's secret\n",
+                "Other brand gearbox",
+                &them,
+                &ClientMeta::cli(),
+            )
+            .await?;
+        let req = NewLink {
+            document_id: doc.id.clone(),
+            recipient: "carol@supplier.example".into(),
+            expires_in_secs: Some(7 * 86_400),
+            max_views: None,
+            passcode: false,
+        };
+        state.create_link(&req, &them, &ClientMeta::cli()).await?;
     }
     println!("READY http://{addr}");
     veilmark_server::serve(state, listener).await

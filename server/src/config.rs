@@ -51,6 +51,14 @@ pub struct Limits {
     pub passcode_max_failures: i64,
     /// How long a locked link stays locked, in seconds.
     pub passcode_lockout_secs: i64,
+    /// Failed logins in a row (password or second factor) before the account is locked.
+    pub login_max_failures: i64,
+    /// How long an account stays locked after too many failed logins.
+    pub login_lockout_secs: i64,
+    /// Absolute lifetime of a console session.
+    pub console_session_secs: i64,
+    /// A console session unused for this long ends.
+    pub console_idle_secs: i64,
     /// Lease length in seconds; viewers renew before it ends.
     pub lease_secs: i64,
     /// How far a licence request's timestamp may be from the server's clock, in seconds.
@@ -82,6 +90,10 @@ impl Default for Limits {
             },
             passcode_max_failures: 5,
             passcode_lockout_secs: 15 * 60,
+            login_max_failures: 5,
+            login_lockout_secs: 15 * 60,
+            console_session_secs: 12 * 3600,
+            console_idle_secs: 30 * 60,
             lease_secs: 60,
             request_window_secs: 60,
             max_json_body: 16 * 1024,

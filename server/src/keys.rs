@@ -101,6 +101,64 @@ impl ServerKeys {
     }
 }
 
+/// Associated-data prefix binding a wrapped TOTP secret to its account.
+const TOTP_CONTEXT: &[u8] = b"veilmark/wrapped-totp-secret/v1";
+
+impl ServerKeys {
+    /// Wraps an account's 20-byte TOTP secret for storage (`nonce(12) ‖ AES-256-GCM`), bound
+    /// to the account id, so a database copy alone does not yield second factors.
+    pub fn wrap_totp_secret(&self, account_id: i64, secret: &[u8; 20]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).context("the operating system's random generator failed")?;
+        let aad = totp_aad(account_id);
+        let ct = Aes256Gcm::new((&*self.wrap).into())
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("TOTP secret wrapping failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Unwraps a stored TOTP secret.
+    pub fn unwrap_totp_secret(
+        &self,
+        account_id: i64,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<[u8; 20]>> {
+        if wrapped.len() != 12 + 20 + 16 {
+            bail!("the stored second factor of account {account_id} has the wrong length");
+        }
+        let nonce: [u8; 12] = wrapped[..12].try_into().expect("12 bytes");
+        let aad = totp_aad(account_id);
+        let pt = Zeroizing::new(
+            Aes256Gcm::new((&*self.wrap).into())
+                .decrypt(
+                    &Nonce::from(nonce),
+                    Payload {
+                        msg: &wrapped[12..],
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| {
+                    anyhow::anyhow!("the second factor of account {account_id} does not unwrap")
+                })?,
+        );
+        Ok(Zeroizing::new(pt.as_slice().try_into().expect("20 bytes")))
+    }
+}
+
+fn totp_aad(account_id: i64) -> Vec<u8> {
+    let mut aad = TOTP_CONTEXT.to_vec();
+    aad.extend_from_slice(&account_id.to_be_bytes());
+    aad
+}
+
 fn wrap_aad(doc: DocumentId) -> Vec<u8> {
     let mut aad = WRAP_CONTEXT.to_vec();
     aad.extend_from_slice(&doc.0);

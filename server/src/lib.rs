@@ -22,7 +22,10 @@ pub mod embed;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod members;
+pub mod qr;
 pub mod ratelimit;
+pub mod second_factor;
 pub mod secrets;
 pub mod service;
 pub mod tls;
@@ -38,7 +41,7 @@ use anyhow::{Context, Result};
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
-use veilmark_store::{DataDir, Durability, Evidence, SqliteStore};
+use veilmark_store::{DataDir, Durability, Evidence, EvidenceStore, OrgId, SqliteStore};
 
 pub use config::{Config, Limits};
 pub use error::AppError;
@@ -56,8 +59,11 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// Metadata storage.
     pub store: Arc<dyn MetaStore>,
-    /// Crawl hits, catalog and reviews, with their evidence files (the review console).
-    pub evidence: Evidence,
+    /// Crawl hits, catalog and reviews (the review console); reach it scoped to one
+    /// organisation through [`AppState::evidence`].
+    pub evidence_store: Arc<dyn EvidenceStore>,
+    /// The data directory evidence files live in.
+    pub data: DataDir,
     /// Envelope storage.
     pub blobs: Arc<dyn ObjectStore>,
     /// Server secrets.
@@ -94,12 +100,12 @@ impl AppState {
                 .with_context(|| format!("cannot open data directory {}", data.root().display()))?,
         );
         let blobs = data.blob_store()?;
-        let evidence = Evidence::new(store.clone(), data);
         Ok(Self::with_stores(
             config,
             keys,
+            store.clone(),
             store,
-            evidence,
+            data,
             Arc::new(blobs),
         ))
     }
@@ -110,7 +116,8 @@ impl AppState {
         config: Config,
         keys: ServerKeys,
         store: Arc<dyn MetaStore>,
-        evidence: Evidence,
+        evidence_store: Arc<dyn EvidenceStore>,
+        data: DataDir,
         blobs: Arc<dyn ObjectStore>,
     ) -> Self {
         let l = &config.limits;
@@ -120,12 +127,19 @@ impl AppState {
             link_limiter: RateLimiter::new(l.per_link),
             login_limiter: RateLimiter::new(l.login),
             store,
-            evidence,
+            evidence_store,
+            data,
             blobs,
             keys,
             config,
             revocations,
         }))
+    }
+
+    /// The evidence (catalog, hits, reviews, WARC files) of one organisation.
+    #[must_use]
+    pub fn evidence(&self, org: OrgId) -> Evidence {
+        Evidence::new(self.evidence_store.clone(), self.data.clone(), org)
     }
 
     /// Polls the store's revocation feed and broadcasts new revocations to open event streams,

@@ -18,8 +18,9 @@ use veilmark_shared::media::MediaType;
 
 use crate::audit::{AuditEntry, AuditKind, NewAuditEntry};
 use crate::secrets;
-use crate::store::{CredentialKind, DocumentRecord, LinkRecord, Owner};
+use crate::store::{CredentialKind, DocumentRecord, LinkRecord, LoginAttempt, NewCredential};
 use crate::{AppState, now_ms, now_secs};
+use veilmark_store::tenancy::{Account, DEFAULT_ORG, NO_PASSWORD, OrgId, Organisation, Role};
 
 /// Who made a request, for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -40,13 +41,69 @@ impl ClientMeta {
         }
     }
 
-    /// An audit entry of `kind` carrying this client's IP and user agent.
+    /// An audit entry of `kind` for the chain of `org` (`None`: the server's own chain)
+    /// carrying this client's IP and user agent.
     #[must_use]
-    pub fn entry(&self, kind: AuditKind, detail: impl Into<String>) -> NewAuditEntry {
+    pub fn entry(
+        &self,
+        org: impl Into<Option<OrgId>>,
+        kind: AuditKind,
+        detail: impl Into<String>,
+    ) -> NewAuditEntry {
         NewAuditEntry {
+            org: org.into(),
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             ..NewAuditEntry::new(kind, now_ms(), detail)
+        }
+    }
+}
+
+/// Who performs an owner operation, and in which organisation: every operation that reads or
+/// changes a tenant's data takes one, and its audit entry names it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The organisation acted in.
+    pub org: OrgId,
+    /// The acting account; `None` for the operator's own command line on the data directory.
+    pub account_id: Option<i64>,
+    /// What the audit log shows: the account's e-mail, or `cli:USER` for the operator.
+    pub name: String,
+}
+
+impl Actor {
+    /// A logged-in account acting in its own organisation.
+    #[must_use]
+    pub fn account(account: &Account) -> Self {
+        Self {
+            org: account.org,
+            account_id: Some(account.id),
+            name: account.email.clone(),
+        }
+    }
+
+    /// The operator's command line acting in `org`.
+    #[must_use]
+    pub fn operator(org: OrgId, name: impl Into<String>) -> Self {
+        Self {
+            org,
+            account_id: None,
+            name: name.into(),
+        }
+    }
+
+    /// An audit entry of `kind` by this actor, in its organisation's chain.
+    #[must_use]
+    pub fn entry(
+        &self,
+        meta: &ClientMeta,
+        kind: AuditKind,
+        detail: impl Into<String>,
+    ) -> NewAuditEntry {
+        NewAuditEntry {
+            account_id: self.account_id,
+            actor: Some(self.name.clone()),
+            ..meta.entry(self.org, kind, detail)
         }
     }
 }
@@ -81,76 +138,328 @@ pub struct CreatedLink {
 /// Default link lifetime: 7 days.
 pub const DEFAULT_LINK_SECS: i64 = 7 * 24 * 3600;
 
+/// Default API token lifetime: 90 days.
+pub const DEFAULT_TOKEN_SECS: i64 = 90 * 86_400;
+
+/// Longest API token lifetime: two years.
+pub const MAX_TOKEN_SECS: i64 = 2 * 366 * 86_400;
+
+/// What a password check found.
+#[derive(Debug)]
+pub enum LoginCheck {
+    /// Right password, no second factor enrolled.
+    Ok(Account),
+    /// Right password; the account has a second factor, which must be checked next.
+    NeedsSecondFactor(Account),
+    /// Wrong e-mail or password.
+    Refused,
+    /// Too many failures: locked until (unix seconds); nothing was checked.
+    Locked(i64),
+}
+
+/// Why a one-step login (the JSON API) was refused.
+#[derive(Debug)]
+pub enum LoginRefusal {
+    /// Wrong e-mail or password.
+    WrongPassword,
+    /// Locked until (unix seconds).
+    Locked(i64),
+    /// The account has a second factor and no code was sent.
+    SecondFactorRequired,
+    /// The code was wrong or already used.
+    WrongSecondFactor,
+    /// The organisation requires a second factor this account has not enrolled.
+    EnrolmentRequired(Account),
+}
+
 impl AppState {
-    /// Creates an owner account.
-    pub async fn create_owner(&self, email: &str, password: &str) -> Result<i64> {
-        check_email(email)?;
-        if password.chars().count() < 12 {
-            bail!("the password must be at least 12 characters long");
+    /// The organisation named `name` (case-insensitive), or an error that says how to make it.
+    pub async fn org_named(&self, name: &str) -> Result<Organisation> {
+        self.store.org_by_name(name).await?.with_context(|| {
+            format!("no organisation {name:?}; create it with `veilmark org add {name}`")
+        })
+    }
+
+    /// Creates an organisation.
+    pub async fn create_org(&self, name: &str) -> Result<OrgId> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > 80
+            || name.chars().any(|c| c.is_control() || c == '/')
+        {
+            bail!("an organisation name is 1 to 80 printable characters, without '/'");
         }
-        let phc = secrets::hash_password(password)?;
-        self.store.create_owner(email, &phc, now_secs()).await
+        self.store.create_org(name, now_secs()).await
     }
 
-    /// Issues a new API token for an owner (printed once; only its hash is kept).
-    pub async fn create_api_token(&self, email: &str) -> Result<String> {
-        let owner = self.store.owner_by_email(email).await?.with_context(|| {
-            format!("no owner account {email}; create one with `veilmark owner add`")
-        })?;
-        let token = secrets::new_owner_secret()?;
+    /// Creates an account in `org` with `role`; `password` `None` leaves it without one (the
+    /// member sets it through a one-time link from [`Self::set_password_link`]).
+    pub async fn create_account(
+        &self,
+        org: OrgId,
+        email: &str,
+        password: Option<&str>,
+        role: Role,
+    ) -> Result<i64> {
+        check_email(email)?;
+        let phc = match password {
+            Some(p) => {
+                check_password(p)?;
+                secrets::hash_password(p)?
+            }
+            None => NO_PASSWORD.to_owned(),
+        };
         self.store
-            .add_credential(
-                &secrets::owner_secret_hash(&token),
-                owner.id,
-                CredentialKind::ApiToken,
-                now_secs(),
-                None,
-            )
-            .await?;
-        Ok(token)
+            .create_account(org, email, &phc, role, now_secs())
+            .await
     }
 
-    /// Checks an owner's password and opens a 12-hour browser session; records the attempt.
-    /// Returns the cookie value, or `None` for wrong credentials.
-    pub async fn login(
+    /// Creates an admin account in the organisation `default` (what `veilmark owner add`
+    /// without `--org` does, and what tests and the demo use).
+    pub async fn create_owner(&self, email: &str, password: &str) -> Result<i64> {
+        let org = self.org_named(DEFAULT_ORG).await?;
+        self.create_account(org.id, email, Some(password), Role::Admin)
+            .await
+    }
+
+    /// The account with login `email`, or an error that says how to make one.
+    pub async fn account_named(&self, email: &str) -> Result<Account> {
+        self.store.account_by_email(email).await?.with_context(|| {
+            format!("no account {email}; create one with `veilmark owner add {email} --org ORG`")
+        })
+    }
+
+    /// Issues an API token for an account (printed once; only its hash is kept). Returns the
+    /// token's public id and the secret.
+    pub async fn issue_api_token(
+        &self,
+        account: &Account,
+        lifetime_secs: i64,
+        label: &str,
+    ) -> Result<(String, String)> {
+        if !(60..=MAX_TOKEN_SECS).contains(&lifetime_secs) {
+            bail!("an API token lives between one minute and two years");
+        }
+        let label: String = label.trim().chars().take(80).collect();
+        if label.chars().any(char::is_control) {
+            bail!("the label must be printable text");
+        }
+        let token = secrets::new_owner_secret()?;
+        let now = now_secs();
+        let id = self
+            .store
+            .add_credential(&NewCredential {
+                token_hash: &secrets::owner_secret_hash(&token),
+                account_id: account.id,
+                kind: CredentialKind::ApiToken,
+                label: &label,
+                now,
+                expires_at: now + lifetime_secs,
+            })
+            .await?;
+        Ok((id, token))
+    }
+
+    /// Issues an API token (default lifetime, no label) for the account `email`.
+    pub async fn create_api_token(&self, email: &str) -> Result<String> {
+        let account = self.account_named(email).await?;
+        Ok(self
+            .issue_api_token(&account, DEFAULT_TOKEN_SECS, "")
+            .await?
+            .1)
+    }
+
+    /// A one-time link for `account` to choose its password (valid three days). Returns the
+    /// URL to hand over; only the secret's hash is stored.
+    pub async fn set_password_link(&self, account: &Account) -> Result<String> {
+        let secret = secrets::new_owner_secret()?;
+        let now = now_secs();
+        self.store
+            .add_credential(&NewCredential {
+                token_hash: &secrets::owner_secret_hash(&secret),
+                account_id: account.id,
+                kind: CredentialKind::SetPassword,
+                label: "",
+                now,
+                expires_at: now + 3 * 86_400,
+            })
+            .await?;
+        Ok(format!(
+            "{}/console/welcome/{secret}",
+            self.config.public_url.trim_end_matches('/')
+        ))
+    }
+
+    /// Sets a new password for an account, which ends every session and token it holds.
+    pub async fn change_password(
+        &self,
+        account: &Account,
+        password: &str,
+        by: &Actor,
+        meta: &ClientMeta,
+    ) -> Result<()> {
+        check_password(password)?;
+        let phc = secrets::hash_password(password)?;
+        self.store
+            .set_password(account.org, account.id, &phc)
+            .await?;
+        let entry = by.entry(
+            meta,
+            AuditKind::Credentials,
+            format!(
+                "password changed for {}; every session and token ended",
+                account.email
+            ),
+        );
+        self.store.append_audit(&entry).await?;
+        Ok(())
+    }
+
+    /// Ends every session and API token of `account` (sign out everywhere).
+    pub async fn sign_out_everywhere(
+        &self,
+        account: &Account,
+        by: &Actor,
+        meta: &ClientMeta,
+    ) -> Result<u64> {
+        let n = self.store.end_all_sessions(account.org, account.id).await?;
+        let entry = by.entry(
+            meta,
+            AuditKind::Member,
+            format!("signed out everywhere: {} ({n} credentials)", account.email),
+        );
+        self.store.append_audit(&entry).await?;
+        Ok(n)
+    }
+
+    /// Checks a login: the account's lock, its password and, when it has one, its second
+    /// factor; records the attempt in the account's organisation (or the server's chain for an
+    /// unknown address). Parallel wrong attempts are counted before any is checked, so the
+    /// lock holds under load.
+    pub async fn check_login(
         &self,
         email: &str,
         password: &str,
         meta: &ClientMeta,
-    ) -> Result<Option<(String, Owner)>> {
-        let owner = self.store.owner_by_email(email).await?;
+    ) -> Result<LoginCheck> {
+        let account = self.store.account_by_email(email).await?;
+        let limits = &self.config.limits;
+        let now = now_secs();
+        let attempt = match &account {
+            Some(a) => Some(
+                self.store
+                    .login_attempt(
+                        a.id,
+                        now,
+                        limits.login_max_failures,
+                        limits.login_lockout_secs,
+                    )
+                    .await?,
+            ),
+            None => None,
+        };
+        if let (Some(a), Some(LoginAttempt::Locked(until))) = (&account, attempt) {
+            self.record_login(Some(a), email, meta, "refused: account locked")
+                .await?;
+            return Ok(LoginCheck::Locked(until));
+        }
         // Verify against a fixed hash when the account does not exist, so timing does not
         // reveal which addresses have accounts.
-        let phc = owner.as_ref().map_or_else(
+        let phc = account.as_ref().map_or_else(
             || "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$H8Kp1dgVbnDwmD6eZsY9Tn7gs5z4p56VRv4wPbt4jIQ".to_owned(),
             |o| o.password_hash.clone(),
         );
-        let ok = secrets::verify_password_async(password.to_owned(), phc).await && owner.is_some();
-        let mut entry = meta.entry(
-            AuditKind::OwnerLogin,
-            if ok {
-                "ok"
-            } else {
-                "refused: wrong e-mail or password"
-            },
-        );
-        entry.actor = Some(email.chars().take(320).collect());
-        self.store.append_audit(&entry).await?;
-        let Some(owner) = owner.filter(|_| ok) else {
-            return Ok(None);
+        let ok = secrets::verify_password_async(password.to_owned(), phc).await;
+        let account = match account {
+            Some(a) if ok => a,
+            // The account's organisation sees failed logins of its members; attempts naming
+            // no account go to the server's own chain.
+            other => {
+                self.record_login(
+                    other.as_ref(),
+                    email,
+                    meta,
+                    "refused: wrong e-mail or password",
+                )
+                .await?;
+                return Ok(LoginCheck::Refused);
+            }
         };
+        if account.has_totp() {
+            return Ok(LoginCheck::NeedsSecondFactor(account));
+        }
+        self.store.login_succeeded(account.id).await?;
+        self.record_login(Some(&account), email, meta, "ok").await?;
+        Ok(LoginCheck::Ok(account))
+    }
+
+    /// Records a login attempt in the audit log.
+    pub async fn record_login(
+        &self,
+        account: Option<&Account>,
+        email: &str,
+        meta: &ClientMeta,
+        outcome: &str,
+    ) -> Result<()> {
+        let mut entry = meta.entry(account.map(|a| a.org), AuditKind::OwnerLogin, outcome);
+        entry.actor = Some(email.chars().take(320).collect());
+        entry.account_id = account.map(|a| a.id);
+        self.store.append_audit(&entry).await?;
+        Ok(())
+    }
+
+    /// Opens a browser session for an account that passed every login check: returns the
+    /// cookie value (absolute lifetime [`crate::Limits::console_session_secs`]).
+    pub async fn open_console_session(&self, account: &Account) -> Result<String> {
         let cookie = secrets::new_owner_secret()?;
         let now = now_secs();
         self.store
-            .add_credential(
-                &secrets::owner_secret_hash(&cookie),
-                owner.id,
-                CredentialKind::Cookie,
+            .add_credential(&NewCredential {
+                token_hash: &secrets::owner_secret_hash(&cookie),
+                account_id: account.id,
+                kind: CredentialKind::Cookie,
+                label: "",
                 now,
-                Some(now + 12 * 3600),
-            )
+                expires_at: now + self.config.limits.console_session_secs,
+            })
             .await?;
-        Ok(Some((cookie, owner)))
+        Ok(cookie)
+    }
+
+    /// Checks an owner's password (and second factor, for accounts that have one, as
+    /// `second_factor`) and opens a browser session; records the attempt. Returns the cookie
+    /// value, or why not.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        second_factor: Option<&str>,
+        meta: &ClientMeta,
+    ) -> Result<Result<(String, Account), LoginRefusal>> {
+        let account = match self.check_login(email, password, meta).await? {
+            LoginCheck::Ok(a) => a,
+            LoginCheck::Refused => return Ok(Err(LoginRefusal::WrongPassword)),
+            LoginCheck::Locked(until) => return Ok(Err(LoginRefusal::Locked(until))),
+            LoginCheck::NeedsSecondFactor(a) => {
+                let Some(code) = second_factor else {
+                    return Ok(Err(LoginRefusal::SecondFactorRequired));
+                };
+                if !self.check_second_factor(&a, code).await? {
+                    self.record_login(Some(&a), email, meta, "refused: wrong second factor")
+                        .await?;
+                    return Ok(Err(LoginRefusal::WrongSecondFactor));
+                }
+                self.store.login_succeeded(a.id).await?;
+                self.record_login(Some(&a), email, meta, "ok (second factor)")
+                    .await?;
+                a
+            }
+        };
+        if account.org_requires_totp && !account.has_totp() {
+            return Ok(Err(LoginRefusal::EnrolmentRequired(account)));
+        }
+        let cookie = self.open_console_session(&account).await?;
+        Ok(Ok((cookie, account)))
     }
 
     /// Stores an envelope file already sealed under `key` (the CLI seals with constant memory,
@@ -160,7 +469,7 @@ impl AppState {
         path: &Path,
         title: &str,
         key: &ContentKey,
-        actor: &str,
+        actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<DocumentRecord> {
         let mut file = tokio::fs::File::open(path)
@@ -199,7 +508,7 @@ impl AppState {
         &self,
         plaintext: &[u8],
         title: &str,
-        actor: &str,
+        actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<DocumentRecord> {
         let key = ContentKey::from_bytes(secrets::random()?);
@@ -231,11 +540,12 @@ impl AppState {
         envelope_len: u64,
         key: &ContentKey,
         title: &str,
-        actor: &str,
+        actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<DocumentRecord> {
         let doc = header.document_id();
         let record = DocumentRecord {
+            org: actor.org,
             id: doc.to_string(),
             title: title.chars().take(200).collect(),
             media_type: header.media_type().to_owned(),
@@ -246,9 +556,8 @@ impl AppState {
             created_at: now_secs(),
         };
         self.store.insert_document(&record).await?;
-        let mut entry = meta.entry(AuditKind::DocumentSealed, record.title.clone());
+        let mut entry = actor.entry(meta, AuditKind::DocumentSealed, record.title.clone());
         entry.document_id = Some(record.id.clone());
-        entry.actor = Some(actor.to_owned());
         self.store.append_audit(&entry).await?;
         Ok(record)
     }
@@ -257,7 +566,7 @@ impl AppState {
     pub async fn create_link(
         &self,
         req: &NewLink,
-        actor: &str,
+        actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<CreatedLink> {
         check_email(&req.recipient)?;
@@ -265,7 +574,7 @@ impl AppState {
             .context("document id must be 32 hexadecimal digits")?;
         let doc = self
             .store
-            .document(&doc.to_string())
+            .document(actor.org, &doc.to_string())
             .await?
             .with_context(|| format!("no document {}", req.document_id))?;
         let lifetime = req.expires_in_secs.unwrap_or(DEFAULT_LINK_SECS);
@@ -283,6 +592,7 @@ impl AppState {
         };
         let now = now_secs();
         let link = LinkRecord {
+            org: actor.org,
             id: format!("lnk_{}", hex::encode(secrets::random::<8>()?)),
             token_hash: secrets::link_token_hash(&token)
                 .expect("fresh token is well formed")
@@ -303,7 +613,8 @@ impl AppState {
             revoked_at: None,
         };
         self.store.insert_link(&link).await?;
-        let mut entry = meta.entry(
+        let mut entry = actor.entry(
+            meta,
             AuditKind::LinkCreated,
             format!(
                 "to {} until {}{}{}",
@@ -317,7 +628,6 @@ impl AppState {
         );
         entry.link_id = Some(link.id.clone());
         entry.document_id = Some(link.document_id.clone());
-        entry.actor = Some(actor.to_owned());
         self.store.append_audit(&entry).await?;
         let url = format!("{}/v/{token}", self.config.public_url.trim_end_matches('/'));
         Ok(CreatedLink {
@@ -330,27 +640,29 @@ impl AppState {
     /// Revokes a link: no licence or renewal is granted afterwards and open viewers are told
     /// at once (this process) or within a second (other processes, through the revocation feed).
     /// Returns `false` if it was already revoked.
-    pub async fn revoke(&self, link_id: &str, actor: &str, meta: &ClientMeta) -> Result<bool> {
+    pub async fn revoke(&self, link_id: &str, actor: &Actor, meta: &ClientMeta) -> Result<bool> {
         let link = self
             .store
-            .link(link_id)
+            .link(actor.org, link_id)
             .await?
             .with_context(|| format!("no link {link_id}; `veilmark links` lists them"))?;
-        let done = self.store.revoke_link(&link.id, now_secs()).await?;
+        let done = self
+            .store
+            .revoke_link(actor.org, &link.id, now_secs())
+            .await?;
         if done {
-            let mut entry = meta.entry(AuditKind::Revoke, format!("to {}", link.recipient));
+            let mut entry = actor.entry(meta, AuditKind::Revoke, format!("to {}", link.recipient));
             entry.link_id = Some(link.id.clone());
             entry.document_id = Some(link.document_id.clone());
-            entry.actor = Some(actor.to_owned());
             self.store.append_audit(&entry).await?;
             let _ = self.revocations.send(link.id);
         }
         Ok(done)
     }
 
-    /// The whole audit log.
-    pub async fn audit_log(&self) -> Result<Vec<AuditEntry>> {
-        self.store.audit_entries().await
+    /// The whole audit log of `org`.
+    pub async fn audit_log(&self, org: OrgId) -> Result<Vec<AuditEntry>> {
+        self.store.audit_entries(Some(org)).await
     }
 }
 
@@ -360,7 +672,18 @@ pub fn blob_path(doc: DocumentId) -> BlobPath {
     veilmark_store::envelope_blob(&doc.to_string())
 }
 
-fn check_email(email: &str) -> Result<()> {
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < 12 {
+        bail!("the password must be at least 12 characters long");
+    }
+    if password.len() > 1024 {
+        bail!("the password must be at most 1024 bytes long");
+    }
+    Ok(())
+}
+
+/// Checks an e-mail address's shape (what a recipient or a member is known by).
+pub fn check_email(email: &str) -> Result<()> {
     let ok = email.len() <= 320
         && email.split_once('@').is_some_and(|(user, host)| {
             !user.is_empty() && host.contains('.') && !host.starts_with('.')

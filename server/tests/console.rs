@@ -37,7 +37,7 @@ async fn log_in(s: &TestServer) -> Browser {
         .await
         .unwrap();
     assert_eq!(resp.status(), 303);
-    assert_eq!(resp.headers()["location"], "/console/documents");
+    assert_eq!(resp.headers()["location"], "/console");
     let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),
@@ -173,7 +173,7 @@ async fn form_posts_without_the_session_csrf_token_are_refused() {
     assert!(
         s.state
             .store
-            .link(&link.link.id)
+            .link(s.org, &link.link.id)
             .await
             .unwrap()
             .unwrap()
@@ -238,7 +238,7 @@ async fn links_are_created_shown_once_and_revoked_with_one_click() {
         "the link is shown"
     );
     assert!(html.contains("new-pass"), "the passcode is shown");
-    let links = s.state.store.list_links().await.unwrap();
+    let links = s.state.store.list_links(s.org).await.unwrap();
     let l = &links[0];
     assert_eq!(l.recipient, "bob@supplier.example");
     assert_eq!(l.max_views, Some(5));
@@ -266,7 +266,7 @@ async fn links_are_created_shown_once_and_revoked_with_one_click() {
     assert!(
         s.state
             .store
-            .link(&l.id)
+            .link(s.org, &l.id)
             .await
             .unwrap()
             .unwrap()
@@ -308,7 +308,7 @@ async fn audit_filters_export_and_show_chain_status() {
     s.state
         .revoke(
             &link.link.id,
-            OWNER,
+            &s.operator(),
             &veilmark_server::service::ClientMeta::cli(),
         )
         .await
@@ -359,7 +359,7 @@ struct Planted<'a> {
 /// Plants hits through the evidence store the crawler writes to (catalog reference, run, WARC
 /// records, hits) and returns their ids in order.
 async fn plant(s: &TestServer, planted: &[Planted<'_>]) -> Vec<i64> {
-    let ev = &s.state.evidence;
+    let ev = &s.state.evidence(s.org);
     let (run, _) = ev.resume_or_start_run("shop").await.unwrap();
     let mut warc = ev.warc_writer(run).unwrap();
     let page_headers = vec![("Content-Type".to_owned(), "text/html".to_owned())];
@@ -418,7 +418,7 @@ async fn plant(s: &TestServer, planted: &[Planted<'_>]) -> Vec<i64> {
 async fn add_reference(s: &TestServer, source_path: &str) -> i64 {
     let (id, _) = s
         .state
-        .evidence
+        .evidence(s.org)
         .add_reference(&NewReference {
             sku: "BRK-100",
             title: Some("Bracket"),
@@ -565,7 +565,7 @@ async fn hits_are_confirmed_dismissed_and_noted_one_by_one_and_in_bulk() {
         )
         .await;
     assert_eq!(r.status(), 303);
-    let hits = veilmark_server::http::console::review::all_hits(&s.state)
+    let hits = veilmark_server::http::console::review::all_hits(&s.state, s.org)
         .await
         .unwrap();
     let by_id = |id: i64| hits.iter().find(|h| h.id == id).unwrap();

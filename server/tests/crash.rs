@@ -34,13 +34,12 @@ fn child_server() {
         config.www_dir = None;
         config.limits = common::relaxed();
         let state = AppState::open(config).await.unwrap();
+        let owner = veilmark_server::service::Actor::operator(
+            state.org_named("default").await.unwrap().id,
+            common::OWNER,
+        );
         let doc = state
-            .ingest_plaintext(
-                common::PLAINTEXT,
-                "Bracket",
-                common::OWNER,
-                &ClientMeta::cli(),
-            )
+            .ingest_plaintext(common::PLAINTEXT, "Bracket", &owner, &ClientMeta::cli())
             .await
             .unwrap();
         let link = state
@@ -52,7 +51,7 @@ fn child_server() {
                     max_views: None,
                     passcode: false,
                 },
-                common::OWNER,
+                &owner,
                 &ClientMeta::cli(),
             )
             .await
@@ -133,7 +132,8 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_grant() {
     let store = SqliteStore::open(&DataDir::new(dir.path()), Durability::Full)
         .await
         .unwrap();
-    let entries = store.audit_entries().await.unwrap();
+    let org = store.org_by_name("default").await.unwrap().unwrap().id;
+    let entries = store.audit_entries(Some(org)).await.unwrap();
     audit::verify(&entries).expect("chain intact after kill -9");
     let granted: std::collections::HashSet<&str> = entries
         .iter()

@@ -4,6 +4,7 @@
 //! links once per crate instead of once per file. Run one group with `cargo test -p
 //! veilmark-server --test server MODULE::`.
 
+mod access;
 mod common;
 mod connections;
 mod console;

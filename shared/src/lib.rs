@@ -12,6 +12,8 @@
 //! - [`licence`]: the signed licence a viewer needs to open a document, specified in
 //!   `docs/licence.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
+//! - [`totp`]: time-based one-time passwords (RFC 6238) and recovery codes for an owner's
+//!   second factor, specified in `docs/totp.md`.
 //! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
 //! - [`watermark`]: the invisible forensic watermark that names the viewing session in every
 //!   frame, specified in `docs/watermark.md`.
@@ -27,6 +29,7 @@ pub mod envelope;
 pub mod hash;
 pub mod licence;
 pub mod media;
+pub mod totp;
 pub mod visible;
 pub mod watermark;
 pub mod wire;

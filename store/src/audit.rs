@@ -10,8 +10,16 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-/// Domain separation for the canonical row encoding.
-const ROW_CONTEXT: &[u8] = b"veilmark/audit/v1";
+use crate::tenancy::OrgId;
+
+/// Domain separation for the canonical row encoding of format 1 (entries written before
+/// organisations existed).
+const ROW_CONTEXT_V1: &[u8] = b"veilmark/audit/v1";
+/// Format 2 also covers the organisation and the acting account.
+const ROW_CONTEXT_V2: &[u8] = b"veilmark/audit/v2";
+
+/// The row format new entries are written in.
+pub const CURRENT_FORMAT: i64 = 2;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +40,12 @@ pub enum AuditKind {
     OwnerLogin,
     /// A document was sealed into the store.
     DocumentSealed,
+    /// An account was added, changed role, was removed, or had every session ended.
+    Member,
+    /// An account's password, second factor or API tokens changed.
+    Credentials,
+    /// An organisation setting changed.
+    Settings,
 }
 
 impl AuditKind {
@@ -47,13 +61,21 @@ impl AuditKind {
             Self::Revoke => "revoke",
             Self::OwnerLogin => "owner-login",
             Self::DocumentSealed => "document-sealed",
+            Self::Member => "member",
+            Self::Credentials => "credentials",
+            Self::Settings => "settings",
         }
     }
 }
 
-/// An entry to append; the store assigns sequence number, time and hashes.
+/// An entry to append; the store assigns sequence number and hashes.
 #[derive(Debug, Clone, Default)]
 pub struct NewAuditEntry {
+    /// The organisation whose chain it joins; `None`: the server's own chain (a login attempt
+    /// naming no account).
+    pub org: Option<OrgId>,
+    /// The acting account, if an account acted.
+    pub account_id: Option<i64>,
     /// What happened (an [`AuditKind`] name).
     pub kind: &'static str,
     /// The link concerned.
@@ -90,8 +112,15 @@ impl NewAuditEntry {
 /// An entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
-    /// Position in the log, from 1, without gaps.
+    /// Position in its organisation's chain, from 1, without gaps.
     pub seq: i64,
+    /// The organisation (row id) whose chain it is in; `None`: the server's chain.
+    pub org_id: Option<i64>,
+    /// The acting account (row id).
+    pub account_id: Option<i64>,
+    /// Row format: 1 (written before organisations; the hash covers neither of the two
+    /// fields above) or 2.
+    pub format: i64,
     /// Time in unix milliseconds.
     pub at_ms: i64,
     /// What happened.
@@ -123,15 +152,24 @@ fn as_hex<S: serde::Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Erro
 }
 
 /// The canonical encoding hashed into the chain: the context string, then `seq` and `at_ms` as
-/// 8-byte big-endian integers, then each text field (kind, link, session, document, actor, ip,
-/// user agent, detail) as a 4-byte big-endian length and its UTF-8 bytes, with length
-/// `0xFFFF_FFFF` and no bytes for an absent field.
+/// 8-byte big-endian integers, then (format 2 only) the organisation and the account as 8-byte
+/// big-endian integers with -1 for absent, then each text field (kind, link, session, document,
+/// actor, ip, user agent, detail) as a 4-byte big-endian length and its UTF-8 bytes, with
+/// length `0xFFFF_FFFF` and no bytes for an absent field.
 #[must_use]
 pub fn canonical_bytes(e: &AuditEntry) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + e.detail.len());
-    out.extend_from_slice(ROW_CONTEXT);
-    out.extend_from_slice(&e.seq.to_be_bytes());
-    out.extend_from_slice(&e.at_ms.to_be_bytes());
+    let mut out = Vec::with_capacity(144 + e.detail.len());
+    if e.format == 1 {
+        out.extend_from_slice(ROW_CONTEXT_V1);
+        out.extend_from_slice(&e.seq.to_be_bytes());
+        out.extend_from_slice(&e.at_ms.to_be_bytes());
+    } else {
+        out.extend_from_slice(ROW_CONTEXT_V2);
+        out.extend_from_slice(&e.seq.to_be_bytes());
+        out.extend_from_slice(&e.at_ms.to_be_bytes());
+        out.extend_from_slice(&e.org_id.unwrap_or(-1).to_be_bytes());
+        out.extend_from_slice(&e.account_id.unwrap_or(-1).to_be_bytes());
+    }
     let mut field = |v: Option<&str>| match v {
         None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
         Some(s) => {
@@ -160,12 +198,15 @@ pub fn chain_hash(prev_hash: &[u8; 32], entry: &AuditEntry) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// Builds the stored entry that follows `prev` (`None` for the first entry).
+/// Builds the stored entry that follows `prev` in the same chain (`None` for the first entry).
 #[must_use]
 pub fn next_entry(prev: Option<(i64, [u8; 32])>, new: &NewAuditEntry) -> AuditEntry {
     let (prev_seq, prev_hash) = prev.unwrap_or((0, [0; 32]));
     let mut entry = AuditEntry {
         seq: prev_seq + 1,
+        org_id: new.org.map(OrgId::get),
+        account_id: new.account_id,
+        format: CURRENT_FORMAT,
         at_ms: new.at_ms,
         kind: new.kind.to_owned(),
         link_id: new.link_id.clone(),
@@ -210,7 +251,8 @@ pub enum ChainError {
     },
 }
 
-/// Verifies the whole chain; returns the number of entries and the head hash.
+/// Verifies one whole chain (one organisation's entries, in order); returns the number of
+/// entries and the head hash.
 pub fn verify(entries: &[AuditEntry]) -> Result<(usize, [u8; 32]), ChainError> {
     let mut prev_seq = 0;
     let mut prev_hash = [0u8; 32];
@@ -252,14 +294,17 @@ pub fn to_csv(entries: &[AuditEntry]) -> String {
         }
     }
     let mut out = String::from(
-        "seq,at_ms,kind,link_id,session_id,document_id,actor,ip,user_agent,detail,prev_hash,hash\n",
+        "seq,at_ms,kind,link_id,session_id,document_id,actor,ip,user_agent,detail,prev_hash,hash,org_id,account_id,format\n",
     );
     for e in entries {
         let seq = e.seq.to_string();
         let at = e.at_ms.to_string();
         let prev = hex::encode(e.prev_hash);
         let hash = hex::encode(e.hash);
-        let cells: [&str; 12] = [
+        let org = e.org_id.map(|o| o.to_string()).unwrap_or_default();
+        let account = e.account_id.map(|a| a.to_string()).unwrap_or_default();
+        let format = e.format.to_string();
+        let cells: [&str; 15] = [
             &seq,
             &at,
             &e.kind,
@@ -272,6 +317,9 @@ pub fn to_csv(entries: &[AuditEntry]) -> String {
             &e.detail,
             &prev,
             &hash,
+            &org,
+            &account,
+            &format,
         ];
         for (i, c) in cells.iter().enumerate() {
             if i > 0 {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::tenancy::OrgId;
 use crate::warc::{WarcReadError, WarcRecord, WarcWriter};
 use crate::{DataDir, StoreResult};
 
@@ -139,46 +140,64 @@ pub struct Seen {
     pub hit: bool,
 }
 
-/// Storage of the catalog, crawl state, hits and reviews.
+/// Storage of the catalog, crawl state, hits and reviews. Every method reads and writes one
+/// organisation's rows only: `org` is the first argument of each.
 #[async_trait]
 pub trait EvidenceStore: Send + Sync + 'static {
     /// Adds a reference; returns its id and whether it was new (same SKU + bytes = same row).
-    async fn add_reference(&self, reference: &NewReference<'_>) -> StoreResult<(i64, bool)>;
+    async fn add_reference(
+        &self,
+        org: OrgId,
+        reference: &NewReference<'_>,
+    ) -> StoreResult<(i64, bool)>;
     /// Every catalog entry, oldest first.
-    async fn references(&self) -> StoreResult<Vec<ReferenceRow>>;
+    async fn references(&self, org: OrgId) -> StoreResult<Vec<ReferenceRow>>;
     /// Where reference `id`'s image was added from.
-    async fn reference_source(&self, id: i64) -> StoreResult<Option<String>>;
+    async fn reference_source(&self, org: OrgId, id: i64) -> StoreResult<Option<String>>;
     /// A number that grows whenever the catalog grows (re-crawls re-match when it changes).
-    async fn catalog_generation(&self) -> StoreResult<i64>;
+    async fn catalog_generation(&self, org: OrgId) -> StoreResult<i64>;
 
     /// The unfinished run of `profile` if there is one (a crash or kill), else a new run.
     /// Returns `(run id, resumed)`.
-    async fn resume_or_start_run(&self, profile: &str) -> StoreResult<(i64, bool)>;
+    async fn resume_or_start_run(&self, org: OrgId, profile: &str) -> StoreResult<(i64, bool)>;
     /// Marks a run finished with its counters.
-    async fn finish_run(&self, run: i64, pages: u64, images: u64) -> StoreResult<()>;
+    async fn finish_run(&self, org: OrgId, run: i64, pages: u64, images: u64) -> StoreResult<()>;
     /// Adds a URL to a run's frontier; false if it was already there.
-    async fn enqueue(&self, run: i64, url: &str, depth: u32) -> StoreResult<bool>;
+    async fn enqueue(&self, org: OrgId, run: i64, url: &str, depth: u32) -> StoreResult<bool>;
     /// Sets the state of a frontier entry (`done`, `failed`, `skipped`).
-    async fn set_frontier_state(&self, run: i64, url: &str, state: &str) -> StoreResult<()>;
+    async fn set_frontier_state(
+        &self,
+        org: OrgId,
+        run: i64,
+        url: &str,
+        state: &str,
+    ) -> StoreResult<()>;
     /// Every frontier URL of a run with its depth and state, in the order they were added.
-    async fn frontier(&self, run: i64) -> StoreResult<Vec<(String, u32, String)>>;
+    async fn frontier(&self, org: OrgId, run: i64) -> StoreResult<Vec<(String, u32, String)>>;
     /// What was seen at a page or image URL last time.
-    async fn seen(&self, table: SeenTable, url: &str) -> StoreResult<Option<Seen>>;
+    async fn seen(&self, org: OrgId, table: SeenTable, url: &str) -> StoreResult<Option<Seen>>;
     /// Records what was seen at a URL.
-    async fn record_seen(&self, table: SeenTable, url: &str, seen: &Seen) -> StoreResult<()>;
+    async fn record_seen(
+        &self,
+        org: OrgId,
+        table: SeenTable,
+        url: &str,
+        seen: &Seen,
+    ) -> StoreResult<()>;
 
     /// Stores a hit unless the same (page, image bytes, cause) is already stored; true if new.
-    async fn insert_hit(&self, run: i64, hit: &HitRecord) -> StoreResult<bool>;
+    async fn insert_hit(&self, org: OrgId, run: i64, hit: &HitRecord) -> StoreResult<bool>;
     /// Every stored hit of a marketplace (all runs), oldest first.
-    async fn hits(&self, marketplace: &str) -> StoreResult<Vec<HitRecord>>;
+    async fn hits(&self, org: OrgId, marketplace: &str) -> StoreResult<Vec<HitRecord>>;
     /// The newest `limit` hits with their review state, newest first.
-    async fn reviewed_hits(&self, limit: u32) -> StoreResult<Vec<ReviewedHit>>;
+    async fn reviewed_hits(&self, org: OrgId, limit: u32) -> StoreResult<Vec<ReviewedHit>>;
     /// One hit with its review state.
-    async fn reviewed_hit(&self, id: i64) -> StoreResult<Option<ReviewedHit>>;
+    async fn reviewed_hit(&self, org: OrgId, id: i64) -> StoreResult<Option<ReviewedHit>>;
     /// Sets the review state (and, if given, the note) of the hits `ids` that exist, in one
     /// transaction; returns how many were updated.
     async fn set_review(
         &self,
+        org: OrgId,
         ids: &[i64],
         state: Option<&str>,
         note: Option<&str>,
@@ -187,23 +206,129 @@ pub trait EvidenceStore: Send + Sync + 'static {
     ) -> StoreResult<u64>;
 }
 
-/// Evidence storage and the data directory its WARC files live in; cheap to clone.
+/// One organisation's evidence: the store, that organisation, and the data directory whose
+/// evidence files its hits point into. Cheap to clone. Every call is scoped to the
+/// organisation it was made for.
 #[derive(Clone)]
 pub struct Evidence {
     store: Arc<dyn EvidenceStore>,
     data: DataDir,
+    org: OrgId,
 }
 
 impl Evidence {
-    /// Wraps any [`EvidenceStore`] whose evidence files are under `data`.
-    pub fn new(store: Arc<dyn EvidenceStore>, data: DataDir) -> Self {
-        Self { store, data }
+    /// Wraps any [`EvidenceStore`] whose evidence files are under `data`, for `org`.
+    pub fn new(store: Arc<dyn EvidenceStore>, data: DataDir, org: OrgId) -> Self {
+        Self { store, data, org }
     }
 
-    /// Opens the embedded SQLite store of `data` for crawling (creating it if needed).
-    pub async fn open(data: &DataDir) -> anyhow::Result<Self> {
+    /// Opens the embedded SQLite store of `data` for crawling (creating it if needed), for the
+    /// organisation named `org`.
+    pub async fn open(data: &DataDir, org: &str) -> anyhow::Result<Self> {
         let store = crate::SqliteStore::open(data, crate::Durability::Normal).await?;
-        Ok(Self::new(Arc::new(store), data.clone()))
+        let found = crate::MetaStore::org_by_name(&store, org)
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!("no organisation {org:?}; create it with `veilmark org add`")
+            })?;
+        Ok(Self::new(Arc::new(store), data.clone(), found.id))
+    }
+
+    /// The organisation this handle reads and writes.
+    #[must_use]
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// See [`EvidenceStore::add_reference`].
+    pub async fn add_reference(&self, r: &NewReference<'_>) -> StoreResult<(i64, bool)> {
+        self.store.add_reference(self.org, r).await
+    }
+
+    /// See [`EvidenceStore::references`].
+    pub async fn references(&self) -> StoreResult<Vec<ReferenceRow>> {
+        self.store.references(self.org).await
+    }
+
+    /// See [`EvidenceStore::reference_source`].
+    pub async fn reference_source(&self, id: i64) -> StoreResult<Option<String>> {
+        self.store.reference_source(self.org, id).await
+    }
+
+    /// See [`EvidenceStore::catalog_generation`].
+    pub async fn catalog_generation(&self) -> StoreResult<i64> {
+        self.store.catalog_generation(self.org).await
+    }
+
+    /// See [`EvidenceStore::resume_or_start_run`].
+    pub async fn resume_or_start_run(&self, profile: &str) -> StoreResult<(i64, bool)> {
+        self.store.resume_or_start_run(self.org, profile).await
+    }
+
+    /// See [`EvidenceStore::finish_run`].
+    pub async fn finish_run(&self, run: i64, pages: u64, images: u64) -> StoreResult<()> {
+        self.store.finish_run(self.org, run, pages, images).await
+    }
+
+    /// See [`EvidenceStore::enqueue`].
+    pub async fn enqueue(&self, run: i64, url: &str, depth: u32) -> StoreResult<bool> {
+        self.store.enqueue(self.org, run, url, depth).await
+    }
+
+    /// See [`EvidenceStore::set_frontier_state`].
+    pub async fn set_frontier_state(&self, run: i64, url: &str, state: &str) -> StoreResult<()> {
+        self.store
+            .set_frontier_state(self.org, run, url, state)
+            .await
+    }
+
+    /// See [`EvidenceStore::frontier`].
+    pub async fn frontier(&self, run: i64) -> StoreResult<Vec<(String, u32, String)>> {
+        self.store.frontier(self.org, run).await
+    }
+
+    /// See [`EvidenceStore::seen`].
+    pub async fn seen(&self, table: SeenTable, url: &str) -> StoreResult<Option<Seen>> {
+        self.store.seen(self.org, table, url).await
+    }
+
+    /// See [`EvidenceStore::record_seen`].
+    pub async fn record_seen(&self, table: SeenTable, url: &str, seen: &Seen) -> StoreResult<()> {
+        self.store.record_seen(self.org, table, url, seen).await
+    }
+
+    /// See [`EvidenceStore::insert_hit`].
+    pub async fn insert_hit(&self, run: i64, hit: &HitRecord) -> StoreResult<bool> {
+        self.store.insert_hit(self.org, run, hit).await
+    }
+
+    /// See [`EvidenceStore::hits`].
+    pub async fn hits(&self, marketplace: &str) -> StoreResult<Vec<HitRecord>> {
+        self.store.hits(self.org, marketplace).await
+    }
+
+    /// See [`EvidenceStore::reviewed_hits`].
+    pub async fn reviewed_hits(&self, limit: u32) -> StoreResult<Vec<ReviewedHit>> {
+        self.store.reviewed_hits(self.org, limit).await
+    }
+
+    /// See [`EvidenceStore::reviewed_hit`].
+    pub async fn reviewed_hit(&self, id: i64) -> StoreResult<Option<ReviewedHit>> {
+        self.store.reviewed_hit(self.org, id).await
+    }
+
+    /// See [`EvidenceStore::set_review`].
+    pub async fn set_review(
+        &self,
+        ids: &[i64],
+        state: Option<&str>,
+        note: Option<&str>,
+        reviewer: &str,
+        now: i64,
+    ) -> StoreResult<u64> {
+        self.store
+            .set_review(self.org, ids, state, note, reviewer, now)
+            .await
     }
 
     /// The data directory.
@@ -239,7 +364,7 @@ impl Evidence {
     /// Reads the image reference `id` was added from: the path as stored, and for a relative
     /// one also under the data directory (the server may run elsewhere than `catalog add` did).
     pub async fn reference_image(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
-        let Some(path) = self.store.reference_source(id).await? else {
+        let Some(path) = self.reference_source(id).await? else {
             return Ok(None);
         };
         let path = std::path::PathBuf::from(path);
@@ -253,13 +378,6 @@ impl Evidence {
             }
         }
         Ok(None)
-    }
-}
-
-impl std::ops::Deref for Evidence {
-    type Target = dyn EvidenceStore;
-    fn deref(&self) -> &Self::Target {
-        &*self.store
     }
 }
 

@@ -5,7 +5,9 @@
 //! data directory (`docs/architecture.md` has the table of what lives where).
 //!
 //! - [`DataDir`]: the layout of a data directory and its key files.
-//! - [`MetaStore`]: owners, credentials, documents, links, sessions, nonces, revocations, audit.
+//! - [`tenancy`]: organisations, accounts and roles; the [`OrgId`] every tenant query takes.
+//! - [`MetaStore`]: organisations, accounts, credentials, documents, links, sessions, nonces,
+//!   revocations, audit.
 //! - [`EvidenceStore`] (through the [`Evidence`] handle): catalog, crawl state, hits, reviews.
 //! - [`warc`]: the WARC/1.1 evidence files hits point into.
 //! - [`audit`]: the audit log's hash chain.
@@ -18,12 +20,14 @@ mod data_dir;
 pub mod evidence;
 pub mod meta;
 mod sqlite;
+pub mod tenancy;
 pub mod warc;
 
 pub use data_dir::{DataDir, KeyFile};
 pub use evidence::{Evidence, EvidenceStore};
 pub use meta::MetaStore;
 pub use sqlite::{Durability, SqliteStore};
+pub use tenancy::{Account, OrgId, Organisation, Permission, Role};
 
 /// A storage failure. Backends map their own errors into this; the server turns it into a 500
 /// without showing the details to the client.

@@ -1,5 +1,10 @@
-//! The server's state behind one trait: owners and their credentials, documents, links,
-//! viewing sessions, request nonces, the revocation feed and the audit log.
+//! The server's state behind one trait: organisations, accounts and their credentials,
+//! documents, links, viewing sessions, request nonces, the revocation feed and the audit log.
+//!
+//! Everything a tenant owns is read and written with its [`OrgId`] as an argument (see
+//! [`crate::tenancy`]); the few lookups without one are those where the secret presented is
+//! itself the authority (a link token, a viewing session, a credential) or the operator's own
+//! commands on the data directory.
 //!
 //! Handlers and the owner service only see [`MetaStore`] and plain records, so a PostgreSQL
 //! implementation (or S3-compatible blobs, through `object_store`'s own backends) can be added
@@ -9,27 +14,21 @@
 use async_trait::async_trait;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
+use crate::tenancy::{Account, OrgId, Organisation, Role};
 
 pub use crate::StoreResult;
 
-/// An owner account.
-#[derive(Debug, Clone)]
-pub struct Owner {
-    /// Row id.
-    pub id: i64,
-    /// Login e-mail address.
-    pub email: String,
-    /// argon2id PHC string.
-    pub password_hash: String,
-}
-
-/// Which kind of owner credential a secret is.
+/// Which kind of account credential a secret is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialKind {
     /// Browser session cookie.
     Cookie,
     /// CLI / automation API token.
     ApiToken,
+    /// A login whose password was right, waiting for the second factor (minutes).
+    SecondFactor,
+    /// A one-time link for a new member to choose a password.
+    SetPassword,
 }
 
 impl CredentialKind {
@@ -39,13 +38,78 @@ impl CredentialKind {
         match self {
             Self::Cookie => "cookie",
             Self::ApiToken => "api-token",
+            Self::SecondFactor => "second-factor",
+            Self::SetPassword => "set-password",
         }
     }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Cookie,
+            Self::ApiToken,
+            Self::SecondFactor,
+            Self::SetPassword,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A credential to store: only the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct NewCredential<'a> {
+    /// SHA-256 of the secret.
+    pub token_hash: &'a [u8; 32],
+    /// The account it authenticates.
+    pub account_id: i64,
+    /// What it is.
+    pub kind: CredentialKind,
+    /// A label the member chose (API tokens).
+    pub label: &'a str,
+    /// Creation time, unix seconds.
+    pub now: i64,
+    /// Absolute end, unix seconds.
+    pub expires_at: i64,
+}
+
+/// A stored credential, without its secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CredentialInfo {
+    /// Public id (`tok_…`).
+    pub id: String,
+    /// The account.
+    pub account_id: i64,
+    /// `cookie`, `api-token`, …
+    pub kind: &'static str,
+    /// The member's label.
+    pub label: String,
+    /// Creation time, unix seconds.
+    pub created_at: i64,
+    /// Absolute end, unix seconds.
+    pub expires_at: i64,
+    /// Last time it authenticated a request (updated at most once a minute).
+    pub last_used_at: Option<i64>,
+}
+
+/// How a credential is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialCheck {
+    /// The kind the request presented.
+    pub kind: CredentialKind,
+    /// The time now, unix seconds.
+    pub now: i64,
+    /// Refuse it when unused for longer than this (console idle timeout).
+    pub idle_secs: Option<i64>,
 }
 
 /// A sealed document in the store.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DocumentRecord {
+    /// The organisation it belongs to.
+    #[serde(skip)]
+    pub org: OrgId,
     /// 32 hex digits.
     pub id: String,
     /// Human title.
@@ -69,6 +133,9 @@ pub struct DocumentRecord {
 /// A protected link.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LinkRecord {
+    /// The organisation it belongs to (its document's).
+    #[serde(skip)]
+    pub org: OrgId,
     /// Public id (what `veilmark revoke` takes).
     pub id: String,
     /// SHA-256 of the link token; the token itself is never stored.
@@ -130,62 +197,167 @@ pub enum ViewRefusal {
     LimitReached,
 }
 
-/// Metadata storage: owners, documents, links, sessions, nonces and the audit log.
+/// Why a passcode attempt was not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasscodeAttempt {
+    /// Counted: the attempt's number since the last success or lock (from 1). The link was
+    /// locked by this very attempt when the number reached the limit.
+    Counted(i64),
+    /// The link is locked until this time (unix seconds); the attempt was not checked.
+    Locked(i64),
+}
+
+/// Why a login could not even be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Counted; the password may be checked.
+    Counted(i64),
+    /// The account is locked until this time (unix seconds).
+    Locked(i64),
+}
+
+/// Metadata storage: organisations, accounts, documents, links, sessions, nonces and the
+/// audit log.
 #[async_trait]
 pub trait MetaStore: Send + Sync + 'static {
-    /// Creates an owner account; fails if the e-mail is taken.
-    async fn create_owner(&self, email: &str, password_hash: &str, now: i64) -> StoreResult<i64>;
-    /// Looks an owner up by e-mail.
-    async fn owner_by_email(&self, email: &str) -> StoreResult<Option<Owner>>;
-    /// Stores a credential (SHA-256 of the secret).
-    async fn add_credential(
+    /// Creates an organisation; fails if the name is taken (case-insensitive).
+    async fn create_org(&self, name: &str, now: i64) -> StoreResult<OrgId>;
+    /// An organisation by name (case-insensitive).
+    async fn org_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
+    /// An organisation by id.
+    async fn org(&self, org: OrgId) -> StoreResult<Organisation>;
+    /// Every organisation, by name.
+    async fn list_orgs(&self) -> StoreResult<Vec<Organisation>>;
+    /// Sets whether every member of `org` must use a second factor.
+    async fn set_org_require_totp(&self, org: OrgId, required: bool) -> StoreResult<()>;
+
+    /// Creates an account in `org`; fails if the e-mail is taken anywhere on the server.
+    async fn create_account(
         &self,
-        token_hash: &[u8; 32],
-        owner_id: i64,
-        kind: CredentialKind,
+        org: OrgId,
+        email: &str,
+        password_hash: &str,
+        role: Role,
         now: i64,
-        expires_at: Option<i64>,
+    ) -> StoreResult<i64>;
+    /// Looks an account up by e-mail, in any organisation (logins, the operator's CLI).
+    async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
+    /// An account of `org` by id.
+    async fn account(&self, org: OrgId, id: i64) -> StoreResult<Option<Account>>;
+    /// The accounts of `org`, by e-mail.
+    async fn list_accounts(&self, org: OrgId) -> StoreResult<Vec<Account>>;
+    /// Changes the role of an account of `org`; `false` if there is no such account.
+    async fn set_role(&self, org: OrgId, id: i64, role: Role) -> StoreResult<bool>;
+    /// Deletes an account of `org` with every credential it holds; `false` if none.
+    async fn remove_account(&self, org: OrgId, id: i64) -> StoreResult<bool>;
+    /// Sets an account's password hash and, in the same transaction, ends every session and
+    /// token it holds (a changed password signs out everywhere).
+    async fn set_password(&self, org: OrgId, id: i64, password_hash: &str) -> StoreResult<()>;
+    /// Counts a login attempt before the password is checked, atomically: refused while the
+    /// account is locked; the attempt that reaches `max_failures` locks it for `lock_secs`.
+    async fn login_attempt(
+        &self,
+        id: i64,
+        now: i64,
+        max_failures: i64,
+        lock_secs: i64,
+    ) -> StoreResult<LoginAttempt>;
+    /// Clears the failed-login count (and a lock the successful attempt itself reached) after a
+    /// complete, successful login.
+    async fn login_succeeded(&self, id: i64) -> StoreResult<()>;
+    /// Stores a (wrapped) TOTP secret awaiting confirmation; clears a confirmed one.
+    async fn set_totp_secret(&self, org: OrgId, id: i64, wrapped: Option<&[u8]>)
+    -> StoreResult<()>;
+    /// Confirms enrolment: marks the second factor active, remembers the step of the code that
+    /// confirmed it and replaces the recovery codes with `recovery_hashes`.
+    async fn enable_totp(
+        &self,
+        org: OrgId,
+        id: i64,
+        step: i64,
+        recovery_hashes: &[[u8; 32]],
+        now: i64,
     ) -> StoreResult<()>;
-    /// The owner a live credential belongs to.
-    async fn owner_by_credential(
+    /// Accepts TOTP step `step` for an account once: `false` if that step (or a later one)
+    /// was already used.
+    async fn use_totp_step(&self, id: i64, step: i64) -> StoreResult<bool>;
+    /// Spends a recovery code; `false` if it is not one of the account's unused codes.
+    async fn use_recovery_code(&self, id: i64, code_hash: &[u8; 32], now: i64)
+    -> StoreResult<bool>;
+    /// How many unused recovery codes an account has.
+    async fn recovery_codes_left(&self, id: i64) -> StoreResult<i64>;
+
+    /// Stores a credential; returns its public id.
+    async fn add_credential(&self, credential: &NewCredential<'_>) -> StoreResult<String>;
+    /// The account a live credential belongs to, with the credential; records its use.
+    async fn account_by_credential(
+        &self,
+        token_hash: &[u8; 32],
+        check: CredentialCheck,
+    ) -> StoreResult<Option<(Account, CredentialInfo)>>;
+    /// Deletes a live one-time credential (second factor pending, set-password) and returns
+    /// its account, atomically: two requests with the same secret cannot both take it.
+    async fn take_credential(
         &self,
         token_hash: &[u8; 32],
         kind: CredentialKind,
         now: i64,
-    ) -> StoreResult<Option<Owner>>;
-    /// Deletes a credential (logout).
+    ) -> StoreResult<Option<Account>>;
+    /// Deletes a credential by its secret (logout).
     async fn delete_credential(&self, token_hash: &[u8; 32]) -> StoreResult<()>;
+    /// The live credentials of `kind` an account of `org` holds, newest first.
+    async fn list_credentials(
+        &self,
+        org: OrgId,
+        account_id: i64,
+        kind: CredentialKind,
+        now: i64,
+    ) -> StoreResult<Vec<CredentialInfo>>;
+    /// The account holding the credential with public id `id` (the operator's CLI).
+    async fn credential_account(&self, id: &str) -> StoreResult<Option<Account>>;
+    /// Deletes the credential `id` of an account of `org`; `false` if there is none.
+    async fn revoke_credential(&self, org: OrgId, id: &str) -> StoreResult<bool>;
+    /// Deletes every credential of an account of `org` (sign out everywhere); returns how many.
+    async fn end_all_sessions(&self, org: OrgId, account_id: i64) -> StoreResult<u64>;
 
-    /// Records a sealed document.
+    /// Records a sealed document in its organisation (`doc.org`).
     async fn insert_document(&self, doc: &DocumentRecord) -> StoreResult<()>;
-    /// A document by id.
-    async fn document(&self, id: &str) -> StoreResult<Option<DocumentRecord>>;
-    /// All documents, newest first.
-    async fn list_documents(&self) -> StoreResult<Vec<DocumentRecord>>;
+    /// A document of `org` by id.
+    async fn document(&self, org: OrgId, id: &str) -> StoreResult<Option<DocumentRecord>>;
+    /// The documents of `org`, newest first.
+    async fn list_documents(&self, org: OrgId) -> StoreResult<Vec<DocumentRecord>>;
 
-    /// Records a new link.
+    /// Records a new link in its organisation (`link.org`); fails unless its document is in
+    /// the same organisation.
     async fn insert_link(&self, link: &LinkRecord) -> StoreResult<()>;
-    /// A link by its token hash.
+    /// A link by its token hash (the token is the recipient's authority; any organisation).
     async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>>;
-    /// A link by public id.
-    async fn link(&self, id: &str) -> StoreResult<Option<LinkRecord>>;
-    /// All links, newest first.
-    async fn list_links(&self) -> StoreResult<Vec<LinkRecord>>;
-    /// Revokes a link; `false` if it was already revoked.
-    async fn revoke_link(&self, id: &str, now: i64) -> StoreResult<bool>;
-    /// Revocations recorded after feed position `after`: `(position, link id)`.
+    /// A link of `org` by public id.
+    async fn link(&self, org: OrgId, id: &str) -> StoreResult<Option<LinkRecord>>;
+    /// The links of `org`, newest first.
+    async fn list_links(&self, org: OrgId) -> StoreResult<Vec<LinkRecord>>;
+    /// Revokes a link of `org`; `false` if it was already revoked or is not in `org`.
+    async fn revoke_link(&self, org: OrgId, id: &str, now: i64) -> StoreResult<bool>;
+    /// Revocations recorded after feed position `after`: `(position, link id)`. Server-wide:
+    /// the feed tells open viewers, whatever their organisation.
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>>;
-    /// Counts a wrong passcode; locks the link for `lock_secs` when `max_failures` is reached.
-    /// Returns the updated link.
-    async fn passcode_failed(
+    /// Counts a passcode attempt before the passcode is checked, in one statement: refused
+    /// while the link is locked; the attempt that reaches `max_failures` locks the link for
+    /// `lock_secs`. So parallel guesses are each counted before any is checked.
+    async fn passcode_attempt(
         &self,
         link_id: &str,
         now: i64,
         max_failures: i64,
         lock_secs: i64,
-    ) -> StoreResult<LinkRecord>;
-    /// Resets the wrong-passcode counter after a right one.
-    async fn passcode_succeeded(&self, link_id: &str) -> StoreResult<()>;
+    ) -> StoreResult<PasscodeAttempt>;
+    /// After a right passcode: clears the count, and the lock if attempt `attempt` set it.
+    async fn passcode_succeeded(
+        &self,
+        link_id: &str,
+        attempt: i64,
+        max_failures: i64,
+    ) -> StoreResult<()>;
 
     /// In one durable transaction: remembers the request nonce (until `nonce_expires_at`),
     /// counts one view on the link, records the session and appends `audit` — unless the nonce
@@ -201,11 +373,11 @@ pub trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<Result<AuditEntry, ViewRefusal>>;
     /// Forgets request nonces whose replay window has passed.
     async fn purge_nonces(&self, now: i64) -> StoreResult<u64>;
-    /// A session by id.
+    /// A session by id (with its link's token, the viewer's authority).
     async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>>;
-    /// The session whose watermark payload is `code`, if any (how a leaked screenshot is traced
-    /// back to a link and recipient).
-    async fn session_by_code(&self, code: u64) -> StoreResult<Option<SessionRecord>>;
+    /// The session of `org` whose watermark payload is `code`, if any (how a leaked screenshot
+    /// is traced back to a link and recipient).
+    async fn session_by_code(&self, org: OrgId, code: u64) -> StoreResult<Option<SessionRecord>>;
     /// Moves a session's lease expiry and appends `audit`, in one durable transaction.
     async fn renew_session(
         &self,
@@ -214,8 +386,9 @@ pub trait MetaStore: Send + Sync + 'static {
         audit: &NewAuditEntry,
     ) -> StoreResult<AuditEntry>;
 
-    /// Appends an entry to the hash-chained audit log, durably, and returns it as stored.
+    /// Appends an entry to its organisation's hash-chained audit log, durably, and returns it
+    /// as stored.
     async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<AuditEntry>;
-    /// The whole audit log in sequence order.
-    async fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>>;
+    /// One chain of the audit log in order: an organisation's (`Some`) or the server's.
+    async fn audit_entries(&self, org: Option<OrgId>) -> StoreResult<Vec<AuditEntry>>;
 }

@@ -2,10 +2,16 @@
 //! hits with their review state, the audit chain, and the evidence handle.
 
 use sha2::{Digest, Sha384};
-use veilmark_store::audit::{AuditKind, NewAuditEntry, verify};
+use sqlx::AssertSqlSafe;
+use veilmark_store::audit::{AuditEntry, AuditKind, NewAuditEntry, chain_hash, verify};
 use veilmark_store::evidence::{HitRecord, NewReference, SeenTable};
+use veilmark_store::meta::{
+    CredentialCheck, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt, NewCredential,
+    PasscodeAttempt,
+};
+use veilmark_store::tenancy::DEFAULT_ORG;
 use veilmark_store::warc::HttpRecord;
-use veilmark_store::{DataDir, Durability, Evidence, MetaStore, SqliteStore};
+use veilmark_store::{DataDir, Durability, Evidence, MetaStore, OrgId, Role, SqliteStore};
 
 const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "init", include_str!("../migrations/0001_init.sql")),
@@ -48,13 +54,76 @@ async fn legacy_database(data: &DataDir) {
         .await
         .unwrap();
     }
-    sqlx::query(
+    for sql in [
         "INSERT INTO owners (email, password_hash, created_at) VALUES ('o@brand.example', 'h', 1)",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+        "INSERT INTO owner_credentials (token_hash, owner_id, kind, created_at, expires_at)
+         VALUES (x'0101010101010101010101010101010101010101010101010101010101010101', 1,
+                 'api-token', 1, NULL)",
+        "INSERT INTO documents (id, title, media_type, plaintext_len, envelope_len, blob,
+         wrapped_key, created_at) VALUES ('00112233445566778899aabbccddeeff', 'Old drawing',
+         'application/pdf', 10, 20, 'envelopes/x.vmk', x'00', 1)",
+        "INSERT INTO links (id, token_hash, document_id, recipient, created_at, expires_at)
+         VALUES ('lnk_old', x'02', '00112233445566778899aabbccddeeff', 's@supplier.example', 1,
+                 4000000000)",
+        "INSERT INTO catalog_reference (sku, source_path, sha256, width, height, pdq_quality,
+         pdq, phash, pdq_windows, added_at) VALUES ('BRK-1', 'a.png', 'aa', 1, 1, 100, '', '',
+         '', '2026-01-01T00:00:00Z')",
+        "INSERT INTO crawl_run (profile, started_at, state) VALUES ('shop', 'x', 'finished')",
+        "INSERT INTO crawl_hit (dedup_key, run_id, marketplace, page_url, image_url,
+         image_sha256, fetched_at, http_status, http_headers, reference_id, warc_file,
+         warc_image_offset, created_at) VALUES ('k', 1, 'shop', 'https://shop.example/1',
+         'https://shop.example/1.png', 'bb', 'x', 200, '{}', 1, 'evidence/run-1.warc', 0, 'x')",
+        "INSERT INTO crawl_image (url, sha256, fetched_at, catalog_gen) VALUES
+         ('https://shop.example/1.png', 'bb', 'x', 2)",
+    ] {
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    // Three audit entries in the version 1 row format, chained as the old server did.
+    let mut prev: Option<AuditEntry> = None;
+    for seq in 1..=3 {
+        let mut e = AuditEntry {
+            seq,
+            org_id: None,
+            account_id: None,
+            format: 1,
+            at_ms: 1000 * seq,
+            kind: "link-created".into(),
+            link_id: Some("lnk_old".into()),
+            session_id: None,
+            document_id: None,
+            actor: Some("o@brand.example".into()),
+            ip: None,
+            user_agent: None,
+            detail: format!("entry {seq}"),
+            prev_hash: prev.as_ref().map_or([0; 32], |p| p.hash),
+            hash: [0; 32],
+        };
+        e.hash = chain_hash(&e.prev_hash, &e);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at_ms, kind, link_id, actor, detail, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.seq)
+        .bind(e.at_ms)
+        .bind(&e.kind)
+        .bind(&e.link_id)
+        .bind(&e.actor)
+        .bind(&e.detail)
+        .bind(&e.prev_hash[..])
+        .bind(&e.hash[..])
+        .execute(&pool)
+        .await
+        .unwrap();
+        prev = Some(e);
+    }
     pool.close().await;
+}
+
+async fn default_org(store: &SqliteStore) -> OrgId {
+    store.org_by_name(DEFAULT_ORG).await.unwrap().unwrap().id
 }
 
 fn hit(page: &str, session: Option<&str>) -> HitRecord {
@@ -88,10 +157,54 @@ async fn a_data_directory_made_before_the_store_crate_opens_with_its_rows() {
     let data = DataDir::new(dir.path());
     legacy_database(&data).await;
     let store = SqliteStore::open(&data, Durability::Full).await.unwrap();
-    let owner = store.owner_by_email("o@brand.example").await.unwrap();
-    assert!(owner.is_some(), "the old row is still there");
-    let evidence = Evidence::new(std::sync::Arc::new(store), data.clone());
-    assert!(evidence.references().await.unwrap().is_empty());
+    let org = default_org(&store).await;
+    let owner = store.account_by_email("o@brand.example").await.unwrap();
+    let owner = owner.expect("the old row is still there");
+    assert_eq!((owner.org, owner.role), (org, Role::Admin));
+    assert_eq!(owner.org_name, "default");
+    // Its old API token still works, now with an end date.
+    let (_, token) = store
+        .account_by_credential(
+            &[1; 32],
+            CredentialCheck {
+                kind: CredentialKind::ApiToken,
+                now: 2,
+                idle_secs: None,
+            },
+        )
+        .await
+        .unwrap()
+        .expect("the old token still authenticates");
+    assert!(token.expires_at > 2 && token.id.starts_with("tok_"));
+    assert_eq!(store.list_documents(org).await.unwrap().len(), 1);
+    assert!(store.link(org, "lnk_old").await.unwrap().is_some());
+    let entries = store.audit_entries(Some(org)).await.unwrap();
+    assert_eq!(
+        verify(&entries).unwrap().0,
+        3,
+        "the old chain still verifies"
+    );
+    store
+        .append_audit(&NewAuditEntry {
+            org: Some(org),
+            account_id: Some(owner.id),
+            ..NewAuditEntry::new(AuditKind::Revoke, 5000, "after the upgrade")
+        })
+        .await
+        .unwrap();
+    let entries = store.audit_entries(Some(org)).await.unwrap();
+    assert_eq!(verify(&entries).unwrap().0, 4, "and goes on in format 2");
+    assert_eq!(entries[3].format, 2);
+    let evidence = Evidence::new(std::sync::Arc::new(store.clone()), data.clone(), org);
+    assert_eq!(evidence.references().await.unwrap().len(), 1);
+    assert_eq!(evidence.reviewed_hits(10).await.unwrap().len(), 1);
+    assert!(
+        evidence
+            .seen(SeenTable::Image, "https://shop.example/1.png")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // Opening again (as a second process would) applies nothing twice.
     SqliteStore::open(&data, Durability::Normal).await.unwrap();
 }
@@ -119,7 +232,7 @@ async fn a_changed_migration_is_refused_rather_than_silently_skipped() {
 async fn hits_are_stored_once_and_carry_their_review_state() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
-    let ev = Evidence::open(&data).await.unwrap();
+    let ev = Evidence::open(&data, DEFAULT_ORG).await.unwrap();
     let (run, resumed) = ev.resume_or_start_run("shop").await.unwrap();
     assert!(!resumed);
     assert_eq!(ev.resume_or_start_run("shop").await.unwrap(), (run, true));
@@ -182,7 +295,7 @@ async fn hits_are_stored_once_and_carry_their_review_state() {
 async fn the_catalog_frontier_and_seen_urls_persist() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
-    let ev = Evidence::open(&data).await.unwrap();
+    let ev = Evidence::open(&data, DEFAULT_ORG).await.unwrap();
     let reference = NewReference {
         sku: "BRK-100",
         title: None,
@@ -262,7 +375,7 @@ async fn the_catalog_frontier_and_seen_urls_persist() {
 async fn evidence_records_are_read_back_by_the_path_a_hit_stores() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
-    let ev = Evidence::open(&data).await.unwrap();
+    let ev = Evidence::open(&data, DEFAULT_ORG).await.unwrap();
     let mut w = ev.warc_writer(3).unwrap();
     let off = w
         .write_response(&HttpRecord {
@@ -297,6 +410,366 @@ async fn the_audit_chain_survives_reopening() {
         }
     }
     let store = SqliteStore::open(&data, Durability::Full).await.unwrap();
-    let entries = store.audit_entries().await.unwrap();
+    let entries = store.audit_entries(None).await.unwrap();
     assert_eq!(verify(&entries).unwrap().0, 3);
+}
+
+/// Two organisations on one store, each with a document and a link.
+async fn two_tenants(store: &SqliteStore) -> (OrgId, OrgId) {
+    let a = store.create_org("Brand A", 1).await.unwrap();
+    let b = store.create_org("Brand B", 1).await.unwrap();
+    for (org, doc, link) in [(a, "a", "lnk_a"), (b, "b", "lnk_b")] {
+        store
+            .insert_document(&DocumentRecord {
+                org,
+                id: doc.repeat(32),
+                title: format!("{doc} drawing"),
+                media_type: "application/pdf".into(),
+                plaintext_len: 1,
+                envelope_len: 1,
+                blob: format!("envelopes/{doc}.vmk"),
+                wrapped_key: vec![0],
+                created_at: 1,
+            })
+            .await
+            .unwrap();
+        store
+            .insert_link(&LinkRecord {
+                org,
+                id: link.into(),
+                token_hash: link.as_bytes().to_vec(),
+                document_id: doc.repeat(32),
+                recipient: "s@supplier.example".into(),
+                created_at: 1,
+                expires_at: i64::MAX,
+                max_views: None,
+                views: 0,
+                passcode_hash: None,
+                has_passcode: false,
+                failed_passcodes: 0,
+                locked_until: None,
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    (a, b)
+}
+
+#[tokio::test]
+async fn an_organisation_sees_and_changes_only_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
+    let (a, b) = two_tenants(&store).await;
+    assert!(
+        store.create_org("brand a", 1).await.is_err(),
+        "names are case-insensitive"
+    );
+
+    let docs: Vec<_> = store.list_documents(a).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert!(store.document(a, &"b".repeat(32)).await.unwrap().is_none());
+    assert_eq!(store.list_links(b).await.unwrap()[0].id, "lnk_b");
+    assert!(store.link(a, "lnk_b").await.unwrap().is_none());
+    assert!(
+        !store.revoke_link(a, "lnk_b", 5).await.unwrap(),
+        "not A's link"
+    );
+    assert!(
+        store
+            .link(b, "lnk_b")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert!(store.revoke_link(b, "lnk_b", 5).await.unwrap());
+
+    // A link cannot point at another organisation's document.
+    let mut sneaky = store.link(a, "lnk_a").await.unwrap().unwrap();
+    sneaky.id = "lnk_sneaky".into();
+    sneaky.token_hash = b"sneaky".to_vec();
+    sneaky.document_id = "b".repeat(32);
+    assert!(store.insert_link(&sneaky).await.is_err());
+
+    // Accounts, roles and credentials stay inside their organisation.
+    let alice = store
+        .create_account(a, "alice@a.example", "h", Role::Owner, 1)
+        .await
+        .unwrap();
+    assert!(store.account(b, alice).await.unwrap().is_none());
+    assert!(!store.set_role(b, alice, Role::Admin).await.unwrap());
+    assert!(!store.remove_account(b, alice).await.unwrap());
+    assert!(
+        store
+            .create_account(b, "alice@a.example", "h", Role::Owner, 1)
+            .await
+            .is_err(),
+        "an e-mail address is one account on the server"
+    );
+    let tok = store
+        .add_credential(&NewCredential {
+            token_hash: &[7; 32],
+            account_id: alice,
+            kind: CredentialKind::ApiToken,
+            label: "ci",
+            now: 1,
+            expires_at: 100,
+        })
+        .await
+        .unwrap();
+    assert!(!store.revoke_credential(b, &tok).await.unwrap());
+    assert!(
+        store
+            .list_credentials(b, alice, CredentialKind::ApiToken, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_credentials(a, alice, CredentialKind::ApiToken, 2)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Catalogs and hits: the same SKU and image in both, each its own row.
+    for org in [a, b] {
+        let ev = Evidence::new(std::sync::Arc::new(store.clone()), data.clone(), org);
+        let (_, new) = ev
+            .add_reference(&NewReference {
+                sku: "BRK-1",
+                title: None,
+                source_path: "x.png",
+                sha256: "ff",
+                width: 1,
+                height: 1,
+                pdq_quality: 100,
+                pdq: vec![],
+                phash: vec![],
+                pdq_windows: vec![],
+            })
+            .await
+            .unwrap();
+        assert!(new);
+        let (run, _) = ev.resume_or_start_run("shop").await.unwrap();
+        assert!(
+            ev.insert_hit(run, &hit("https://shop.example/1", None))
+                .await
+                .unwrap()
+        );
+    }
+    let ev_a = Evidence::new(std::sync::Arc::new(store.clone()), data.clone(), a);
+    let ev_b = Evidence::new(std::sync::Arc::new(store.clone()), data.clone(), b);
+    let hit_b = ev_b.reviewed_hits(10).await.unwrap()[0].id;
+    assert_eq!(ev_a.reviewed_hits(10).await.unwrap().len(), 1);
+    assert!(ev_a.reviewed_hit(hit_b).await.unwrap().is_none());
+    assert_eq!(
+        ev_a.set_review(&[hit_b], Some("dismissed"), None, "alice", 5)
+            .await
+            .unwrap(),
+        0,
+        "A cannot review B's hit"
+    );
+    assert_eq!(
+        ev_b.reviewed_hit(hit_b)
+            .await
+            .unwrap()
+            .unwrap()
+            .review_state,
+        "new"
+    );
+    let (run_b, _) = ev_b.resume_or_start_run("shop").await.unwrap();
+    assert!(!ev_a.enqueue(run_b, "https://x.example/", 0).await.unwrap());
+    assert!(
+        ev_a.insert_hit(run_b, &hit("https://shop.example/2", None))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        ev_b.reviewed_hits(10).await.unwrap().len(),
+        1,
+        "nothing planted in B's run"
+    );
+}
+
+#[tokio::test]
+async fn each_organisation_has_its_own_audit_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
+    let (a, b) = two_tenants(&store).await;
+    for i in 0..6 {
+        let org = if i % 2 == 0 { Some(a) } else { Some(b) };
+        store
+            .append_audit(&NewAuditEntry {
+                org,
+                account_id: Some(i),
+                ..NewAuditEntry::new(AuditKind::LinkCreated, i, format!("n{i}"))
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .append_audit(&NewAuditEntry::new(
+            AuditKind::OwnerLogin,
+            9,
+            "unknown account",
+        ))
+        .await
+        .unwrap();
+    for (org, n) in [(Some(a), 3), (Some(b), 3), (None, 1)] {
+        let entries = store.audit_entries(org).await.unwrap();
+        assert_eq!(verify(&entries).unwrap().0, n);
+        assert!(entries.iter().all(|e| e.org_id == org.map(OrgId::get)));
+    }
+    // Moving an entry from A's chain to B's breaks both.
+    let url = format!("sqlite://{}", data.database_display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_log SET org_id = ? WHERE org_id = ? AND org_seq = 2")
+        .bind(b.get())
+        .bind(a.get())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(verify(&store.audit_entries(Some(a)).await.unwrap()).is_err());
+    assert!(verify(&store.audit_entries(Some(b)).await.unwrap()).is_err());
+}
+
+#[tokio::test]
+async fn parallel_wrong_passcodes_are_each_counted_before_any_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
+    two_tenants(&store).await;
+    let tries = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.passcode_attempt("lnk_a", 100, 5, 900).await.unwrap() })
+    });
+    let mut counted = 0;
+    let mut locked = 0;
+    for t in tries {
+        match t.await.unwrap() {
+            PasscodeAttempt::Counted(_) => counted += 1,
+            PasscodeAttempt::Locked(until) => {
+                assert_eq!(until, 1000);
+                locked += 1;
+            }
+        }
+    }
+    assert_eq!((counted, locked), (5, 15));
+    // Still locked a minute later, whatever the passcode would have been.
+    assert_eq!(
+        store.passcode_attempt("lnk_a", 160, 5, 900).await.unwrap(),
+        PasscodeAttempt::Locked(1000)
+    );
+    // After the lock the count starts again.
+    assert_eq!(
+        store.passcode_attempt("lnk_a", 1000, 5, 900).await.unwrap(),
+        PasscodeAttempt::Counted(1)
+    );
+}
+
+#[tokio::test]
+async fn parallel_wrong_logins_lock_the_account_after_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
+    let org = default_org(&store).await;
+    let id = store
+        .create_account(org, "o@brand.example", "h", Role::Owner, 1)
+        .await
+        .unwrap();
+    let tries = (0..12).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.login_attempt(id, 100, 5, 900).await.unwrap() })
+    });
+    let mut counted = 0;
+    for t in tries {
+        if matches!(t.await.unwrap(), LoginAttempt::Counted(_)) {
+            counted += 1;
+        }
+    }
+    assert_eq!(counted, 5);
+}
+
+#[tokio::test]
+async fn credentials_end_when_idle_expired_taken_or_the_password_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
+    let org = default_org(&store).await;
+    let id = store
+        .create_account(org, "o@brand.example", "h", Role::Owner, 1)
+        .await
+        .unwrap();
+    let add = |hash: [u8; 32], kind, expires_at| {
+        let store = store.clone();
+        async move {
+            store
+                .add_credential(&NewCredential {
+                    token_hash: &hash,
+                    account_id: id,
+                    kind,
+                    label: "",
+                    now: 100,
+                    expires_at,
+                })
+                .await
+                .unwrap()
+        }
+    };
+    add([1; 32], CredentialKind::Cookie, 10_000).await;
+    add([2; 32], CredentialKind::SetPassword, 500).await;
+    add([3; 32], CredentialKind::ApiToken, 10_000).await;
+    let check = |kind, now, idle_secs| CredentialCheck {
+        kind,
+        now,
+        idle_secs,
+    };
+    let live = |hash: [u8; 32], c: CredentialCheck| {
+        let store = store.clone();
+        async move {
+            store
+                .account_by_credential(&hash, c)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(live([1; 32], check(CredentialKind::Cookie, 1000, Some(1800))).await);
+    assert!(
+        !live([1; 32], check(CredentialKind::ApiToken, 1000, None)).await,
+        "kind matters"
+    );
+    // Used at 1000, so idle until 2800.
+    assert!(live([1; 32], check(CredentialKind::Cookie, 2700, Some(1800))).await);
+    assert!(!live([1; 32], check(CredentialKind::Cookie, 4600, Some(1800))).await);
+    assert!(
+        !live([3; 32], check(CredentialKind::ApiToken, 10_000, None)).await,
+        "expired"
+    );
+    // One-time: taken once.
+    assert!(
+        store
+            .take_credential(&[2; 32], CredentialKind::SetPassword, 200)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .take_credential(&[2; 32], CredentialKind::SetPassword, 200)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A new password ends every session and token.
+    store.set_password(org, id, "h2").await.unwrap();
+    assert!(!live([3; 32], check(CredentialKind::ApiToken, 300, None)).await);
+    assert!(!live([1; 32], check(CredentialKind::Cookie, 300, Some(1800))).await);
 }

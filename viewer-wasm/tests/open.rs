@@ -145,8 +145,10 @@ fn greyed_share(before: &[u8], after: &[u8]) -> f64 {
 async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
     let pdf = support::fixture_pdf();
     let (base, state, _dir) = start().await;
+    let org = state.org_named("default").await.unwrap().id;
+    let owner = veilmark_server::service::Actor::operator(org, OWNER);
     let doc = state
-        .ingest_plaintext(&pdf, "Spec", OWNER, &ClientMeta::cli())
+        .ingest_plaintext(&pdf, "Spec", &owner, &ClientMeta::cli())
         .await
         .unwrap();
     let link = state
@@ -158,7 +160,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
                 max_views: None,
                 passcode: false,
             },
-            OWNER,
+            &owner,
             &ClientMeta::cli(),
         )
         .await
@@ -205,7 +207,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
         .expect("forensic watermark found in the first frame");
     assert_eq!(found.code, terms.session_code);
     // The audit log prints the code in the one form the watermark shows.
-    let audit = state.audit_log().await.unwrap();
+    let audit = state.audit_log(org).await.unwrap();
     assert!(
         audit
             .iter()
@@ -226,7 +228,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
     assert_eq!(events.status(), 200);
     assert!(
         state
-            .revoke(&link.link.id, OWNER, &ClientMeta::cli())
+            .revoke(&link.link.id, &owner, &ClientMeta::cli())
             .await
             .unwrap()
     );

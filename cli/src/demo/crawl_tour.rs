@@ -30,7 +30,7 @@ pub async fn run(
         })?,
     )?;
     let data = DataDir::new(data_dir);
-    let store = Store::open(&data).await?;
+    let store = Store::open(&data, veilmark_store::tenancy::DEFAULT_ORG).await?;
 
     let references = gt["references"]
         .as_array()

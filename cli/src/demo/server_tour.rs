@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
-use veilmark_server::service::{ClientMeta, NewLink};
+use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, now_secs};
 use veilmark_shared::envelope::{Header, Opener};
 use veilmark_shared::licence::{Licence, ViewerKey};
 use veilmark_shared::media::MediaType;
 use veilmark_shared::wire::{ErrorBody, LicenceRequest, LicenceResponse, ServerKeyResponse};
+use veilmark_store::tenancy::Role;
 
 use super::envelope_tour::file_name;
 
@@ -59,12 +60,13 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     );
     let password = hex::encode(veilmark_server::secrets::random::<9>()?);
     state.create_owner(OWNER, &password).await?;
-    println!("   owner console login: {OWNER} / {password}");
+    let owner = Actor::account(&state.account_named(OWNER).await?);
+    println!("   owner console login: {OWNER} / {password} (admin of the organisation `default`)");
     let mut docs = Vec::new();
     for sample in samples {
         let bytes = std::fs::read(sample)?;
         let doc = state
-            .ingest_plaintext(&bytes, &file_name(sample), OWNER, &cli)
+            .ingest_plaintext(&bytes, &file_name(sample), &owner, &cli)
             .await?;
         println!(
             "   sealed {:<32} document {}  ({}, content key wrapped under the server key)",
@@ -82,7 +84,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         max_views: Some(20),
         passcode: false,
     };
-    let alice = state.create_link(&alice_link, OWNER, &cli).await?;
+    let alice = state.create_link(&alice_link, &owner, &cli).await?;
     let bob = state
         .create_link(
             &NewLink {
@@ -92,7 +94,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
                 max_views: None,
                 passcode: true,
             },
-            OWNER,
+            &owner,
             &cli,
         )
         .await?;
@@ -105,13 +107,13 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
-    share_cad(&state, cad, &alice_link, dir).await?;
+    share_cad(&state, &owner, cad, &alice_link, dir).await?;
 
     match www_dir.filter(|w| w.join("embed/example-portal/index.html").exists()) {
         Some(www) => {
             let mut portal_links = Vec::new();
             for _ in 0..3 {
-                portal_links.push(state.create_link(&alice_link, OWNER, &cli).await?.url);
+                portal_links.push(state.create_link(&alice_link, &owner, &cli).await?.url);
             }
             super::portal::spawn(portal_listener, &www, &base, portal_links)?;
             println!(
@@ -196,7 +198,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     );
 
     println!("\n9. The owner revokes Bob's link; the audit log is hash-chained:");
-    state.revoke(&bob.link.id, OWNER, &cli).await?;
+    state.revoke(&bob.link.id, &owner, &cli).await?;
     let bob_token = bob.url.rsplit('/').next().unwrap_or_default().to_owned();
     let refused = licence_request(
         &client,
@@ -214,7 +216,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         why.code,
         why.message
     );
-    let log = state.audit_log().await?;
+    let log = state.audit_log(owner.org).await?;
     let verdict = veilmark_server::audit::verify(&log);
     println!(
         "   audit: {} entries ({}), chain {}",
@@ -226,6 +228,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
             "BROKEN"
         }
     );
+    second_organisation(&state, &client, &base, &alice.link.id).await?;
     Ok(DemoServer {
         base,
         data_dir,
@@ -322,9 +325,53 @@ fn summarise_kinds(log: &[veilmark_server::audit::AuditEntry]) -> String {
         .join(", ")
 }
 
+/// A second organisation on the same server: its admin's API token sees none of the first
+/// organisation's links, and revoking one of them answers 404, as if it did not exist.
+async fn second_organisation(
+    state: &AppState,
+    client: &reqwest::Client,
+    base: &str,
+    first_org_link: &str,
+) -> Result<()> {
+    const RIVAL: &str = "admin@rival-brand.example";
+    let org = state.create_org("Rival Brand").await?;
+    let password = hex::encode(veilmark_server::secrets::random::<9>()?);
+    state
+        .create_account(org, RIVAL, Some(&password), Role::Admin)
+        .await?;
+    let token = state.create_api_token(RIVAL).await?;
+    let links: serde_json::Value = client
+        .get(format!("{base}/api/owner/links"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let revoke = client
+        .post(format!("{base}/api/owner/links/{first_org_link}/revoke"))
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    println!(
+        "   a second organisation, Rival Brand, shares this server (console login {RIVAL} / {password}):"
+    );
+    println!(
+        "      its API token lists {} links, and revoking Alice's link {first_org_link} answers HTTP {} (as if it did not exist)",
+        links.as_array().map_or(0, Vec::len),
+        revoke.status().as_u16()
+    );
+    Ok(())
+}
+
 /// Seals the CAD samples, links them for Alice, and renders the model's reference views the
 /// way `veilmark render` does (for the crawler's catalog).
-async fn share_cad(state: &AppState, cad: &[PathBuf], terms: &NewLink, dir: &Path) -> Result<()> {
+async fn share_cad(
+    state: &AppState,
+    owner: &Actor,
+    cad: &[PathBuf],
+    terms: &NewLink,
+    dir: &Path,
+) -> Result<()> {
     if cad.is_empty() {
         println!("   (CAD part skipped: no tests/fixtures/cad here; pass --cad MODEL)");
         return Ok(());
@@ -333,7 +380,7 @@ async fn share_cad(state: &AppState, cad: &[PathBuf], terms: &NewLink, dir: &Pat
     for file in cad {
         let bytes = std::fs::read(file)?;
         let doc = state
-            .ingest_plaintext(&bytes, &file_name(file), OWNER, &cli)
+            .ingest_plaintext(&bytes, &file_name(file), owner, &cli)
             .await?;
         let link = state
             .create_link(
@@ -341,7 +388,7 @@ async fn share_cad(state: &AppState, cad: &[PathBuf], terms: &NewLink, dir: &Pat
                     document_id: doc.id.clone(),
                     ..terms.clone()
                 },
-                OWNER,
+                owner,
                 &cli,
             )
             .await?;

@@ -8,8 +8,10 @@
 //! page may be framed by the configured partner origins (`--embed-origin`), and the embed
 //! script `/embed/veilmark-viewer.js` may be loaded by any origin (`docs/embedding.md`).
 
+pub mod auth;
 pub mod console;
 mod owner;
+pub mod routes;
 mod viewer;
 
 use std::net::SocketAddr;
@@ -27,6 +29,9 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::embed::EmbedOrigin;
 use crate::service::ClientMeta;
 use crate::{AppError, AppState};
+use axum::http::Method;
+use routes::{Access, Route, member};
+use veilmark_store::Permission;
 
 /// Content-Security-Policy on every response: no inline script, no third parties, no framing.
 /// `wasm-unsafe-eval` lets the viewer instantiate its WebAssembly; `blob:` images are the
@@ -39,37 +44,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval';
 pub fn app(state: AppState) -> Router {
     let json_limit = state.config.limits.max_json_body;
     let upload_limit = state.config.limits.max_upload;
-    let api = Router::new()
-        .route("/api/server-key", get(viewer::server_key))
-        .route("/api/v/{token}/licence", post(viewer::licence))
-        .route(
-            "/api/v/{token}/sessions/{session}/renew",
-            post(viewer::renew),
-        )
-        .route(
-            "/api/v/{token}/sessions/{session}/events",
-            get(viewer::events),
-        )
-        .route(
-            "/api/v/{token}/sessions/{session}/report",
-            post(viewer::report),
-        )
-        .route("/api/v/{token}/envelope", get(viewer::envelope))
-        .route("/api/owner/login", post(owner::login))
-        .route("/api/owner/logout", post(owner::logout))
-        .route(
-            "/api/owner/links",
-            get(owner::links).post(owner::create_link),
-        )
-        .route("/api/owner/links/{id}/revoke", post(owner::revoke))
-        .route("/api/owner/documents", get(owner::documents))
-        .route("/api/owner/audit", get(owner::audit))
-        .route("/api/owner/audit/verify", get(owner::verify_audit))
-        .layer(DefaultBodyLimit::max(json_limit))
-        .route(
-            "/api/owner/documents",
-            post(owner::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        );
+    let api = routes::build(route_table(json_limit, upload_limit));
     let www = state
         .config
         .www_dir
@@ -99,7 +74,7 @@ pub fn app(state: AppState) -> Router {
             )),
         );
     }
-    let router = api.merge(pages).merge(console::routes(upload_limit));
+    let router = api.merge(pages);
     let router = match www {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
         None => router
@@ -109,9 +84,174 @@ pub fn app(state: AppState) -> Router {
     router
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            auth::cross_site_guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             security_headers,
         ))
         .with_state(state)
+}
+
+/// Every route of the viewer API, the owner API and the consoles, with who may call it
+/// ([`routes::RouteRule`]); `app` builds its router from this.
+#[must_use]
+pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
+    use Access::{LinkToken, Member, Public};
+    use Method as M;
+    use Permission as P;
+    let json =
+        |h: axum::routing::MethodRouter<AppState>| h.layer(DefaultBodyLimit::max(json_limit));
+    let mut table = vec![
+        Route::new(M::GET, "/api/server-key", Public, get(viewer::server_key)),
+        Route::new(
+            M::POST,
+            "/api/v/{token}/licence",
+            LinkToken,
+            json(post(viewer::licence)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/v/{token}/sessions/{session}/renew",
+            LinkToken,
+            json(post(viewer::renew)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/v/{token}/sessions/{session}/events",
+            LinkToken,
+            get(viewer::events),
+        ),
+        Route::new(
+            M::POST,
+            "/api/v/{token}/sessions/{session}/report",
+            LinkToken,
+            json(post(viewer::report)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/v/{token}/envelope",
+            LinkToken,
+            get(viewer::envelope),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/login",
+            Public,
+            json(post(owner::login)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/logout",
+            Public,
+            json(post(owner::logout)),
+        ),
+        Route::new(M::GET, "/api/owner/me", Member(None), get(owner::me)),
+        Route::new(
+            M::GET,
+            "/api/owner/documents",
+            member(P::ReadDocuments),
+            get(owner::documents),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/documents",
+            member(P::SealDocuments),
+            post(owner::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/links",
+            member(P::ReadLinks),
+            get(owner::links),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/links",
+            member(P::ManageLinks),
+            json(post(owner::create_link)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/links/{id}/revoke",
+            member(P::ManageLinks),
+            json(post(owner::revoke)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/audit",
+            member(P::ReadAudit),
+            get(owner::audit),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/audit/verify",
+            member(P::ReadAudit),
+            get(owner::verify_audit),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/tokens",
+            Member(None),
+            get(owner::tokens),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/tokens",
+            Member(None),
+            json(post(owner::create_token)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/tokens/{id}/revoke",
+            Member(None),
+            json(post(owner::revoke_token)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/sign-out-everywhere",
+            Member(None),
+            json(post(owner::sign_out_everywhere)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/members",
+            member(P::ManageMembers),
+            get(owner::members),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/members",
+            member(P::ManageMembers),
+            json(post(owner::add_member)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/members/{id}/role",
+            member(P::ManageMembers),
+            json(post(owner::set_member_role)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/members/{id}/remove",
+            member(P::ManageMembers),
+            json(post(owner::remove_member)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/members/{id}/second-factor/remove",
+            member(P::ManageMembers),
+            json(post(owner::reset_member_second_factor)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/members/{id}/sign-out",
+            member(P::ManageMembers),
+            json(post(owner::sign_out_member)),
+        ),
+    ];
+    table.extend(console::route_table(upload_limit));
+    table
 }
 
 const PLACEHOLDER: &str = "<!doctype html><html lang=en><meta charset=utf-8>\

@@ -1,58 +1,27 @@
 //! Owner API: login (HttpOnly, SameSite=Strict cookie) or `Authorization: Bearer` API token,
-//! then documents, links, revocation and the audit log as JSON (audit also as CSV).
+//! then documents, links, revocation and the audit log as JSON (audit also as CSV), the
+//! caller's own API tokens, and the organisation's members (admins).
+//!
+//! Every handler takes a [`Caller`] and checks one [`Permission`] first; every store call is
+//! scoped to the caller's organisation, so another organisation's ids answer 404.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::ApiJson;
+use super::auth::Caller;
 use crate::audit;
-use crate::service::{ClientMeta, NewLink};
-use crate::store::{CredentialKind, Owner};
+use crate::service::{ClientMeta, DEFAULT_TOKEN_SECS, LoginRefusal, NewLink};
+use crate::store::CredentialKind;
 use crate::{AppError, AppState, now_secs, secrets};
+use veilmark_store::Permission;
+use veilmark_store::tenancy::{Account, Role};
 
-/// Name of the browser session cookie.
-pub const COOKIE: &str = "vm_session";
-
-/// An authenticated owner (from the API token or the session cookie).
-pub struct AuthOwner(pub Owner);
-
-impl FromRequestParts<AppState> for AuthOwner {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| (t.trim().to_owned(), CredentialKind::ApiToken));
-        let cookie = || {
-            parts
-                .headers
-                .get_all(header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|c| c.trim().split_once('='))
-                .find(|(k, _)| *k == COOKIE)
-                .map(|(_, v)| (v.to_owned(), CredentialKind::Cookie))
-        };
-        let Some((secret, kind)) = bearer.or_else(cookie) else {
-            return Err(AppError::Unauthorized("log in or send an API token".into()));
-        };
-        state
-            .store
-            .owner_by_credential(&secrets::owner_secret_hash(&secret), kind, now_secs())
-            .await?
-            .map(AuthOwner)
-            .ok_or_else(|| AppError::Unauthorized("the session or API token is not valid".into()))
-    }
-}
+pub use super::auth::COOKIE;
 
 /// Login body.
 #[derive(Deserialize)]
@@ -60,6 +29,8 @@ impl FromRequestParts<AppState> for AuthOwner {
 pub struct Login {
     email: String,
     password: String,
+    /// The second factor: a 6-digit TOTP code or a recovery code (accounts that have one).
+    code: Option<String>,
 }
 
 /// `POST /api/owner/login`.
@@ -72,8 +43,12 @@ pub async fn login(
         .login_limiter
         .check(&meta.ip.clone().unwrap_or_default())
         .map_err(AppError::TooManyRequests)?;
-    let Some((cookie, owner)) = state.login(&body.email, &body.password, &meta).await? else {
-        return Err(AppError::Unauthorized("wrong e-mail or password".into()));
+    let (cookie, account) = match state
+        .login(&body.email, &body.password, body.code.as_deref(), &meta)
+        .await?
+    {
+        Ok(ok) => ok,
+        Err(refusal) => return Err(login_refusal(refusal)),
     };
     let secure = if state.config.secure_cookies {
         "; Secure"
@@ -82,9 +57,9 @@ pub async fn login(
     };
     let value = format!(
         "{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
-        12 * 3600
+        state.config.limits.console_session_secs
     );
-    let mut resp = Json(serde_json::json!({ "email": owner.email })).into_response();
+    let mut resp = Json(me_json(&account)).into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, HeaderValue::from_str(&value)?);
     Ok(resp)
@@ -114,12 +89,47 @@ pub async fn logout(State(state): State<AppState>, parts: axum::http::HeaderMap)
     resp
 }
 
+/// The answer to a refused login.
+pub fn login_refusal(refusal: LoginRefusal) -> AppError {
+    match refusal {
+        LoginRefusal::WrongPassword => AppError::Unauthorized("wrong e-mail or password".into()),
+        LoginRefusal::Locked(until) => AppError::Locked(format!(
+            "too many failed logins; the account is locked until {}",
+            crate::rfc3339(until)
+        )),
+        LoginRefusal::SecondFactorRequired => AppError::Unauthorized(
+            "this account has a second factor: send the code from the app as \"code\"".into(),
+        ),
+        LoginRefusal::WrongSecondFactor => {
+            AppError::Unauthorized("wrong or already used second-factor code".into())
+        }
+        LoginRefusal::EnrolmentRequired(_) => AppError::Unauthorized(
+            "the organisation requires a second factor: enrol in the console first".into(),
+        ),
+    }
+}
+
+fn me_json(a: &Account) -> serde_json::Value {
+    serde_json::json!({
+        "email": a.email,
+        "organisation": a.org_name,
+        "role": a.role,
+        "second_factor": a.has_totp(),
+    })
+}
+
+/// `GET /api/owner/me`: who the credentials belong to.
+pub async fn me(caller: Caller) -> Json<serde_json::Value> {
+    Json(me_json(&caller.account))
+}
+
 /// `GET /api/owner/documents`.
 pub async fn documents(
     State(state): State<AppState>,
-    _owner: AuthOwner,
+    caller: Caller,
 ) -> Result<Response, AppError> {
-    Ok(Json(state.store.list_documents().await?).into_response())
+    caller.may(Permission::ReadDocuments)?;
+    Ok(Json(state.store.list_documents(caller.account.org).await?).into_response())
 }
 
 /// Upload query.
@@ -131,11 +141,12 @@ pub struct UploadQuery {
 /// `POST /api/owner/documents?title=…`: the raw file as the body; sealed on the server.
 pub async fn upload(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     meta: ClientMeta,
     Query(q): Query<UploadQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, AppError> {
+    caller.may(Permission::SealDocuments)?;
     let body = body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::PayloadTooLarge(format!(
@@ -151,28 +162,35 @@ pub async fn upload(
     }
     let title = q.title.unwrap_or_else(|| "untitled".into());
     let doc = state
-        .ingest_plaintext(&body, &title, &owner.email, &meta)
+        .ingest_plaintext(&body, &title, &caller.actor(), &meta)
         .await?;
     Ok((StatusCode::CREATED, Json(doc)).into_response())
 }
 
 /// `GET /api/owner/links`.
-pub async fn links(State(state): State<AppState>, _owner: AuthOwner) -> Result<Response, AppError> {
-    Ok(Json(state.store.list_links().await?).into_response())
+pub async fn links(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    caller.may(Permission::ReadLinks)?;
+    Ok(Json(state.store.list_links(caller.account.org).await?).into_response())
 }
 
 /// `POST /api/owner/links`.
 pub async fn create_link(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     meta: ClientMeta,
     ApiJson(req): ApiJson<NewLink>,
 ) -> Result<Response, AppError> {
-    if state.store.document(&req.document_id).await?.is_none() {
+    caller.may(Permission::ManageLinks)?;
+    if state
+        .store
+        .document(caller.account.org, &req.document_id)
+        .await?
+        .is_none()
+    {
         return Err(AppError::NotFound("document"));
     }
     let created = state
-        .create_link(&req, &owner.email, &meta)
+        .create_link(&req, &caller.actor(), &meta)
         .await
         .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
@@ -181,14 +199,15 @@ pub async fn create_link(
 /// `POST /api/owner/links/{id}/revoke`.
 pub async fn revoke(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     meta: ClientMeta,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    if state.store.link(&id).await?.is_none() {
+    caller.may(Permission::ManageLinks)?;
+    if state.store.link(caller.account.org, &id).await?.is_none() {
         return Err(AppError::NotFound("link"));
     }
-    let revoked = state.revoke(&id, &owner.email, &meta).await?;
+    let revoked = state.revoke(&id, &caller.actor(), &meta).await?;
     Ok(Json(serde_json::json!({ "id": id, "revoked": true, "changed": revoked })).into_response())
 }
 
@@ -202,10 +221,11 @@ pub struct AuditQuery {
 /// `GET /api/owner/audit?format=json|csv`.
 pub async fn audit(
     State(state): State<AppState>,
-    _owner: AuthOwner,
+    caller: Caller,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, AppError> {
-    let entries = state.audit_log().await?;
+    caller.may(Permission::ReadAudit)?;
+    let entries = state.audit_log(caller.account.org).await?;
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(entries).into_response()),
         Some("csv") => Ok((
@@ -222,12 +242,234 @@ pub async fn audit(
 /// `GET /api/owner/audit/verify`.
 pub async fn verify_audit(
     State(state): State<AppState>,
-    _owner: AuthOwner,
+    caller: Caller,
 ) -> Result<Response, AppError> {
-    let entries = state.audit_log().await?;
+    caller.may(Permission::ReadAudit)?;
+    let entries = state.audit_log(caller.account.org).await?;
     let body = match audit::verify(&entries) {
         Ok((n, head)) => serde_json::json!({ "ok": true, "entries": n, "head": hex::encode(head) }),
         Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
     };
     Ok(Json(body).into_response())
+}
+
+/// New API token body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// A label to recognise it by.
+    #[serde(default)]
+    label: String,
+    /// Lifetime in seconds (default 90 days).
+    expires_in_secs: Option<i64>,
+}
+
+/// `GET /api/owner/tokens`: the caller's own live API tokens, with last use.
+pub async fn tokens(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    let a = &caller.account;
+    let list = state
+        .store
+        .list_credentials(a.org, a.id, CredentialKind::ApiToken, now_secs())
+        .await?;
+    Ok(Json(list).into_response())
+}
+
+/// `POST /api/owner/tokens`: a new API token for the caller, shown once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    ApiJson(req): ApiJson<NewToken>,
+) -> Result<Response, AppError> {
+    let (id, token) = state
+        .issue_api_token(
+            &caller.account,
+            req.expires_in_secs.unwrap_or(DEFAULT_TOKEN_SECS),
+            &req.label,
+        )
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    let entry = caller.actor().entry(
+        &meta,
+        crate::audit::AuditKind::Credentials,
+        format!("API token {id} issued"),
+    );
+    state.store.append_audit(&entry).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "token": token })),
+    )
+        .into_response())
+}
+
+/// `POST /api/owner/tokens/{id}/revoke`: ends one of the caller's tokens (admins: any
+/// member's in their organisation).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let a = &caller.account;
+    let holder = state
+        .store
+        .credential_account(&id)
+        .await?
+        .filter(|h| h.org == a.org)
+        .ok_or(AppError::NotFound("token"))?;
+    if holder.id != a.id {
+        caller.may(Permission::ManageMembers)?;
+    }
+    if !state.store.revoke_credential(a.org, &id).await? {
+        return Err(AppError::NotFound("token"));
+    }
+    let entry = caller.actor().entry(
+        &meta,
+        crate::audit::AuditKind::Credentials,
+        format!("API token {id} of {} revoked", holder.email),
+    );
+    state.store.append_audit(&entry).await?;
+    Ok(Json(serde_json::json!({ "id": id, "revoked": true })).into_response())
+}
+
+/// `POST /api/owner/sign-out-everywhere`: ends every session and token of the caller.
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+) -> Result<Response, AppError> {
+    let n = state
+        .sign_out_everywhere(&caller.account, &caller.actor(), &meta)
+        .await?;
+    Ok(Json(serde_json::json!({ "ended": n })).into_response())
+}
+
+/// A member as the members API lists it.
+#[derive(serde::Serialize)]
+pub struct MemberJson {
+    id: i64,
+    email: String,
+    role: Role,
+    second_factor: bool,
+    password_set: bool,
+}
+
+/// `GET /api/owner/members` (admins).
+pub async fn members(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let list: Vec<MemberJson> = state
+        .store
+        .list_accounts(caller.account.org)
+        .await?
+        .into_iter()
+        .map(|a| MemberJson {
+            id: a.id,
+            second_factor: a.has_totp(),
+            password_set: a.password_hash != veilmark_store::tenancy::NO_PASSWORD,
+            email: a.email,
+            role: a.role,
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// New member body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    email: String,
+    role: String,
+}
+
+/// `POST /api/owner/members` (admins): creates the account and returns a one-time link for
+/// the member to choose a password.
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    ApiJson(req): ApiJson<NewMember>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let (id, url) = state
+        .add_member(&caller.actor(), &req.email, &req.role, &meta)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "set_password_url": url })),
+    )
+        .into_response())
+}
+
+/// Role change body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    role: String,
+}
+
+/// `POST /api/owner/members/{id}/role` (admins).
+pub async fn set_member_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(id): Path<i64>,
+    ApiJson(req): ApiJson<RoleChange>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    state
+        .change_role(&caller.actor(), id, &req.role, &meta)
+        .await?;
+    Ok(Json(serde_json::json!({ "id": id, "role": req.role })).into_response())
+}
+
+/// `POST /api/owner/members/{id}/remove` (admins): deletes the account, ending its sessions
+/// and tokens.
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    state.remove_member(&caller.actor(), id, &meta).await?;
+    Ok(Json(serde_json::json!({ "id": id, "removed": true })).into_response())
+}
+
+/// `POST /api/owner/members/{id}/sign-out` (admins): ends every session and token of a member.
+pub async fn sign_out_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let member = state
+        .store
+        .account(caller.account.org, id)
+        .await?
+        .ok_or(AppError::NotFound("member"))?;
+    let n = state
+        .sign_out_everywhere(&member, &caller.actor(), &meta)
+        .await?;
+    Ok(Json(serde_json::json!({ "id": id, "ended": n })).into_response())
+}
+
+/// `POST /api/owner/members/{id}/second-factor/remove` (admins): for a member who lost both
+/// phone and recovery codes; they enrol again at their next login if the organisation requires
+/// it.
+pub async fn reset_member_second_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let member = state
+        .store
+        .account(caller.account.org, id)
+        .await?
+        .ok_or(AppError::NotFound("member"))?;
+    state.remove_totp(&member, &caller.actor(), &meta).await?;
+    Ok(Json(serde_json::json!({ "id": id, "second_factor": false })).into_response())
 }

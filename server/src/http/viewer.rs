@@ -27,7 +27,7 @@ use veilmark_shared::wire::{
 use super::ApiJson;
 use crate::audit::AuditKind;
 use crate::service::ClientMeta;
-use crate::store::{DocumentRecord, LinkRecord, SessionRecord, ViewRefusal};
+use crate::store::{DocumentRecord, LinkRecord, PasscodeAttempt, SessionRecord, ViewRefusal};
 use crate::{AppError, AppState, now_secs, rfc3339, secrets};
 
 /// Seconds after a lease's expiry during which a renewal or envelope read is still accepted
@@ -60,7 +60,7 @@ async fn deny(
     reason: &str,
     err: AppError,
 ) -> AppError {
-    let mut entry = meta.entry(AuditKind::Deny, reason);
+    let mut entry = meta.entry(link.map(|l| l.org), AuditKind::Deny, reason);
     if let Some(link) = link {
         entry.link_id = Some(link.id.clone());
         entry.document_id = Some(link.document_id.clone());
@@ -208,20 +208,6 @@ pub async fn licence(
     }
     check_live(&state, &meta, &link, None, now).await?;
     if let Some(phc) = &link.passcode_hash {
-        if let Some(until) = link.locked_until.filter(|u| *u > now) {
-            return Err(deny(
-                &state,
-                &meta,
-                Some(&link),
-                None,
-                "locked after wrong passcodes",
-                AppError::Locked(format!(
-                    "too many wrong passcodes; this link is locked until {}",
-                    rfc3339(until)
-                )),
-            )
-            .await);
-        }
         let Some(given) = req.passcode.clone() else {
             return Err(deny(
                 &state,
@@ -233,34 +219,50 @@ pub async fn licence(
             )
             .await);
         };
-        if !secrets::verify_password_async(given, phc.clone()).await {
-            let updated = state
-                .store
-                .passcode_failed(
-                    &link.id,
-                    now,
-                    limits.passcode_max_failures,
-                    limits.passcode_lockout_secs,
+        // The attempt is counted (and refused while the link is locked) before the passcode is
+        // checked, in one statement: parallel guesses cannot all be checked before the lock.
+        let max = limits.passcode_max_failures;
+        let attempt = match state
+            .store
+            .passcode_attempt(&link.id, now, max, limits.passcode_lockout_secs)
+            .await?
+        {
+            PasscodeAttempt::Counted(n) => n,
+            PasscodeAttempt::Locked(until) => {
+                return Err(deny(
+                    &state,
+                    &meta,
+                    Some(&link),
+                    None,
+                    "locked after wrong passcodes",
+                    AppError::Locked(format!(
+                        "too many wrong passcodes; this link is locked until {}",
+                        rfc3339(until)
+                    )),
                 )
-                .await?;
-            let left = limits.passcode_max_failures - updated.failed_passcodes;
+                .await);
+            }
+        };
+        if !secrets::verify_password_async(given, phc.clone()).await {
+            let left = max - attempt;
             let err = if left <= 0 {
                 AppError::Locked(format!(
                     "too many wrong passcodes; this link is locked until {}",
-                    rfc3339(updated.locked_until.unwrap_or(now))
+                    rfc3339(now + limits.passcode_lockout_secs)
                 ))
             } else {
                 AppError::WrongPasscode(format!("wrong passcode; {left} attempts left"))
             };
             return Err(deny(&state, &meta, Some(&link), None, "wrong passcode", err).await);
         }
-        if link.failed_passcodes > 0 {
-            state.store.passcode_succeeded(&link.id).await?;
-        }
+        state
+            .store
+            .passcode_succeeded(&link.id, attempt, max)
+            .await?;
     }
     let document = state
         .store
-        .document(&link.document_id)
+        .document(link.org, &link.document_id)
         .await?
         .ok_or(AppError::NotFound("document"))?;
     let session = SessionRecord {
@@ -275,7 +277,7 @@ pub async fn licence(
     let mut response = issue(&state, &token, &link, &document, &session)?;
     let code = stored_code(&session)?;
     response.watermark_tile = Some(STANDARD.encode(session_tile(&state, code)));
-    let mut entry = meta.entry(AuditKind::Grant, format!("session code {code}"));
+    let mut entry = meta.entry(link.org, AuditKind::Grant, format!("session code {code}"));
     entry.link_id = Some(link.id.clone());
     entry.document_id = Some(link.document_id.clone());
     entry.session_id = Some(session.id.clone());
@@ -422,12 +424,13 @@ pub async fn renew(
     }
     let document = state
         .store
-        .document(&link.document_id)
+        .document(link.org, &link.document_id)
         .await?
         .ok_or(AppError::NotFound("document"))?;
     session.lease_expires_at = now + state.config.limits.lease_secs;
     let response = issue(&state, &token, &link, &document, &session)?;
     let mut entry = meta.entry(
+        link.org,
         AuditKind::Renew,
         format!("lease until {}", rfc3339(session.lease_expires_at)),
     );
@@ -454,7 +457,7 @@ pub async fn events(
     let mut rx = state.revocations.subscribe();
     let current = state
         .store
-        .link(&link.id)
+        .link(link.org, &link.id)
         .await?
         .ok_or(AppError::NotFound("link"))?;
     let already = current.revoked_at.is_some() || current.expires_at <= now_secs();
@@ -505,7 +508,11 @@ pub async fn report(
         .ip_limiter
         .check(&format!("report:{}", session.id))
         .map_err(AppError::TooManyRequests)?;
-    let mut entry = meta.entry(AuditKind::PageView, format!("page {}", report.page));
+    let mut entry = meta.entry(
+        link.org,
+        AuditKind::PageView,
+        format!("page {}", report.page),
+    );
     entry.link_id = Some(link.id.clone());
     entry.document_id = Some(link.document_id.clone());
     entry.session_id = Some(session.id.clone());
@@ -544,7 +551,7 @@ pub async fn envelope(
     }
     let document = state
         .store
-        .document(&link.document_id)
+        .document(link.org, &link.document_id)
         .await?
         .ok_or(AppError::NotFound("document"))?;
     let len = u64::try_from(document.envelope_len)?;

@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use tokio::net::TcpListener;
-use veilmark_server::service::{ClientMeta, CreatedLink, NewLink};
+use veilmark_server::service::{Actor, ClientMeta, CreatedLink, NewLink};
 use veilmark_server::store::DocumentRecord;
 use veilmark_server::{AppState, Config, Limits, now_secs};
 use veilmark_shared::licence::ViewerKey;
 use veilmark_shared::wire::LicenceRequest;
+use veilmark_store::OrgId;
+use veilmark_store::tenancy::DEFAULT_ORG;
 
 pub const OWNER: &str = "owner@brand.example";
 pub const PLAINTEXT: &[u8] = b"%PDF-1.7\n% a drawing of a bracket, long enough to span chunks\n";
@@ -19,6 +21,8 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
     pub doc: DocumentRecord,
+    /// The organisation `default`, where the document and links are.
+    pub org: OrgId,
 }
 
 /// Generous limits so tests exercise one limit at a time.
@@ -44,11 +48,18 @@ pub async fn start(limits: Limits) -> TestServer {
     // A multi-chunk document: 3 chunks of 64 KiB and a bit.
     let mut plaintext = PLAINTEXT.to_vec();
     plaintext.resize(200_000, b'x');
+    let org = state.org_named(DEFAULT_ORG).await.unwrap().id;
     let doc = state
-        .ingest_plaintext(&plaintext, "Bracket", OWNER, &ClientMeta::cli())
+        .ingest_plaintext(
+            &plaintext,
+            "Bracket",
+            &Actor::operator(org, OWNER),
+            &ClientMeta::cli(),
+        )
         .await
         .unwrap();
     TestServer {
+        org,
         base: format!("http://{addr}"),
         state,
         dir,
@@ -58,6 +69,11 @@ pub async fn start(limits: Limits) -> TestServer {
 }
 
 impl TestServer {
+    /// The operator's command line acting in the organisation `default`.
+    pub fn operator(&self) -> Actor {
+        Actor::operator(self.org, OWNER)
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("veilmark.db")
     }
@@ -72,7 +88,7 @@ impl TestServer {
         };
         f(&mut req);
         self.state
-            .create_link(&req, OWNER, &ClientMeta::cli())
+            .create_link(&req, &self.operator(), &ClientMeta::cli())
             .await
             .unwrap()
     }
@@ -118,7 +134,7 @@ impl TestServer {
     /// Kinds and details of the audit log, in order.
     pub async fn audit_kinds(&self) -> Vec<(String, String)> {
         self.state
-            .audit_log()
+            .audit_log(self.org)
             .await
             .unwrap()
             .into_iter()

@@ -10,14 +10,16 @@ use crate::StoreResult;
 use crate::evidence::{
     EvidenceStore, HitRecord, NewReference, ReferenceRow, ReviewedHit, Seen, SeenTable,
 };
+use crate::tenancy::OrgId;
 
 #[async_trait]
 impl EvidenceStore for SqliteStore {
-    async fn add_reference(&self, r: &NewReference<'_>) -> StoreResult<(i64, bool)> {
+    async fn add_reference(&self, org: OrgId, r: &NewReference<'_>) -> StoreResult<(i64, bool)> {
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO catalog_reference (sku, title, source_path, sha256, width, height, pdq_quality, pdq, phash, pdq_windows, added_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO catalog_reference (org_id, sku, title, source_path, sha256, width, height, pdq_quality, pdq, phash, pdq_windows, added_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(org.get())
         .bind(r.sku)
         .bind(r.title)
         .bind(r.source_path)
@@ -31,26 +33,30 @@ impl EvidenceStore for SqliteStore {
         .bind(crate::now_rfc3339())
         .execute(&self.pool)
         .await?;
-        let id: i64 =
-            sqlx::query_scalar("SELECT id FROM catalog_reference WHERE sku = ? AND sha256 = ?")
-                .bind(r.sku)
-                .bind(r.sha256)
-                .fetch_one(&self.pool)
-                .await?;
+        let id: i64 = sqlx::query_scalar(
+            "SELECT id FROM catalog_reference WHERE org_id = ? AND sku = ? AND sha256 = ?",
+        )
+        .bind(org.get())
+        .bind(r.sku)
+        .bind(r.sha256)
+        .fetch_one(&self.pool)
+        .await?;
         Ok((id, done.rows_affected() == 1))
     }
 
-    async fn reference_source(&self, id: i64) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT source_path FROM catalog_reference WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
+    async fn reference_source(&self, org: OrgId, id: i64) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT source_path FROM catalog_reference WHERE id = ? AND org_id = ?",
         )
+        .bind(id)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    async fn references(&self) -> StoreResult<Vec<ReferenceRow>> {
-        let rows = sqlx::query("SELECT * FROM catalog_reference ORDER BY id")
+    async fn references(&self, org: OrgId) -> StoreResult<Vec<ReferenceRow>> {
+        let rows = sqlx::query("SELECT * FROM catalog_reference WHERE org_id = ? ORDER BY id")
+            .bind(org.get())
             .fetch_all(&self.pool)
             .await?;
         let split = |s: String| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
@@ -74,18 +80,20 @@ impl EvidenceStore for SqliteStore {
             .collect()
     }
 
-    async fn catalog_generation(&self) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + COUNT(*) FROM catalog_reference")
-                .fetch_one(&self.pool)
-                .await?,
+    async fn catalog_generation(&self, org: OrgId) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) + COUNT(*) FROM catalog_reference WHERE org_id = ?",
         )
+        .bind(org.get())
+        .fetch_one(&self.pool)
+        .await?)
     }
 
-    async fn resume_or_start_run(&self, profile: &str) -> StoreResult<(i64, bool)> {
+    async fn resume_or_start_run(&self, org: OrgId, profile: &str) -> StoreResult<(i64, bool)> {
         if let Some(id) = sqlx::query_scalar::<_, i64>(
-            "SELECT id FROM crawl_run WHERE profile = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
+            "SELECT id FROM crawl_run WHERE org_id = ? AND profile = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
         )
+        .bind(org.get())
         .bind(profile)
         .fetch_optional(&self.pool)
         .await?
@@ -93,8 +101,9 @@ impl EvidenceStore for SqliteStore {
             return Ok((id, true));
         }
         let id = sqlx::query(
-            "INSERT INTO crawl_run (profile, started_at, state) VALUES (?, ?, 'running')",
+            "INSERT INTO crawl_run (org_id, profile, started_at, state) VALUES (?, ?, ?, 'running')",
         )
+        .bind(org.get())
         .bind(profile)
         .bind(crate::now_rfc3339())
         .execute(&self.pool)
@@ -103,42 +112,53 @@ impl EvidenceStore for SqliteStore {
         Ok((id, false))
     }
 
-    async fn finish_run(&self, run: i64, pages: u64, images: u64) -> StoreResult<()> {
-        sqlx::query("UPDATE crawl_run SET state = 'finished', finished_at = ?, pages = pages + ?, images = images + ? WHERE id = ?")
+    async fn finish_run(&self, org: OrgId, run: i64, pages: u64, images: u64) -> StoreResult<()> {
+        sqlx::query("UPDATE crawl_run SET state = 'finished', finished_at = ?, pages = pages + ?, images = images + ? WHERE id = ? AND org_id = ?")
             .bind(crate::now_rfc3339())
             .bind(i64::try_from(pages)?)
             .bind(i64::try_from(images)?)
             .bind(run)
+            .bind(org.get())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn enqueue(&self, run: i64, url: &str, depth: u32) -> StoreResult<bool> {
-        let r = sqlx::query("INSERT OR IGNORE INTO crawl_frontier (run_id, url, depth, state) VALUES (?, ?, ?, 'queued')")
+    async fn enqueue(&self, org: OrgId, run: i64, url: &str, depth: u32) -> StoreResult<bool> {
+        let r = sqlx::query("INSERT OR IGNORE INTO crawl_frontier (run_id, url, depth, state) SELECT ?1, ?2, ?3, 'queued' WHERE EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?4)")
             .bind(run)
             .bind(url)
             .bind(i64::from(depth))
+            .bind(org.get())
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    async fn set_frontier_state(&self, run: i64, url: &str, state: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE crawl_frontier SET state = ? WHERE run_id = ? AND url = ?")
+    async fn set_frontier_state(
+        &self,
+        org: OrgId,
+        run: i64,
+        url: &str,
+        state: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE crawl_frontier SET state = ? WHERE run_id = ? AND url = ? AND EXISTS (SELECT 1 FROM crawl_run WHERE id = run_id AND org_id = ?)")
             .bind(state)
             .bind(run)
             .bind(url)
+            .bind(org.get())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn frontier(&self, run: i64) -> StoreResult<Vec<(String, u32, String)>> {
+    async fn frontier(&self, org: OrgId, run: i64) -> StoreResult<Vec<(String, u32, String)>> {
         let rows = sqlx::query(
-            "SELECT url, depth, state FROM crawl_frontier WHERE run_id = ? ORDER BY rowid",
+            "SELECT f.url, f.depth, f.state FROM crawl_frontier f JOIN crawl_run r ON r.id = f.run_id
+             WHERE f.run_id = ? AND r.org_id = ? ORDER BY f.rowid",
         )
         .bind(run)
+        .bind(org.get())
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -152,11 +172,12 @@ impl EvidenceStore for SqliteStore {
             .collect()
     }
 
-    async fn seen(&self, table: SeenTable, url: &str) -> StoreResult<Option<Seen>> {
+    async fn seen(&self, org: OrgId, table: SeenTable, url: &str) -> StoreResult<Option<Seen>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT sha256, etag, catalog_gen, hit FROM {} WHERE url = ?",
+            "SELECT sha256, etag, catalog_gen, hit FROM {} WHERE org_id = ? AND url = ?",
             seen_table(table)
         )))
+        .bind(org.get())
         .bind(url)
         .fetch_optional(&self.pool)
         .await?;
@@ -171,13 +192,20 @@ impl EvidenceStore for SqliteStore {
         .transpose()
     }
 
-    async fn record_seen(&self, table: SeenTable, url: &str, seen: &Seen) -> StoreResult<()> {
+    async fn record_seen(
+        &self,
+        org: OrgId,
+        table: SeenTable,
+        url: &str,
+        seen: &Seen,
+    ) -> StoreResult<()> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO {} (url, sha256, etag, fetched_at, catalog_gen, hit) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (url) DO UPDATE SET sha256 = excluded.sha256, etag = excluded.etag,
+            "INSERT INTO {} (org_id, url, sha256, etag, fetched_at, catalog_gen, hit) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (org_id, url) DO UPDATE SET sha256 = excluded.sha256, etag = excluded.etag,
              fetched_at = excluded.fetched_at, catalog_gen = excluded.catalog_gen, hit = excluded.hit",
             seen_table(table)
         )))
+        .bind(org.get())
         .bind(url)
         .bind(&seen.sha256)
         .bind(&seen.etag)
@@ -189,7 +217,7 @@ impl EvidenceStore for SqliteStore {
         Ok(())
     }
 
-    async fn insert_hit(&self, run: i64, hit: &HitRecord) -> StoreResult<bool> {
+    async fn insert_hit(&self, org: OrgId, run: i64, hit: &HitRecord) -> StoreResult<bool> {
         let key = format!(
             "{}|{}|{}|{}",
             hit.page_url,
@@ -198,11 +226,14 @@ impl EvidenceStore for SqliteStore {
             hit.watermark_session.as_deref().unwrap_or("-")
         );
         let r = sqlx::query(
-            "INSERT OR IGNORE INTO crawl_hit (dedup_key, run_id, marketplace, page_url, image_url, image_sha256, fetched_at,
+            "INSERT OR IGNORE INTO crawl_hit (org_id, dedup_key, run_id, marketplace, page_url, image_url, image_sha256, fetched_at,
                http_status, http_headers, listing_title, listing_price, listing_seller, reference_id, sku, hash_kind,
                distance, transform, hash_window, watermark_session, warc_file, warc_page_offset, warc_image_offset, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+               ?19, ?20, ?21, ?22, ?23, ?24
+             WHERE EXISTS (SELECT 1 FROM crawl_run WHERE id = ?3 AND org_id = ?1)",
         )
+        .bind(org.get())
         .bind(key)
         .bind(run)
         .bind(&hit.marketplace)
@@ -231,34 +262,41 @@ impl EvidenceStore for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn hits(&self, marketplace: &str) -> StoreResult<Vec<HitRecord>> {
-        let rows = sqlx::query("SELECT * FROM crawl_hit WHERE marketplace = ? ORDER BY id")
-            .bind(marketplace)
-            .fetch_all(&self.pool)
-            .await?;
+    async fn hits(&self, org: OrgId, marketplace: &str) -> StoreResult<Vec<HitRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM crawl_hit WHERE org_id = ? AND marketplace = ? ORDER BY id")
+                .bind(org.get())
+                .bind(marketplace)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(hit_from).collect()
     }
 
-    async fn reviewed_hits(&self, limit: u32) -> StoreResult<Vec<ReviewedHit>> {
+    async fn reviewed_hits(&self, org: OrgId, limit: u32) -> StoreResult<Vec<ReviewedHit>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{REVIEWED_HIT} ORDER BY h.id DESC LIMIT ?"
+            "{REVIEWED_HIT} WHERE h.org_id = ? ORDER BY h.id DESC LIMIT ?"
         )))
+        .bind(org.get())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(reviewed_hit_from).collect()
     }
 
-    async fn reviewed_hit(&self, id: i64) -> StoreResult<Option<ReviewedHit>> {
-        let row = sqlx::query(AssertSqlSafe(format!("{REVIEWED_HIT} WHERE h.id = ?")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn reviewed_hit(&self, org: OrgId, id: i64) -> StoreResult<Option<ReviewedHit>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{REVIEWED_HIT} WHERE h.id = ? AND h.org_id = ?"
+        )))
+        .bind(id)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(reviewed_hit_from).transpose()
     }
 
     async fn set_review(
         &self,
+        org: OrgId,
         ids: &[i64],
         state: Option<&str>,
         note: Option<&str>,
@@ -270,7 +308,7 @@ impl EvidenceStore for SqliteStore {
         for id in ids {
             let res = sqlx::query(
                 "INSERT INTO hit_review (hit_id, state, note, reviewer, reviewed_at) \
-                 SELECT id, COALESCE(?2, 'new'), COALESCE(?3, ''), ?4, ?5 FROM crawl_hit WHERE id = ?1 \
+                 SELECT id, COALESCE(?2, 'new'), COALESCE(?3, ''), ?4, ?5 FROM crawl_hit WHERE id = ?1 AND org_id = ?6 \
                  ON CONFLICT (hit_id) DO UPDATE SET state = COALESCE(?2, state), \
                  note = COALESCE(?3, note), reviewer = ?4, reviewed_at = ?5",
             )
@@ -279,6 +317,7 @@ impl EvidenceStore for SqliteStore {
             .bind(note)
             .bind(reviewer)
             .bind(now)
+            .bind(org.get())
             .execute(&mut *tx)
             .await?;
             n += res.rows_affected();

@@ -1,28 +1,70 @@
-//! [`MetaStore`] on SQLite: owners, credentials, documents, links, sessions, nonces, the
-//! revocation feed and the audit log.
+//! [`MetaStore`] on SQLite: organisations, accounts, credentials, documents, links, sessions,
+//! nonces, the revocation feed and the audit log. Every query of a tenant's rows binds its
+//! organisation.
 
 use anyhow::Context;
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::SqliteStore;
 use crate::StoreResult;
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 use crate::meta::{
-    CredentialKind, DocumentRecord, LinkRecord, MetaStore, Owner, SessionRecord, ViewRefusal,
+    CredentialCheck, CredentialInfo, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt,
+    MetaStore, NewCredential, PasscodeAttempt, SessionRecord, ViewRefusal,
 };
+use crate::tenancy::{Account, OrgId, Organisation, Role};
 
-fn owner_from(row: &SqliteRow) -> Owner {
-    Owner {
+/// Accounts joined with their organisation's name and setting.
+const ACCOUNT: &str = "SELECT a.*, o.name AS org_name, o.require_totp AS org_requires_totp \
+     FROM owners a JOIN organisations o ON o.id = a.org_id";
+
+fn account_from(row: &SqliteRow) -> anyhow::Result<Account> {
+    let role: String = row.get("role");
+    Ok(Account {
         id: row.get("id"),
+        org: OrgId::from_row(row.get("org_id")),
+        org_name: row.get("org_name"),
         email: row.get("email"),
         password_hash: row.get("password_hash"),
+        role: Role::parse(&role)?,
+        failed_logins: row.get("failed_logins"),
+        locked_until: row.get("locked_until"),
+        totp_secret: row.get("totp_secret"),
+        totp_enabled_at: row.get("totp_enabled_at"),
+        totp_last_step: row.get("totp_last_step"),
+        org_requires_totp: row.get::<i64, _>("org_requires_totp") != 0,
+    })
+}
+
+fn org_from(row: &SqliteRow) -> Organisation {
+    Organisation {
+        id: OrgId::from_row(row.get("id")),
+        name: row.get("name"),
+        require_totp: row.get::<i64, _>("require_totp") != 0,
+        created_at: row.get("created_at"),
     }
+}
+
+fn credential_from(row: &SqliteRow) -> anyhow::Result<CredentialInfo> {
+    let kind: String = row.get("kind");
+    Ok(CredentialInfo {
+        id: row.get("id"),
+        account_id: row.get("account_id"),
+        kind: CredentialKind::parse(&kind)
+            .with_context(|| format!("unknown credential kind {kind:?}"))?
+            .as_str(),
+        label: row.get("label"),
+        created_at: row.get("created_at"),
+        expires_at: row.get("expires_at"),
+        last_used_at: row.get("last_used_at"),
+    })
 }
 
 fn document_from(row: &SqliteRow) -> DocumentRecord {
     DocumentRecord {
+        org: OrgId::from_row(row.get("org_id")),
         id: row.get("id"),
         title: row.get("title"),
         media_type: row.get("media_type"),
@@ -37,6 +79,7 @@ fn document_from(row: &SqliteRow) -> DocumentRecord {
 fn link_from(row: &SqliteRow) -> LinkRecord {
     let passcode_hash: Option<String> = row.get("passcode_hash");
     LinkRecord {
+        org: OrgId::from_row(row.get("org_id")),
         id: row.get("id"),
         token_hash: row.get("token_hash"),
         document_id: row.get("document_id"),
@@ -74,17 +117,27 @@ async fn append_audit_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     new: &NewAuditEntry,
 ) -> anyhow::Result<AuditEntry> {
-    let prev = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| Ok::<_, anyhow::Error>((r.get::<i64, _>("seq"), hash32(r.get("hash"))?)))
-        .transpose()?;
+    let org = new.org.map(OrgId::get);
+    // `IS`: equal, or both NULL (the server's chain).
+    let prev = sqlx::query(
+        "SELECT org_seq, hash FROM audit_log WHERE org_id IS ? ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(org)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| Ok::<_, anyhow::Error>((r.get::<i64, _>("org_seq"), hash32(r.get("hash"))?)))
+    .transpose()?;
     let e = next_entry(prev, new);
     sqlx::query(
-        "INSERT INTO audit_log (seq, at_ms, kind, link_id, session_id, document_id, actor, ip,
-         user_agent, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (seq, org_id, org_seq, account_id, format, at_ms, kind, link_id,
+         session_id, document_id, actor, ip, user_agent, detail, prev_hash, hash)
+         VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+         ?, ?, ?, ?, ?)",
     )
+    .bind(e.org_id)
     .bind(e.seq)
+    .bind(e.account_id)
+    .bind(e.format)
     .bind(e.at_ms)
     .bind(&e.kind)
     .bind(&e.link_id)
@@ -108,7 +161,10 @@ fn hash32(v: Vec<u8>) -> anyhow::Result<[u8; 32]> {
 
 fn audit_from(row: &SqliteRow) -> anyhow::Result<AuditEntry> {
     Ok(AuditEntry {
-        seq: row.get("seq"),
+        seq: row.get("org_seq"),
+        org_id: row.get("org_id"),
+        account_id: row.get("account_id"),
+        format: row.get("format"),
         at_ms: row.get("at_ms"),
         kind: row.get("kind"),
         link_id: row.get("link_id"),
@@ -125,81 +181,455 @@ fn audit_from(row: &SqliteRow) -> anyhow::Result<AuditEntry> {
 
 #[async_trait]
 impl MetaStore for SqliteStore {
-    async fn create_owner(&self, email: &str, password_hash: &str, now: i64) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO owners (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(email)
-        .bind(password_hash)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .with_context(|| format!("cannot create owner {email} (does it exist already?)"))?;
-        Ok(row.get("id"))
+    async fn create_org(&self, name: &str, now: i64) -> StoreResult<OrgId> {
+        let row =
+            sqlx::query("INSERT INTO organisations (name, created_at) VALUES (?, ?) RETURNING id")
+                .bind(name)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .with_context(|| {
+                    format!("cannot create organisation {name:?} (does it exist already?)")
+                })?;
+        Ok(OrgId::from_row(row.get("id")))
     }
 
-    async fn owner_by_email(&self, email: &str) -> StoreResult<Option<Owner>> {
-        let row = sqlx::query("SELECT * FROM owners WHERE email = ?")
-            .bind(email)
+    async fn org_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        let row = sqlx::query("SELECT * FROM organisations WHERE name = ?")
+            .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(owner_from))
+        Ok(row.as_ref().map(org_from))
     }
 
-    async fn add_credential(
-        &self,
-        token_hash: &[u8; 32],
-        owner_id: i64,
-        kind: CredentialKind,
-        now: i64,
-        expires_at: Option<i64>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO owner_credentials (token_hash, owner_id, kind, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&token_hash[..])
-        .bind(owner_id)
-        .bind(kind.as_str())
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+    async fn org(&self, org: OrgId) -> StoreResult<Organisation> {
+        let row = sqlx::query("SELECT * FROM organisations WHERE id = ?")
+            .bind(org.get())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(org_from(&row))
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Organisation>> {
+        let rows = sqlx::query("SELECT * FROM organisations ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(org_from).collect())
+    }
+
+    async fn set_org_require_totp(&self, org: OrgId, required: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE organisations SET require_totp = ? WHERE id = ?")
+            .bind(i64::from(required))
+            .bind(org.get())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    async fn owner_by_credential(
+    async fn create_account(
+        &self,
+        org: OrgId,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO owners (org_id, email, password_hash, role, created_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(org.get())
+        .bind(email)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .with_context(|| format!("cannot create account {email} (does it exist already?)"))?;
+        Ok(row.get("id"))
+    }
+
+    async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!("{ACCOUNT} WHERE a.email = ?")))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn account(&self, org: OrgId, id: i64) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{ACCOUNT} WHERE a.id = ? AND a.org_id = ?"
+        )))
+        .bind(id)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn list_accounts(&self, org: OrgId) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{ACCOUNT} WHERE a.org_id = ? ORDER BY a.email"
+        )))
+        .bind(org.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn set_role(&self, org: OrgId, id: i64, role: Role) -> StoreResult<bool> {
+        Ok(
+            sqlx::query("UPDATE owners SET role = ? WHERE id = ? AND org_id = ?")
+                .bind(role.as_str())
+                .bind(id)
+                .bind(org.get())
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    async fn remove_account(&self, org: OrgId, id: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let found = sqlx::query("SELECT 1 FROM owners WHERE id = ? AND org_id = ?")
+            .bind(id)
+            .bind(org.get())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if found {
+            for sql in [
+                "DELETE FROM credentials WHERE account_id = ?",
+                "DELETE FROM recovery_codes WHERE account_id = ?",
+                "DELETE FROM owners WHERE id = ?",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    async fn set_password(&self, org: OrgId, id: i64, password_hash: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "UPDATE owners SET password_hash = ?, failed_logins = 0, locked_until = NULL
+             WHERE id = ? AND org_id = ?",
+        )
+        .bind(password_hash)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        anyhow::ensure!(n == 1, "no such account");
+        sqlx::query("DELETE FROM credentials WHERE account_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn login_attempt(
+        &self,
+        id: i64,
+        now: i64,
+        max_failures: i64,
+        lock_secs: i64,
+    ) -> StoreResult<LoginAttempt> {
+        // One statement: the count and the check cannot interleave with a parallel attempt.
+        // A lock that has run out starts a fresh count.
+        let row = sqlx::query(
+            "UPDATE owners SET
+                 failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?1
+                                      THEN 1 ELSE failed_logins + 1 END,
+                 locked_until = CASE
+                     WHEN locked_until IS NOT NULL AND locked_until <= ?1 THEN NULL
+                     WHEN failed_logins + 1 >= ?2 THEN ?1 + ?3
+                     ELSE locked_until END
+             WHERE id = ?4 AND (locked_until IS NULL OR locked_until <= ?1)
+             RETURNING failed_logins",
+        )
+        .bind(now)
+        .bind(max_failures)
+        .bind(lock_secs)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = row {
+            return Ok(LoginAttempt::Counted(row.get("failed_logins")));
+        }
+        let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM owners WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten();
+        Ok(LoginAttempt::Locked(until.unwrap_or(now)))
+    }
+
+    async fn login_succeeded(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE owners SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_totp_secret(
+        &self,
+        org: OrgId,
+        id: i64,
+        wrapped: Option<&[u8]>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE owners SET totp_secret = ?, totp_enabled_at = NULL, totp_last_step = NULL
+             WHERE id = ? AND org_id = ?",
+        )
+        .bind(wrapped)
+        .bind(id)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?;
+        if wrapped.is_none() {
+            sqlx::query("DELETE FROM recovery_codes WHERE account_id = ?")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn enable_totp(
+        &self,
+        org: OrgId,
+        id: i64,
+        step: i64,
+        recovery_hashes: &[[u8; 32]],
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "UPDATE owners SET totp_enabled_at = ?, totp_last_step = ?
+             WHERE id = ? AND org_id = ? AND totp_secret IS NOT NULL",
+        )
+        .bind(now)
+        .bind(step)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        anyhow::ensure!(n == 1, "no enrolment in progress for this account");
+        sqlx::query("DELETE FROM recovery_codes WHERE account_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for h in recovery_hashes {
+            sqlx::query("INSERT INTO recovery_codes (account_id, code_hash) VALUES (?, ?)")
+                .bind(id)
+                .bind(&h[..])
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, id: i64, step: i64) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE owners SET totp_last_step = ?1
+             WHERE id = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
+        )
+        .bind(step)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        id: i64,
+        code_hash: &[u8; 32],
+        now: i64,
+    ) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE recovery_codes SET used_at = ?
+             WHERE account_id = ? AND code_hash = ? AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(&code_hash[..])
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn recovery_codes_left(&self, id: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE account_id = ? AND used_at IS NULL",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn add_credential(&self, c: &NewCredential<'_>) -> StoreResult<String> {
+        let id = format!("tok_{}", hex::encode(rand_bytes::<8>()?));
+        sqlx::query(
+            "INSERT INTO credentials (id, token_hash, account_id, kind, label, created_at,
+             expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&c.token_hash[..])
+        .bind(c.account_id)
+        .bind(c.kind.as_str())
+        .bind(c.label)
+        .bind(c.now)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn account_by_credential(
+        &self,
+        token_hash: &[u8; 32],
+        check: CredentialCheck,
+    ) -> StoreResult<Option<(Account, CredentialInfo)>> {
+        let Some(row) = sqlx::query(
+            "SELECT * FROM credentials WHERE token_hash = ? AND kind = ? AND expires_at > ?",
+        )
+        .bind(&token_hash[..])
+        .bind(check.kind.as_str())
+        .bind(check.now)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let cred = credential_from(&row)?;
+        let last = cred.last_used_at.unwrap_or(cred.created_at);
+        if check.idle_secs.is_some_and(|idle| last + idle <= check.now) {
+            return Ok(None);
+        }
+        let account = sqlx::query(AssertSqlSafe(format!("{ACCOUNT} WHERE a.id = ?")))
+            .bind(cred.account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(account) = account.as_ref().map(account_from).transpose()? else {
+            return Ok(None);
+        };
+        // Record the use, at most once a minute per credential (not a write per request).
+        if last + 60 <= check.now {
+            sqlx::query("UPDATE credentials SET last_used_at = ? WHERE id = ?")
+                .bind(check.now)
+                .bind(&cred.id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some((account, cred)))
+    }
+
+    async fn take_credential(
         &self,
         token_hash: &[u8; 32],
         kind: CredentialKind,
         now: i64,
-    ) -> StoreResult<Option<Owner>> {
-        let row = sqlx::query(
-            "SELECT o.* FROM owner_credentials c JOIN owners o ON o.id = c.owner_id
-             WHERE c.token_hash = ? AND c.kind = ? AND (c.expires_at IS NULL OR c.expires_at > ?)",
+    ) -> StoreResult<Option<Account>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM credentials WHERE token_hash = ? AND kind = ? AND expires_at > ?
+             RETURNING account_id",
         )
         .bind(&token_hash[..])
         .bind(kind.as_str())
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(owner_from))
+        let Some(id) = id else { return Ok(None) };
+        let row = sqlx::query(AssertSqlSafe(format!("{ACCOUNT} WHERE a.id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
     }
 
     async fn delete_credential(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
-        sqlx::query("DELETE FROM owner_credentials WHERE token_hash = ?")
+        sqlx::query("DELETE FROM credentials WHERE token_hash = ?")
             .bind(&token_hash[..])
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
+    async fn list_credentials(
+        &self,
+        org: OrgId,
+        account_id: i64,
+        kind: CredentialKind,
+        now: i64,
+    ) -> StoreResult<Vec<CredentialInfo>> {
+        let rows = sqlx::query(
+            "SELECT c.* FROM credentials c JOIN owners a ON a.id = c.account_id
+             WHERE c.account_id = ? AND a.org_id = ? AND c.kind = ? AND c.expires_at > ?
+             ORDER BY c.created_at DESC, c.id",
+        )
+        .bind(account_id)
+        .bind(org.get())
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(credential_from).collect()
+    }
+
+    async fn credential_account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{ACCOUNT} WHERE a.id = (SELECT account_id FROM credentials WHERE id = ?)"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn revoke_credential(&self, org: OrgId, id: &str) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "DELETE FROM credentials WHERE id = ?
+             AND account_id IN (SELECT id FROM owners WHERE org_id = ?)",
+        )
+        .bind(id)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn end_all_sessions(&self, org: OrgId, account_id: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM credentials WHERE account_id = ?
+             AND account_id IN (SELECT id FROM owners WHERE org_id = ?)",
+        )
+        .bind(account_id)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     async fn insert_document(&self, d: &DocumentRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO documents (id, title, media_type, plaintext_len, envelope_len, blob,
-             wrapped_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents (id, org_id, title, media_type, plaintext_len, envelope_len,
+             blob, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&d.id)
+        .bind(d.org.get())
         .bind(&d.title)
         .bind(&d.media_type)
         .bind(d.plaintext_len)
@@ -212,27 +642,33 @@ impl MetaStore for SqliteStore {
         Ok(())
     }
 
-    async fn document(&self, id: &str) -> StoreResult<Option<DocumentRecord>> {
-        let row = sqlx::query("SELECT * FROM documents WHERE id = ?")
+    async fn document(&self, org: OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
+        let row = sqlx::query("SELECT * FROM documents WHERE id = ? AND org_id = ?")
             .bind(id)
+            .bind(org.get())
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(document_from))
     }
 
-    async fn list_documents(&self) -> StoreResult<Vec<DocumentRecord>> {
-        let rows = sqlx::query("SELECT * FROM documents ORDER BY created_at DESC, id")
-            .fetch_all(&self.pool)
-            .await?;
+    async fn list_documents(&self, org: OrgId) -> StoreResult<Vec<DocumentRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM documents WHERE org_id = ? ORDER BY created_at DESC, id")
+                .bind(org.get())
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.iter().map(document_from).collect())
     }
 
     async fn insert_link(&self, l: &LinkRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO links (id, token_hash, document_id, recipient, created_at, expires_at,
-             max_views, passcode_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        let n = sqlx::query(
+            "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
+             expires_at, max_views, passcode_hash)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS
+               (SELECT 1 FROM documents WHERE id = ?4 AND org_id = ?2)",
         )
         .bind(&l.id)
+        .bind(l.org.get())
         .bind(&l.token_hash)
         .bind(&l.document_id)
         .bind(&l.recipient)
@@ -241,7 +677,9 @@ impl MetaStore for SqliteStore {
         .bind(l.max_views)
         .bind(&l.passcode_hash)
         .execute(&self.pool)
-        .await?;
+        .await?
+        .rows_affected();
+        anyhow::ensure!(n == 1, "no document {} in this organisation", l.document_id);
         Ok(())
     }
 
@@ -253,31 +691,35 @@ impl MetaStore for SqliteStore {
         Ok(row.as_ref().map(link_from))
     }
 
-    async fn link(&self, id: &str) -> StoreResult<Option<LinkRecord>> {
-        let row = sqlx::query("SELECT * FROM links WHERE id = ?")
+    async fn link(&self, org: OrgId, id: &str) -> StoreResult<Option<LinkRecord>> {
+        let row = sqlx::query("SELECT * FROM links WHERE id = ? AND org_id = ?")
             .bind(id)
+            .bind(org.get())
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(link_from))
     }
 
-    async fn list_links(&self) -> StoreResult<Vec<LinkRecord>> {
-        let rows = sqlx::query("SELECT * FROM links ORDER BY created_at DESC, id")
+    async fn list_links(&self, org: OrgId) -> StoreResult<Vec<LinkRecord>> {
+        let rows = sqlx::query("SELECT * FROM links WHERE org_id = ? ORDER BY created_at DESC, id")
+            .bind(org.get())
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(link_from).collect())
     }
 
-    async fn revoke_link(&self, id: &str, now: i64) -> StoreResult<bool> {
+    async fn revoke_link(&self, org: OrgId, id: &str, now: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done =
-            sqlx::query("UPDATE links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+        let done = sqlx::query(
+            "UPDATE links SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
         if done {
             sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
                 .bind(id)
@@ -300,32 +742,59 @@ impl MetaStore for SqliteStore {
             .collect())
     }
 
-    async fn passcode_failed(
+    async fn passcode_attempt(
         &self,
         link_id: &str,
         now: i64,
         max_failures: i64,
         lock_secs: i64,
-    ) -> StoreResult<LinkRecord> {
+    ) -> StoreResult<PasscodeAttempt> {
+        // One statement: the count and the lock check cannot interleave with a parallel guess.
+        // A lock that has run out starts a fresh count.
         let row = sqlx::query(
-            "UPDATE links SET failed_passcodes = failed_passcodes + 1,
-                 locked_until = CASE WHEN failed_passcodes + 1 >= ? THEN ? ELSE locked_until END
-             WHERE id = ? RETURNING *",
+            "UPDATE links SET
+                 failed_passcodes = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?1
+                                         THEN 1 ELSE failed_passcodes + 1 END,
+                 locked_until = CASE
+                     WHEN locked_until IS NOT NULL AND locked_until <= ?1 THEN NULL
+                     WHEN failed_passcodes + 1 >= ?2 THEN ?1 + ?3
+                     ELSE locked_until END
+             WHERE id = ?4 AND (locked_until IS NULL OR locked_until <= ?1)
+             RETURNING failed_passcodes",
         )
+        .bind(now)
         .bind(max_failures)
-        .bind(now + lock_secs)
+        .bind(lock_secs)
         .bind(link_id)
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(link_from(&row))
+        if let Some(row) = row {
+            return Ok(PasscodeAttempt::Counted(row.get("failed_passcodes")));
+        }
+        let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM links WHERE id = ?")
+            .bind(link_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten();
+        Ok(PasscodeAttempt::Locked(until.unwrap_or(now)))
     }
 
-    async fn passcode_succeeded(&self, link_id: &str) -> StoreResult<()> {
+    async fn passcode_succeeded(
+        &self,
+        link_id: &str,
+        attempt: i64,
+        max_failures: i64,
+    ) -> StoreResult<()> {
+        // The lock stays if other attempts set it; this attempt's own lock (it was the last
+        // one allowed, and right) is lifted.
         sqlx::query(
-            "UPDATE links SET failed_passcodes = 0, locked_until = NULL
-             WHERE id = ? AND failed_passcodes > 0",
+            "UPDATE links SET failed_passcodes = 0,
+                 locked_until = CASE WHEN ?2 >= ?3 THEN NULL ELSE locked_until END
+             WHERE id = ?1",
         )
         .bind(link_id)
+        .bind(attempt)
+        .bind(max_failures)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -416,11 +885,15 @@ impl MetaStore for SqliteStore {
         row.as_ref().map(session_from).transpose()
     }
 
-    async fn session_by_code(&self, code: u64) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query("SELECT * FROM sessions WHERE session_code = ?")
-            .bind(i64::from_be_bytes(code.to_be_bytes()))
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn session_by_code(&self, org: OrgId, code: u64) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT s.* FROM sessions s JOIN links l ON l.id = s.link_id
+             WHERE s.session_code = ? AND l.org_id = ?",
+        )
+        .bind(i64::from_be_bytes(code.to_be_bytes()))
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(session_from).transpose()
     }
 
@@ -453,10 +926,17 @@ impl MetaStore for SqliteStore {
         Ok(entry)
     }
 
-    async fn audit_entries(&self) -> StoreResult<Vec<AuditEntry>> {
-        let rows = sqlx::query("SELECT * FROM audit_log ORDER BY seq")
+    async fn audit_entries(&self, org: Option<OrgId>) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE org_id IS ? ORDER BY seq")
+            .bind(org.map(OrgId::get))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_from).collect()
     }
+}
+
+fn rand_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    Ok(b)
 }

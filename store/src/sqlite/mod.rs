@@ -57,6 +57,13 @@ fn migrator() -> Migrator {
             "catalog and hits",
             include_str!("../../migrations/1001_catalog_and_hits.sql"),
         ),
+        // After 1001 because it rebuilds crawl tables; databases that had 1..2 and 1001 get
+        // it next, fresh ones after 1001.
+        migration(
+            1002,
+            "organisations",
+            include_str!("../../migrations/1002_organisations.sql"),
+        ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

@@ -1,10 +1,14 @@
 // Owner and review console in headless Chromium: log in, upload and seal, create and revoke a
-// link, filter and export the audit log, review hits by keyboard and export evidence; axe-core
+// link, filter and export the audit log, review hits by keyboard and export evidence, add a
+// member through the members page, enrol a TOTP second factor and log in with it, and post a
+// form to the console from another origin (refused); axe-core
 // on every page (no serious or critical violations); planted hostile listing text must stay
 // text (no dialog, no injected script, no CSP violation). Screenshots go to docs/screenshots/.
 //
 // Usage: node console.test.mjs [path/to/console_fixture]   (cargo xtask runs it)
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -21,6 +25,19 @@ const shots = process.env.CONSOLE_SCREENSHOTS || join(root, 'docs/screenshots');
 mkdirSync(shots, { recursive: true });
 
 const failures = [];
+
+// RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 secret, as an authenticator app computes it.
+function totp(secret, unixSecs) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSecs / 30)));
+  const h = createHmac('sha1', key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
 const check = (ok, what) => {
   if (!ok) failures.push(what);
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
@@ -143,6 +160,94 @@ try {
   await page.setViewportSize({ width: 1280, height: 860 });
   await page.goto(`${base}/console/review?state=confirmed`);
   await axe('review (confirmed)');
+  // Tenancy: the second organisation's document and link are nowhere on this one's pages.
+  await page.goto(`${base}/console/links`);
+  check(await page.locator('header .org', { hasText: 'default' }).count() === 1, 'the header names the organisation');
+  check(!(await page.content()).includes('carol@supplier.example'), "another organisation's links are not listed");
+
+  // A form posted from another origin, in the same browser with the session cookie, fails.
+  const linkId = await page.locator('td code', { hasText: 'lnk_' }).last().textContent();
+  const evil = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<!doctype html><title>evil</title><form method="post" action="${base}/console/links/${linkId}/revoke">`
+      + '<input name="csrf" value="guess"></form><script>document.forms[0].submit()</script>');
+  });
+  await new Promise((r) => evil.listen(0, '127.0.0.2', r));
+  const evilPage = await context.newPage();
+  const crossStatus = new Promise((resolve) => evilPage.on('response', (r) => {
+    if (r.url().includes('/revoke')) resolve(r.status());
+  }));
+  await evilPage.goto(`http://127.0.0.2:${evil.address().port}/`);
+  const status = await Promise.race([crossStatus, new Promise((r) => setTimeout(() => r('none'), 10000))]);
+  check(status === 401 || status === 403, `a cross-site form post is refused (HTTP ${status})`);
+  await evilPage.close();
+  evil.close();
+  await page.goto(`${base}/console/links`);
+  const row = page.locator('tr', { has: page.locator('code', { hasText: linkId }) });
+  check(await row.locator('button', { hasText: 'Revoke' }).count() === 1, 'the link is still live after the cross-site post');
+
+  // Members: add a reviewer, who sets a password through the one-time link.
+  await page.click('nav >> text=Members');
+  await axe('members');
+  await page.fill('#member-email', 'rita@brand.example');
+  await page.selectOption('#member-role', 'reviewer');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/members"] button[type=submit]')]);
+  const welcome = await page.inputValue('#welcome-url');
+  check(welcome.startsWith(`${base}/console/welcome/`), 'adding a member shows a one-time set-password link');
+  await shot('console-members');
+  const rita = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const rp = await rita.newPage();
+  await rp.goto(welcome);
+  await rp.fill('#password', 'rita reviews hits');
+  await rp.fill('#again', 'rita reviews hits');
+  await Promise.all([rp.waitForLoadState(), rp.click('button[type=submit]')]);
+  check(await rp.getByText('Password set.').isVisible(), 'the new member sets a password');
+  await rp.goto(welcome);
+  check((await rp.content()).includes('not found'), 'the set-password link works once');
+  await rp.goto(`${base}/console/login`);
+  await rp.fill('#email', 'rita@brand.example');
+  await rp.fill('#password', 'rita reviews hits');
+  await Promise.all([rp.waitForURL('**/console/review'), rp.click('button[type=submit]')]);
+  const tabs = await rp.locator('header nav li a').allTextContents();
+  check(JSON.stringify(tabs) === JSON.stringify(['Review hits', 'Account']), `a reviewer sees only her tabs (${tabs.join(', ')})`);
+  const forbidden = await rp.goto(`${base}/console/links`);
+  check(forbidden.status() === 403, 'a page the role may not use answers 403');
+
+  // Second factor: enrol with the QR page, then log in with a code; a recovery code works once.
+  await rp.goto(`${base}/console/account`);
+  await Promise.all([rp.waitForLoadState(), rp.click('text=Set up a second factor')]);
+  const qrOk = await rp.evaluate(() => { const i = document.querySelector('#totp-qr'); return i.complete && i.naturalWidth > 0; });
+  check(qrOk, 'the enrolment QR code is drawn by the server and loads under the CSP');
+  await axe('account (enrolment)');
+  await rp.screenshot({ path: join(shots, 'console-totp-enrol.png') });
+  const secret = (await rp.textContent('#totp-secret')).trim();
+  await rp.fill('#totp-code', totp(secret, Date.now() / 1000));
+  await Promise.all([rp.waitForLoadState(), rp.click('form[action="/console/account/totp"] button[type=submit]')]);
+  const codes = await rp.locator('#recovery-codes code').allTextContents();
+  check(codes.length === 10, 'ten recovery codes are shown once');
+  await Promise.all([rp.waitForURL('**/console/login'), rp.click('header button:has-text("Log out")')]);
+  await rp.fill('#email', 'rita@brand.example');
+  await rp.fill('#password', 'rita reviews hits');
+  await Promise.all([rp.waitForLoadState(), rp.click('button[type=submit]')]);
+  check(await rp.locator('#code').isVisible(), 'the login asks for the second factor');
+  await rp.fill('#code', '000000');
+  await Promise.all([rp.waitForLoadState(), rp.click('button[type=submit]')]);
+  check(await rp.getByText('Wrong or already used code.').isVisible(), 'a wrong code is refused');
+  await rp.fill('#code', totp(secret, Date.now() / 1000 + 30));
+  await Promise.all([rp.waitForURL('**/console/review'), rp.click('button[type=submit]')]);
+  check(true, 'a fresh code logs in');
+  await Promise.all([rp.waitForURL('**/console/login'), rp.click('header button:has-text("Log out")')]);
+  await rp.fill('#email', 'rita@brand.example');
+  await rp.fill('#password', 'rita reviews hits');
+  await Promise.all([rp.waitForLoadState(), rp.click('button[type=submit]')]);
+  await rp.fill('#code', codes[0]);
+  await Promise.all([rp.waitForURL('**/console/review'), rp.click('button[type=submit]')]);
+  check(true, 'a recovery code logs in');
+  await rita.close();
+  await page.goto(`${base}/console/members`);
+  const ritaRow = page.locator('tr', { hasText: 'rita@brand.example' });
+  check(await ritaRow.locator('td', { hasText: 'On' }).count() >= 1, 'the members page shows her second factor');
+
   check(problems.length === 0, `no dialogs, script errors or CSP violations${problems.length ? ': ' + problems.join('; ') : ''}`);
 } finally {
   await browser.close();

@@ -22,6 +22,7 @@ use std::fmt;
 use askama::Template;
 
 use crate::AppError;
+use veilmark_store::{Permission, Role};
 
 /// The HTML escaper of every console template: `& < > " ' \`` become entities, so a value is
 /// safe in a text node and in a double- or single-quoted attribute.
@@ -76,6 +77,10 @@ pub enum Tab {
     Audit,
     /// Review console.
     Review,
+    /// Members of the organisation (admins).
+    Members,
+    /// The member's own account: password, second factor, API tokens.
+    Account,
 }
 
 /// The page frame every template extends (`templates/layout.html`): the title, the current tab
@@ -89,11 +94,15 @@ pub struct Frame<'a> {
     pub who: Option<Who<'a>>,
 }
 
-/// The logged-in owner as the frame shows them.
+/// The logged-in member as the frame shows them.
 #[derive(Clone, Copy)]
 pub struct Who<'a> {
     /// E-mail address.
     pub email: &'a str,
+    /// The organisation's name, shown in the header.
+    pub org: &'a str,
+    /// The member's role: which tabs are shown.
+    pub role: Role,
     /// The CSRF token of the logout form.
     pub csrf: &'a str,
 }
@@ -109,31 +118,69 @@ pub struct NavItem {
 }
 
 impl<'a> Frame<'a> {
-    /// A frame; `who` is `(email, csrf)` as [`super::Session::who`] gives it.
+    /// A frame; `who` as [`super::Session::who`] gives it.
     #[must_use]
-    pub fn new(title: &'a str, tab: Tab, who: Option<(&'a str, &'a str)>) -> Self {
-        Self {
-            title,
-            tab,
-            who: who.map(|(email, csrf)| Who { email, csrf }),
-        }
+    pub fn new(title: &'a str, tab: Tab, who: Option<Who<'a>>) -> Self {
+        Self { title, tab, who }
     }
 
-    /// The navigation entries, the current one marked.
+    /// The navigation entries the member's role may use, the current one marked.
     #[must_use]
-    pub fn nav(&self) -> [NavItem; 4] {
-        [
-            (Tab::Documents, "/console/documents", "Documents"),
-            (Tab::Links, "/console/links", "Links"),
-            (Tab::Audit, "/console/audit", "Audit"),
-            (Tab::Review, "/console/review", "Review hits"),
-        ]
-        .map(|(t, href, label)| NavItem {
-            href,
-            label,
-            current: t == self.tab,
-        })
+    pub fn nav(&self) -> Vec<NavItem> {
+        let Some(who) = self.who else {
+            return Vec::new();
+        };
+        nav_for(who.role)
+            .into_iter()
+            .map(|(t, href, label)| NavItem {
+                href,
+                label,
+                current: t == self.tab,
+            })
+            .collect()
     }
+}
+
+/// The console's tabs a role may use, in order: `(tab, path, label)`.
+#[must_use]
+pub fn nav_for(role: Role) -> Vec<(Tab, &'static str, &'static str)> {
+    [
+        (
+            Tab::Documents,
+            "/console/documents",
+            "Documents",
+            Some(Permission::ReadDocuments),
+        ),
+        (
+            Tab::Links,
+            "/console/links",
+            "Links",
+            Some(Permission::ReadLinks),
+        ),
+        (
+            Tab::Audit,
+            "/console/audit",
+            "Audit",
+            Some(Permission::ReadAudit),
+        ),
+        (
+            Tab::Review,
+            "/console/review",
+            "Review hits",
+            Some(Permission::ReviewHits),
+        ),
+        (
+            Tab::Members,
+            "/console/members",
+            "Members",
+            Some(Permission::ManageMembers),
+        ),
+        (Tab::Account, "/console/account", "Account", None),
+    ]
+    .into_iter()
+    .filter(|(.., p)| p.is_none_or(|p| role.permits(p)))
+    .map(|(t, href, label, _)| (t, href, label))
+    .collect()
 }
 
 /// Formats a byte count for people.

@@ -7,59 +7,223 @@
 //! Form posts carry a per-session CSRF token (derived from the session cookie, so nothing more
 //! is stored) on top of the `SameSite=Strict` cookie.
 
+mod account;
 pub mod html;
+mod members;
 mod owner_pages;
 pub mod review;
+mod sign_in;
 
-use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::owner::COOKIE;
-use crate::service::ClientMeta;
-use crate::store::{CredentialKind, Owner};
-use crate::{AppError, AppState, now_secs, secrets};
-use askama::Template;
-use html::{Frame, Tab};
+use super::auth::{self, cookie_value};
+use super::routes::{Access, Route, member};
+use crate::service::Actor;
+use crate::{AppError, AppState};
+use axum::http::Method;
+use html::Who;
+use veilmark_store::Permission;
+use veilmark_store::tenancy::Account;
 
 const CSS: &str = include_str!("../../../../www/console/console.css");
 const JS: &str = include_str!("../../../../www/console/console.js");
 
-/// The console's routes (merged into [`super::app`]).
-pub fn routes(upload_limit: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/console",
-            get(|| async { Redirect::to("/console/documents") }),
-        )
-        .route(
-            "/console/",
-            get(|| async { Redirect::to("/console/documents") }),
-        )
-        .route("/console/static/console.css", get(css))
-        .route("/console/static/console.js", get(js))
-        .route("/console/login", get(login_page).post(login))
-        .route("/console/logout", post(logout))
-        .route("/console/documents", get(owner_pages::documents))
-        .route(
-            "/console/links",
-            get(owner_pages::links).post(owner_pages::create_link),
-        )
-        .route("/console/links/{id}/revoke", post(owner_pages::revoke))
-        .route("/console/audit", get(owner_pages::audit))
-        .route("/console/audit/export", get(owner_pages::audit_export))
-        .route("/console/review", get(review::page).post(review::act))
-        .route("/console/review/image/{id}/{which}", get(review::image))
-        .route("/console/review/bundle", get(review::bundle))
-        .route(
+/// The console's routes, with who may call each (merged into [`super::route_table`]).
+#[must_use]
+pub fn route_table(upload_limit: usize) -> Vec<Route> {
+    use Access::{Member, Public, SignInStep};
+    use Method as M;
+    use Permission as P;
+    vec![
+        Route::new(M::GET, "/console", Member(None), get(home)),
+        Route::new(M::GET, "/console/", Member(None), get(home)),
+        Route::new(M::GET, "/console/static/console.css", Public, get(css)),
+        Route::new(M::GET, "/console/static/console.js", Public, get(js)),
+        Route::new(M::GET, "/console/login", Public, get(sign_in::page)),
+        Route::new(M::POST, "/console/login", Public, post(sign_in::login)),
+        Route::new(
+            M::POST,
+            "/console/login/code",
+            SignInStep,
+            post(sign_in::code),
+        ),
+        Route::new(
+            M::POST,
+            "/console/logout",
+            Member(None),
+            post(sign_in::logout),
+        ),
+        Route::new(
+            M::GET,
+            "/console/welcome/{secret}",
+            SignInStep,
+            get(sign_in::welcome_page),
+        ),
+        Route::new(
+            M::POST,
+            "/console/welcome/{secret}",
+            SignInStep,
+            post(sign_in::welcome),
+        ),
+        Route::new(
+            M::GET,
+            "/console/documents",
+            member(P::ReadDocuments),
+            get(owner_pages::documents),
+        ),
+        Route::new(
+            M::POST,
             "/console/documents/upload",
+            member(P::SealDocuments),
             post(owner_pages::upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
+        ),
+        Route::new(
+            M::GET,
+            "/console/links",
+            member(P::ReadLinks),
+            get(owner_pages::links),
+        ),
+        Route::new(
+            M::POST,
+            "/console/links",
+            member(P::ManageLinks),
+            post(owner_pages::create_link),
+        ),
+        Route::new(
+            M::POST,
+            "/console/links/{id}/revoke",
+            member(P::ManageLinks),
+            post(owner_pages::revoke),
+        ),
+        Route::new(
+            M::GET,
+            "/console/audit",
+            member(P::ReadAudit),
+            get(owner_pages::audit),
+        ),
+        Route::new(
+            M::GET,
+            "/console/audit/export",
+            member(P::ReadAudit),
+            get(owner_pages::audit_export),
+        ),
+        Route::new(
+            M::GET,
+            "/console/review",
+            member(P::ReviewHits),
+            get(review::page),
+        ),
+        Route::new(
+            M::POST,
+            "/console/review",
+            member(P::ReviewHits),
+            post(review::act),
+        ),
+        Route::new(
+            M::GET,
+            "/console/review/image/{id}/{which}",
+            member(P::ReviewHits),
+            get(review::image),
+        ),
+        Route::new(
+            M::GET,
+            "/console/review/bundle",
+            member(P::ReviewHits),
+            get(review::bundle),
+        ),
+        Route::new(M::GET, "/console/account", Member(None), get(account::page)),
+        Route::new(
+            M::POST,
+            "/console/account/password",
+            Member(None),
+            post(account::password),
+        ),
+        Route::new(
+            M::POST,
+            "/console/account/totp",
+            Member(None),
+            post(account::totp),
+        ),
+        Route::new(
+            M::POST,
+            "/console/account/tokens",
+            Member(None),
+            post(account::create_token),
+        ),
+        Route::new(
+            M::POST,
+            "/console/account/tokens/{id}/revoke",
+            Member(None),
+            post(account::revoke_token),
+        ),
+        Route::new(
+            M::POST,
+            "/console/account/sign-out-everywhere",
+            Member(None),
+            post(account::sign_out_everywhere),
+        ),
+        Route::new(
+            M::GET,
+            "/console/members",
+            member(P::ManageMembers),
+            get(members::page),
+        ),
+        Route::new(
+            M::POST,
+            "/console/members",
+            member(P::ManageMembers),
+            post(members::add),
+        ),
+        Route::new(
+            M::POST,
+            "/console/members/settings",
+            member(P::ManageMembers),
+            post(members::settings),
+        ),
+        Route::new(
+            M::POST,
+            "/console/members/{id}/role",
+            member(P::ManageMembers),
+            post(members::role),
+        ),
+        Route::new(
+            M::POST,
+            "/console/members/{id}/remove",
+            member(P::ManageMembers),
+            post(members::remove),
+        ),
+        Route::new(
+            M::POST,
+            "/console/members/{id}/second-factor/remove",
+            member(P::ManageMembers),
+            post(members::reset_second_factor),
+        ),
+        Route::new(
+            M::POST,
+            "/console/members/{id}/sign-out",
+            member(P::ManageMembers),
+            post(members::sign_out),
+        ),
+    ]
+}
+
+/// `GET /console`: the first page the member's role may use.
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match require(&state, &headers, None).await {
+        Ok(s) if s.must_enrol() => Redirect::to("/console/account").into_response(),
+        Ok(s) => {
+            let first = html::nav_for(s.account.role)
+                .first()
+                .map_or("/console/account", |(_, href, _)| *href);
+            Redirect::to(first).into_response()
+        }
+        Err(r) => r,
+    }
 }
 
 async fn css() -> Response {
@@ -84,19 +248,37 @@ async fn js() -> Response {
         .into_response()
 }
 
-/// A logged-in owner with the session's CSRF token.
+/// A logged-in member with the session's CSRF token.
 pub struct Session {
-    /// The owner.
-    pub owner: Owner,
+    /// The account.
+    pub account: Account,
     /// The CSRF token forms must carry.
     pub csrf: String,
 }
 
 impl Session {
-    /// `(email, csrf)` for the page frame.
+    /// The member as the page frame shows them.
     #[must_use]
-    pub fn who(&self) -> Option<(&str, &str)> {
-        Some((&self.owner.email, &self.csrf))
+    pub fn who(&self) -> Option<Who<'_>> {
+        Some(Who {
+            email: &self.account.email,
+            org: &self.account.org_name,
+            role: self.account.role,
+            csrf: &self.csrf,
+        })
+    }
+
+    /// The member as the actor of an operation.
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        Actor::account(&self.account)
+    }
+
+    /// Whether the organisation requires a second factor the member has not enrolled yet:
+    /// then only the account page (to enrol) is open to them.
+    #[must_use]
+    pub fn must_enrol(&self) -> bool {
+        self.account.org_requires_totp && !self.account.has_totp()
     }
 }
 
@@ -108,50 +290,52 @@ fn csrf_for(cookie: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
-
 /// The session behind the request's cookie, if it is live.
 pub async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, AppError> {
     let Some(cookie) = cookie_value(headers) else {
         return Ok(None);
     };
-    let owner = state
-        .store
-        .owner_by_credential(
-            &secrets::owner_secret_hash(&cookie),
-            CredentialKind::Cookie,
-            now_secs(),
-        )
-        .await?;
-    Ok(owner.map(|owner| Session {
-        owner,
+    let account = auth::session_account(state, &cookie).await?;
+    Ok(account.map(|account| Session {
+        account,
         csrf: csrf_for(&cookie),
     }))
 }
 
-/// For pages: the session, or a redirect to the login page.
-pub async fn require(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
-    match session(state, headers).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(Redirect::to("/console/login").into_response()),
-        Err(e) => Err(e.into_response()),
-    }
+/// The 403 page of a console request whose role does not allow it.
+fn forbidden_page(s: &Session) -> Response {
+    auth::forbidden(&s.account).into_response()
 }
 
-/// For posts: the session, and the request's CSRF token must match it.
+/// For pages: the session, or a redirect to the login page; 403 if the member's role may not
+/// do `need` (`None`: any member, such as the account page); a member who still has to enrol a
+/// second factor is sent to the account page.
+pub async fn require(
+    state: &AppState,
+    headers: &HeaderMap,
+    need: Option<Permission>,
+) -> Result<Session, Response> {
+    let s = match session(state, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(Redirect::to("/console/login").into_response()),
+        Err(e) => return Err(e.into_response()),
+    };
+    if need.is_some() && s.must_enrol() {
+        return Err(Redirect::to("/console/account").into_response());
+    }
+    if need.is_some_and(|p| !s.account.may(p)) {
+        return Err(forbidden_page(&s));
+    }
+    Ok(s)
+}
+
+/// For posts: the session, the request's CSRF token must match it, and the member's role must
+/// allow `need` (`None`: any member).
 pub async fn require_post(
     state: &AppState,
     headers: &HeaderMap,
     form_token: Option<&str>,
+    need: Option<Permission>,
 ) -> Result<Session, Response> {
     let s = match session(state, headers).await {
         Ok(Some(s)) => s,
@@ -169,14 +353,35 @@ pub async fn require_post(
                 .map(str::to_owned)
         })
         .unwrap_or_default();
-    if bool::from(sent.as_bytes().ct_eq(s.csrf.as_bytes())) {
-        Ok(s)
-    } else {
-        Err(AppError::Forbidden(
+    if !bool::from(sent.as_bytes().ct_eq(s.csrf.as_bytes())) {
+        return Err(AppError::Forbidden(
             "the form's CSRF token is missing or stale; reload the page".into(),
         )
-        .into_response())
+        .into_response());
     }
+    if need.is_some() && s.must_enrol() {
+        return Err(AppError::Forbidden(
+            "the organisation requires a second factor: enrol on the account page first".into(),
+        )
+        .into_response());
+    }
+    if need.is_some_and(|p| !s.account.may(p)) {
+        return Err(forbidden_page(&s));
+    }
+    Ok(s)
+}
+
+/// Parses a posted form and checks the session and CSRF token in one step (every console
+/// form handler starts with this).
+pub async fn posted_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    need: Option<Permission>,
+) -> Result<(Session, Form), Response> {
+    let form = Form::parse(body).map_err(IntoResponse::into_response)?;
+    let s = require_post(state, headers, form.get("csrf"), need).await?;
+    Ok((s, form))
 }
 
 /// A form body as ordered key/value pairs (repeated keys kept, for checkboxes).
@@ -206,92 +411,4 @@ impl Form {
             .filter(move |(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
-}
-
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage<'a> {
-    frame: Frame<'a>,
-    error: Option<&'a str>,
-}
-
-fn login_form(error: Option<&str>) -> Result<Html<String>, AppError> {
-    html::render(&LoginPage {
-        frame: Frame::new("Sign in", Tab::None, None),
-        error,
-    })
-    .map(Html)
-}
-
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Ok(Some(_)) = session(&state, &headers).await {
-        return Redirect::to("/console/documents").into_response();
-    }
-    login_form(None).into_response()
-}
-
-/// `POST /console/login`: e-mail and password from the form; sets the session cookie.
-async fn login(
-    State(state): State<AppState>,
-    meta: ClientMeta,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    // Login CSRF: browsers say where a request comes from; refuse cross-site posts.
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
-        return Err(AppError::Forbidden("cross-site login refused".into()));
-    }
-    let form = Form::parse(&body)?;
-    let email = form.get("email").unwrap_or_default();
-    let password = form.get("password").unwrap_or_default();
-    state
-        .login_limiter
-        .check(&meta.ip.clone().unwrap_or_default())
-        .map_err(AppError::TooManyRequests)?;
-    let Some((cookie, _owner)) = state.login(email, password, &meta).await? else {
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            login_form(Some("Wrong e-mail or password."))?,
-        )
-            .into_response());
-    };
-    let secure = if state.config.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    let value = format!(
-        "{COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
-        12 * 3600
-    );
-    let mut resp = Redirect::to("/console/documents").into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, HeaderValue::from_str(&value)?);
-    Ok(resp)
-}
-
-/// `POST /console/logout`.
-async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match Form::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    if let Err(r) = require_post(&state, &headers, form.get("csrf")).await {
-        return r;
-    }
-    if let Some(cookie) = cookie_value(&headers) {
-        let _ = state
-            .store
-            .delete_credential(&secrets::owner_secret_hash(&cookie))
-            .await;
-    }
-    let mut resp = Redirect::to("/console/login").into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("vm_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
-    resp
 }

@@ -15,17 +15,18 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::html::{Frame, Tab, bytes, parse_date, render, when};
-use super::{Form, Session, require, require_post};
+use super::{Session, posted_form, require, require_post};
 use crate::audit::{self, AuditEntry};
 use crate::service::{ClientMeta, CreatedLink, NewLink};
 use crate::{AppError, AppState, now_ms, now_secs};
+use veilmark_store::{OrgId, Permission};
 
 /// `GET /console/documents`.
 pub async fn documents(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Html<String>, Response> {
-    let s = require(&state, &headers).await?;
+    let s = require(&state, &headers, Some(Permission::ReadDocuments)).await?;
     let html = documents_page(&state, &s)
         .await
         .map_err(IntoResponse::into_response)?;
@@ -50,11 +51,14 @@ struct DocumentsPage<'a> {
     /// The upload limit for people.
     limit: String,
     docs: Vec<DocRow<'a>>,
+    /// Whether the member may upload (owners and admins).
+    can_seal: bool,
 }
 
 async fn documents_page(state: &AppState, s: &Session) -> Result<String, AppError> {
-    let docs = state.store.list_documents().await?;
+    let docs = state.store.list_documents(s.account.org).await?;
     render(&DocumentsPage {
+        can_seal: s.account.may(Permission::SealDocuments),
         frame: Frame::new("Documents", Tab::Documents, s.who()),
         csrf: &s.csrf,
         max_upload: state.config.limits.max_upload,
@@ -86,7 +90,7 @@ pub async fn upload(
     Query(q): Query<UploadQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let s = match require_post(&state, &headers, None).await {
+    let s = match require_post(&state, &headers, None, Some(Permission::SealDocuments)).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -108,7 +112,7 @@ pub async fn upload(
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "untitled".into());
     match state
-        .ingest_plaintext(&body, &title, &s.owner.email, &meta)
+        .ingest_plaintext(&body, &title, &s.actor(), &meta)
         .await
     {
         Ok(doc) => (StatusCode::CREATED, Json(doc)).into_response(),
@@ -128,7 +132,7 @@ pub async fn links(
     headers: HeaderMap,
     Query(q): Query<LinksQuery>,
 ) -> Result<Html<String>, Response> {
-    let s = require(&state, &headers).await?;
+    let s = require(&state, &headers, Some(Permission::ReadLinks)).await?;
     let html = links_page(&state, &s, q.document.as_deref(), None, None)
         .await
         .map_err(IntoResponse::into_response)?;
@@ -195,6 +199,8 @@ struct LinksPage<'a> {
     error: Option<&'a str>,
     docs: Vec<Opt<'a>>,
     links: Vec<LinkRow<'a>>,
+    /// Whether the member may create and revoke links.
+    can_manage: bool,
 }
 
 async fn links_page(
@@ -204,9 +210,10 @@ async fn links_page(
     created: Option<&CreatedLink>,
     error: Option<&str>,
 ) -> Result<String, AppError> {
-    let docs = state.store.list_documents().await?;
-    let links = state.store.list_links().await?;
-    let entries = state.audit_log().await?;
+    let org = s.account.org;
+    let docs = state.store.list_documents(org).await?;
+    let links = state.store.list_links(org).await?;
+    let entries = state.audit_log(org).await?;
     let open = open_sessions(&entries, state.config.limits.lease_secs);
     let titles: HashMap<&str, &str> = docs
         .iter()
@@ -245,6 +252,7 @@ async fn links_page(
         })
         .collect();
     render(&LinksPage {
+        can_manage: s.account.may(Permission::ManageLinks),
         frame: Frame::new("Links", Tab::Links, s.who()),
         csrf: &s.csrf,
         created: created.map(|c| Created {
@@ -272,12 +280,9 @@ pub async fn create_link(
     meta: ClientMeta,
     body: Bytes,
 ) -> Response {
-    let form = match Form::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let s = match require_post(&state, &headers, form.get("csrf")).await {
-        Ok(s) => s,
+    let (s, form) = match posted_form(&state, &headers, &body, Some(Permission::ManageLinks)).await
+    {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let days: Option<i64> = form.get("expires_days").and_then(|v| v.trim().parse().ok());
@@ -297,7 +302,7 @@ pub async fn create_link(
         max_views,
         passcode: form.get("passcode").is_some(),
     };
-    match state.create_link(&req, &s.owner.email, &meta).await {
+    match state.create_link(&req, &s.actor(), &meta).await {
         Ok(created) => match links_page(&state, &s, None, Some(&created), None).await {
             Ok(html) => (StatusCode::CREATED, Html(html)).into_response(),
             Err(e) => e.into_response(),
@@ -321,20 +326,16 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = match Form::parse(&body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let s = match require_post(&state, &headers, form.get("csrf")).await {
-        Ok(s) => s,
+    let (s, _) = match posted_form(&state, &headers, &body, Some(Permission::ManageLinks)).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    match state.store.link(&id).await {
+    match state.store.link(s.account.org, &id).await {
         Ok(Some(_)) => {}
         Ok(None) => return AppError::NotFound("link").into_response(),
         Err(e) => return AppError::from(e).into_response(),
     }
-    if let Err(e) = state.revoke(&id, &s.owner.email, &meta).await {
+    if let Err(e) = state.revoke(&id, &s.actor(), &meta).await {
         return AppError::from(e).into_response();
     }
     Redirect::to("/console/links").into_response()
@@ -419,14 +420,18 @@ const EVENTS: &[&str] = &[
     "revoke",
     "owner-login",
     "document-sealed",
+    "member",
+    "credentials",
+    "settings",
 ];
 
 async fn filtered(
     state: &AppState,
+    org: OrgId,
     f: &AuditFilter,
 ) -> Result<(Vec<AuditEntry>, Vec<AuditEntry>), AppError> {
-    let all = state.audit_log().await?;
-    let links = state.store.list_links().await?;
+    let all = state.audit_log(org).await?;
+    let links = state.store.list_links(org).await?;
     let recipients: HashMap<&str, &str> = links
         .iter()
         .map(|l| (l.id.as_str(), l.recipient.as_str()))
@@ -445,7 +450,7 @@ pub async fn audit(
     headers: HeaderMap,
     Query(f): Query<AuditFilter>,
 ) -> Result<Html<String>, Response> {
-    let s = require(&state, &headers).await?;
+    let s = require(&state, &headers, Some(Permission::ReadAudit)).await?;
     let html = audit_page(&state, &s, &f)
         .await
         .map_err(IntoResponse::into_response)?;
@@ -485,8 +490,8 @@ struct AuditPage<'a> {
 }
 
 async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<String, AppError> {
-    let (all, picked) = filtered(state, f).await?;
-    let docs = state.store.list_documents().await?;
+    let (all, picked) = filtered(state, s.account.org, f).await?;
+    let docs = state.store.list_documents(s.account.org).await?;
     let chain = audit::verify(&all)
         .map(|(n, head)| (n, hex::encode(head)[..16].to_owned()))
         .map_err(|e| e.to_string());
@@ -555,10 +560,11 @@ pub async fn audit_export(
     headers: HeaderMap,
     Query(f): Query<AuditFilter>,
 ) -> Response {
-    if let Err(r) = require(&state, &headers).await {
-        return r;
-    }
-    let picked = match filtered(&state, &f).await {
+    let s = match require(&state, &headers, Some(Permission::ReadAudit)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let picked = match filtered(&state, s.account.org, &f).await {
         Ok((_, p)) => p,
         Err(e) => return e.into_response(),
     };

@@ -17,7 +17,14 @@ pub async fn act(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let s = match require_post(&state, &headers, form.get("csrf")).await {
+    let s = match require_post(
+        &state,
+        &headers,
+        form.get("csrf"),
+        Some(veilmark_store::Permission::ReviewHits),
+    )
+    .await
+    {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -34,10 +41,19 @@ pub async fn act(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         Some("dismiss") => Some("dismissed"),
         Some("reopen") => Some("new"),
         Some("note") => None,
-        Some("bundle") => return bundle_response(&state, &ids).await,
+        Some("bundle") => return bundle_response(&state, s.account.org, &ids).await,
         _ => return AppError::BadRequest("unknown action".into()).into_response(),
     };
-    if let Err(e) = set_review(&state, &ids, new_state, note, &s.owner.email).await {
+    if let Err(e) = set_review(
+        &state,
+        s.account.org,
+        &ids,
+        new_state,
+        note,
+        &s.account.email,
+    )
+    .await
+    {
         return e.into_response();
     }
     let back = form

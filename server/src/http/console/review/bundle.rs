@@ -14,6 +14,7 @@ use super::super::{Form, require};
 use super::data::{found_image, hit, page_block, reference_image, warc_file};
 use super::model::sniff_image;
 use crate::{AppError, AppState};
+use veilmark_store::{OrgId, Permission};
 
 /// Bundle query: `id` repeated.
 pub async fn bundle(
@@ -21,9 +22,10 @@ pub async fn bundle(
     headers: HeaderMap,
     body: axum::extract::RawQuery,
 ) -> Response {
-    if let Err(r) = require(&state, &headers).await {
-        return r;
-    }
+    let s = match require(&state, &headers, Some(Permission::ReviewHits)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let form = match Form::parse(body.0.unwrap_or_default().as_bytes()) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
@@ -32,11 +34,11 @@ pub async fn bundle(
     if ids.is_empty() {
         return AppError::BadRequest("name at least one hit".into()).into_response();
     }
-    bundle_response(&state, &ids).await
+    bundle_response(&state, s.account.org, &ids).await
 }
 
-pub(super) async fn bundle_response(state: &AppState, ids: &[i64]) -> Response {
-    match evidence_zip(state, ids).await {
+pub(super) async fn bundle_response(state: &AppState, org: OrgId, ids: &[i64]) -> Response {
+    match evidence_zip(state, org, ids).await {
         Ok(zip) => (
             [
                 (header::CONTENT_TYPE, "application/zip"),
@@ -55,11 +57,11 @@ pub(super) async fn bundle_response(state: &AppState, ids: &[i64]) -> Response {
 /// The evidence bundle for `ids`: per hit `hit-N/hit.json`, `hit-N/image.*`,
 /// `hit-N/page.http` (the saved page response), `hit-N/reference.*` and the run's WARC file
 /// once under `warc/`; plus `MANIFEST.sha256` (`sha256sum -c` format) over every file.
-pub async fn evidence_zip(state: &AppState, ids: &[i64]) -> Result<Vec<u8>, AppError> {
+pub async fn evidence_zip(state: &AppState, org: OrgId, ids: &[i64]) -> Result<Vec<u8>, AppError> {
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut warcs: Vec<String> = Vec::new();
     for &id in ids.iter().take(500) {
-        let h = hit(state, id).await?;
+        let h = hit(state, org, id).await?;
         let dir = format!("hit-{id}");
         let mut record = serde_json::to_value(&h).map_err(anyhow::Error::from)?;
         record["warc_file"] =
@@ -70,14 +72,14 @@ pub async fn evidence_zip(state: &AppState, ids: &[i64]) -> Result<Vec<u8>, AppE
             format!("{dir}/hit.json"),
             serde_json::to_vec_pretty(&record).map_err(anyhow::Error::from)?,
         ));
-        if let Ok(img) = found_image(state, &h).await {
+        if let Ok(img) = found_image(state, org, &h).await {
             let ext = sniff_image(&img).map_or("bin", |ct| ct.trim_start_matches("image/"));
             files.push((format!("{dir}/image.{ext}"), img));
         }
-        if let Ok(block) = page_block(state, &h).await {
+        if let Ok(block) = page_block(state, org, &h).await {
             files.push((format!("{dir}/page.http"), block));
         }
-        if let Ok(img) = reference_image(state, &h).await {
+        if let Ok(img) = reference_image(state, org, &h).await {
             let ext = sniff_image(&img).map_or("bin", |ct| ct.trim_start_matches("image/"));
             files.push((format!("{dir}/reference.{ext}"), img));
         }
@@ -86,7 +88,7 @@ pub async fn evidence_zip(state: &AppState, ids: &[i64]) -> Result<Vec<u8>, AppE
         }
     }
     for w in &warcs {
-        if let Ok(bytes) = warc_file(state, w).await {
+        if let Ok(bytes) = warc_file(state, org, w).await {
             files.push((format!("warc/{}", warc_name(w)), bytes));
         }
     }

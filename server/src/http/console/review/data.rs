@@ -1,15 +1,17 @@
 //! Every piece of data access of the review console, and nothing else: hits with their review
 //! state, WARC records and files, and catalog reference images, all through
-//! [`veilmark_store::Evidence`] (`state.evidence`). This module names no table and no path.
+//! [`veilmark_store::Evidence`] (`state.evidence(org)`). This module names no table and no path.
 //!
-//! The rest of the console goes through these typed functions (they take [`AppState`] and
-//! return `Result<_, AppError>`), so the store behind them can change without touching pages,
-//! filters or bundles.
+//! The rest of the console goes through these typed functions (they take [`AppState`] and the
+//! reviewer's organisation, and return `Result<_, AppError>`), so the store behind them can
+//! change without touching pages, filters or bundles, and no hit of another organisation is
+//! ever read.
 
 use veilmark_store::evidence::ReviewedHit;
 
 use super::model::{Hit, LeakTrace};
 use crate::{AppError, AppState, now_secs};
+use veilmark_store::OrgId;
 
 /// Most hits the console loads at once.
 const MAX_HITS: u32 = 5000;
@@ -41,7 +43,7 @@ fn hit_from(r: ReviewedHit) -> Hit {
 }
 
 /// Maps each watermark hit's session code to the link and recipient that leaked it.
-async fn trace_leaks(state: &AppState, hits: &mut [Hit]) -> Result<(), AppError> {
+async fn trace_leaks(state: &AppState, org: OrgId, hits: &mut [Hit]) -> Result<(), AppError> {
     for h in hits.iter_mut() {
         let Some(code) = h
             .watermark_session
@@ -50,10 +52,10 @@ async fn trace_leaks(state: &AppState, hits: &mut [Hit]) -> Result<(), AppError>
         else {
             continue;
         };
-        let Some(session) = state.store.session_by_code(code).await? else {
+        let Some(session) = state.store.session_by_code(org, code).await? else {
             continue;
         };
-        if let Some(link) = state.store.link(&session.link_id).await? {
+        if let Some(link) = state.store.link(org, &session.link_id).await? {
             h.leaked_by = Some(LeakTrace {
                 recipient: link.recipient,
                 link_id: link.id,
@@ -66,22 +68,22 @@ async fn trace_leaks(state: &AppState, hits: &mut [Hit]) -> Result<(), AppError>
 }
 
 /// All hits (newest first), or none when no crawl has run against this database.
-pub async fn all_hits(state: &AppState) -> Result<Vec<Hit>, AppError> {
-    let rows = state.evidence.reviewed_hits(MAX_HITS).await?;
+pub async fn all_hits(state: &AppState, org: OrgId) -> Result<Vec<Hit>, AppError> {
+    let rows = state.evidence(org).reviewed_hits(MAX_HITS).await?;
     let mut hits: Vec<Hit> = rows.into_iter().map(hit_from).collect();
-    trace_leaks(state, &mut hits).await?;
+    trace_leaks(state, org, &mut hits).await?;
     Ok(hits)
 }
 
 /// One hit by id (`NotFound` when there is none).
-pub async fn hit(state: &AppState, id: i64) -> Result<Hit, AppError> {
+pub async fn hit(state: &AppState, org: OrgId, id: i64) -> Result<Hit, AppError> {
     let row = state
-        .evidence
+        .evidence(org)
         .reviewed_hit(id)
         .await?
         .ok_or(AppError::NotFound("hit"))?;
     let mut found = [hit_from(row)];
-    trace_leaks(state, &mut found).await?;
+    trace_leaks(state, org, &mut found).await?;
     let [found] = found;
     Ok(found)
 }
@@ -89,57 +91,63 @@ pub async fn hit(state: &AppState, id: i64) -> Result<Hit, AppError> {
 /// Sets the review state (and, if given, the note) of `ids`.
 pub async fn set_review(
     state: &AppState,
+    org: OrgId,
     ids: &[i64],
     new_state: Option<&str>,
     note: Option<&str>,
     reviewer: &str,
 ) -> Result<u64, AppError> {
     Ok(state
-        .evidence
+        .evidence(org)
         .set_review(ids, new_state, note, reviewer, now_secs())
         .await?)
 }
 
 /// The HTTP response block of the WARC record at `offset` of the hit's evidence file.
-fn warc_block(state: &AppState, warc_file: &str, offset: i64) -> Result<Vec<u8>, AppError> {
+fn warc_block(
+    state: &AppState,
+    org: OrgId,
+    warc_file: &str,
+    offset: i64,
+) -> Result<Vec<u8>, AppError> {
     state
-        .evidence
+        .evidence(org)
         .warc_record(warc_file, offset)
         .map(|r| r.block)
         .map_err(|_| AppError::NotFound("evidence"))
 }
 
 /// The image the crawler found for `h`: the body of its WARC image record.
-pub async fn found_image(state: &AppState, h: &Hit) -> Result<Vec<u8>, AppError> {
+pub async fn found_image(state: &AppState, org: OrgId, h: &Hit) -> Result<Vec<u8>, AppError> {
     let record = state
-        .evidence
+        .evidence(org)
         .warc_record(&h.warc_file, h.warc_image_offset)
         .map_err(|_| AppError::NotFound("evidence"))?;
     Ok(record.http_body().to_vec())
 }
 
 /// The catalog reference image `h` matched, read from the path the catalog stored.
-pub async fn reference_image(state: &AppState, h: &Hit) -> Result<Vec<u8>, AppError> {
+pub async fn reference_image(state: &AppState, org: OrgId, h: &Hit) -> Result<Vec<u8>, AppError> {
     let Some(rid) = h.reference_id else {
         return Err(AppError::NotFound("reference image"));
     };
     state
-        .evidence
+        .evidence(org)
         .reference_image(rid)
         .await?
         .ok_or(AppError::NotFound("reference image"))
 }
 
 /// The saved listing page of `h`: the HTTP response block of its WARC page record.
-pub async fn page_block(state: &AppState, h: &Hit) -> Result<Vec<u8>, AppError> {
+pub async fn page_block(state: &AppState, org: OrgId, h: &Hit) -> Result<Vec<u8>, AppError> {
     let off = h.warc_page_offset.ok_or(AppError::NotFound("evidence"))?;
-    warc_block(state, &h.warc_file, off)
+    warc_block(state, org, &h.warc_file, off)
 }
 
 /// A whole WARC file a hit points at (for an evidence bundle).
-pub async fn warc_file(state: &AppState, rel: &str) -> Result<Vec<u8>, AppError> {
+pub async fn warc_file(state: &AppState, org: OrgId, rel: &str) -> Result<Vec<u8>, AppError> {
     state
-        .evidence
+        .evidence(org)
         .warc_file(rel)
         .await
         .map_err(|_| AppError::NotFound("evidence"))

@@ -9,6 +9,7 @@ use super::super::require;
 use super::data::{found_image, hit, reference_image};
 use super::model::sniff_image;
 use crate::{AppError, AppState};
+use veilmark_store::Permission;
 
 /// `GET /console/review/image/{id}/{found|reference}`.
 pub async fn image(
@@ -16,14 +17,16 @@ pub async fn image(
     headers: HeaderMap,
     Path((id, which)): Path<(i64, String)>,
 ) -> Response {
-    if let Err(r) = require(&state, &headers).await {
-        return r;
-    }
+    let s = match require(&state, &headers, Some(Permission::ReviewHits)).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let org = s.account.org;
     let result = async {
-        let h = hit(&state, id).await?;
+        let h = hit(&state, org, id).await?;
         let bytes = match which.as_str() {
-            "found" => found_image(&state, &h).await?,
-            "reference" => reference_image(&state, &h).await?,
+            "found" => found_image(&state, org, &h).await?,
+            "reference" => reference_image(&state, org, &h).await?,
             _ => return Err(AppError::NotFound("image")),
         };
         let ct = sniff_image(&bytes).ok_or(AppError::NotFound("image"))?;

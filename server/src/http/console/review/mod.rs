@@ -43,7 +43,12 @@ pub async fn page(
     headers: HeaderMap,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Html<String>, Response> {
-    let s = require(&state, &headers).await?;
+    let s = require(
+        &state,
+        &headers,
+        Some(veilmark_store::Permission::ReviewHits),
+    )
+    .await?;
     let html = pages::render(&state, &s, &q)
         .await
         .map_err(IntoResponse::into_response)?;

@@ -90,7 +90,7 @@ pub(super) async fn render(
     s: &Session,
     q: &ReviewQuery,
 ) -> Result<String, AppError> {
-    let all = all_hits(state).await?;
+    let all = all_hits(state, s.account.org).await?;
     let mut hits: Vec<Hit> = all.iter().filter(|h| q.keep(h)).cloned().collect();
     q.sort(&mut hits);
 
