@@ -149,6 +149,10 @@ pub struct AuditArgs {
     /// Check the hash chain; exit status 1 if any entry was edited, deleted or reordered.
     #[arg(long)]
     verify: bool,
+    /// The server's own chain instead of an organisation's: logins naming no account and
+    /// requests with link tokens that name no link.
+    #[arg(long, conflicts_with = "org")]
+    server: bool,
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -405,7 +409,11 @@ pub fn audit(args: &AuditArgs) -> Result<()> {
     runtime()?.block_on(async {
         let state = open(&args.data.data, None).await?;
         let by = actor(&state, &args.org).await?;
-        let entries = state.audit_log(by.org).await?;
+        let entries = if args.server {
+            state.store.audit_entries(None).await?
+        } else {
+            state.audit_log(by.org).await?
+        };
         if args.verify {
             match audit::verify(&entries) {
                 Ok((n, head)) => eprintln!(

@@ -319,6 +319,8 @@ fn organisations_accounts_and_tokens_from_the_command_line() {
     assert!(audit_b.status.success());
     let audit_a = ok(&veilmark(&data, &["audit", "--json"]));
     assert!(!audit_a.contains("s@supplier.example"), "{audit_a}");
+    let server_chain = veilmark(&data, &["audit", "--server", "--verify"]);
+    assert!(server_chain.status.success());
 
     // A new password ends the account's tokens.
     let token = ok(&veilmark(&data, &["owner", "token", "bea@b.example"]));
