@@ -948,3 +948,30 @@ async fn members_are_added_with_a_one_time_link_and_removal_ends_their_access() 
         "{kinds:?}"
     );
 }
+
+/// An upload without a session is refused from its headers: the server answers before the
+/// client has sent the body, rather than reading (and buffering) it first.
+#[tokio::test]
+async fn an_anonymous_upload_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(common::relaxed()).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    for path in [
+        "/console/documents/upload?title=x",
+        "/api/owner/documents?title=x",
+    ] {
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/pdf\r\n\
+             Content-Length: 200000000\r\n\r\n%PDF-1.7"
+        );
+        sock.write_all(head.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 1024];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer while the body is still owed"))
+            .unwrap();
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{path}: {answer}");
+    }
+}

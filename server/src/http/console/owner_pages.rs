@@ -83,29 +83,33 @@ pub struct UploadQuery {
 }
 
 /// `POST /console/documents/upload?title=…`: the raw file, with an `X-CSRF-Token` header.
+/// The file is still held in memory while it is sealed (streaming uploads: issue 16).
 pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     meta: ClientMeta,
     Query(q): Query<UploadQuery>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    req: axum::extract::Request,
 ) -> Response {
+    // The session, token and role are checked before a byte of the body is read, so an
+    // anonymous client cannot make the server buffer an upload.
     let s = match require_post(&state, &headers, None, Some(Permission::SealDocuments)).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let body = match body {
-        Ok(b) if !b.is_empty() => b,
-        Ok(_) => return AppError::BadRequest("the file is empty".into()).into_response(),
-        Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return AppError::PayloadTooLarge(format!(
+    let body =
+        match <Bytes as axum::extract::FromRequest<AppState>>::from_request(req, &state).await {
+            Ok(b) if !b.is_empty() => b,
+            Ok(_) => return AppError::BadRequest("the file is empty".into()).into_response(),
+            Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return AppError::PayloadTooLarge(format!(
                 "uploads are limited to {}; seal large files with `veilmark seal` on the server",
                 bytes(i64::try_from(state.config.limits.max_upload).unwrap_or(i64::MAX))
             ))
             .into_response();
-        }
-        Err(rej) => return AppError::BadRequest(rej.body_text()).into_response(),
-    };
+            }
+            Err(rej) => return AppError::BadRequest(rej.body_text()).into_response(),
+        };
     let title = q
         .title
         .map(|t| t.trim().chars().take(200).collect::<String>())
