@@ -21,6 +21,9 @@ pub struct Config {
     pub embed_origins: Vec<EmbedOrigin>,
     /// Rate limits, lease length and body limits.
     pub limits: Limits,
+    /// At startup, temporary files and unreferenced envelopes older than this are removed
+    /// (younger ones may belong to a write in progress in another process).
+    pub orphan_grace: std::time::Duration,
 }
 
 impl Config {
@@ -34,6 +37,7 @@ impl Config {
             secure_cookies: false,
             embed_origins: Vec::new(),
             limits: Limits::default(),
+            orphan_grace: std::time::Duration::from_secs(15 * 60),
         }
     }
 }

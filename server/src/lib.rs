@@ -5,6 +5,7 @@
 //!   [`veilmark_store::EvidenceStore`], envelopes behind `object_store`; all owned by the
 //!   `veilmark-store` crate (SQLite and a local folder by default).
 //! - [`keys`]: the server's signing, wrapping and watermark keys and what they do.
+//! - [`sealing`]: uploads sealed from a file with constant memory and stored durably.
 //! - [`service`]: owner operations (seal, link, revoke, audit) shared by the JSON API and the CLI.
 //! - [`http`]: the axum router — viewer API (licences, leases, revocation push, ranged envelope)
 //!   and owner API — with security headers, body limits and rate limits.
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod members;
 pub mod qr;
 pub mod ratelimit;
+pub mod sealing;
 pub mod second_factor;
 pub mod secrets;
 pub mod service;
@@ -41,6 +43,7 @@ use anyhow::{Context, Result};
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use veilmark_store::sweep::SweepReport;
 use veilmark_store::{DataDir, Durability, Evidence, EvidenceStore, OrgId, SqliteStore};
 
 pub use config::{Config, Limits};
@@ -78,6 +81,11 @@ pub struct Inner {
     pub login_limiter: RateLimiter,
     /// Link ids as they are revoked, for open event streams.
     pub revocations: broadcast::Sender<String>,
+    /// Envelopes are files under [`Inner::data`] (the embedded store), written durably there
+    /// rather than through [`Inner::blobs`]' generic `put`.
+    pub envelopes_on_disk: bool,
+    /// What the startup sweep found (orphans removed, documents whose envelope is missing).
+    pub startup: SweepReport,
 }
 
 impl std::ops::Deref for AppState {
@@ -100,14 +108,21 @@ impl AppState {
                 .with_context(|| format!("cannot open data directory {}", data.root().display()))?,
         );
         let blobs = data.blob_store()?;
-        Ok(Self::with_stores(
-            config,
-            keys,
-            store.clone(),
-            store,
-            data,
-            Arc::new(blobs),
-        ))
+        let startup = veilmark_store::sweep::sweep(&data, store.as_ref(), config.orphan_grace)
+            .await
+            .context("the startup sweep of the data directory failed")?;
+        for path in &startup.removed {
+            tracing::info!("startup: removed {path}, left by an interrupted write");
+        }
+        for id in &startup.missing_envelopes {
+            tracing::error!("startup: the envelope of document {id} is missing from the disk");
+        }
+        let mut state =
+            Self::with_stores(config, keys, store.clone(), store, data, Arc::new(blobs));
+        let inner = Arc::get_mut(&mut state.0).expect("just built, not shared yet");
+        inner.envelopes_on_disk = true;
+        inner.startup = startup;
+        Ok(state)
     }
 
     /// Builds the state from any storage backends (PostgreSQL, S3, test doubles).
@@ -133,6 +148,8 @@ impl AppState {
             keys,
             config,
             revocations,
+            envelopes_on_disk: false,
+            startup: SweepReport::default(),
         }))
     }
 

@@ -8,9 +8,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use object_store::path::Path as BlobPath;
-use object_store::{ObjectStoreExt, WriteMultipart};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use veilmark_shared::envelope::{
     self, ContentKey, DocumentId, HEADER_PREFIX_LEN, Header, Opener, SealRandomness,
 };
@@ -486,19 +485,8 @@ impl AppState {
         opener.check_envelope_len(envelope_len)?;
         let header = opener.header().clone();
 
-        let blob = blob_path(header.document_id());
-        let upload = self.blobs.put_multipart(&blob).await?;
-        let mut writer = WriteMultipart::new(upload);
-        writer.write(&header_bytes);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            writer.write(&buf[..n]);
-        }
-        writer.finish().await?;
+        file.seek(std::io::SeekFrom::Start(0)).await?;
+        self.store_envelope_from(&header, file).await?;
         self.record_document(&header, envelope_len, key, title, actor, meta)
             .await
     }
@@ -526,15 +514,12 @@ impl AppState {
         )?;
         let header = Header::parse(&sealed)?;
         let len = sealed.len() as u64;
-        self.blobs
-            .put(&blob_path(doc), sealed.into())
-            .await
-            .context("cannot store the envelope")?;
+        self.store_envelope_bytes(&header, &sealed).await?;
         self.record_document(&header, len, &key, title, actor, meta)
             .await
     }
 
-    async fn record_document(
+    pub(crate) async fn record_document(
         &self,
         header: &Header,
         envelope_len: u64,

@@ -1,4 +1,4 @@
-//! Server tests through its public interface: viewer and owner APIs, consoles, embedding, connections, TLS and crash safety.
+//! Server tests through its public interface: viewer and owner APIs, consoles, embedding, connections, TLS, crash safety and durability.
 //!
 //! One test binary for the crate (each module was its own binary before): the workspace
 //! links once per crate instead of once per file. Run one group with `cargo test -p
@@ -9,6 +9,7 @@ mod common;
 mod connections;
 mod console;
 mod crash;
+mod durability;
 mod embed;
 mod owner_api;
 mod tls;

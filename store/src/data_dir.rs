@@ -3,14 +3,19 @@
 //! ```text
 //! DATA/
 //!   veilmark.db            SQLite database (every table; see `docs/architecture.md`)
-//!   blobs/                 sealed envelopes (object_store's local backend)
+//!   blobs/                 sealed envelopes (object_store's local backend's layout)
+//!     envelopes/ID.vmk     one envelope per document, written durably (`crate::durable`)
 //!   keys/                  server secrets, mode 0700; files mode 0600, 32 raw bytes each
 //!     signing.key          Ed25519 seed that signs licences
 //!     wrap.key             AES-256-GCM key that wraps every document's content key
 //!     watermark.key        key of the forensic watermark codec
 //!   evidence/              WARC/1.1 files, one per crawl run (`run-<id>.warc`)
+//!   tmp/                   uploads being received (removed when done; swept at startup)
 //!   public-url             the base URL `veilmark serve` printed links with, for the CLI
 //! ```
+//!
+//! Every directory is 0700 and every file 0600 ([`DataDir::create`] tightens what an older
+//! version left wider): the database and envelopes are nobody else's business on a shared host.
 //!
 //! Callers name what they want ("the watermark key", "the evidence file this hit points at"),
 //! never a path, so the layout can change (or move to object storage) in one place.
@@ -23,14 +28,20 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use zeroize::Zeroizing;
 
+use crate::durable;
+
 /// Name of the database file.
 const DATABASE_FILE: &str = "veilmark.db";
 /// Folder of envelope blobs.
 const BLOBS_DIR: &str = "blobs";
 /// Folder of key files.
 const KEYS_DIR: &str = "keys";
+/// Folder of envelopes inside the blob folder (`crate::envelope_blob`'s prefix).
+const ENVELOPES_DIR: &str = "envelopes";
 /// Folder of WARC evidence files.
 const EVIDENCE_DIR: &str = "evidence";
+/// Folder of uploads being received.
+const TEMP_DIR: &str = "tmp";
 /// The URL the last `veilmark serve` printed links with.
 const PUBLIC_URL_FILE: &str = "public-url";
 
@@ -73,10 +84,62 @@ impl DataDir {
         &self.root
     }
 
-    /// Creates the directory and its blob folder if missing.
+    /// Creates the directory and its folders if missing, all private (0700), and tightens
+    /// every directory under it to 0700 and every file to 0600.
     pub fn create(&self) -> Result<()> {
-        fs::create_dir_all(self.root.join(BLOBS_DIR))
-            .with_context(|| format!("cannot create data directory {}", self.root.display()))
+        for dir in [self.envelope_dir(), self.temp_dir()] {
+            durable::create_private_dir_all(&dir)
+                .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        }
+        durable::tighten(&self.root, durable::DIR_MODE)?;
+        self.secure()
+            .with_context(|| format!("cannot tighten the modes under {}", self.root.display()))
+    }
+
+    /// Tightens every directory under the data directory to 0700 and every file to 0600 (what
+    /// a version before issue 16 created 0755/0644). Symbolic links are left alone, and so is
+    /// `keys/`: a key file others could read is refused, not silently repaired.
+    pub fn secure(&self) -> std::io::Result<()> {
+        fn walk(dir: &Path, keys: &Path) -> std::io::Result<()> {
+            durable::tighten(dir, durable::DIR_MODE)?;
+            for entry in fs::read_dir(dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if entry.path() == keys {
+                    continue;
+                }
+                if kind.is_dir() {
+                    walk(&entry.path(), keys)?;
+                } else if kind.is_file() {
+                    durable::tighten(&entry.path(), durable::FILE_MODE)?;
+                }
+            }
+            Ok(())
+        }
+        walk(&self.root, &self.root.join(KEYS_DIR))
+    }
+
+    /// The folder of envelope files.
+    pub(crate) fn envelope_dir(&self) -> PathBuf {
+        self.root.join(BLOBS_DIR).join(ENVELOPES_DIR)
+    }
+
+    /// The file the local blob store keeps the envelope of `document_id` in (the same place as
+    /// [`crate::envelope_blob`] names inside [`DataDir::blob_store`]).
+    #[must_use]
+    pub fn envelope_file(&self, document_id: &str) -> PathBuf {
+        self.envelope_dir().join(format!("{document_id}.vmk"))
+    }
+
+    /// The folder uploads are received into before they are sealed (private, swept at start).
+    #[must_use]
+    pub fn temp_dir(&self) -> PathBuf {
+        self.root.join(TEMP_DIR)
+    }
+
+    /// The folder of WARC evidence files.
+    pub(crate) fn evidence_dir(&self) -> PathBuf {
+        self.root.join(EVIDENCE_DIR)
     }
 
     /// Path of the SQLite database file (only the SQLite store opens it).
@@ -99,7 +162,7 @@ impl DataDir {
     /// The envelope blob store: a local folder under the data directory.
     pub fn blob_store(&self) -> Result<object_store::local::LocalFileSystem> {
         let blobs = self.root.join(BLOBS_DIR);
-        fs::create_dir_all(&blobs)
+        durable::create_private_dir_all(&blobs)
             .with_context(|| format!("cannot create blob folder {}", blobs.display()))?;
         object_store::local::LocalFileSystem::new_with_prefix(blobs)
             .context("cannot open the blob folder")
@@ -109,7 +172,8 @@ impl DataDir {
     /// the CLI print the same links.
     pub fn record_public_url(&self, url: &str) -> Result<()> {
         let path = self.root.join(PUBLIC_URL_FILE);
-        fs::write(&path, url).with_context(|| format!("cannot write {}", path.display()))
+        durable::write_file(&path, url.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// The base URL the last server recorded, if any.
@@ -125,11 +189,8 @@ impl DataDir {
     /// group or others can read is refused.
     pub fn load_or_create_key(&self, which: KeyFile) -> Result<Zeroizing<[u8; 32]>> {
         let dir = self.root.join(KEYS_DIR);
-        if !dir.exists() {
-            fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create key directory {}", dir.display()))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
-        }
+        durable::create_private_dir_all(&dir)
+            .with_context(|| format!("cannot create key directory {}", dir.display()))?;
         let path = dir.join(which.file_name());
         let mut key = Zeroizing::new([0u8; 32]);
         match OpenOptions::new()
@@ -143,6 +204,7 @@ impl DataDir {
                     .context("the operating system's random generator failed")?;
                 file.write_all(key.as_ref())?;
                 file.sync_all()?;
+                durable::sync_dir(&dir)?;
                 return Ok(key);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

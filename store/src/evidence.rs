@@ -347,23 +347,44 @@ impl Evidence {
         crate::warc::read_record(&self.data, warc_file, offset)
     }
 
-    /// The whole evidence file a hit points at (for an evidence bundle).
-    pub async fn warc_file(&self, warc_file: &str) -> Result<Vec<u8>, WarcReadError> {
+    /// Reads the WARC record a hit points at on a blocking thread, only its own bytes, refusing
+    /// one longer than `cap` bytes (a thumbnail never reads a whole WARC file).
+    pub async fn warc_record_within(
+        &self,
+        warc_file: &str,
+        offset: i64,
+        cap: u64,
+    ) -> Result<WarcRecord, WarcReadError> {
+        let data = self.data.clone();
+        let file = warc_file.to_owned();
+        tokio::task::spawn_blocking(move || {
+            crate::warc::read_record_within(&data, &file, offset, cap)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(WarcReadError::Io {
+                path: warc_file.to_owned(),
+                source: std::io::Error::other(e),
+            })
+        })
+    }
+
+    /// Opens the evidence file a hit points at, to be streamed (for an evidence bundle).
+    pub fn open_warc_file(&self, warc_file: &str) -> Result<std::fs::File, WarcReadError> {
         let path = self
             .data
             .evidence_file(warc_file)
             .ok_or_else(|| WarcReadError::OutsideEvidence(warc_file.to_owned()))?;
-        tokio::fs::read(&path)
-            .await
-            .map_err(|source| WarcReadError::Io {
-                path: warc_file.to_owned(),
-                source,
-            })
+        std::fs::File::open(&path).map_err(|source| WarcReadError::Io {
+            path: warc_file.to_owned(),
+            source,
+        })
     }
 
     /// Reads the image reference `id` was added from: the path as stored, and for a relative
     /// one also under the data directory (the server may run elsewhere than `catalog add` did).
-    pub async fn reference_image(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+    /// A file longer than `cap` bytes is not read (`None`).
+    pub async fn reference_image(&self, id: i64, cap: u64) -> StoreResult<Option<Vec<u8>>> {
         let Some(path) = self.reference_source(id).await? else {
             return Ok(None);
         };
@@ -373,6 +394,9 @@ impl Evidence {
             tries.push(self.data.root().join(&path));
         }
         for p in tries {
+            if tokio::fs::metadata(&p).await.is_ok_and(|m| m.len() > cap) {
+                return Ok(None);
+            }
             if let Ok(bytes) = tokio::fs::read(&p).await {
                 return Ok(Some(bytes));
             }

@@ -10,6 +10,8 @@
 //!   revocations, audit.
 //! - [`EvidenceStore`] (through the [`Evidence`] handle): catalog, crawl state, hits, reviews.
 //! - [`warc`]: the WARC/1.1 evidence files hits point into.
+//! - [`durable`]: files written so that they are on disk before the row that names them commits.
+//! - [`sweep`]: the startup check that removes interrupted writes and reports missing files.
 //! - [`audit`]: the audit log's hash chain.
 //! - [`SqliteStore`]: the embedded implementation of both store traits. A PostgreSQL one goes
 //!   beside it, behind the same traits, without touching a caller.
@@ -17,9 +19,11 @@
 
 pub mod audit;
 mod data_dir;
+pub mod durable;
 pub mod evidence;
 pub mod meta;
 mod sqlite;
+pub mod sweep;
 pub mod tenancy;
 pub mod warc;
 

@@ -10,7 +10,7 @@
 //! records with [`read_record`], which seeks to the record and reads only its bytes, so a
 //! thumbnail from a 300 MB WARC costs one record, not the file.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use sha2::{Digest, Sha256};
@@ -44,6 +44,18 @@ pub enum WarcReadError {
         path: String,
         /// The offset asked for.
         offset: i64,
+    },
+    /// The record is larger than the caller accepts.
+    #[error("the WARC record at offset {offset} of {path} holds {len} bytes, more than {cap}")]
+    TooLarge {
+        /// The relative path.
+        path: String,
+        /// The offset asked for.
+        offset: i64,
+        /// The record's block length.
+        len: u64,
+        /// The most the caller accepts.
+        cap: u64,
     },
 }
 
@@ -93,10 +105,8 @@ impl WarcWriter {
     /// with a `warcinfo` record.
     pub fn open(data: &DataDir, run: i64) -> std::io::Result<WarcWriter> {
         let (relative, path) = data.run_evidence(run);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        // Private, and its name synced into the directory before any hit can point at it.
+        let file = crate::durable::open_append(&path)?;
         let mut w = WarcWriter {
             file,
             relative,
@@ -224,6 +234,17 @@ pub fn read_record(
     relative: &str,
     offset: i64,
 ) -> Result<WarcRecord, WarcReadError> {
+    read_record_within(data, relative, offset, MAX_BLOCK)
+}
+
+/// [`read_record`], refusing ([`WarcReadError::TooLarge`]) a record whose block is longer than
+/// `cap` bytes before reading it: blocking I/O, call it from a blocking thread.
+pub fn read_record_within(
+    data: &DataDir,
+    relative: &str,
+    offset: i64,
+    cap: u64,
+) -> Result<WarcRecord, WarcReadError> {
     let path = data
         .evidence_file(relative)
         .ok_or_else(|| WarcReadError::OutsideEvidence(relative.to_owned()))?;
@@ -257,6 +278,14 @@ pub fn read_record(
         .and_then(|v| v.trim().parse().ok())
         .filter(|&n| n <= MAX_BLOCK)
         .ok_or_else(no_record)?;
+    if len > cap {
+        return Err(WarcReadError::TooLarge {
+            path: relative.to_owned(),
+            offset,
+            len,
+            cap,
+        });
+    }
     file.seek(SeekFrom::Start(start + end as u64 + 4))
         .map_err(io)?;
     let mut block = Vec::new();

@@ -321,7 +321,10 @@ async fn the_catalog_frontier_and_seen_urls_persist() {
         Some("ref.png")
     );
     std::fs::write(dir.path().join("ref.png"), b"png").unwrap();
-    assert_eq!(ev.reference_image(id).await.unwrap().unwrap(), b"png");
+    assert_eq!(
+        ev.reference_image(id, 1 << 20).await.unwrap().unwrap(),
+        b"png"
+    );
 
     let (run, _) = ev.resume_or_start_run("shop").await.unwrap();
     assert!(ev.enqueue(run, "http://s/", 0).await.unwrap());
@@ -390,9 +393,23 @@ async fn evidence_records_are_read_back_by_the_path_a_hit_stores() {
         .warc_record(w.relative_path(), i64::try_from(off).unwrap())
         .unwrap();
     assert_eq!(rec.http_body(), b"pixels");
-    assert!(ev.warc_file(w.relative_path()).await.unwrap().len() > 6);
+    assert!(
+        ev.open_warc_file(w.relative_path())
+            .unwrap()
+            .metadata()
+            .unwrap()
+            .len()
+            > 6
+    );
+    let capped = ev
+        .warc_record_within(w.relative_path(), i64::try_from(off).unwrap(), 4)
+        .await;
+    assert!(matches!(
+        capped,
+        Err(veilmark_store::warc::WarcReadError::TooLarge { .. })
+    ));
     assert!(ev.warc_record("../veilmark.db", 0).is_err());
-    assert!(ev.warc_file("evidence/../veilmark.db").await.is_err());
+    assert!(ev.open_warc_file("evidence/../veilmark.db").is_err());
     assert!(ev.warc_record(w.relative_path(), -1).is_err());
 }
 

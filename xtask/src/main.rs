@@ -11,6 +11,8 @@
 //!   forensic watermark against invisible-watermark (`bench watermark`) and its false positives
 //!   on 10 000+ unmarked pictures (`bench watermark-fpr`).
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
+//! - `cargo xtask crashtest [--kills N]`: kills a real server with SIGKILL at least 200 times
+//!   during writes and checks nothing acknowledged was lost (`docs/server.md#durability`).
 
 // A host-only tool that runs on 64-bit development and CI machines.
 #![allow(clippy::cast_possible_truncation)]
@@ -18,6 +20,7 @@
 mod bench;
 mod cad_bench;
 mod console_e2e;
+mod crashtest;
 mod occt;
 mod setup;
 mod sh;
@@ -64,6 +67,16 @@ enum Command {
         /// Repetitions per measurement (the best is reported).
         #[arg(long, default_value_t = 3)]
         runs: u32,
+    },
+    /// Kill a real server with SIGKILL at random points during seals, uploads, links and
+    /// revocations, restart it each time, and check that nothing acknowledged was lost.
+    Crashtest {
+        /// How many times the server is killed.
+        #[arg(long, default_value_t = 200)]
+        kills: u32,
+        /// Build in debug mode instead of release.
+        #[arg(long)]
+        debug: bool,
     },
     /// Regenerate the test vectors in docs/vectors/ (or, with --check, verify them).
     Vectors {
@@ -125,6 +138,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo { dir } => demo(&root, &dir),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
+        Command::Crashtest { kills, debug } => crashtest::run(kills, debug),
         Command::Bench {
             suite: None | Some(BenchSuite::Envelope),
             size_mib,

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod console;
 mod owner;
 pub mod routes;
+pub mod upload;
 mod viewer;
 
 use std::net::SocketAddr;

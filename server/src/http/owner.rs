@@ -6,7 +6,6 @@
 //! scoped to the caller's organisation, so another organisation's ids answer 404.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -138,32 +137,24 @@ pub struct UploadQuery {
     title: Option<String>,
 }
 
-/// `POST /api/owner/documents?title=…`: the raw file as the body; sealed on the server.
+/// `POST /api/owner/documents?title=…`: the raw file as the body; sealed on the server. The
+/// caller's role is checked before the body is read, and the body is streamed to a temporary
+/// file (never buffered in memory).
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     meta: ClientMeta,
     Query(q): Query<UploadQuery>,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    req: axum::extract::Request,
 ) -> Result<Response, AppError> {
     caller.may(Permission::SealDocuments)?;
-    let body = body.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::PayloadTooLarge(format!(
-                "uploads are limited to {} bytes; seal large files with `veilmark seal` on the server",
-                state.config.limits.max_upload
-            ))
-        } else {
-            AppError::BadRequest(rej.body_text())
-        }
-    })?;
-    if body.is_empty() {
-        return Err(AppError::BadRequest("the body is empty".into()));
-    }
+    let (parts, body) = req.into_parts();
+    let upload = super::upload::receive(&state, &parts.headers, body).await?;
     let title = q.title.unwrap_or_else(|| "untitled".into());
     let doc = state
-        .ingest_plaintext(&body, &title, &caller.actor(), &meta)
+        .ingest_plaintext_file(upload.temp_path(), &title, &caller.actor(), &meta)
         .await?;
+    drop(upload);
     Ok((StatusCode::CREATED, Json(doc)).into_response())
 }
 

@@ -1,6 +1,8 @@
 //! A real server on 127.0.0.1:0 with a scratch data directory, and a viewer-side client.
 #![allow(dead_code, missing_docs)]
 
+pub mod child;
+
 use std::path::PathBuf;
 
 use tokio::net::TcpListener;

@@ -82,9 +82,18 @@ impl SqliteStore {
     pub async fn open(data: &DataDir, durability: Durability) -> anyhow::Result<Self> {
         let path = data.database_path();
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
+            crate::durable::create_private_dir_all(parent)
                 .with_context(|| format!("cannot create data directory {}", parent.display()))?;
         }
+        // Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the mode of
+        // the database file.
+        std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::OpenOptions::new().create(true).append(true),
+            crate::durable::FILE_MODE,
+        )
+        .open(&path)
+        .with_context(|| format!("cannot create database {}", path.display()))?;
+        crate::durable::tighten(&path, crate::durable::FILE_MODE)?;
         let (synchronous, connections) = match durability {
             Durability::Full => (SqliteSynchronous::Full, 8),
             Durability::Normal => (SqliteSynchronous::Normal, 4),
@@ -105,6 +114,14 @@ impl SqliteStore {
             .run(&pool)
             .await
             .context("cannot apply the database migrations")?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                crate::durable::tighten(&side, crate::durable::FILE_MODE)?;
+            }
+        }
         Ok(Self {
             pool,
             audit_lock: std::sync::Arc::default(),

@@ -83,7 +83,8 @@ pub struct UploadQuery {
 }
 
 /// `POST /console/documents/upload?title=…`: the raw file, with an `X-CSRF-Token` header.
-/// The file is still held in memory while it is sealed (streaming uploads: issue 16).
+/// The session, token and role are checked first; the file is then streamed to a temporary
+/// file and sealed from it (never held whole in memory).
 pub async fn upload(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -97,26 +98,18 @@ pub async fn upload(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let body =
-        match <Bytes as axum::extract::FromRequest<AppState>>::from_request(req, &state).await {
-            Ok(b) if !b.is_empty() => b,
-            Ok(_) => return AppError::BadRequest("the file is empty".into()).into_response(),
-            Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return AppError::PayloadTooLarge(format!(
-                "uploads are limited to {}; seal large files with `veilmark seal` on the server",
-                bytes(i64::try_from(state.config.limits.max_upload).unwrap_or(i64::MAX))
-            ))
-            .into_response();
-            }
-            Err(rej) => return AppError::BadRequest(rej.body_text()).into_response(),
-        };
+    let (parts, body) = req.into_parts();
+    let upload = match crate::http::upload::receive(&state, &parts.headers, body).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
     let title = q
         .title
         .map(|t| t.trim().chars().take(200).collect::<String>())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "untitled".into());
     match state
-        .ingest_plaintext(&body, &title, &s.actor(), &meta)
+        .ingest_plaintext_file(upload.temp_path(), &title, &s.actor(), &meta)
         .await
     {
         Ok(doc) => (StatusCode::CREATED, Json(doc)).into_response(),

@@ -1,17 +1,20 @@
 //! Evidence bundles: a zip of each hit's record, images, saved page and WARC file, with a
-//! `sha256sum -c` manifest. The bytes come from [`super::data`]; this module only packs them.
+//! `sha256sum -c` manifest. The bytes come from [`super::data`]; this module only packs them,
+//! into a temporary file that is streamed to the client (a WARC file may be hundreds of MB).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{Read, Write as _};
 use std::path::Path as FsPath;
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
 
 use super::super::{Form, require};
-use super::data::{found_image, hit, page_block, reference_image, warc_file};
+use super::data::{found_image, hit, page_block, reference_image};
 use super::model::sniff_image;
 use crate::{AppError, AppState};
 use veilmark_store::{OrgId, Permission};
@@ -47,22 +50,80 @@ pub(super) async fn bundle_response(state: &AppState, org: OrgId, ids: &[i64]) -
                     "attachment; filename=\"veilmark-evidence.zip\"",
                 ),
             ],
-            zip,
+            Body::from_stream(read_in_pieces(zip)),
         )
             .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
+/// A file sent in 64 KiB pieces.
+fn read_in_pieces(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 64 << 10];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(buf), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
+}
+
+/// A zip being written to a private temporary file, with the SHA-256 of each member.
+struct ZipFile {
+    zip: zip::ZipWriter<std::fs::File>,
+    manifest: String,
+}
+
+impl ZipFile {
+    fn add(&mut self, name: &str, mut from: impl Read) -> anyhow::Result<()> {
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        self.zip.start_file(name, opts)?;
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = from.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hash.update(&buf[..n]);
+            self.zip.write_all(&buf[..n])?;
+        }
+        let _ = writeln!(self.manifest, "{}  {name}", hex::encode(hash.finalize()));
+        Ok(())
+    }
+}
+
 /// The evidence bundle for `ids`: per hit `hit-N/hit.json`, `hit-N/image.*`,
 /// `hit-N/page.http` (the saved page response), `hit-N/reference.*` and the run's WARC file
 /// once under `warc/`; plus `MANIFEST.sha256` (`sha256sum -c` format) over every file.
-pub async fn evidence_zip(state: &AppState, org: OrgId, ids: &[i64]) -> Result<Vec<u8>, AppError> {
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+///
+/// The zip is written to a private temporary file (WARC files copied in 64 KiB pieces on a
+/// blocking thread) and returned open, already unlinked: it is streamed to the client and
+/// never held in memory.
+pub async fn evidence_zip(
+    state: &AppState,
+    org: OrgId,
+    ids: &[i64],
+) -> Result<tokio::fs::File, AppError> {
+    let mut tmp = state.upload_file()?;
+    let mut zip = ZipFile {
+        zip: zip::ZipWriter::new(tmp.file().try_clone()?),
+        manifest: String::new(),
+    };
     let mut warcs: Vec<String> = Vec::new();
     for &id in ids.iter().take(500) {
         let h = hit(state, org, id).await?;
         let dir = format!("hit-{id}");
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
         let mut record = serde_json::to_value(&h).map_err(anyhow::Error::from)?;
         record["warc_file"] =
             serde_json::Value::String(format!("warc/{}", warc_name(&h.warc_file)));
@@ -83,30 +144,43 @@ pub async fn evidence_zip(state: &AppState, org: OrgId, ids: &[i64]) -> Result<V
             let ext = sniff_image(&img).map_or("bin", |ct| ct.trim_start_matches("image/"));
             files.push((format!("{dir}/reference.{ext}"), img));
         }
+        zip = tokio::task::spawn_blocking(move || {
+            for (name, bytes) in files {
+                zip.add(&name, bytes.as_slice())?;
+            }
+            anyhow::Ok(zip)
+        })
+        .await
+        .map_err(anyhow::Error::from)??;
         if !warcs.contains(&h.warc_file) {
             warcs.push(h.warc_file.clone());
         }
     }
-    for w in &warcs {
-        if let Ok(bytes) = warc_file(state, org, w).await {
-            files.push((format!("warc/{}", warc_name(w)), bytes));
+    let evidence = state.evidence(org);
+    let opened: Vec<(String, std::fs::File)> = warcs
+        .iter()
+        .filter_map(|w| {
+            let file = evidence.open_warc_file(w).ok()?;
+            Some((format!("warc/{}", warc_name(w)), file))
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        for (name, file) in opened {
+            zip.add(&name, file)?;
         }
-    }
-    let mut manifest = String::new();
-    for (name, bytes) in &files {
-        let _ = writeln!(manifest, "{}  {name}", hex::encode(Sha256::digest(bytes)));
-    }
-    files.push(("MANIFEST.sha256".into(), manifest.into_bytes()));
-
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, bytes) in &files {
-        zip.start_file(name.as_str(), opts)
-            .map_err(anyhow::Error::from)?;
-        zip.write_all(bytes).map_err(anyhow::Error::from)?;
-    }
-    Ok(zip.finish().map_err(anyhow::Error::from)?.into_inner())
+        let manifest = std::mem::take(&mut zip.manifest);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.zip.start_file("MANIFEST.sha256", opts)?;
+        zip.zip.write_all(manifest.as_bytes())?;
+        zip.zip.finish()?;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    let file = tokio::fs::File::open(tmp.temp_path()).await?;
+    drop(tmp); // unlinked: the open file is all that is left of it
+    Ok(file)
 }
 
 fn warc_name(rel: &str) -> String {

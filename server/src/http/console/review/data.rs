@@ -8,6 +8,7 @@
 //! ever read.
 
 use veilmark_store::evidence::ReviewedHit;
+use veilmark_store::warc::WarcRecord;
 
 use super::model::{Hit, LeakTrace};
 use crate::{AppError, AppState, now_secs};
@@ -103,26 +104,39 @@ pub async fn set_review(
         .await?)
 }
 
-/// The HTTP response block of the WARC record at `offset` of the hit's evidence file.
-fn warc_block(
+/// The largest image a thumbnail or a bundle reads (a found image's WARC record, a catalog
+/// reference file): a record beyond it is not read at all.
+pub const MAX_IMAGE_BYTES: u64 = 32 << 20;
+
+/// The largest saved page a review reads from its WARC record.
+const MAX_PAGE_BYTES: u64 = 32 << 20;
+
+/// The HTTP response block of the WARC record at `offset` of the hit's evidence file, read on a
+/// blocking thread and only that record's bytes.
+async fn warc_block(
     state: &AppState,
     org: OrgId,
     warc_file: &str,
     offset: i64,
-) -> Result<Vec<u8>, AppError> {
+    cap: u64,
+) -> Result<WarcRecord, AppError> {
     state
         .evidence(org)
-        .warc_record(warc_file, offset)
-        .map(|r| r.block)
+        .warc_record_within(warc_file, offset, cap)
+        .await
         .map_err(|_| AppError::NotFound("evidence"))
 }
 
 /// The image the crawler found for `h`: the body of its WARC image record.
 pub async fn found_image(state: &AppState, org: OrgId, h: &Hit) -> Result<Vec<u8>, AppError> {
-    let record = state
-        .evidence(org)
-        .warc_record(&h.warc_file, h.warc_image_offset)
-        .map_err(|_| AppError::NotFound("evidence"))?;
+    let record = warc_block(
+        state,
+        org,
+        &h.warc_file,
+        h.warc_image_offset,
+        MAX_IMAGE_BYTES,
+    )
+    .await?;
     Ok(record.http_body().to_vec())
 }
 
@@ -133,7 +147,7 @@ pub async fn reference_image(state: &AppState, org: OrgId, h: &Hit) -> Result<Ve
     };
     state
         .evidence(org)
-        .reference_image(rid)
+        .reference_image(rid, MAX_IMAGE_BYTES)
         .await?
         .ok_or(AppError::NotFound("reference image"))
 }
@@ -141,14 +155,7 @@ pub async fn reference_image(state: &AppState, org: OrgId, h: &Hit) -> Result<Ve
 /// The saved listing page of `h`: the HTTP response block of its WARC page record.
 pub async fn page_block(state: &AppState, org: OrgId, h: &Hit) -> Result<Vec<u8>, AppError> {
     let off = h.warc_page_offset.ok_or(AppError::NotFound("evidence"))?;
-    warc_block(state, org, &h.warc_file, off)
-}
-
-/// A whole WARC file a hit points at (for an evidence bundle).
-pub async fn warc_file(state: &AppState, org: OrgId, rel: &str) -> Result<Vec<u8>, AppError> {
-    state
-        .evidence(org)
-        .warc_file(rel)
-        .await
-        .map_err(|_| AppError::NotFound("evidence"))
+    Ok(warc_block(state, org, &h.warc_file, off, MAX_PAGE_BYTES)
+        .await?
+        .block)
 }

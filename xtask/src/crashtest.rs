@@ -1,0 +1,31 @@
+//! `cargo xtask crashtest`: the crash campaign at full length.
+//!
+//! The server's test suite runs a short campaign (10 kills) by default; this runs the same test
+//! (`crash::kill_9_at_random_points_loses_no_acknowledged_write`) with at least 200 SIGKILLs of
+//! a real server process during seals, uploads, link creation and revocations, in release mode
+//! unless `--debug` is given. Its figures go into `docs/server.md#durability`.
+
+use anyhow::{Result, bail};
+
+use crate::sh;
+
+/// Runs the campaign with `kills` kills.
+pub fn run(kills: u32, debug: bool) -> Result<()> {
+    if kills < 1 {
+        bail!("--kills must be at least 1");
+    }
+    let kills = kills.to_string();
+    let mut args = vec!["test", "-p", "veilmark-server", "--test", "main"];
+    if !debug {
+        args.push("--release");
+    }
+    args.extend([
+        "--",
+        "crash::kill_9_at_random_points_loses_no_acknowledged_write",
+        "--exact",
+        "--nocapture",
+    ]);
+    sh::step(&format!("crash campaign: {kills} kills"), || {
+        sh::run_env("cargo", &args, &[("VEILMARK_CRASH_KILLS", &kills)])
+    })
+}
