@@ -16,6 +16,7 @@
 //! `docs/threat-model.md`.
 #![forbid(unsafe_code)]
 
+pub mod client_addr;
 pub mod config;
 pub mod conn;
 pub mod embed;
@@ -28,6 +29,7 @@ pub mod ratelimit;
 pub mod second_factor;
 pub mod secrets;
 pub mod service;
+pub mod slots;
 pub mod tls;
 
 pub use veilmark_store::audit;
@@ -49,6 +51,7 @@ pub use http::app;
 
 use keys::ServerKeys;
 use ratelimit::RateLimiter;
+use slots::Slots;
 use store::MetaStore;
 
 /// Everything a handler needs; cheap to clone.
@@ -76,8 +79,14 @@ pub struct Inner {
     pub link_limiter: RateLimiter,
     /// Per-IP limit on owner logins.
     pub login_limiter: RateLimiter,
+    /// Per-session limit on lease renewals ([`Limits::renewals_per_lease`] per lease).
+    pub renew_limiter: RateLimiter,
     /// Link ids as they are revoked, for open event streams.
     pub revocations: broadcast::Sender<String>,
+    /// Open event streams per viewer session.
+    pub streams_per_session: Slots<String>,
+    /// Open event streams per client address (IPv6: per /64).
+    pub streams_per_addr: Slots<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -126,6 +135,9 @@ impl AppState {
             ip_limiter: RateLimiter::new(l.per_ip),
             link_limiter: RateLimiter::new(l.per_link),
             login_limiter: RateLimiter::new(l.login),
+            renew_limiter: RateLimiter::new(renew_rate(l)),
+            streams_per_session: Slots::new(l.event_streams_per_session),
+            streams_per_addr: Slots::new(l.event_streams_per_addr),
             store,
             evidence_store,
             data,
@@ -178,17 +190,23 @@ impl AppState {
     }
 }
 
+/// [`Limits::renewals_per_lease`] per session, refilled over one lease.
+fn renew_rate(l: &Limits) -> ratelimit::Rate {
+    let burst = l.renewals_per_lease.max(1);
+    // A lease is seconds to days: exact in an f64.
+    #[allow(clippy::cast_precision_loss)]
+    let lease = l.lease_secs.max(1) as f64;
+    ratelimit::Rate {
+        burst,
+        per_sec: f64::from(burst) / lease,
+    }
+}
+
 /// Serves `state` on `listener` until the process ends, with the revocation watcher running.
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
-    let limits = state.config.limits.clone();
-    conn::serve_connections(
-        app(state),
-        listener,
-        limits.header_read_timeout,
-        limits.max_connections,
-    )
-    .await;
+    let limits = conn::ConnLimits::from_config(&state.config);
+    conn::serve_connections(app(state), listener, limits).await;
     watcher.abort();
     Ok(())
 }
@@ -200,15 +218,9 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
-    let limits = state.config.limits.clone();
+    let limits = conn::ConnLimits::from_config(&state.config);
     let listener = tls::TlsListener::new(listener, tls)?;
-    conn::serve_connections(
-        app(state),
-        listener,
-        limits.header_read_timeout,
-        limits.max_connections,
-    )
-    .await;
+    conn::serve_connections(app(state), listener, limits).await;
     watcher.abort();
     Ok(())
 }
