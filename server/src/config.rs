@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::client_addr::TrustedProxies;
 use crate::embed::EmbedOrigin;
 use crate::ratelimit::Rate;
 
@@ -19,6 +20,9 @@ pub struct Config {
     /// Partner origins allowed to frame the viewer page `/v/{token}` (`--embed-origin`). Empty
     /// (the default): no page of this server can be framed (`frame-ancestors 'none'`).
     pub embed_origins: Vec<EmbedOrigin>,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers name the client
+    /// (`--trusted-proxy`); empty (the default): the socket peer is the client.
+    pub trusted_proxies: TrustedProxies,
     /// Rate limits, lease length and body limits.
     pub limits: Limits,
     /// At startup, temporary files and unreferenced envelopes older than this are removed
@@ -36,6 +40,7 @@ impl Config {
             www_dir: Some(PathBuf::from("www")),
             secure_cookies: false,
             embed_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
             limits: Limits::default(),
             orphan_grace: std::time::Duration::from_secs(15 * 60),
         }
@@ -75,6 +80,24 @@ pub struct Limits {
     pub header_read_timeout: std::time::Duration,
     /// Open connections beyond this are closed at once (open event streams count).
     pub max_connections: usize,
+    /// Open connections from one address (IPv6: one /64) beyond this are closed at once;
+    /// trusted proxies are exempt (they carry many clients).
+    pub max_connections_per_addr: usize,
+    /// A connection on which nothing was read or written for this long is closed (a client
+    /// that stops reading its response, or stalls mid-body).
+    pub idle_timeout: std::time::Duration,
+    /// A request body must arrive at this many bytes per second on average, after
+    /// [`Limits::body_grace`] (slow-body defence).
+    pub body_min_rate: u64,
+    /// Time a request body may take before [`Limits::body_min_rate`] applies.
+    pub body_grace: std::time::Duration,
+    /// Open event streams per viewer session; one more is refused with 429.
+    pub event_streams_per_session: usize,
+    /// Open event streams per client address (IPv6: one /64); one more is refused with 429.
+    pub event_streams_per_addr: usize,
+    /// Lease renewals per session within one lease period; one more is refused with 429 and
+    /// writes nothing.
+    pub renewals_per_lease: u32,
 }
 
 impl Default for Limits {
@@ -104,6 +127,13 @@ impl Default for Limits {
             max_upload: 256 * 1024 * 1024,
             header_read_timeout: std::time::Duration::from_secs(10),
             max_connections: 10_000,
+            max_connections_per_addr: 128,
+            idle_timeout: std::time::Duration::from_secs(60),
+            body_min_rate: 1024,
+            body_grace: std::time::Duration::from_secs(10),
+            event_streams_per_session: 2,
+            event_streams_per_addr: 32,
+            renewals_per_lease: 4,
         }
     }
 }

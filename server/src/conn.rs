@@ -1,26 +1,42 @@
-//! Serving connections: HTTP/1.1 through hyper with a header-read timeout and a cap on open
-//! connections, over plain TCP or TLS.
+//! Serving connections: HTTP/1.1 through hyper, over plain TCP or TLS, with the connection
+//! budget of `docs/server.md#limits` enforced before a byte of a request is read.
 //!
-//! `axum::serve` sets no timer, so a client trickling its request headers (slowloris) would keep
-//! a connection forever; here hyper closes any connection whose headers take longer than
-//! [`crate::Limits::header_read_timeout`]. Connections beyond
-//! [`crate::Limits::max_connections`] are closed at once. The client address is attached to each
-//! request as `ConnectInfo<SocketAddr>` for the audit log and the rate limits.
+//! `axum::serve` sets no timer and no cap, so one client could hold every file descriptor with
+//! idle sockets, trickled headers (slowloris) or trickled bodies. Here:
+//! - connections beyond [`crate::Limits::max_connections_per_addr`] from one address (IPv6: one
+//!   /64; trusted proxies exempt) or [`crate::Limits::max_connections`] in total are closed at
+//!   once, so one address cannot fill the server;
+//! - hyper closes a connection whose request headers take longer than
+//!   [`crate::Limits::header_read_timeout`] (this also ends idle keep-alive connections);
+//! - a connection on which nothing moved for [`crate::Limits::idle_timeout`] is closed
+//!   ([`IdleIo`]: a client that stops reading its response or stalls mid-body);
+//! - a request body must keep up [`crate::Limits::body_min_rate`] after
+//!   [`crate::Limits::body_grace`] ([`PacedBody`]).
+//!
+//! Each request carries `ConnectInfo<SocketAddr>` (the socket peer) and
+//! [`ClientAddr`] (the client, read through trusted proxies: [`crate::client_addr`]).
 
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
 use tokio_rustls::server::TlsStream;
 
+use crate::client_addr::{AddrKey, ClientAddr, TrustedProxies};
+use crate::slots::Slots;
 use crate::tls::TlsListener;
 
 /// A source of client connections.
@@ -56,38 +72,280 @@ impl Accept for TlsListener {
     }
 }
 
+/// The connection budget ([`crate::Limits`] and the trusted proxies, as the accept loop needs
+/// them).
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    /// Request headers must arrive within this.
+    pub header_read_timeout: Duration,
+    /// Nothing read or written for this long closes the connection.
+    pub idle_timeout: Duration,
+    /// Open connections in total.
+    pub max_connections: usize,
+    /// Open connections per address (IPv6: per /64); trusted proxies are exempt.
+    pub max_connections_per_addr: usize,
+    /// Bytes per second a request body must average after `body_grace`.
+    pub body_min_rate: u64,
+    /// Time before `body_min_rate` applies.
+    pub body_grace: Duration,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl ConnLimits {
+    /// The budget `config` sets.
+    #[must_use]
+    pub fn from_config(config: &crate::Config) -> Self {
+        let l = &config.limits;
+        Self {
+            header_read_timeout: l.header_read_timeout,
+            idle_timeout: l.idle_timeout,
+            max_connections: l.max_connections,
+            max_connections_per_addr: l.max_connections_per_addr,
+            body_min_rate: l.body_min_rate,
+            body_grace: l.body_grace,
+            trusted_proxies: config.trusted_proxies.clone(),
+        }
+    }
+}
+
 /// Serves `router` on every connection `listener` yields, until it yields `None`.
-pub async fn serve_connections<A: Accept>(
-    router: Router,
-    mut listener: A,
-    header_read_timeout: Duration,
-    max_connections: usize,
-) {
-    let open = Arc::new(Semaphore::new(max_connections));
+pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limits: ConnLimits) {
+    let limits = Arc::new(limits);
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let per_addr = Slots::new(limits.max_connections_per_addr);
     while let Some((io, addr)) = listener.next().await {
+        // The address cap first, so connections refused by it do not count toward the total.
+        let addr_slot = if limits.trusted_proxies.contains(addr.ip()) {
+            None
+        } else if let Some(slot) = per_addr.try_take(AddrKey::of(addr.ip())) {
+            Some(slot)
+        } else {
+            tracing::debug!(
+                "connection from {addr} refused: {} already open from its address",
+                limits.max_connections_per_addr
+            );
+            drop(io);
+            continue;
+        };
         let Ok(permit) = open.clone().try_acquire_owned() else {
-            tracing::warn!("connection from {addr} refused: {max_connections} already open");
+            tracing::warn!(
+                "connection from {addr} refused: {} already open",
+                limits.max_connections
+            );
             drop(io);
             continue;
         };
         let router = router.clone();
+        let limits = limits.clone();
         tokio::spawn(async move {
+            let per_request = limits.clone();
             let service = tower::ServiceExt::map_request(
                 router,
-                move |mut req: axum::http::Request<Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo(addr));
-                    req
+                move |req: axum::http::Request<Incoming>| {
+                    let client = per_request
+                        .trusted_proxies
+                        .client_ip(addr.ip(), req.headers());
+                    let (mut parts, body) = req.into_parts();
+                    parts.extensions.insert(ConnectInfo(addr));
+                    parts.extensions.insert(ClientAddr(client));
+                    let body = PacedBody::new(body, per_request.body_min_rate, per_request.body_grace);
+                    axum::http::Request::from_parts(parts, axum::body::Body::new(body))
                 },
             );
+            let io = IdleIo::new(io, limits.idle_timeout);
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
+                .header_read_timeout(limits.header_read_timeout)
                 .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
                 .await;
             if let Err(e) = result {
                 tracing::debug!("connection from {addr} ended: {e}");
             }
-            drop(permit);
+            drop((permit, addr_slot));
         });
+    }
+}
+
+/// A connection that fails with `TimedOut` once nothing has been read or written for `idle`
+/// while the server waits on the client.
+pub struct IdleIo<T> {
+    inner: T,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleIo<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T, idle: Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn progressed(&mut self) {
+        let next = Instant::now() + self.idle;
+        // Resetting the timer on every read is cheap, but skip it within the same 1/16 period.
+        if next - self.deadline.deadline() > self.idle / 16 {
+            self.deadline.as_mut().reset(next);
+        }
+    }
+
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn idle_error() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "connection idle too long")
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.progressed();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            other => other,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.progressed();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            other => other,
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    this.progressed();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            other => other,
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(idle_error())),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// A request body that fails once it falls behind `min_rate` bytes per second (counted from
+/// the request's start, after `grace`): a client trickling its body is cut off instead of
+/// holding a handler and a connection.
+pub struct PacedBody {
+    inner: Incoming,
+    started: Instant,
+    received: u64,
+    min_rate: u64,
+    grace: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+/// The error a [`PacedBody`] ends with when its client is too slow.
+#[derive(Debug, thiserror::Error)]
+#[error("request body arrived slower than {0} bytes per second")]
+pub struct BodyTooSlow(u64);
+
+impl PacedBody {
+    /// Wraps `inner`, starting the clock now.
+    #[must_use]
+    pub fn new(inner: Incoming, min_rate: u64, grace: Duration) -> Self {
+        let started = Instant::now();
+        Self {
+            inner,
+            started,
+            received: 0,
+            min_rate: min_rate.max(1),
+            grace,
+            deadline: Box::pin(tokio::time::sleep_until(started + grace)),
+        }
+    }
+}
+
+impl HttpBody for PacedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
+                    let earned = Duration::from_secs_f64(this.received as f64 / this.min_rate as f64);
+                    let deadline = this.started + this.grace + earned;
+                    this.deadline.as_mut().reset(deadline);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Some(Err(BodyTooSlow(this.min_rate).into())))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

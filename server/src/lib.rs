@@ -17,6 +17,7 @@
 //! `docs/threat-model.md`.
 #![forbid(unsafe_code)]
 
+pub mod client_addr;
 pub mod config;
 pub mod conn;
 pub mod embed;
@@ -30,6 +31,7 @@ pub mod sealing;
 pub mod second_factor;
 pub mod secrets;
 pub mod service;
+pub mod slots;
 pub mod tls;
 
 pub use veilmark_store::audit;
@@ -52,6 +54,7 @@ pub use http::app;
 
 use keys::ServerKeys;
 use ratelimit::RateLimiter;
+use slots::Slots;
 use store::MetaStore;
 
 /// Everything a handler needs; cheap to clone.
@@ -79,6 +82,8 @@ pub struct Inner {
     pub link_limiter: RateLimiter,
     /// Per-IP limit on owner logins.
     pub login_limiter: RateLimiter,
+    /// Per-session limit on lease renewals ([`Limits::renewals_per_lease`] per lease).
+    pub renew_limiter: RateLimiter,
     /// Link ids as they are revoked, for open event streams.
     pub revocations: broadcast::Sender<String>,
     /// Envelopes are files under [`Inner::data`] (the embedded store), written durably there
@@ -86,6 +91,10 @@ pub struct Inner {
     pub envelopes_on_disk: bool,
     /// What the startup sweep found (orphans removed, documents whose envelope is missing).
     pub startup: SweepReport,
+    /// Open event streams per viewer session.
+    pub streams_per_session: Slots<String>,
+    /// Open event streams per client address (IPv6: per /64).
+    pub streams_per_addr: Slots<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -141,6 +150,9 @@ impl AppState {
             ip_limiter: RateLimiter::new(l.per_ip),
             link_limiter: RateLimiter::new(l.per_link),
             login_limiter: RateLimiter::new(l.login),
+            renew_limiter: RateLimiter::new(renew_rate(l)),
+            streams_per_session: Slots::new(l.event_streams_per_session),
+            streams_per_addr: Slots::new(l.event_streams_per_addr),
             store,
             evidence_store,
             data,
@@ -195,17 +207,23 @@ impl AppState {
     }
 }
 
+/// [`Limits::renewals_per_lease`] per session, refilled over one lease.
+fn renew_rate(l: &Limits) -> ratelimit::Rate {
+    let burst = l.renewals_per_lease.max(1);
+    // A lease is seconds to days: exact in an f64.
+    #[allow(clippy::cast_precision_loss)]
+    let lease = l.lease_secs.max(1) as f64;
+    ratelimit::Rate {
+        burst,
+        per_sec: f64::from(burst) / lease,
+    }
+}
+
 /// Serves `state` on `listener` until the process ends, with the revocation watcher running.
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
-    let limits = state.config.limits.clone();
-    conn::serve_connections(
-        app(state),
-        listener,
-        limits.header_read_timeout,
-        limits.max_connections,
-    )
-    .await;
+    let limits = conn::ConnLimits::from_config(&state.config);
+    conn::serve_connections(app(state), listener, limits).await;
     watcher.abort();
     Ok(())
 }
@@ -217,15 +235,9 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
-    let limits = state.config.limits.clone();
+    let limits = conn::ConnLimits::from_config(&state.config);
     let listener = tls::TlsListener::new(listener, tls)?;
-    conn::serve_connections(
-        app(state),
-        listener,
-        limits.header_read_timeout,
-        limits.max_connections,
-    )
-    .await;
+    conn::serve_connections(app(state), listener, limits).await;
     watcher.abort();
     Ok(())
 }

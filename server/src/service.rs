@@ -40,6 +40,17 @@ impl ClientMeta {
         }
     }
 
+    /// What per-address rate limits key this client by: its IPv4 address or IPv6 /64
+    /// ([`crate::client_addr::AddrKey`]); empty for the local CLI.
+    #[must_use]
+    pub fn rate_key(&self) -> String {
+        match self.ip.as_deref().map(str::parse::<std::net::IpAddr>) {
+            Some(Ok(ip)) => crate::client_addr::AddrKey::of(ip).to_string(),
+            Some(Err(_)) => self.ip.clone().unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
     /// An audit entry of `kind` for the chain of `org` (`None`: the server's own chain)
     /// carrying this client's IP and user agent.
     #[must_use]
@@ -631,15 +642,14 @@ impl AppState {
             .link(actor.org, link_id)
             .await?
             .with_context(|| format!("no link {link_id}; `veilmark links` lists them"))?;
+        let mut entry = actor.entry(meta, AuditKind::Revoke, format!("to {}", link.recipient));
+        entry.link_id = Some(link.id.clone());
+        entry.document_id = Some(link.document_id.clone());
         let done = self
             .store
-            .revoke_link(actor.org, &link.id, now_secs())
+            .revoke_link(actor.org, &link.id, now_secs(), &entry)
             .await?;
         if done {
-            let mut entry = actor.entry(meta, AuditKind::Revoke, format!("to {}", link.recipient));
-            entry.link_id = Some(link.id.clone());
-            entry.document_id = Some(link.document_id.clone());
-            self.store.append_audit(&entry).await?;
             let _ = self.revocations.send(link.id);
         }
         Ok(done)
@@ -648,6 +658,28 @@ impl AppState {
     /// The whole audit log of `org`.
     pub async fn audit_log(&self, org: OrgId) -> Result<Vec<AuditEntry>> {
         self.store.audit_entries(Some(org)).await
+    }
+
+    /// Verifies the audit chain of `org` (`None`: the server's own) a page at a time, without
+    /// loading it whole: the number of entries and the head hash, or where the chain breaks.
+    pub async fn verify_audit_log(
+        &self,
+        org: Option<OrgId>,
+    ) -> Result<Result<(usize, [u8; 32]), crate::audit::ChainError>> {
+        let mut verifier = crate::audit::ChainVerifier::new();
+        let mut after = 0;
+        loop {
+            let (page, next) = self.store.audit_range(org, after, 1000).await?;
+            if page.is_empty() {
+                return Ok(Ok(verifier.finish()));
+            }
+            after = next;
+            for e in &page {
+                if let Err(broken) = verifier.push(e) {
+                    return Ok(Err(broken));
+                }
+            }
+        }
     }
 }
 

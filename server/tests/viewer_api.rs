@@ -457,7 +457,16 @@ async fn revocation_by_another_process_reaches_an_open_session_within_2s() {
     use veilmark_store::MetaStore;
     assert!(
         other
-            .revoke_link(s.org, &link.link.id, now_secs())
+            .revoke_link(
+                s.org,
+                &link.link.id,
+                now_secs(),
+                &veilmark_server::service::ClientMeta::cli().entry(
+                    s.org,
+                    veilmark_server::audit::AuditKind::Revoke,
+                    "from another process",
+                )
+            )
             .await
             .unwrap()
     );

@@ -34,6 +34,73 @@ pub struct LicenceRequest {
     pub passcode: Option<String>,
 }
 
+/// A [`LicenceRequest`] whose fields are well formed: what the server acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedLicenceRequest {
+    /// The viewer's X25519 public key.
+    pub viewer_key: [u8; 32],
+    /// 16 to 32 bytes.
+    pub nonce: Vec<u8>,
+    /// Unix seconds (fits an `i64`).
+    pub timestamp: i64,
+    /// The passcode, if one was sent.
+    pub passcode: Option<String>,
+}
+
+/// Why a licence request's fields were refused (each is a 400 for the client).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LicenceRequestError {
+    /// `viewer_key` is not 64 hex digits.
+    #[error("viewer_key must be 32 bytes in hexadecimal")]
+    ViewerKey,
+    /// `nonce` is not 16 to 32 bytes in hex.
+    #[error("nonce must be 16 to 32 bytes in hex")]
+    Nonce,
+    /// `timestamp` does not fit unix seconds.
+    #[error("timestamp must be unix seconds")]
+    Timestamp,
+}
+
+impl LicenceRequest {
+    /// Checks the fields' shapes (not the nonce's freshness or the clock: the server does).
+    pub fn check(&self) -> Result<CheckedLicenceRequest, LicenceRequestError> {
+        let viewer_key = decode_hex(&self.viewer_key)
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .ok_or(LicenceRequestError::ViewerKey)?;
+        let nonce = decode_hex(&self.nonce)
+            .filter(|n| (16..=32).contains(&n.len()))
+            .ok_or(LicenceRequestError::Nonce)?;
+        let timestamp =
+            i64::try_from(self.timestamp).map_err(|_| LicenceRequestError::Timestamp)?;
+        Ok(CheckedLicenceRequest {
+            viewer_key,
+            nonce,
+            timestamp,
+            passcode: self.passcode.clone(),
+        })
+    }
+}
+
+/// Lower- or upper-case hex; `None` for anything else (odd length, other characters).
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() % 2 != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
+        .collect()
+}
+
 /// The answer to a licence request, and to a renewal
 /// (`POST /api/v/{token}/sessions/{id}/renew`), which carries no watermark tile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,8 +182,31 @@ pub struct RevokedEvent {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedEvent {}
 
+/// Data of the `expired` server-sent event: the session's lease ran out without a renewal, or
+/// the link reached its expiry; the viewer wipes the key and the pixels. The stream ends after
+/// it (an event stream never outlives what it reports on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredEvent {
+    /// What ran out.
+    pub what: ExpiredWhat,
+    /// Why, for people.
+    pub reason: String,
+}
+
+/// What an [`ExpiredEvent`] reports as run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpiredWhat {
+    /// The session's lease (not renewed in time).
+    Lease,
+    /// The link itself.
+    Link,
+}
+
 /// Name of the server-sent event that carries a [`RevokedEvent`].
 pub const EVENT_REVOKED: &str = "revoked";
+/// Name of the server-sent event that carries an [`ExpiredEvent`].
+pub const EVENT_EXPIRED: &str = "expired";
 /// Name of the server-sent event that carries a [`ClosedEvent`].
 pub const EVENT_CLOSED: &str = "closed";
 

@@ -254,25 +254,64 @@ pub enum ChainError {
 /// Verifies one whole chain (one organisation's entries, in order); returns the number of
 /// entries and the head hash.
 pub fn verify(entries: &[AuditEntry]) -> Result<(usize, [u8; 32]), ChainError> {
-    let mut prev_seq = 0;
-    let mut prev_hash = [0u8; 32];
+    let mut v = ChainVerifier::new();
     for e in entries {
-        if e.seq != prev_seq + 1 {
+        v.push(e)?;
+    }
+    Ok(v.finish())
+}
+
+/// Verifies a chain one entry at a time, so a long log is checked a page at a time
+/// ([`crate::meta::MetaStore::audit_range`]) instead of loaded whole.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    count: usize,
+    prev_seq: i64,
+    prev_hash: [u8; 32],
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier at the start of a chain.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            count: 0,
+            prev_seq: 0,
+            prev_hash: [0; 32],
+        }
+    }
+
+    /// Checks the next entry of the chain.
+    pub fn push(&mut self, e: &AuditEntry) -> Result<(), ChainError> {
+        if e.seq != self.prev_seq + 1 {
             return Err(ChainError::Gap {
-                previous: prev_seq,
+                previous: self.prev_seq,
                 found: e.seq,
             });
         }
-        if e.prev_hash != prev_hash {
+        if e.prev_hash != self.prev_hash {
             return Err(ChainError::BrokenLink { seq: e.seq });
         }
-        if chain_hash(&prev_hash, e) != e.hash {
+        if chain_hash(&self.prev_hash, e) != e.hash {
             return Err(ChainError::Edited { seq: e.seq });
         }
-        prev_seq = e.seq;
-        prev_hash = e.hash;
+        self.count += 1;
+        self.prev_seq = e.seq;
+        self.prev_hash = e.hash;
+        Ok(())
     }
-    Ok((entries.len(), prev_hash))
+
+    /// Entries checked and the head hash (zeros for an empty chain).
+    #[must_use]
+    pub fn finish(self) -> (usize, [u8; 32]) {
+        (self.count, self.prev_hash)
+    }
 }
 
 /// CSV export (RFC 4180 quoting), one header line then one line per entry.

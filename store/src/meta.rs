@@ -336,8 +336,16 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn link(&self, org: OrgId, id: &str) -> StoreResult<Option<LinkRecord>>;
     /// The links of `org`, newest first.
     async fn list_links(&self, org: OrgId) -> StoreResult<Vec<LinkRecord>>;
-    /// Revokes a link of `org`; `false` if it was already revoked or is not in `org`.
-    async fn revoke_link(&self, org: OrgId, id: &str, now: i64) -> StoreResult<bool>;
+    /// Revokes a link of `org` and appends `audit`, in one durable transaction (so a revocation
+    /// is never on disk without its audit entry, nor the entry without it); `false`, and
+    /// nothing written, if it was already revoked or is not in `org`.
+    async fn revoke_link(
+        &self,
+        org: OrgId,
+        id: &str,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
     /// Revocations recorded after feed position `after`: `(position, link id)`. Server-wide:
     /// the feed tells open viewers, whatever their organisation.
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>>;
@@ -378,17 +386,33 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The session of `org` whose watermark payload is `code`, if any (how a leaked screenshot
     /// is traced back to a link and recipient).
     async fn session_by_code(&self, org: OrgId, code: u64) -> StoreResult<Option<SessionRecord>>;
-    /// Moves a session's lease expiry and appends `audit`, in one durable transaction.
+    /// Moves a session's lease expiry and appends `audit`, in one durable transaction — unless,
+    /// checked inside that transaction, the session's link is revoked
+    /// ([`ViewRefusal::Revoked`]) or expired at `now` ([`ViewRefusal::Expired`]), in which case
+    /// nothing changes. A renewal racing a revocation is therefore ordered before it or
+    /// refused, never granted after it.
     async fn renew_session(
         &self,
         id: &str,
         lease_expires_at: i64,
+        now: i64,
         audit: &NewAuditEntry,
-    ) -> StoreResult<AuditEntry>;
+    ) -> StoreResult<Result<AuditEntry, ViewRefusal>>;
 
     /// Appends an entry to its organisation's hash-chained audit log, durably, and returns it
     /// as stored.
     async fn append_audit(&self, entry: &NewAuditEntry) -> StoreResult<AuditEntry>;
     /// One chain of the audit log in order: an organisation's (`Some`) or the server's.
     async fn audit_entries(&self, org: Option<OrgId>) -> StoreResult<Vec<AuditEntry>>;
+    /// One page of a chain, in order: at most `limit` entries stored after position `after`
+    /// (0: from the start), and the position to pass for the next page (`after` again when
+    /// there are no more). Positions are the storage order, so a page read never skips or
+    /// repeats an entry, even a tampered one; the console and chain verification
+    /// ([`crate::audit::ChainVerifier`]) read the log this way, a page at a time.
+    async fn audit_range(
+        &self,
+        org: Option<OrgId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<AuditEntry>, i64)>;
 }

@@ -490,7 +490,10 @@ async fn an_organisation_sees_and_changes_only_its_own_rows() {
     assert_eq!(store.list_links(b).await.unwrap()[0].id, "lnk_b");
     assert!(store.link(a, "lnk_b").await.unwrap().is_none());
     assert!(
-        !store.revoke_link(a, "lnk_b", 5).await.unwrap(),
+        !store
+            .revoke_link(a, "lnk_b", 5, &NewAuditEntry::new(AuditKind::Revoke, 5000, "x"))
+            .await
+            .unwrap(),
         "not A's link"
     );
     assert!(
@@ -502,7 +505,11 @@ async fn an_organisation_sees_and_changes_only_its_own_rows() {
             .revoked_at
             .is_none()
     );
-    assert!(store.revoke_link(b, "lnk_b", 5).await.unwrap());
+    let revoke = NewAuditEntry {
+        org: Some(b),
+        ..NewAuditEntry::new(AuditKind::Revoke, 5000, "to b")
+    };
+    assert!(store.revoke_link(b, "lnk_b", 5, &revoke).await.unwrap());
 
     // A link cannot point at another organisation's document.
     let mut sneaky = store.link(a, "lnk_a").await.unwrap().unwrap();

@@ -212,6 +212,8 @@ function openCad() {
 function watch() {
   events = new EventSource(viewer.eventsUrl());
   events.addEventListener('revoked', () => end('revoked'));
+  // The lease or the link ran out: the server ends the stream; wipe now, not at the next tick.
+  events.addEventListener('expired', () => end('expired'));
   timers.push(setInterval(() => {
     if (!viewer) return;
     viewer.renew().catch((e) => end(e.name === 'gone' ? 'revoked' : e.name, e.message));

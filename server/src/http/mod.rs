@@ -27,6 +27,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::client_addr::ClientAddr;
 use crate::embed::EmbedOrigin;
 use crate::service::ClientMeta;
 use crate::{AppError, AppState};
@@ -408,15 +409,19 @@ async fn security_headers(
     resp
 }
 
-/// Client IP (from the socket) and user agent, for the audit log and rate limits.
+/// Client IP (the socket peer, or the client a trusted proxy names: [`crate::client_addr`]) and
+/// user agent, for the audit log and rate limits.
 impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = match parts.extensions.get::<ClientAddr>() {
+            Some(ClientAddr(ip)) => Some(ip.to_string()),
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        };
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -40,7 +40,7 @@ pub async fn login(
 ) -> Result<Response, AppError> {
     state
         .login_limiter
-        .check(&meta.ip.clone().unwrap_or_default())
+        .check(&meta.rate_key())
         .map_err(AppError::TooManyRequests)?;
     let (cookie, account) = match state
         .login(&body.email, &body.password, body.code.as_deref(), &meta)
@@ -236,8 +236,7 @@ pub async fn verify_audit(
     caller: Caller,
 ) -> Result<Response, AppError> {
     caller.may(Permission::ReadAudit)?;
-    let entries = state.audit_log(caller.account.org).await?;
-    let body = match audit::verify(&entries) {
+    let body = match state.verify_audit_log(Some(caller.account.org)).await? {
         Ok((n, head)) => serde_json::json!({ "ok": true, "entries": n, "head": hex::encode(head) }),
         Err(e) => serde_json::json!({ "ok": false, "error": e.to_string() }),
     };

@@ -34,6 +34,9 @@ use crate::{AppError, AppState, now_secs, rfc3339, secrets};
 /// (network latency); the viewer itself stops showing the document at expiry.
 const LEASE_GRACE_SECS: i64 = 5;
 
+/// `Retry-After` when an event stream is refused for too many open ones.
+const STREAM_RETRY_SECS: u64 = 5;
+
 /// Session codes are drawn below 2^48: the forensic watermark carries a 48-bit session code
 /// (plus a keyed check), so every code the server issues must fit it.
 const SESSION_CODE_MASK: u64 = SessionCode::MAX;
@@ -81,7 +84,7 @@ async fn find_link(
     token: &str,
     charge_always: bool,
 ) -> Result<LinkRecord, AppError> {
-    let ip_key = meta.ip.clone().unwrap_or_default();
+    let ip_key = meta.rate_key();
     if charge_always {
         state
             .ip_limiter
@@ -153,14 +156,6 @@ async fn check_live(
     Ok(())
 }
 
-fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], AppError> {
-    let bytes = hex::decode(text)
-        .map_err(|_| AppError::BadRequest(format!("{what} must be hexadecimal")))?;
-    bytes
-        .try_into()
-        .map_err(|_| AppError::BadRequest(format!("{what} must be {N} bytes")))
-}
-
 /// `POST /api/v/{token}/licence`.
 pub async fn licence(
     State(state): State<AppState>,
@@ -182,13 +177,10 @@ pub async fn licence(
         )
         .await);
     }
-    let viewer_key: [u8; 32] = parse_hex(&req.viewer_key, "viewer_key")?;
-    let nonce = hex::decode(&req.nonce)
-        .ok()
-        .filter(|n| (16..=32).contains(&n.len()))
-        .ok_or_else(|| AppError::BadRequest("nonce must be 16 to 32 bytes in hex".into()))?;
-    let timestamp = i64::try_from(req.timestamp)
-        .map_err(|_| AppError::BadRequest("timestamp must be unix seconds".into()))?;
+    let req = req
+        .check()
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (viewer_key, nonce, timestamp) = (req.viewer_key, req.nonce, req.timestamp);
     if (timestamp - now).abs() > limits.request_window_secs {
         return Err(deny(
             &state,
@@ -407,6 +399,12 @@ pub async fn renew(
 ) -> Result<Json<LicenceResponse>, AppError> {
     let now = now_secs();
     let (link, mut session) = find_session(&state, &meta, &token, &session_id).await?;
+    // Checked before anything is written: a renewal loop costs neither an audit row nor an
+    // fsync once the session is over its budget (a viewer renews about twice per lease).
+    state
+        .renew_limiter
+        .check(&session.id)
+        .map_err(AppError::TooManyRequests)?;
     check_live(&state, &meta, &link, Some(&session.id), now).await?;
     if session.lease_expires_at + LEASE_GRACE_SECS < now {
         return Err(deny(
@@ -438,21 +436,52 @@ pub async fn renew(
     entry.document_id = Some(link.document_id.clone());
     entry.session_id = Some(session.id.clone());
     entry.actor = Some(link.recipient.clone());
-    state
+    // The store checks revocation and expiry again inside its transaction: a revocation that
+    // committed since `check_live` above wins.
+    match state
         .store
-        .renew_session(&session.id, session.lease_expires_at, &entry)
-        .await?;
-    Ok(Json(response))
+        .renew_session(&session.id, session.lease_expires_at, now, &entry)
+        .await?
+    {
+        Ok(_) => Ok(Json(response)),
+        Err(ViewRefusal::Revoked) => Err(deny(
+            &state,
+            &meta,
+            Some(&link),
+            Some(&session.id),
+            "link revoked",
+            AppError::Refused(ErrorCode::LinkRevoked, "this link was revoked".into()),
+        )
+        .await),
+        Err(_) => Err(deny(
+            &state,
+            &meta,
+            Some(&link),
+            Some(&session.id),
+            "link expired",
+            AppError::Refused(ErrorCode::LinkExpired, "this link has expired".into()),
+        )
+        .await),
+    }
 }
 
-/// `GET /api/v/{token}/sessions/{session}/events`: server-sent events; `revoked` is sent as
-/// soon as the link is revoked (then the stream ends).
+/// `GET /api/v/{token}/sessions/{session}/events`: server-sent events. `revoked` is sent as
+/// soon as the link is revoked, `expired` when the session's lease runs out unrenewed or the
+/// link reaches its expiry; the stream ends after either, so no stream outlives its lease.
+/// Open streams are capped per session and per client address.
 pub async fn events(
     State(state): State<AppState>,
     Path((token, session_id)): Path<(String, String)>,
     meta: ClientMeta,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let (link, _session) = find_session(&state, &meta, &token, &session_id).await?;
+    let (link, session) = find_session(&state, &meta, &token, &session_id).await?;
+    // Each open stream holds a connection: a few per session, a few dozen per address.
+    let Some(session_slot) = state.streams_per_session.try_take(session.id.clone()) else {
+        return Err(AppError::TooManyRequests(STREAM_RETRY_SECS));
+    };
+    let Some(addr_slot) = state.streams_per_addr.try_take(meta.rate_key()) else {
+        return Err(AppError::TooManyRequests(STREAM_RETRY_SECS));
+    };
     // Subscribe before reading the link again, so a revocation in between is not missed.
     let mut rx = state.revocations.subscribe();
     let current = state
@@ -460,13 +489,41 @@ pub async fn events(
         .link(link.org, &link.id)
         .await?
         .ok_or(AppError::NotFound("link"))?;
-    let already = current.revoked_at.is_some() || current.expires_at <= now_secs();
-    let link_id = link.id.clone();
+    let revoked = current.revoked_at.is_some();
     let stream = futures_util::stream::once(async move {
-        if !already {
-            loop {
-                match rx.recv().await {
-                    Ok(id) if id == link_id => break,
+        // Held for as long as the stream is open.
+        let _slots = (session_slot, addr_slot);
+        if revoked {
+            return revoked_event();
+        }
+        let mut link = current;
+        let mut session = session;
+        loop {
+            let now = now_secs();
+            if link.expires_at <= now {
+                return expired_event(wire::ExpiredWhat::Link, "this link has expired");
+            }
+            if session.lease_expires_at + LEASE_GRACE_SECS <= now {
+                return expired_event(wire::ExpiredWhat::Lease, "the lease ran out; open the link again");
+            }
+            let until = link.expires_at.min(session.lease_expires_at + LEASE_GRACE_SECS) - now;
+            let wake = tokio::time::sleep(Duration::from_secs(u64::try_from(until).unwrap_or(1).max(1)));
+            tokio::select! {
+                () = wake => {
+                    // The lease may have been renewed meanwhile: read both again.
+                    match (state.store.session(&session.id).await, state.store.link(link.org, &link.id).await) {
+                        (Ok(Some(s)), Ok(Some(l))) => {
+                            if l.revoked_at.is_some() {
+                                return revoked_event();
+                            }
+                            session = s;
+                            link = l;
+                        }
+                        _ => return expired_event(wire::ExpiredWhat::Link, "this link is gone"),
+                    }
+                }
+                got = rx.recv() => match got {
+                    Ok(id) if id == link.id => return revoked_event(),
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                         return Ok(Event::default()
@@ -474,18 +531,31 @@ pub async fn events(
                             .json_data(wire::ClosedEvent {})
                             .unwrap_or_default());
                     }
-                }
+                },
             }
         }
-        Ok(Event::default()
-            .event(wire::EVENT_REVOKED)
-            .json_data(RevokedEvent {
-                reason: "the owner revoked this link".into(),
-            })
-            .unwrap_or_default())
     })
     .boxed();
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+fn revoked_event() -> Result<Event, Infallible> {
+    Ok(Event::default()
+        .event(wire::EVENT_REVOKED)
+        .json_data(RevokedEvent {
+            reason: "the owner revoked this link".into(),
+        })
+        .unwrap_or_default())
+}
+
+fn expired_event(what: wire::ExpiredWhat, reason: &str) -> Result<Event, Infallible> {
+    Ok(Event::default()
+        .event(wire::EVENT_EXPIRED)
+        .json_data(wire::ExpiredEvent {
+            what,
+            reason: reason.into(),
+        })
+        .unwrap_or_default())
 }
 
 /// `POST /api/v/{token}/sessions/{session}/report`: the viewer shows a page.

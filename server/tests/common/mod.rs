@@ -38,6 +38,11 @@ pub fn relaxed() -> Limits {
 }
 
 pub async fn start(limits: Limits) -> TestServer {
+    start_with(limits, |_| {}).await
+}
+
+/// [`start`], with `configure` changing the settings before the server opens.
+pub async fn start_with(limits: Limits, configure: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -45,6 +50,7 @@ pub async fn start(limits: Limits) -> TestServer {
     config.public_url = format!("http://{addr}");
     config.www_dir = None;
     config.limits = limits;
+    configure(&mut config);
     let state = AppState::open(config).await.unwrap();
     tokio::spawn(veilmark_server::serve(state.clone(), listener));
     // A multi-chunk document: 3 chunks of 64 KiB and a bit.

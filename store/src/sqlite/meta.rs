@@ -708,7 +708,14 @@ impl MetaStore for SqliteStore {
         Ok(rows.iter().map(link_from).collect())
     }
 
-    async fn revoke_link(&self, org: OrgId, id: &str, now: i64) -> StoreResult<bool> {
+    async fn revoke_link(
+        &self,
+        org: OrgId,
+        id: &str,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let _serial = self.audit_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let done = sqlx::query(
             "UPDATE links SET revoked_at = ? WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
@@ -726,6 +733,7 @@ impl MetaStore for SqliteStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            append_audit_in(&mut tx, audit).await?;
         }
         tx.commit().await?;
         Ok(done)
@@ -901,10 +909,27 @@ impl MetaStore for SqliteStore {
         &self,
         id: &str,
         lease_expires_at: i64,
+        now: i64,
         audit: &NewAuditEntry,
-    ) -> StoreResult<AuditEntry> {
+    ) -> StoreResult<Result<AuditEntry, ViewRefusal>> {
         let _serial = self.audit_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // The link is read inside the write transaction: a revocation committed before it is
+        // seen, and one after it waits for this commit.
+        let link = sqlx::query(
+            "SELECT l.revoked_at, l.expires_at FROM sessions s JOIN links l ON l.id = s.link_id
+             WHERE s.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .with_context(|| format!("no session {id}"))?;
+        if link.get::<Option<i64>, _>("revoked_at").is_some() {
+            return Ok(Err(ViewRefusal::Revoked));
+        }
+        if link.get::<i64, _>("expires_at") <= now {
+            return Ok(Err(ViewRefusal::Expired));
+        }
         sqlx::query(
             "UPDATE sessions SET lease_expires_at = ?, renewals = renewals + 1 WHERE id = ?",
         )
@@ -914,7 +939,7 @@ impl MetaStore for SqliteStore {
         .await?;
         let entry = append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(entry)
+        Ok(Ok(entry))
     }
 
     async fn append_audit(&self, new: &NewAuditEntry) -> StoreResult<AuditEntry> {
@@ -932,6 +957,25 @@ impl MetaStore for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(audit_from).collect()
+    }
+
+    async fn audit_range(
+        &self,
+        org: Option<OrgId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<AuditEntry>, i64)> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE org_id IS ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(org.map(OrgId::get))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let next = rows.last().map_or(after, |r| r.get::<i64, _>("seq"));
+        let entries = rows.iter().map(audit_from).collect::<anyhow::Result<_>>()?;
+        Ok((entries, next))
     }
 }
 

@@ -486,12 +486,59 @@ struct AuditPage<'a> {
     rows: Vec<AuditRow<'a>>,
 }
 
+/// Rows the audit page lists: the newest entries that match its filters.
+const AUDIT_PAGE_ROWS: usize = 100;
+
+/// Entries read from the store at a time while the page is built.
+const AUDIT_READ_PAGE: u32 = 500;
+
+/// The audit page reads the log a page at a time ([`crate::store::MetaStore::audit_range`]),
+/// verifying the chain and counting matches as it goes and keeping only the newest
+/// [`AUDIT_PAGE_ROWS`] matches, so a log of millions of renewals costs time, not memory.
 async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<String, AppError> {
-    let (all, picked) = filtered(state, s.account.org, f).await?;
-    let docs = state.store.list_documents(s.account.org).await?;
-    let chain = audit::verify(&all)
-        .map(|(n, head)| (n, hex::encode(head)[..16].to_owned()))
-        .map_err(|e| e.to_string());
+    let org = s.account.org;
+    let links = state.store.list_links(org).await?;
+    let recipients: HashMap<&str, &str> = links
+        .iter()
+        .map(|l| (l.id.as_str(), l.recipient.as_str()))
+        .collect();
+    let mut verifier = audit::ChainVerifier::new();
+    let mut broken = None;
+    let mut matching = 0;
+    let mut picked = std::collections::VecDeque::with_capacity(AUDIT_PAGE_ROWS + 1);
+    let mut after = 0;
+    loop {
+        let (page, next) = state
+            .store
+            .audit_range(Some(org), after, AUDIT_READ_PAGE)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        after = next;
+        for e in page {
+            if broken.is_none()
+                && let Err(err) = verifier.push(&e)
+            {
+                broken = Some(err.to_string());
+            }
+            if f.matches(&e, &recipients) {
+                matching += 1;
+                picked.push_back(e);
+                if picked.len() > AUDIT_PAGE_ROWS {
+                    picked.pop_front();
+                }
+            }
+        }
+    }
+    let chain = match broken {
+        Some(err) => Err(err),
+        None => {
+            let (n, head) = verifier.finish();
+            Ok((n, hex::encode(head)[..16].to_owned()))
+        }
+    };
+    let docs = state.store.list_documents(org).await?;
     let titles: HashMap<&str, &str> = docs
         .iter()
         .map(|d| (d.id.as_str(), d.title.as_str()))
@@ -499,7 +546,6 @@ async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<St
     let rows = picked
         .iter()
         .rev()
-        .take(500)
         .map(|e| AuditRow {
             seq: e.seq,
             time: crate::rfc3339(e.at_ms / 1000)
@@ -540,8 +586,8 @@ async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<St
         recipient: f.recipient.as_deref().unwrap_or_default(),
         from: f.from.as_deref().unwrap_or_default(),
         to: f.to.as_deref().unwrap_or_default(),
-        matching: picked.len(),
-        shown: picked.len().min(500),
+        matching,
+        shown: picked.len(),
         export_query: if qs.is_empty() {
             String::new()
         } else {

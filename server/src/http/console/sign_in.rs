@@ -148,7 +148,7 @@ pub async fn login(
     let password = form.get("password").unwrap_or_default();
     state
         .login_limiter
-        .check(&meta.ip.clone().unwrap_or_default())
+        .check(&meta.rate_key())
         .map_err(AppError::TooManyRequests)?;
     match state.check_login(email, password, &meta).await? {
         LoginCheck::Ok(account) => signed_in(&state, &account).await,
