@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,6 +142,8 @@ pub struct Server {
     pub host_port: String,
     /// Every request target, in arrival order.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Every request target with the moment it arrived, in arrival order.
+    pub arrivals: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 impl Server {
@@ -150,21 +152,66 @@ impl Server {
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().expect("log lock").clone()
     }
+
+    /// The request targets seen so far, with when each arrived.
+    #[must_use]
+    pub fn arrivals(&self) -> Vec<(Instant, String)> {
+        self.arrivals.lock().expect("log lock").clone()
+    }
+}
+
+/// How the server answers `/robots.txt` (the hostile robots.txt cases of issue 16).
+#[derive(Debug, Clone, Default)]
+pub enum RobotsRoute {
+    /// The site's own `robots.txt` file (404 if it has none).
+    #[default]
+    File,
+    /// A chain of `hops` redirects (`302`) ending at the site's `real-robots.txt`.
+    Redirect {
+        /// Redirects before the file: 1 points straight at it.
+        hops: u32,
+    },
+    /// Always this status, with a short body.
+    Status(u16),
+    /// `503` to the first `n` requests, then the site's `robots.txt`.
+    FailFirst(u32),
+}
+
+/// Misbehaviour of a fixture server beyond its fixed hostile routes.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// How `/robots.txt` is answered.
+    pub robots: RobotsRoute,
+    /// Delay before answering `/robots.txt` (a slow host).
+    pub robots_delay: Duration,
 }
 
 /// Serves `site` on 127.0.0.1 (random port) until the runtime ends.
 pub async fn serve(site: PathBuf) -> std::io::Result<Server> {
+    serve_with(site, ServeOptions::default()).await
+}
+
+/// Serves `site` on 127.0.0.1 (random port) with `options`, until the runtime ends.
+pub async fn serve_with(site: PathBuf, options: ServeOptions) -> std::io::Result<Server> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let log = Arc::new(Mutex::new(Vec::new()));
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
     let hits: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-    let (log2, site) = (log.clone(), Arc::new(site));
+    let (log2, arrivals2, site) = (log.clone(), arrivals.clone(), Arc::new(site));
+    let options = Arc::new(options);
     tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 continue;
             };
-            let (log, hits, site) = (log2.clone(), hits.clone(), site.clone());
+            let (log, arrivals, hits, site, options) = (
+                log2.clone(),
+                arrivals2.clone(),
+                hits.clone(),
+                site.clone(),
+                options.clone(),
+            );
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -187,13 +234,20 @@ pub async fn serve(site: PathBuf) -> std::io::Result<Server> {
                     })
                     .map(|s| s.trim().to_string());
                 log.lock().expect("log lock").push(target.clone());
+                arrivals
+                    .lock()
+                    .expect("log lock")
+                    .push((Instant::now(), target.clone()));
                 let n = {
                     let mut h = hits.lock().expect("hits lock");
                     let e = h.entry(target.clone()).or_default();
                     *e += 1;
                     *e
                 };
-                let resp = route(&site, &target, n, inm.as_deref()).await;
+                let resp = match robots_route(&options, &target, n).await {
+                    Some(resp) => resp,
+                    None => route(&site, &target, n, inm.as_deref()).await,
+                };
                 let _ = sock.write_all(&resp).await;
                 let _ = sock.shutdown().await;
             });
@@ -203,7 +257,53 @@ pub async fn serve(site: PathBuf) -> std::io::Result<Server> {
         base: format!("http://{addr}"),
         host_port: addr.to_string(),
         log,
+        arrivals,
     })
+}
+
+/// The answer to `/robots.txt` and its redirect hops under `options`, or `None` for the
+/// ordinary routes.
+async fn robots_route(options: &ServeOptions, target: &str, n: u32) -> Option<Vec<u8>> {
+    let redirect = |to: String| {
+        respond(
+            "302 Found",
+            "text/plain",
+            &format!("Location: {to}\r\n"),
+            b"",
+        )
+    };
+    if let Some(rest) = target.strip_prefix("/robots-hop/") {
+        let left: u32 = rest.parse().unwrap_or(0);
+        return Some(if left == 0 {
+            redirect("/real-robots.txt".into())
+        } else {
+            redirect(format!("/robots-hop/{}", left - 1))
+        });
+    }
+    if target != "/robots.txt" {
+        return None;
+    }
+    tokio::time::sleep(options.robots_delay).await;
+    match &options.robots {
+        RobotsRoute::File => None,
+        RobotsRoute::Redirect { hops } => Some(match hops {
+            0 | 1 => redirect("/real-robots.txt".into()),
+            n => redirect(format!("/robots-hop/{}", n - 2)),
+        }),
+        RobotsRoute::Status(code) => Some(respond(
+            &format!("{code} Status"),
+            "text/plain",
+            "",
+            b"robots status",
+        )),
+        RobotsRoute::FailFirst(k) if n <= *k => Some(respond(
+            "503 Service Unavailable",
+            "text/plain",
+            "",
+            b"later",
+        )),
+        RobotsRoute::FailFirst(_) => None,
+    }
 }
 
 fn respond(status: &str, ctype: &str, extra: &str, body: &[u8]) -> Vec<u8> {

@@ -22,12 +22,14 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::canon::{canonicalise, host_key};
+use crate::decode_budget::{DecodeBudget, decoded_bytes};
 use crate::extract::{Listing, extract};
 use crate::fetch::{FetchError, Fetched, Fetcher, Response};
 use crate::hash::{decode_limited, fingerprint};
 use crate::matcher::{Matcher, Thresholds};
 use crate::profile::SiteProfile;
 use crate::robots::Robots;
+use crate::robots_fetch::{RobotsAnswer, fetch_robots};
 use crate::watermark::{NoDecoder, WatermarkDecoder};
 use veilmark_store::Evidence as Store;
 use veilmark_store::evidence::{HitRecord, Seen, SeenTable};
@@ -65,6 +67,8 @@ pub struct CrawlReport {
     pub errors: HashMap<String, u64>,
     /// Which budget stopped the crawl early, if any (`"pages"`, `"images"`, `"time"`).
     pub budget_exhausted: Option<String>,
+    /// Most frontier entries held in memory at once (at most `max_frontier_in_memory`).
+    pub frontier_window_peak: u64,
     /// Wall-clock duration.
     pub elapsed_ms: u64,
 }
@@ -115,12 +119,20 @@ struct Ctx {
     counters: Counters,
     error_kinds: Mutex<HashMap<String, u64>>,
     exhausted: Mutex<Option<String>>,
-    robots: tokio::sync::Mutex<HashMap<String, Arc<Robots>>>,
+    /// Per-host robots.txt state; the map's lock is only held to find a host's slot, and a
+    /// host's own lock only by requests to that host, so a slow robots.txt stalls no one else.
+    robots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedRobots>>>>>,
     next_slot: Mutex<HashMap<String, Instant>>,
     host_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
     warc: tokio::sync::Mutex<Option<WarcWriter>>,
-    /// Every canonical page URL put in the frontier (or reached by a redirect) in this run.
-    seen: Mutex<HashSet<String>>,
+    /// Memory all concurrent image decodes share (`max_decode_bytes`).
+    decode_budget: DecodeBudget,
+}
+
+/// A host's robots.txt rules, and when to ask again if it was unreachable.
+struct CachedRobots {
+    rules: Arc<Robots>,
+    retry_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -169,28 +181,41 @@ impl Ctx {
         }
     }
 
-    /// Robots rules of a host, fetching robots.txt on first use.
+    /// Robots rules of a host, fetching robots.txt on first use, and again once
+    /// `robots_retry_seconds` have passed if it was unreachable. Only requests to the same host
+    /// wait for a fetch in progress.
     async fn robots_for(&self, url: &Url) -> Arc<Robots> {
         let key = host_key(url);
-        let mut cache = self.robots.lock().await;
-        if let Some(r) = cache.get(&key) {
-            return r.clone();
+        let slot = self
+            .robots
+            .lock()
+            .expect("poisoned")
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let mut cached = slot.lock().await;
+        if let Some(c) = cached.as_ref()
+            && c.retry_at.is_none_or(|t| Instant::now() < t)
+        {
+            return c.rules.clone();
         }
-        let mut robots_url = url.clone();
-        robots_url.set_path("/robots.txt");
-        robots_url.set_query(None);
         let _permit = self.wait_turn(&key, None).await;
-        let rules = match self.fetcher.get(&robots_url, 512 << 10, None).await {
-            Ok(Fetched::Done(r)) if r.status == 200 => {
-                Robots::parse(&String::from_utf8_lossy(&r.body), &self.profile.user_agent)
+        let answer = fetch_robots(&self.fetcher, url, &self.profile.user_agent).await;
+        let retry_at = match &answer {
+            RobotsAnswer::Unreachable(why) => {
+                self.error(format!(
+                    "robots.txt unreachable: {}",
+                    why.chars().take(60).collect::<String>()
+                ));
+                Some(Instant::now() + Duration::from_secs(self.profile.limits.robots_retry_seconds))
             }
-            Ok(Fetched::Done(r)) if (400..500).contains(&r.status) => Robots::allow_all(),
-            // Redirects are not followed for robots.txt here; treat like "no robots.txt".
-            Ok(Fetched::Redirect(..)) | Ok(Fetched::NotModified) => Robots::allow_all(),
-            _ => Robots::disallow_all(),
+            _ => None,
         };
-        let rules = Arc::new(rules);
-        cache.insert(key, rules.clone());
+        let rules = Arc::new(answer.robots());
+        *cached = Some(CachedRobots {
+            rules: rules.clone(),
+            retry_at,
+        });
         rules
     }
 
@@ -226,6 +251,7 @@ impl Ctx {
         &self,
         url: &Url,
         kind: Kind,
+        depth: u32,
         etag: Option<&str>,
     ) -> Result<(Url, Response), Skip> {
         let limits = &self.profile.limits;
@@ -274,15 +300,17 @@ impl Ctx {
                     current = canonicalise(target)
                         .map_err(|_| Skip::Failed("redirect to unusable URL".into()))?;
                     // A page redirecting to a page already in the frontier (or back to itself)
-                    // is fetched there, once.
-                    if kind == Kind::Page
-                        && !self
-                            .seen
-                            .lock()
-                            .expect("poisoned")
-                            .insert(current.to_string())
-                    {
-                        return Err(Skip::OutOfScope);
+                    // is fetched there, once; a new one is recorded as done (it is read here).
+                    if kind == Kind::Page {
+                        match self
+                            .store
+                            .enqueue_in_state(self.run, current.as_str(), depth, "done")
+                            .await
+                        {
+                            Ok(true) => {}
+                            Ok(false) => return Err(Skip::OutOfScope),
+                            Err(e) => return Err(Skip::Failed(format!("store: {e}"))),
+                        }
                     }
                 }
                 Err(FetchError::TooLarge(_)) => return Err(Skip::Failed("too large".into())),
@@ -338,7 +366,7 @@ async fn process_page(ctx: Arc<Ctx>, url: Url, depth: u32) -> PageOutcome {
         links: Vec::new(),
         state: "done",
     };
-    let (final_url, resp) = match ctx.fetch_checked(&url, Kind::Page, None).await {
+    let (final_url, resp) = match ctx.fetch_checked(&url, Kind::Page, depth, None).await {
         Ok(ok) => ok,
         Err(skip) => {
             out.state = match skip {
@@ -356,16 +384,7 @@ async fn process_page(ctx: Arc<Ctx>, url: Url, depth: u32) -> PageOutcome {
             return out;
         }
     };
-    if final_url != url {
-        // A redirect landed on a page new to this run: record it, and read it here.
-        if let Err(e) = ctx.store.enqueue(ctx.run, final_url.as_str(), depth).await {
-            ctx.error(format!("store: {e}"));
-        }
-        let _ = ctx
-            .store
-            .set_frontier_state(ctx.run, final_url.as_str(), "done")
-            .await;
-    }
+    // A redirect that landed on a page new to this run recorded it as done in fetch_checked.
     let url = final_url;
     if resp.status != 200 {
         ctx.error(format!("status {}", resp.status));
@@ -436,7 +455,10 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
         .as_ref()
         .filter(|s| s.catalog_gen == ctx.catalog_gen && !s.hit);
     let etag = reusable.and_then(|s| s.etag.clone());
-    let (_, resp) = match ctx.fetch_checked(url, Kind::Image, etag.as_deref()).await {
+    let (_, resp) = match ctx
+        .fetch_checked(url, Kind::Image, 0, etag.as_deref())
+        .await
+    {
         Ok(ok) => ok,
         Err(Skip::Budget) => return false,
         Err(Skip::NotModified) => {
@@ -463,6 +485,21 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
         return true;
     }
     let max_pixels = ctx.profile.limits.max_image_pixels;
+    // Reserve the decoded size in the crawl's decode budget before decoding (the header says
+    // how large it will be); held until the pixels are hashed and dropped.
+    let _reserved = match crate::hash::dimensions(&resp.body) {
+        Ok((w, h)) if u64::from(w) * u64::from(h) <= max_pixels => {
+            match ctx.decode_budget.reserve(decoded_bytes(w, h)).await {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    ctx.error("image over decode budget");
+                    return true;
+                }
+            }
+        }
+        // Too many pixels, or no readable header: decode_limited below says which.
+        _ => None,
+    };
     let body = resp.body.clone();
     let decoder = ctx.decoder.clone();
     let analysed = tokio::task::spawn_blocking(move || {
@@ -615,53 +652,60 @@ pub async fn crawl(
         counters: Counters::default(),
         error_kinds: Mutex::default(),
         exhausted: Mutex::default(),
-        robots: tokio::sync::Mutex::default(),
+        robots: Mutex::default(),
         next_slot: Mutex::default(),
         host_permits: Mutex::default(),
         warc: tokio::sync::Mutex::new(None),
-        seen: Mutex::default(),
+        decode_budget: DecodeBudget::new(limits.max_decode_bytes),
     });
 
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut queue: VecDeque<(Url, u32)> = VecDeque::new();
-    if resumed {
-        for (url, depth, state) in store.frontier(run).await? {
-            if state == "queued"
-                && let Ok(u) = Url::parse(&url)
-            {
-                queue.push_back((u, depth));
-            }
-            seen.insert(url);
-        }
+    // The frontier lives in the store; memory holds a window of at most
+    // `max_frontier_in_memory` entries, paged in (oldest first) as it drains.
+    // Seeds already in a resumed run's frontier are left as they are (enqueue ignores them).
+    for seed in &ctx.profile.seeds {
+        let Ok(u) = Url::parse(seed)
+            .map_err(|_| ())
+            .and_then(|u| canonicalise(u).map_err(|_| ()))
+        else {
+            continue;
+        };
+        store.enqueue(run, u.as_str(), 0).await?;
     }
-    if !resumed || seen.is_empty() {
-        for seed in &ctx.profile.seeds {
-            let Ok(u) = Url::parse(seed)
-                .map_err(|_| ())
-                .and_then(|u| canonicalise(u).map_err(|_| ()))
-            else {
-                continue;
-            };
-            if seen.insert(u.to_string()) {
-                store.enqueue(run, u.as_str(), 0).await?;
-                queue.push_back((u, 0));
-            }
-        }
-    }
-
-    ctx.seen.lock().expect("poisoned").extend(seen);
+    let window_cap = limits.max_frontier_in_memory;
+    let mut window: VecDeque<(Url, u32)> = VecDeque::new();
+    let mut cursor = 0i64; // position of the last entry paged in
+    let mut stored_queued = store.queued_count(run).await?; // queued in the store, not paged in
+    let mut window_peak = 0usize;
 
     let mut tasks = tokio::task::JoinSet::new();
     loop {
+        if window.len() < window_cap.div_ceil(2) && stored_queued > 0 {
+            let room = u32::try_from(window_cap - window.len()).unwrap_or(u32::MAX);
+            let page = store.queued_frontier(run, cursor, room).await?;
+            if page.is_empty() {
+                stored_queued = 0;
+            }
+            for entry in page {
+                cursor = entry.position;
+                stored_queued = stored_queued.saturating_sub(1);
+                if let Ok(u) = Url::parse(&entry.url) {
+                    window.push_back((u, entry.depth));
+                }
+            }
+            window_peak = window_peak.max(window.len());
+        }
         let stop = ctx.exhausted.lock().expect("poisoned").is_some();
         while !stop && tasks.len() < limits.max_concurrency {
-            let Some((url, depth)) = queue.pop_front() else {
+            let Some((url, depth)) = window.pop_front() else {
                 break;
             };
             tasks.spawn(process_page(ctx.clone(), url, depth));
         }
         let Some(done) = tasks.join_next().await else {
-            break;
+            if stop || (window.is_empty() && stored_queued == 0) {
+                break;
+            }
+            continue;
         };
         let outcome = match done {
             Ok(o) => o,
@@ -672,15 +716,16 @@ pub async fn crawl(
         };
         // Links are queued durably before the page is marked done: a crawl killed between the
         // two must find the links on resume, or the pages behind them (and their hits) are lost.
+        // The store's frontier is the one record of what was seen: a link already in it is not
+        // queued again.
         let next_depth = outcome.depth + 1;
         if next_depth <= limits.max_depth {
             for link in outcome.links {
                 if !ctx.profile.host_allowed(&link) || ctx.profile.is_denied(&link) {
                     continue;
                 }
-                if ctx.seen.lock().expect("poisoned").insert(link.to_string()) {
-                    store.enqueue(run, link.as_str(), next_depth).await?;
-                    queue.push_back((link, next_depth));
+                if store.enqueue(run, link.as_str(), next_depth).await? {
+                    stored_queued += 1;
                 }
             }
         }
@@ -690,12 +735,12 @@ pub async fn crawl(
                 .await?;
         }
         if let Some(cb) = &options.on_progress {
-            cb(&ctx.progress(queue.len() as u64));
+            cb(&ctx.progress(window.len() as u64 + stored_queued));
         }
     }
 
     let exhausted = ctx.exhausted.lock().expect("poisoned").clone();
-    let progress = ctx.progress(queue.len() as u64);
+    let progress = ctx.progress(window.len() as u64 + stored_queued);
     // A run stopped by a budget is finished too: the next crawl starts afresh (and skips what
     // did not change). Only a crash or kill leaves a run 'running' to resume.
     store
@@ -707,6 +752,7 @@ pub async fn crawl(
         errors: ctx.error_kinds.lock().expect("poisoned").clone(),
         progress,
         budget_exhausted: exhausted,
+        frontier_window_peak: window_peak as u64,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }

@@ -69,6 +69,12 @@ pub enum FetchError {
 }
 
 /// True for addresses reachable from the public internet.
+///
+/// An IPv6 address that carries an IPv4 address (IPv4-mapped, -compatible and -translated,
+/// NAT64's `64:ff9b::/96`, 6to4's `2002::/16`, both IPv4 addresses of a Teredo `2001::/32`
+/// address) is public only when every IPv4 address inside it is: otherwise a name resolving to
+/// `64:ff9b::7f00:1` reaches 127.0.0.1 through a NAT64 gateway. The local-use NAT64 prefix
+/// `64:ff9b:1::/48` (RFC 8215) is never public, whatever it embeds.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -82,22 +88,77 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
                 || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            let embedded = embedded_ipv4(v6);
+            if embedded.iter().flatten().next().is_some() {
+                return embedded
+                    .iter()
+                    .flatten()
+                    .all(|v4| is_public(IpAddr::V4(*v4)));
             }
             let s = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64, local use (64:ff9b:1::/48) and rest
+                || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x3fff && (s[1] & 0xf000) == 0) // documentation (RFC 9637)
+                || (s[0] == 0x2001 && s[1] == 0x0002 && s[2] == 0) // benchmarking
+                || (s[0] == 0x2001 && (s[1] & 0xfff0) == 0x0010) // ORCHID
+                || s[0] == 0x5f00) // SRv6 SIDs
         }
     }
+}
+
+/// The IPv4 addresses an IPv6 address leads to, if it is of a form that embeds them: up to two
+/// (Teredo carries its server's and, obfuscated, its client's).
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> [Option<std::net::Ipv4Addr>; 2] {
+    use std::net::Ipv4Addr;
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    let zero = |r: std::ops::Range<usize>| s[r].iter().all(|&x| x == 0);
+    if zero(0..5) && s[5] == 0xffff {
+        // ::ffff:a.b.c.d, IPv4-mapped.
+        [Some(v4(s[6], s[7])), None]
+    } else if zero(0..6) {
+        // ::a.b.c.d, IPv4-compatible (deprecated; also :: and ::1, which map to 0.0.0.x).
+        [Some(v4(s[6], s[7])), None]
+    } else if zero(0..4) && s[4] == 0xffff && s[5] == 0 {
+        // ::ffff:0:a.b.c.d, IPv4-translated (SIIT).
+        [Some(v4(s[6], s[7])), None]
+    } else if s[0] == 0x0064 && s[1] == 0xff9b && zero(2..6) {
+        // 64:ff9b::a.b.c.d, NAT64 well-known prefix (RFC 6052).
+        [Some(v4(s[6], s[7])), None]
+    } else if s[0] == 0x2002 {
+        // 2002:AABB:CCDD::/48, 6to4 (RFC 3056).
+        [Some(v4(s[1], s[2])), None]
+    } else if s[0] == 0x2001 && s[1] == 0 {
+        // 2001:0:SERVER:FLAGS:PORT:CLIENT, Teredo (RFC 4380); the client is stored inverted.
+        [Some(v4(s[2], s[3])), Some(v4(!s[6], !s[7]))]
+    } else {
+        [None, None]
+    }
+}
+
+/// What to do with a body longer than the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    /// Fail with [`FetchError::TooLarge`].
+    Refuse,
+    /// Keep the first `max_bytes` and stop reading.
+    Truncate,
 }
 
 /// DNS resolution that drops non-public addresses unless allowed.
@@ -180,6 +241,23 @@ impl Fetcher {
         max_bytes: usize,
         etag: Option<&str>,
     ) -> Result<Fetched, FetchError> {
+        self.get_with(url, max_bytes, etag, Overflow::Refuse).await
+    }
+
+    /// Like [`Fetcher::get`], but a body longer than `max_bytes` is cut there instead of being
+    /// refused (robots.txt: the first 500 KiB are read, the rest ignored).
+    pub async fn get_prefix(&self, url: &Url, max_bytes: usize) -> Result<Fetched, FetchError> {
+        self.get_with(url, max_bytes, None, Overflow::Truncate)
+            .await
+    }
+
+    async fn get_with(
+        &self,
+        url: &Url,
+        max_bytes: usize,
+        etag: Option<&str>,
+        overflow: Overflow,
+    ) -> Result<Fetched, FetchError> {
         if let Some(host) = url.host() {
             let ip = match host {
                 url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
@@ -195,7 +273,7 @@ impl Fetcher {
         }
         let mut attempt = 0;
         loop {
-            let result = self.get_once(url, max_bytes, etag).await;
+            let result = self.get_once(url, max_bytes, etag, overflow).await;
             let retryable = match &result {
                 Ok(Fetched::Done(r)) => r.status == 429 || r.status >= 500,
                 Err(FetchError::Timeout | FetchError::Network(_)) => true,
@@ -224,6 +302,7 @@ impl Fetcher {
         url: &Url,
         max_bytes: usize,
         etag: Option<&str>,
+        overflow: Overflow,
     ) -> Result<Fetched, FetchError> {
         let mut req = self.client.get(url.clone());
         if let Some(tag) = etag {
@@ -253,7 +332,9 @@ impl Fetcher {
                 )
             })
             .collect();
-        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        if overflow == Overflow::Refuse
+            && resp.content_length().is_some_and(|n| n > max_bytes as u64)
+        {
             return Err(FetchError::TooLarge(max_bytes));
         }
         let mut body = Vec::new();
@@ -261,6 +342,10 @@ impl Fetcher {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(classify)?;
             if body.len() + chunk.len() > max_bytes {
+                if overflow == Overflow::Truncate {
+                    body.extend_from_slice(&chunk[..max_bytes - body.len()]);
+                    break;
+                }
                 return Err(FetchError::TooLarge(max_bytes));
             }
             body.extend_from_slice(&chunk);
@@ -313,6 +398,60 @@ mod tests {
         }
         for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
             assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    /// Issue 16 row 9: IPv6 addresses that carry an IPv4 address inside (NAT64, 6to4, Teredo,
+    /// IPv4-mapped, -compatible and -translated) are judged by the IPv4 address they reach.
+    #[test]
+    fn embedded_private_ipv4_is_refused() {
+        for private in [
+            "64:ff9b::7f00:1",                      // NAT64 well-known prefix → 127.0.0.1
+            "64:ff9b::a9fe:a9fe",                   // → 169.254.169.254 (cloud metadata)
+            "64:ff9b::c0a8:1",                      // → 192.168.0.1
+            "64:ff9b:1::a00:1",                     // local-use NAT64 (RFC 8215), never public
+            "64:ff9b:1:abcd::808:808",              // … whatever it embeds
+            "2002:7f00:1::",                        // 6to4 of 127.0.0.1
+            "2002:a00:1::1",                        // 6to4 of 10.0.0.1
+            "2002:c0a8:101:5::1",                   // 6to4 of 192.168.1.1
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo, client 127.0.0.1 (obfuscated)
+            "2001:0:a00:1::1",                      // Teredo, server 10.0.0.1
+            "::ffff:10.0.0.1",                      // IPv4-mapped
+            "::127.0.0.1",                          // IPv4-compatible (deprecated)
+            "::ffff:0:a9fe:a9fe",                   // IPv4-translated (SIIT) → 169.254.169.254
+            "100::1",                               // discard-only
+            "fec0::1",                              // site-local (deprecated)
+            "2001:db8::1",                          // documentation
+            "3fff::1",                              // documentation (RFC 9637)
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "64:ff9b::808:808",                     // NAT64 of 8.8.8.8
+            "2002:808:808::1",                      // 6to4 of 8.8.8.8
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7", // Teredo, client 8.8.8.8
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_nat64_literal_of_loopback() {
+        let f = Fetcher::new(
+            "t/1",
+            Duration::from_secs(2),
+            0,
+            Duration::from_millis(1),
+            false,
+        )
+        .unwrap();
+        for url in ["http://[64:ff9b::7f00:1]:9/", "http://[2002:7f00:1::1]:9/"] {
+            let err = f
+                .get(&Url::parse(url).unwrap(), 10, None)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, FetchError::PrivateAddress(_)), "{url}: {err}");
         }
     }
 

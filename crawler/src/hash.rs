@@ -71,6 +71,14 @@ pub fn sniff(bytes: &[u8]) -> Result<ImageFormat, ImageError> {
     }
 }
 
+/// Width and height from the image's header, without decoding its pixels.
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), ImageError> {
+    let format = sniff(bytes)?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(image::Limits::default());
+    Ok(reader.into_dimensions()?)
+}
+
 /// Decodes `bytes` with a pixel limit (and a matching allocation limit).
 pub fn decode_limited(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, ImageError> {
     let format = sniff(bytes)?;

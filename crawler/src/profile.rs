@@ -112,6 +112,15 @@ pub struct Limits {
     pub backoff_ms: u64,
     /// Redirects followed per request (each hop is checked like a new URL).
     pub max_redirects: u32,
+    /// Seconds before a host whose robots.txt was unreachable (5xx, network error) is asked
+    /// again; until then nothing on it is fetched.
+    pub robots_retry_seconds: u64,
+    /// Most frontier entries held in memory; the rest wait in the evidence store and are paged
+    /// in as the window drains.
+    pub max_frontier_in_memory: usize,
+    /// Bytes of decoded pixels (width × height × 4) that all concurrent image decodes may hold
+    /// together; an image needing more than this alone is refused before decoding.
+    pub max_decode_bytes: u64,
 }
 
 impl Default for Limits {
@@ -131,6 +140,9 @@ impl Default for Limits {
             retries: 2,
             backoff_ms: 500,
             max_redirects: 5,
+            robots_retry_seconds: 60,
+            max_frontier_in_memory: 10_000,
+            max_decode_bytes: 1 << 30,
         }
     }
 }
@@ -198,6 +210,11 @@ impl SiteProfile {
         if p.limits.requests_per_second.is_nan() || p.limits.requests_per_second <= 0.0 {
             return Err(ProfileError::Invalid(
                 "limits.requests_per_second must be above 0".into(),
+            ));
+        }
+        if p.limits.max_frontier_in_memory == 0 || p.limits.max_decode_bytes == 0 {
+            return Err(ProfileError::Invalid(
+                "limits.max_frontier_in_memory and limits.max_decode_bytes must be above 0".into(),
             ));
         }
         if p.limits.max_concurrency == 0 || p.limits.max_concurrency_per_host == 0 {

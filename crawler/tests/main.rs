@@ -5,5 +5,7 @@
 //! veilmark-crawler --test crawler MODULE::`.
 
 mod common;
+mod crawl_limits;
 mod marketplace;
 mod pdq_vectors;
+mod robots;

@@ -174,6 +174,28 @@ pub trait EvidenceStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Every frontier URL of a run with its depth and state, in the order they were added.
     async fn frontier(&self, org: OrgId, run: i64) -> StoreResult<Vec<(String, u32, String)>>;
+    /// Adds a URL to a run's frontier directly in `state` (a redirect target being fetched
+    /// now is `done` from the start); false if it was already there.
+    async fn enqueue_in_state(
+        &self,
+        org: OrgId,
+        run: i64,
+        url: &str,
+        depth: u32,
+        state: &str,
+    ) -> StoreResult<bool>;
+    /// Up to `limit` `queued` frontier entries of a run added after position `after` (0: from
+    /// the start), in the order they were added: the crawler's in-memory window is paged in
+    /// from here, so the frontier of a large site lives in the database, not in memory.
+    async fn queued_frontier(
+        &self,
+        org: OrgId,
+        run: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<FrontierEntry>>;
+    /// How many frontier entries of a run are `queued`.
+    async fn queued_count(&self, org: OrgId, run: i64) -> StoreResult<u64>;
     /// What was seen at a page or image URL last time.
     async fn seen(&self, org: OrgId, table: SeenTable, url: &str) -> StoreResult<Option<Seen>>;
     /// Records what was seen at a URL.
@@ -285,6 +307,36 @@ impl Evidence {
     /// See [`EvidenceStore::frontier`].
     pub async fn frontier(&self, run: i64) -> StoreResult<Vec<(String, u32, String)>> {
         self.store.frontier(self.org, run).await
+    }
+
+    /// See [`EvidenceStore::enqueue_in_state`].
+    pub async fn enqueue_in_state(
+        &self,
+        run: i64,
+        url: &str,
+        depth: u32,
+        state: &str,
+    ) -> StoreResult<bool> {
+        self.store
+            .enqueue_in_state(self.org, run, url, depth, state)
+            .await
+    }
+
+    /// See [`EvidenceStore::queued_frontier`].
+    pub async fn queued_frontier(
+        &self,
+        run: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<FrontierEntry>> {
+        self.store
+            .queued_frontier(self.org, run, after, limit)
+            .await
+    }
+
+    /// See [`EvidenceStore::queued_count`].
+    pub async fn queued_count(&self, run: i64) -> StoreResult<u64> {
+        self.store.queued_count(self.org, run).await
     }
 
     /// See [`EvidenceStore::seen`].
@@ -403,6 +455,17 @@ impl Evidence {
         }
         Ok(None)
     }
+}
+
+/// A queued frontier entry, with its position in the run's frontier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontierEntry {
+    /// Position (increases in the order entries were added); page on from the last one.
+    pub position: i64,
+    /// Canonical URL.
+    pub url: String,
+    /// Link hops from a seed.
+    pub depth: u32,
 }
 
 /// Which "last seen" table.

@@ -8,7 +8,8 @@ use sqlx::{AssertSqlSafe, Row};
 use super::SqliteStore;
 use crate::StoreResult;
 use crate::evidence::{
-    EvidenceStore, HitRecord, NewReference, ReferenceRow, ReviewedHit, Seen, SeenTable,
+    EvidenceStore, FrontierEntry, HitRecord, NewReference, ReferenceRow, ReviewedHit, Seen,
+    SeenTable,
 };
 use crate::tenancy::OrgId;
 
@@ -170,6 +171,66 @@ impl EvidenceStore for SqliteStore {
                 ))
             })
             .collect()
+    }
+
+    async fn enqueue_in_state(
+        &self,
+        org: OrgId,
+        run: i64,
+        url: &str,
+        depth: u32,
+        state: &str,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query("INSERT OR IGNORE INTO crawl_frontier (run_id, url, depth, state) SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?5)")
+            .bind(run)
+            .bind(url)
+            .bind(i64::from(depth))
+            .bind(state)
+            .bind(org.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn queued_frontier(
+        &self,
+        org: OrgId,
+        run: i64,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<FrontierEntry>> {
+        let rows = sqlx::query(
+            "SELECT f.rowid AS position, f.url, f.depth FROM crawl_frontier f JOIN crawl_run r ON r.id = f.run_id
+             WHERE f.run_id = ? AND r.org_id = ? AND f.state = 'queued' AND f.rowid > ?
+             ORDER BY f.rowid LIMIT ?",
+        )
+        .bind(run)
+        .bind(org.get())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(FrontierEntry {
+                    position: r.try_get("position")?,
+                    url: r.try_get("url")?,
+                    depth: u32::try_from(r.try_get::<i64, _>("depth")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn queued_count(&self, org: OrgId, run: i64) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM crawl_frontier f JOIN crawl_run r ON r.id = f.run_id
+             WHERE f.run_id = ? AND r.org_id = ? AND f.state = 'queued'",
+        )
+        .bind(run)
+        .bind(org.get())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(n)?)
     }
 
     async fn seen(&self, org: OrgId, table: SeenTable, url: &str) -> StoreResult<Option<Seen>> {
