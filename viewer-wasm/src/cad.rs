@@ -5,10 +5,16 @@
 //!
 //! Every frame — 3D or 2D — comes back from the renderer as RGBA in wasm memory and is marked
 //! by [`crate::mark`] like a PDF page before the page's script can show it.
+//!
+//! Strings inside the file — part, node and layer names, and the bytes a loader error would
+//! quote — are document content and stay here too (`docs/viewer.md#outline`): the page gets
+//! outline entries with neutral labels ("Part 3"), measurements that name a part by its entry
+//! id, errors that give the format and a line number ([`load_error`]), and the real name only
+//! as pixels ([`CadView::draw_name`]).
 
 use serde::Serialize;
 use veilmark_cad::measure::{self, Plane};
-use veilmark_cad::{Content, Drawing, Limits, Model};
+use veilmark_cad::{CadError, Content, Drawing, Limits, Model};
 use veilmark_render::drawing::{DrawingView, render_drawing};
 use veilmark_render::{RgbaImage, SectionPlane, StandardView, ViewState};
 use veilmark_shared::media::MediaType;
@@ -50,23 +56,73 @@ pub struct Measurement {
     pub unit_declared: bool,
     /// The points involved, model coordinates.
     pub points: Vec<[f64; 3]>,
-    /// The part clicked, if any.
-    pub part: Option<String>,
+    /// The outline entry ([`OutlineEntry::id`]) of the part clicked, if any: never its name.
+    pub part: Option<usize>,
 }
 
-/// The part tree and layers, for the page's side panel.
+/// What an outline entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A tree node with geometry.
+    Part,
+    /// A tree node without geometry of its own (it groups others).
+    Assembly,
+    /// A drawing layer.
+    Layer,
+}
+
+impl EntryKind {
+    /// The word of the neutral label.
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Part => "Part",
+            Self::Assembly => "Assembly",
+            Self::Layer => "Layer",
+        }
+    }
+}
+
+/// The part tree and layers, for the page's side panel. Nothing in it comes from a string in
+/// the file: the real name is drawn by [`CadView::draw_name`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutlineEntry {
-    /// Index to pass back to [`CadView::set_hidden`].
+    /// Index to pass back to [`CadView::set_hidden`], [`CadView::select`] and
+    /// [`CadView::draw_name`].
     pub id: usize,
-    /// Display name.
-    pub name: String,
+    /// Part, assembly or layer.
+    pub kind: EntryKind,
+    /// Neutral label: the kind and its number in outline order ("Part 3", "Layer 2").
+    pub label: String,
     /// Parent entry (tree nodes) or `None`.
     pub parent: Option<usize>,
+    /// Steps from the root (0 for roots and layers).
+    pub depth: usize,
     /// Part index when the node has geometry (the toggle acts on these).
     pub part: Option<usize>,
     /// Triangle count (parts) or entity count (layers).
     pub count: usize,
+}
+
+/// Numbers entries of each kind from 1, in outline order.
+#[derive(Default)]
+struct Labels {
+    parts: usize,
+    assemblies: usize,
+    layers: usize,
+}
+
+impl Labels {
+    fn next(&mut self, kind: EntryKind) -> String {
+        let n = match kind {
+            EntryKind::Part => &mut self.parts,
+            EntryKind::Assembly => &mut self.assemblies,
+            EntryKind::Layer => &mut self.layers,
+        };
+        *n += 1;
+        format!("{} {n}", kind.word())
+    }
 }
 
 /// A loaded 3D model and its view.
@@ -142,8 +198,58 @@ impl std::fmt::Debug for CadView {
     }
 }
 
-fn cad_error(e: veilmark_cad::CadError) -> ViewerError {
-    ViewerError::Render(e.to_string())
+/// The error the page gets for a file that did not load: the format, what kind of problem, and
+/// where (line and column when the loader knows them) — never a byte of the file. The
+/// loader's own message quotes the offending token (a number that is not one, a block or
+/// buffer name), which is document content.
+#[must_use]
+pub fn load_error(e: &CadError) -> ViewerError {
+    let message = match e {
+        CadError::Malformed { format, reason } => {
+            format!("not a readable {format} file{}", location(reason))
+        }
+        CadError::Unsupported { format, what } => format!(
+            "this {format} file uses something the viewer does not support{}",
+            location(what)
+        ),
+        // `what` is the loader's own word ("triangles"), `limit` a number.
+        CadError::TooLarge { what, limit } => {
+            format!("the file is too large to view: more {what} than the limit of {limit}")
+        }
+        CadError::Empty { format } => format!("the {format} file holds no geometry"),
+        _ => "the file could not be read".to_owned(),
+    };
+    ViewerError::Render(message)
+}
+
+/// " (line N)" or " (line N, column M)" from a loader's message, else "". Only the digits are
+/// taken: the message leads with "line N:" (OBJ, STL, DXF) or ends in "at line N" (STEP) or
+/// "at line N column M" (glTF's JSON).
+fn location(reason: &str) -> String {
+    let digits = |s: &str| -> Option<(u64, usize)> {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        Some((s.get(..n)?.parse().ok()?, n))
+    };
+    let lead = reason.strip_prefix("line ").and_then(|rest| {
+        let (line, n) = digits(rest)?;
+        rest[n..].starts_with(':').then_some((line, None))
+    });
+    let tail = || {
+        let rest = &reason[reason.rfind(" at line ")? + " at line ".len()..];
+        let (line, n) = digits(rest)?;
+        match &rest[n..] {
+            "" => Some((line, None)),
+            more => {
+                let (column, m) = digits(more.strip_prefix(" column ")?)?;
+                (more.len() == " column ".len() + m).then_some((line, Some(column)))
+            }
+        }
+    };
+    match lead.or_else(tail) {
+        Some((line, Some(column))) => format!(" (line {line}, column {column})"),
+        Some((line, None)) => format!(" (line {line})"),
+        None => String::new(),
+    }
 }
 
 fn render_error(e: veilmark_render::RenderError) -> ViewerError {
@@ -153,7 +259,8 @@ fn render_error(e: veilmark_render::RenderError) -> ViewerError {
 impl CadView {
     /// Parses the decrypted file (wiped when this returns: the model keeps only geometry).
     pub fn open(media: MediaType, bytes: Zeroizing<Vec<u8>>) -> Result<Self, ViewerError> {
-        let content = veilmark_cad::load(media, &bytes, &Limits::default()).map_err(cad_error)?;
+        let content =
+            veilmark_cad::load(media, &bytes, &Limits::default()).map_err(|e| load_error(&e))?;
         drop(bytes);
         Ok(match content {
             Content::Model(model) => {
@@ -204,16 +311,28 @@ impl CadView {
                         *slot = Some(i);
                     }
                 }
+                // Parents come before children: one pass gives every depth.
+                let mut depths: Vec<usize> = Vec::with_capacity(m.model.nodes.len());
+                let mut labels = Labels::default();
                 m.model
                     .nodes
                     .iter()
                     .enumerate()
                     .map(|(id, n)| {
                         let part = part_of[id];
+                        let depth = n.parent.and_then(|p| depths.get(p)).map_or(0, |d| d + 1);
+                        depths.push(depth);
+                        let kind = if part.is_some() {
+                            EntryKind::Part
+                        } else {
+                            EntryKind::Assembly
+                        };
                         OutlineEntry {
                             id,
-                            name: n.name.clone(),
+                            kind,
+                            label: labels.next(kind),
                             parent: n.parent,
+                            depth,
                             part,
                             count: part.map_or(0, |p| m.model.parts[p].mesh.triangle_count()),
                         }
@@ -221,6 +340,7 @@ impl CadView {
                     .collect()
             }
             Self::Drawing(d) => {
+                let mut labels = Labels::default();
                 let mut counts = vec![0usize; d.drawing.layers.len()];
                 let layers = d.drawing.paths.iter().map(|p| p.layer);
                 for layer in layers.chain(d.drawing.texts.iter().map(|t| t.layer)) {
@@ -234,16 +354,47 @@ impl CadView {
                     .enumerate()
                     // Layers the file switches off are not drawn and not listed.
                     .filter(|(_, l)| l.visible)
-                    .map(|(id, l)| OutlineEntry {
+                    .map(|(id, _)| OutlineEntry {
                         id,
-                        name: l.name.clone(),
+                        kind: EntryKind::Layer,
+                        label: labels.next(EntryKind::Layer),
                         parent: None,
+                        depth: 0,
                         part: Some(id),
                         count: counts[id],
                     })
                     .collect()
             }
         }
+    }
+
+    /// The outline as the JSON the page's script gets.
+    #[must_use]
+    pub fn outline_json(&self) -> String {
+        serde_json::to_string(&self.outline()).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// A measurement as the JSON the page's script gets.
+    #[must_use]
+    pub fn measurement_json(&self, m: &Measurement) -> String {
+        serde_json::to_string(m).unwrap_or_else(|_| "{\"kind\":\"none\"}".into())
+    }
+
+    /// The real name of outline entry `id` (a tree node or a layer) drawn in colour `rgb`
+    /// (`0xRRGGBB`) on a transparent `width × height` image: the only form in which a name
+    /// from the file leaves this module. `None` for an unknown id, a blank name (the page
+    /// shows the neutral label) or a size beyond [`crate::name::MAX_WIDTH`] ×
+    /// [`crate::name::MAX_HEIGHT`].
+    #[must_use]
+    pub fn draw_name(&self, id: usize, width: u32, height: u32, rgb: u32) -> Option<RgbaImage> {
+        let name = match self {
+            Self::Model(m) => &m.model.nodes.get(id)?.name,
+            Self::Drawing(d) => &d.drawing.layers.get(id)?.name,
+        };
+        if name.trim().is_empty() {
+            return None;
+        }
+        crate::name::draw_text(name, width, height, rgb)
     }
 
     /// Shows or hides tree node `id` with everything under it (models), or layer `id`
@@ -521,7 +672,7 @@ fn placed_points(
     points: Vec<[f64; 3]>,
     unit: &'static str,
     unit_declared: bool,
-    part: Option<String>,
+    part: Option<usize>,
 ) -> Measurement {
     let (kind, value) = match points[..] {
         [a, b] => ("distance", veilmark_cad::vec3::dist(a, b)),
@@ -583,7 +734,8 @@ impl ModelView {
         let Some(hit) = measure::pick(&self.model, &visible, &ray, plane) else {
             return none_measurement(unit, declared);
         };
-        let part_name = self.model.parts.get(hit.part).map(|p| p.name.clone());
+        // The part's outline entry: the page draws its name with `draw_name` if it wants it.
+        let part_entry = self.model.parts.get(hit.part).map(|p| p.node);
         // World units per pixel: the orthographic frame is 2·half_height tall.
         let per_pixel = 2.0 * self.state.camera.half_height / height.max(1.0);
         if edge {
@@ -618,7 +770,7 @@ impl ModelView {
                 unit,
                 unit_declared: declared,
                 points: self.state.highlight.clone(),
-                part: part_name,
+                part: part_entry,
             };
         }
         let p = measure::snap_to_vertex(&self.model, &hit, SNAP_PIXELS * per_pixel);
@@ -628,7 +780,7 @@ impl ModelView {
         }
         self.state.markers.push(p);
         self.state.measure_line = self.state.markers.len() == 2;
-        placed_points(self.state.markers.clone(), unit, declared, part_name)
+        placed_points(self.state.markers.clone(), unit, declared, part_entry)
     }
 }
 

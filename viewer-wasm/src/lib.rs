@@ -6,11 +6,14 @@
 //! key), [`envelope`] (chunked decryption into wasm memory), [`render`] (PDF pages to pixels
 //! with hayro) and [`mark`] (visible and forensic watermarks) — and `web` is a thin wasm-only
 //! layer (the `fetch` transport and the canvas) that the page's script drives. JavaScript never receives plaintext: it gets page counts, sizes,
-//! progress and errors; pixels go straight from wasm memory to a canvas.
+//! progress and errors; pixels go straight from wasm memory to a canvas. Strings inside a CAD
+//! file (part and layer names) count as plaintext: [`cad`] hands out ids and neutral labels,
+//! and [`name`] draws the real names as pixels.
 
 pub mod cad;
 pub mod envelope;
 pub mod mark;
+pub mod name;
 pub mod open;
 pub mod render;
 pub mod session;

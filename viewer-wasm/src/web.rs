@@ -4,7 +4,8 @@
 //! ranged envelope fetches (ciphertext crosses JS only as `ArrayBuffer`s of sealed chunks),
 //! decryption, rendering, watermarking and `putImageData`. The script gets a [`Viewer`] handle
 //! whose methods return promises of numbers, strings of metadata, or errors whose `name` is a
-//! [`ViewerError::kind`].
+//! [`ViewerError::kind`]. No string from inside a document is among them: CAD part and layer
+//! names reach the page only as pixels (`drawName`).
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -349,11 +350,40 @@ impl Viewer {
     }
 
     /// The part tree (models) or layers (drawings) as JSON:
-    /// `[{"id","name","parent","part","count"}]`.
+    /// `[{"id","kind","label","parent","depth","part","count"}]`. Labels are neutral ("Part 3");
+    /// no string from the file is in it (`docs/viewer.md#outline`).
     pub fn outline(&self) -> String {
         let inner = self.inner.borrow();
-        let entries = inner.cad.as_ref().map(CadView::outline).unwrap_or_default();
-        serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
+        inner
+            .cad
+            .as_ref()
+            .map_or_else(|| "[]".into(), CadView::outline_json)
+    }
+
+    /// Draws the real name of outline entry `id` into `canvas` (resized to `width × height`),
+    /// in colour `rgb` (`0xRRGGBB`) on transparent pixels: the name is rasterised in wasm and
+    /// only pixels reach the canvas. Returns false, leaving the canvas alone, when the entry
+    /// has no name (show its label instead), the id is unknown or the size out of bounds.
+    #[wasm_bindgen(js_name = drawName)]
+    pub fn draw_name(
+        &self,
+        id: usize,
+        canvas: &HtmlCanvasElement,
+        width: u32,
+        height: u32,
+        rgb: u32,
+    ) -> Result<bool, JsValue> {
+        let image = {
+            let inner = self.inner.borrow();
+            let Some(cad) = inner.cad.as_ref() else {
+                return Ok(false);
+            };
+            cad.draw_name(id, width, height, rgb)
+        };
+        match image {
+            Some(image) => show(&image, canvas).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// `[triangles or entities, parts or layers]` and the unit, as JSON.
@@ -446,12 +476,14 @@ impl Viewer {
 
     /// A measuring click at pixel `(x, y)`; `edge` measures the edge under the cursor.
     /// Returns the measurement as JSON (`kind`, `value`, `unit`, `unit_declared`, `points`,
-    /// `part`).
+    /// `part`: the clicked part's outline id, for [`Viewer::draw_name`]).
     #[wasm_bindgen(js_name = measureClick)]
     pub fn measure_click(&self, x: f64, y: f64, width: f64, height: f64, edge: bool) -> String {
-        self.with_cad(|c| c.measure_click(x, y, width, height, edge))
-            .and_then(|m| serde_json::to_string(&m).ok())
-            .unwrap_or_else(|| "{\"kind\":\"none\"}".into())
+        self.with_cad(|c| {
+            let m = c.measure_click(x, y, width, height, edge);
+            c.measurement_json(&m)
+        })
+        .unwrap_or_else(|| "{\"kind\":\"none\"}".into())
     }
 
     /// Clears the measurement.

@@ -5,6 +5,7 @@
 //! veilmark-viewer-wasm --test native MODULE::`.
 
 mod cad;
+mod cad_strings;
 mod open;
 mod pipeline;
 mod support;

@@ -1,12 +1,38 @@
 // The CAD half of the viewer page: toolbar, part tree, pointer controls and the frame loop.
 // Geometry, pixels and the watermarks stay in wasm (viewer-wasm/src/cad.rs and web.rs); this
 // script sends it drags, wheel turns and clicks in frame pixels and shows what it returns: the
-// part names, the measured distance, the frame time.
+// outline (ids and neutral labels such as "Part 3"), the measured distance, the frame time.
+// Names from inside the file (parts, layers) never reach this script or the DOM as text: wasm
+// draws them onto canvases (`viewer.drawName`), docs/viewer.md#outline.
 
 const $ = (id) => document.getElementById(id);
 
 /** Largest frame side in pixels; larger windows get a frame the browser scales up. */
 const MAX_FRAME_SIDE = 4096;
+/** Height of a drawn name, CSS pixels. */
+const NAME_HEIGHT = 16;
+
+/** The computed text colour of `el` as 0xRRGGBB, for `drawName`. */
+function inkOf(el) {
+  const [r = 0, g = 0, b = 0] = (getComputedStyle(el).color.match(/\d+/g) || []).map(Number);
+  return (r << 16) | (g << 8) | b;
+}
+
+/**
+ * A canvas showing the real name of outline entry `id`, drawn by wasm `cssWidth` CSS pixels
+ * wide in colour `rgb`; null when the entry has no name (show its label instead).
+ */
+function nameCanvas(viewer, id, cssWidth, rgb) {
+  const dpr = window.devicePixelRatio || 1;
+  const c = document.createElement('canvas');
+  c.className = 'name';
+  const w = Math.max(1, Math.round(cssWidth * dpr));
+  const h = Math.max(1, Math.round(NAME_HEIGHT * dpr));
+  if (!viewer.drawName(id, c, w, h, rgb)) return null;
+  c.style.width = `${w / dpr}px`;
+  c.style.height = `${h / dpr}px`;
+  return c;
+}
 
 /**
  * Starts the CAD UI for an opened viewer. `onError(e)` ends the session on a failed frame.
@@ -70,24 +96,35 @@ export function startCad(viewer, canvas, onError) {
     if (!busy) requestAnimationFrame(frame);
   };
 
-  // Part tree (models) or layer list (drawings), with show/hide toggles.
+  // Part tree (models) or layer list (drawings), with show/hide toggles. Entries are
+  // `{id, kind, label, parent, depth, part, count}`; each name is drawn by wasm when its row
+  // scrolls into view (files can have 100 000 parts).
   const outline = JSON.parse(viewer.outline());
-  const depth = (entry) => {
-    let d = 0;
-    for (let p = entry.parent; p !== null && p !== undefined && d < 32; p = outline[p]?.parent) d += 1;
-    return d;
-  };
+  const byId = new Map(outline.map((e) => [e.id, e]));
   $('parts-title').textContent = kind === 'model' ? 'Parts' : 'Layers';
   const list = $('parts-list');
   list.replaceChildren();
   let selected = null;
+  const paint = (span) => {
+    const c = nameCanvas(viewer, Number(span.dataset.id), span.clientWidth, inkOf(span));
+    if (c) span.replaceChildren(c);
+  };
+  const names = new IntersectionObserver((seen) => {
+    for (const s of seen) {
+      if (!s.isIntersecting) continue;
+      names.unobserve(s.target);
+      paint(s.target);
+    }
+  }, { root: $('parts') });
+  signal.addEventListener('abort', () => names.disconnect());
   for (const entry of outline) {
     const li = document.createElement('li');
-    li.style.paddingLeft = `${depth(entry) * 14}px`;
+    li.style.paddingLeft = `${Math.min(entry.depth, 32) * 14}px`;
+    li.dataset.kind = entry.kind;
     const box = document.createElement('input');
     box.type = 'checkbox';
     box.checked = true;
-    box.setAttribute('aria-label', `Show ${entry.name}`);
+    box.setAttribute('aria-label', `Show ${entry.label}`);
     box.addEventListener('change', () => {
       viewer.setHidden(entry.id, !box.checked);
       // Children follow their parent's box.
@@ -96,14 +133,17 @@ export function startCad(viewer, canvas, onError) {
       }
       redraw();
     });
+    // The neutral label until wasm draws the real name over it.
     const name = document.createElement('span');
-    name.textContent = entry.name; // names come from the file: text only, never HTML
-    name.title = entry.name;
+    name.dataset.id = String(entry.id);
+    name.textContent = entry.label;
+    name.setAttribute('aria-label', entry.label);
     name.addEventListener('click', () => {
       if (kind !== 'model') return;
+      const before = list.querySelector('span.selected');
       selected = selected === entry.id ? null : entry.id;
-      for (const s of list.querySelectorAll('span')) s.classList.remove('selected');
-      if (selected !== null) name.classList.add('selected');
+      if (before) { before.classList.remove('selected'); if (before.firstChild instanceof HTMLCanvasElement) paint(before); }
+      if (selected !== null) { name.classList.add('selected'); if (name.firstChild instanceof HTMLCanvasElement) paint(name); }
       viewer.select(selected === null ? -1 : selected);
       redraw();
     });
@@ -115,9 +155,10 @@ export function startCad(viewer, canvas, onError) {
       li.append(n);
     }
     list.append(li);
+    names.observe(name);
   }
   function isUnder(id, ancestor) {
-    for (let n = id, guard = 0; n !== null && n !== undefined && guard < 64; n = outline[n]?.parent, guard++) {
+    for (let n = id, guard = 0; n !== null && n !== undefined && guard < 64; n = byId.get(n)?.parent, guard++) {
       if (n === ancestor) return true;
     }
     return false;
@@ -210,7 +251,15 @@ export function startCad(viewer, canvas, onError) {
     const unit = m.unit_declared === false ? `${m.unit} (assumed)` : m.unit;
     const fmt = (v) => v.toLocaleString('en', { maximumFractionDigits: 3, minimumFractionDigits: 3 });
     if (m.kind === 'distance') out.textContent = `Distance ${fmt(m.value)} ${unit}`;
-    else if (m.kind === 'edge') out.textContent = `Edge length ${fmt(m.value)} ${unit}${m.part ? ` · ${m.part}` : ''}`;
+    else if (m.kind === 'edge') {
+      out.replaceChildren(`Edge length ${fmt(m.value)} ${unit}`);
+      // `part` is the clicked part's outline id; its name is drawn by wasm, in the output's ink.
+      const entry = byId.get(m.part);
+      if (entry) {
+        const c = nameCanvas(viewer, entry.id, 200, inkOf(out));
+        out.append(' · ', c || entry.label);
+      }
+    }
     else if (m.kind === 'point') out.textContent = 'Click a second point';
     else out.textContent = 'Nothing under the cursor';
     out.hidden = false;

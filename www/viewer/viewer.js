@@ -56,7 +56,9 @@ function end(kind, detail) {
   $('toolbar').hidden = true;
   $('cad-toolbar').hidden = true;
   $('parts').hidden = true;
+  $('parts-list').replaceChildren(); // part names drawn by wasm go with the document
   $('measure-result').hidden = true;
+  $('measure-result').replaceChildren();
   $('cad-hint').hidden = true;
   cad = null;
   $('thumbs').hidden = true;
