@@ -11,6 +11,8 @@
 //!   forensic watermark against invisible-watermark (`bench watermark`) and its false positives
 //!   on 10 000+ unmarked pictures (`bench watermark-fpr`).
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
+//! - `cargo xtask loadtest`: a release server on loopback under legitimate load, quiet and
+//!   while one address attacks it; prints latency, errors and peak memory (not part of `test`).
 
 // A host-only tool that runs on 64-bit development and CI machines.
 #![allow(clippy::cast_possible_truncation)]
@@ -18,6 +20,7 @@
 mod bench;
 mod cad_bench;
 mod console_e2e;
+mod loadtest;
 mod occt;
 mod setup;
 mod sh;
@@ -64,6 +67,23 @@ enum Command {
         /// Repetitions per measurement (the best is reported).
         #[arg(long, default_value_t = 3)]
         runs: u32,
+    },
+    /// Load test: legitimate viewers against a release server on loopback, quiet and while
+    /// one address attacks it (idle sockets, slowloris, 256 MiB uploads, event-stream and
+    /// renewal floods); prints p50/p99, errors and the server's peak memory.
+    Loadtest {
+        /// Legitimate viewers (each from its own loopback address).
+        #[arg(long, default_value_t = 200)]
+        viewers: usize,
+        /// Idle sockets the attacker holds.
+        #[arg(long, default_value_t = 2000)]
+        idle_sockets: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 20)]
+        phase_secs: u64,
+        /// Use a debug build (quicker to build; slower to serve).
+        #[arg(long)]
+        debug: bool,
     },
     /// Regenerate the test vectors in docs/vectors/ (or, with --check, verify them).
     Vectors {
@@ -125,6 +145,17 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo { dir } => demo(&root, &dir),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
+        Command::Loadtest {
+            viewers,
+            idle_sockets,
+            phase_secs,
+            debug,
+        } => loadtest::run(&loadtest::Options {
+            viewers,
+            idle_sockets,
+            phase_secs,
+            debug,
+        }),
         Command::Bench {
             suite: None | Some(BenchSuite::Envelope),
             size_mib,
