@@ -49,7 +49,8 @@ pub fn run(opts: &Options) -> Result<()> {
         build.push("--release");
     }
     crate::sh::run("cargo", &build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
     let bin = target.join(profile).join("veilmark");
     let scratch = tempfile::tempdir()?;
     let data = scratch.path().join("data");
@@ -59,10 +60,17 @@ pub fn run(opts: &Options) -> Result<()> {
     std::fs::write(&doc, &body)?;
     let seal = veilmark(&bin, &data, &["seal", path_str(&doc)?, "--json"])?;
     let doc_id = json_str(&seal, "id").context("seal printed no document id")?;
-    eprintln!("creating {} links (one per viewer, plus the attacker's)", opts.viewers + 1);
+    eprintln!(
+        "creating {} links (one per viewer, plus the attacker's)",
+        opts.viewers + 1
+    );
     let tokens = (0..=opts.viewers)
         .map(|i| {
-            let url = veilmark(&bin, &data, &["link", &doc_id, "--to", &format!("viewer{i}@load.example")])?;
+            let url = veilmark(
+                &bin,
+                &data,
+                &["link", &doc_id, "--to", &format!("viewer{i}@load.example")],
+            )?;
             Ok(url.trim().rsplit('/').next().unwrap_or_default().to_owned())
         })
         .collect::<Result<Vec<_>>>()?;
@@ -93,7 +101,10 @@ pub fn run(opts: &Options) -> Result<()> {
     let peak_kib = vm_hwm(pid).unwrap_or(0);
     server.0.kill().ok();
 
-    println!("load test ({profile} build, {} viewers, {} s per phase)", opts.viewers, opts.phase_secs);
+    println!(
+        "load test ({profile} build, {} viewers, {} s per phase)",
+        opts.viewers, opts.phase_secs
+    );
     println!("  quiet:         {}", quiet.summary());
     println!("  under attack:  {}", attacked.summary());
     println!("  server peak RSS (VmHWM): {} MiB", peak_kib / 1024);
@@ -127,7 +138,11 @@ fn veilmark(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
         .output()
         .with_context(|| format!("cannot run {}", bin.display()))?;
     if !out.status.success() {
-        bail!("veilmark {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "veilmark {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -149,7 +164,9 @@ fn check_fd_limit(needed: usize) -> Result<()> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn wait_until_up(addr: SocketAddr) -> Result<()> {
@@ -182,7 +199,13 @@ fn connect(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
 }
 
 /// One request on its own connection: the status and the body.
-fn request(from: IpAddr, to: SocketAddr, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+fn request(
+    from: IpAddr,
+    to: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
     let mut tcp = connect(from, to)?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -198,23 +221,34 @@ fn request(from: IpAddr, to: SocketAddr, method: &str, path: &str, body: &[u8]) 
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))?;
-    let at = resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |p| p + 4);
+    let at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(resp.len(), |p| p + 4);
     Ok((status, resp.split_off(at)))
 }
 
 /// The string value of `"key":` in a JSON text (enough for the server's own answers).
 fn json_str(json: &str, key: &str) -> Option<String> {
     let at = json.find(&format!("\"{key}\""))? + key.len() + 2;
-    let rest = json[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let rest = json[at..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     Some(rest[..rest.find('"')?].to_owned())
 }
 
 /// A licence request body with a fresh key and nonce.
 fn licence_body(seq: u64) -> Vec<u8> {
-    let seed: [u8; 32] = Sha256::digest(format!("loadtest viewer {seq} {:?}", Instant::now())).into();
+    let seed: [u8; 32] =
+        Sha256::digest(format!("loadtest viewer {seq} {:?}", Instant::now())).into();
     let key = ViewerKey::from_seed(seed);
     let nonce = &hex::encode(Sha256::digest(seed))[..32];
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     format!(
         r#"{{"viewer_key":"{}","nonce":"{nonce}","timestamp":{now}}}"#,
         hex::encode(key.public_key())
@@ -302,9 +336,15 @@ where
 
 /// Opens the link, renews the lease, reads the envelope; each step timed.
 fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>) {
-    let record = |started: Instant, what: &str, result: std::io::Result<(u16, Vec<u8>)>, ok: u16| -> Option<Vec<u8>> {
+    let record = |started: Instant,
+                  what: &str,
+                  result: std::io::Result<(u16, Vec<u8>)>,
+                  ok: u16|
+     -> Option<Vec<u8>> {
         let elapsed = started.elapsed();
-        let mut s = stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok((status, body)) if status == ok => {
                 s.latencies.push(elapsed);
@@ -314,7 +354,10 @@ fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>)
                 s.errors += 1;
                 if s.first_errors.len() < 3 {
                     let why = match other {
-                        Ok((status, body)) => format!("{what}: {status} {}", String::from_utf8_lossy(&body[..body.len().min(120)])),
+                        Ok((status, body)) => format!(
+                            "{what}: {status} {}",
+                            String::from_utf8_lossy(&body[..body.len().min(120)])
+                        ),
                         Err(e) => format!("{what}: {e}"),
                     };
                     s.first_errors.push(why);
@@ -325,12 +368,24 @@ fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>)
     };
     let body = licence_body(SEQ.fetch_add(1, Ordering::Relaxed));
     let t = Instant::now();
-    let Some(licence) = record(t, "licence", request(from, to, "POST", &format!("/api/v/{token}/licence"), &body), 200) else {
+    let Some(licence) = record(
+        t,
+        "licence",
+        request(from, to, "POST", &format!("/api/v/{token}/licence"), &body),
+        200,
+    ) else {
         return;
     };
     let licence = String::from_utf8_lossy(&licence);
-    let (Some(renew), Some(envelope)) = (json_str(&licence, "renew"), json_str(&licence, "envelope")) else {
-        record(t, "licence", Err(std::io::Error::other("no urls in the licence")), 200);
+    let (Some(renew), Some(envelope)) =
+        (json_str(&licence, "renew"), json_str(&licence, "envelope"))
+    else {
+        record(
+            t,
+            "licence",
+            Err(std::io::Error::other("no urls in the licence")),
+            200,
+        );
         return;
     };
     let t = Instant::now();
@@ -413,7 +468,13 @@ fn attack(to: SocketAddr, token: &str, idle_sockets: usize) -> Vec<std::thread::
         let mut sessions = Vec::new();
         while attacking() {
             let body = licence_body(SEQ.fetch_add(1, Ordering::Relaxed));
-            if let Ok((200, lic)) = request(ATTACKER, to, "POST", &format!("/api/v/{token}/licence"), &body) {
+            if let Ok((200, lic)) = request(
+                ATTACKER,
+                to,
+                "POST",
+                &format!("/api/v/{token}/licence"),
+                &body,
+            ) {
                 let lic = String::from_utf8_lossy(&lic).into_owned();
                 if let (Some(e), Some(r)) = (json_str(&lic, "events"), json_str(&lic, "renew")) {
                     sessions.push((e, r));
