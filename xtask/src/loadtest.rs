@@ -91,7 +91,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let pid = server.0.id();
 
     let (viewer_tokens, attacker_token) = tokens.split_at(opts.viewers);
-    let quiet = phase(server_addr, viewer_tokens, opts.phase_secs, || Vec::new());
+    let quiet = phase(server_addr, viewer_tokens, opts.phase_secs, Vec::new);
     eprintln!("quiet phase: {}", quiet.summary());
     let attacker_token = attacker_token[0].clone();
     let idle = opts.idle_sockets;
