@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use veilmark_server::client_addr::{Cidr, TrustedProxies};
 use veilmark_server::embed::EmbedOrigin;
 use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, audit, rfc3339};
@@ -62,6 +63,11 @@ pub struct ServeArgs {
     /// `<veilmark-viewer>` in a partner portal; repeat for several (docs/embedding.md).
     #[arg(long = "embed-origin", value_name = "ORIGIN")]
     embed_origins: Vec<EmbedOrigin>,
+    /// Take the client address from `X-Forwarded-For` (or `Forwarded`) when the connection
+    /// comes from this reverse proxy range (`10.0.0.0/8`, `fd00::/8`, or one address); repeat
+    /// for several. Without it those headers are ignored (docs/server.md#limits).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<Cidr>,
 }
 
 /// `veilmark seal`.
@@ -208,6 +214,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.www_dir = Some(args.www.clone());
         config.secure_cookies = args.secure_cookies || tls.is_some();
         config.embed_origins.clone_from(&args.embed_origins);
+        config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
         let state = AppState::open(config).await?;
         veilmark_store::DataDir::new(&args.data.data).record_public_url(&public_url)?;
         eprintln!(

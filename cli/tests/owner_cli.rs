@@ -167,6 +167,24 @@ fn serve_refuses_embed_origins_that_are_not_scheme_host_port() {
     }
 }
 
+#[test]
+fn serve_refuses_a_trusted_proxy_that_is_not_an_address_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cidr, why) in [
+        ("proxy.internal", "is not an IP address range"),
+        ("10.0.0.0/33", "prefix length"),
+        ("10.0.0/8", "is not an IP address range"),
+    ] {
+        let out = veilmark(
+            dir.path(),
+            &["serve", "--listen", "127.0.0.1:0", "--trusted-proxy", cidr],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cidr}: {stderr}");
+        assert!(stderr.contains(why), "{cidr}: {stderr}");
+    }
+}
+
 /// Runs `veilmark ARGS --data DATA` with `stdin` as standard input.
 fn veilmark_with_stdin(data: &Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_veilmark"))

@@ -71,9 +71,11 @@ impl Cidr {
     #[must_use]
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                prefix_eq(u128::from(u32::from(net)) << 96, u128::from(u32::from(ip)) << 96, self.prefix)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
+                u128::from(u32::from(net)) << 96,
+                u128::from(u32::from(ip)) << 96,
+                self.prefix,
+            ),
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 prefix_eq(u128::from(net), u128::from(ip), self.prefix)
             }
@@ -258,7 +260,14 @@ mod tests {
         let one: Cidr = "192.0.2.7".parse().unwrap();
         assert_eq!(one.to_string(), "192.0.2.7/32");
         assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(ip("8.8.8.8")));
-        for bad in ["example.com", "10.0.0.0/33", "::/129", "10.0.0/8", "", "10.0.0.0/x"] {
+        for bad in [
+            "example.com",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "",
+            "10.0.0.0/x",
+        ] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
     }
@@ -278,7 +287,10 @@ mod tests {
         // The client wrote "1.1.1.1" itself; the proxy appended the real peer.
         let h = headers(&[("x-forwarded-for", "1.1.1.1, 198.51.100.9, 10.0.0.3")]);
         assert_eq!(p.client_ip(ip("10.0.0.2"), &h), ip("198.51.100.9"));
-        let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "198.51.100.9")]);
+        let h = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-for", "198.51.100.9"),
+        ]);
         assert_eq!(p.client_ip(ip("10.0.0.2"), &h), ip("198.51.100.9"));
         let h = headers(&[(
             "forwarded",
@@ -289,7 +301,10 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "198.51.100.9, unknown")]);
         assert_eq!(p.client_ip(ip("10.0.0.2"), &h), ip("10.0.0.2"));
         // No header: the proxy itself.
-        assert_eq!(p.client_ip(ip("10.0.0.2"), &HeaderMap::new()), ip("10.0.0.2"));
+        assert_eq!(
+            p.client_ip(ip("10.0.0.2"), &HeaderMap::new()),
+            ip("10.0.0.2")
+        );
     }
 
     #[test]
@@ -300,6 +315,9 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.to_string(), "2001:db8:1:2::/64");
-        assert_eq!(AddrKey::of(ip("::ffff:192.0.2.1")), AddrKey::of(ip("192.0.2.1")));
+        assert_eq!(
+            AddrKey::of(ip("::ffff:192.0.2.1")),
+            AddrKey::of(ip("192.0.2.1"))
+        );
     }
 }

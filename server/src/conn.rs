@@ -149,7 +149,8 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
                     let (mut parts, body) = req.into_parts();
                     parts.extensions.insert(ConnectInfo(addr));
                     parts.extensions.insert(ClientAddr(client));
-                    let body = PacedBody::new(body, per_request.body_min_rate, per_request.body_grace);
+                    let body =
+                        PacedBody::new(body, per_request.body_min_rate, per_request.body_grace);
                     axum::http::Request::from_parts(parts, axum::body::Body::new(body))
                 },
             );
@@ -323,7 +324,8 @@ impl HttpBody for PacedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     this.received += data.len() as u64;
-                    let earned = Duration::from_secs_f64(this.received as f64 / this.min_rate as f64);
+                    let earned =
+                        Duration::from_secs_f64(this.received as f64 / this.min_rate as f64);
                     let deadline = this.started + this.grace + earned;
                     this.deadline.as_mut().reset(deadline);
                 }

@@ -58,7 +58,9 @@ async fn real_viewers_get_through_while_one_address_attacks() {
         };
         if i % 4 == 0 {
             let _ = tcp
-                .write_all(b"POST /api/v/x/licence HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n")
+                .write_all(
+                    b"POST /api/v/x/licence HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n",
+                )
                 .await;
         }
         idle.push(tcp);
@@ -78,13 +80,21 @@ async fn real_viewers_get_through_while_one_address_attacks() {
     assert_eq!(resp.status(), 200);
     let lic: Value = resp.json().await.unwrap();
     let renew = real
-        .post(format!("{}{}", s.base, lic["urls"]["renew"].as_str().unwrap()))
+        .post(format!(
+            "{}{}",
+            s.base,
+            lic["urls"]["renew"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(renew.status(), 200);
     let env = real
-        .get(format!("{}{}", s.base, lic["urls"]["envelope"].as_str().unwrap()))
+        .get(format!(
+            "{}{}",
+            s.base,
+            lic["urls"]["envelope"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap();

@@ -18,7 +18,11 @@ async fn open_session(s: &TestServer, token: &str) -> Value {
 
 async fn renew(s: &TestServer, granted: &Value) -> u16 {
     s.client
-        .post(format!("{}{}", s.base, granted["urls"]["renew"].as_str().unwrap()))
+        .post(format!(
+            "{}{}",
+            s.base,
+            granted["urls"]["renew"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap()
@@ -98,7 +102,11 @@ async fn event_stream_ends_with_expired_when_the_lease_runs_out() {
     let granted = open_session(&s, &token).await;
     let events = s
         .client
-        .get(format!("{}{}", s.base, granted["urls"]["events"].as_str().unwrap()))
+        .get(format!(
+            "{}{}",
+            s.base,
+            granted["urls"]["events"].as_str().unwrap()
+        ))
         .send()
         .await
         .unwrap();
@@ -114,10 +122,7 @@ async fn event_stream_ends_with_expired_when_the_lease_runs_out() {
     .await;
     assert!(ended.is_ok(), "the stream outlived its lease: {seen:?}");
     assert!(seen.contains("event: expired"), "{seen:?}");
-    let data = seen
-        .lines()
-        .find_map(|l| l.strip_prefix("data: "))
-        .unwrap();
+    let data = seen.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let typed: veilmark_shared::wire::ExpiredEvent = serde_json::from_str(data).unwrap();
     assert_eq!(typed.what, veilmark_shared::wire::ExpiredWhat::Lease);
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -136,7 +141,12 @@ async fn audit_log_is_read_and_verified_a_page_at_a_time() {
     let mut paged = Vec::new();
     let mut after = 0;
     loop {
-        let (page, next) = s.state.store.audit_range(Some(s.org), after, 2).await.unwrap();
+        let (page, next) = s
+            .state
+            .store
+            .audit_range(Some(s.org), after, 2)
+            .await
+            .unwrap();
         if page.is_empty() {
             break;
         }
@@ -146,6 +156,12 @@ async fn audit_log_is_read_and_verified_a_page_at_a_time() {
     }
     assert_eq!(paged, all);
     let whole = veilmark_server::audit::verify(&all).unwrap();
-    assert_eq!(s.state.verify_audit_log(Some(s.org)).await.unwrap().unwrap(), whole);
+    assert_eq!(
+        s.state
+            .verify_audit_log(Some(s.org))
+            .await
+            .unwrap()
+            .unwrap(),
+        whole
+    );
 }
-

@@ -35,7 +35,10 @@ async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
     let s = common::start(tight()).await;
     let token = TestServer::token(&s.link(|_| {}).await);
     // Each request names another client; with no trusted proxy they all share 127.0.0.1's limit.
-    assert_eq!(licence_statuses(&s, &token, "198.51.100.1", 2).await, [200, 200]);
+    assert_eq!(
+        licence_statuses(&s, &token, "198.51.100.1", 2).await,
+        [200, 200]
+    );
     assert_eq!(licence_statuses(&s, &token, "198.51.100.2", 1).await, [429]);
     let ips: Vec<_> = s
         .state
@@ -63,9 +66,18 @@ async fn trusted_proxy_gives_each_client_its_own_limit() {
     );
     assert_eq!(licence_statuses(&s, &token, "198.51.100.2", 1).await, [200]);
     // IPv6: one /64 is one client, whatever the last 64 bits.
-    assert_eq!(licence_statuses(&s, &token, "2001:db8::1", 2).await, [200, 200]);
-    assert_eq!(licence_statuses(&s, &token, "2001:db8::ffff:2", 1).await, [429]);
-    assert_eq!(licence_statuses(&s, &token, "2001:db8:0:1::1", 1).await, [200]);
+    assert_eq!(
+        licence_statuses(&s, &token, "2001:db8::1", 2).await,
+        [200, 200]
+    );
+    assert_eq!(
+        licence_statuses(&s, &token, "2001:db8::ffff:2", 1).await,
+        [429]
+    );
+    assert_eq!(
+        licence_statuses(&s, &token, "2001:db8:0:1::1", 1).await,
+        [200]
+    );
     let ips: Vec<_> = s
         .state
         .audit_log(s.org)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use veilmark_shared::wire::{
-    ClosedEvent, ErrorBody, LicenceRequest, LicenceResponse, Report, RevokedEvent,
+    ClosedEvent, ErrorBody, ExpiredEvent, LicenceRequest, LicenceResponse, Report, RevokedEvent,
     ServerKeyResponse,
 };
 
@@ -68,12 +68,13 @@ fn every_json_example_in_the_licence_doc_parses_into_its_wire_type() {
             "Report" => round_trip::<Report>(name, json),
             "RevokedEvent" => round_trip::<RevokedEvent>(name, json),
             "ClosedEvent" => round_trip::<ClosedEvent>(name, json),
+            "ExpiredEvent" => round_trip::<ExpiredEvent>(name, json),
             "ErrorBody" => round_trip::<ErrorBody>(name, json),
             other => panic!("unknown wire type {other}"),
         }
         seen.insert(name.clone());
     }
-    assert_eq!(seen.len(), 7, "every message appears in the doc: {seen:?}");
+    assert_eq!(seen.len(), 8, "every message appears in the doc: {seen:?}");
 }
 
 #[test]

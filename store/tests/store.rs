@@ -491,7 +491,12 @@ async fn an_organisation_sees_and_changes_only_its_own_rows() {
     assert!(store.link(a, "lnk_b").await.unwrap().is_none());
     assert!(
         !store
-            .revoke_link(a, "lnk_b", 5, &NewAuditEntry::new(AuditKind::Revoke, 5000, "x"))
+            .revoke_link(
+                a,
+                "lnk_b",
+                5,
+                &NewAuditEntry::new(AuditKind::Revoke, 5000, "x")
+            )
             .await
             .unwrap(),
         "not A's link"

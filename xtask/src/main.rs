@@ -13,6 +13,8 @@
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
 //! - `cargo xtask crashtest [--kills N]`: kills a real server with SIGKILL at least 200 times
 //!   during writes and checks nothing acknowledged was lost (`docs/server.md#durability`).
+//! - `cargo xtask loadtest`: a release server on loopback under legitimate load, quiet and
+//!   while one address attacks it; prints latency, errors and peak memory (not part of `test`).
 
 // A host-only tool that runs on 64-bit development and CI machines.
 #![allow(clippy::cast_possible_truncation)]
@@ -21,6 +23,7 @@ mod bench;
 mod cad_bench;
 mod console_e2e;
 mod crashtest;
+mod loadtest;
 mod occt;
 mod setup;
 mod sh;
@@ -75,6 +78,23 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         kills: u32,
         /// Build in debug mode instead of release.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Load test: legitimate viewers against a release server on loopback, quiet and while
+    /// one address attacks it (idle sockets, slowloris, 256 MiB uploads, event-stream and
+    /// renewal floods); prints p50/p99, errors and the server's peak memory.
+    Loadtest {
+        /// Legitimate viewers (each from its own loopback address).
+        #[arg(long, default_value_t = 200)]
+        viewers: usize,
+        /// Idle sockets the attacker holds.
+        #[arg(long, default_value_t = 2000)]
+        idle_sockets: usize,
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 20)]
+        phase_secs: u64,
+        /// Use a debug build (quicker to build; slower to serve).
         #[arg(long)]
         debug: bool,
     },
@@ -139,6 +159,17 @@ fn main() -> Result<()> {
         Command::Demo { dir } => demo(&root, &dir),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::Crashtest { kills, debug } => crashtest::run(kills, debug),
+        Command::Loadtest {
+            viewers,
+            idle_sockets,
+            phase_secs,
+            debug,
+        } => loadtest::run(&loadtest::Options {
+            viewers,
+            idle_sockets,
+            phase_secs,
+            debug,
+        }),
         Command::Bench {
             suite: None | Some(BenchSuite::Envelope),
             size_mib,

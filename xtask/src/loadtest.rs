@@ -1,0 +1,513 @@
+//! `cargo xtask loadtest`: a release `veilmark serve` on loopback under a legitimate load, first
+//! alone and then while one hostile address attacks it (issue 16).
+//!
+//! Legitimate viewers (threads, each from its own loopback address 127.0.1.N, as real viewers
+//! come from their own addresses) loop: open their link (licence), renew the lease, read the
+//! envelope. The attacker, from 127.0.0.2, holds idle sockets, trickles headers (slowloris),
+//! sends unauthenticated 256 MiB uploads, floods event streams and renewals. Printed: the
+//! legitimate p50/p99 latency and errors for the quiet and the attacked phase, and the server's
+//! peak resident memory (`VmHWM`). Targets: attacked p99 ≤ 2× quiet p99, zero legitimate
+//! errors, peak memory ≤ 512 MiB.
+//!
+//! Plain blocking sockets and threads, no HTTP client library: the client must not be the
+//! bottleneck, and each request is one connection (`Connection: close`), as a cold viewer is.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+use socket2::{Domain, Socket, Type};
+use veilmark_shared::licence::ViewerKey;
+
+/// Settings of one run.
+pub struct Options {
+    /// Legitimate viewers.
+    pub viewers: usize,
+    /// Idle sockets the attacker tries to hold.
+    pub idle_sockets: usize,
+    /// Seconds per phase (quiet, then attacked).
+    pub phase_secs: u64,
+    /// Build and run the debug binary instead of release (faster to build on a busy machine).
+    pub debug: bool,
+}
+
+const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+const IO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs the load test and prints its figures.
+pub fn run(opts: &Options) -> Result<()> {
+    check_fd_limit(opts.idle_sockets + opts.viewers + 512)?;
+    let profile = if opts.debug { "debug" } else { "release" };
+    let mut build = vec!["build", "-p", "veilmark", "--bin", "veilmark"];
+    if !opts.debug {
+        build.push("--release");
+    }
+    crate::sh::run("cargo", &build)?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let bin = target.join(profile).join("veilmark");
+    let scratch = tempfile::tempdir()?;
+    let data = scratch.path().join("data");
+    let doc = scratch.path().join("drawing.pdf");
+    let mut body = b"%PDF-1.7\n% a load-test drawing\n".to_vec();
+    body.resize(256 * 1024, b'x');
+    std::fs::write(&doc, &body)?;
+    let seal = veilmark(&bin, &data, &["seal", path_str(&doc)?, "--json"])?;
+    let doc_id = json_str(&seal, "id").context("seal printed no document id")?;
+    eprintln!(
+        "creating {} links (one per viewer, plus the attacker's)",
+        opts.viewers + 1
+    );
+    let tokens = (0..=opts.viewers)
+        .map(|i| {
+            let url = veilmark(
+                &bin,
+                &data,
+                &["link", &doc_id, "--to", &format!("viewer{i}@load.example")],
+            )?;
+            Ok(url.trim().rsplit('/').next().unwrap_or_default().to_owned())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let port = free_port()?;
+    let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut server = Server(
+        Command::new(&bin)
+            .args(["serve", "--listen", &server_addr.to_string(), "--www"])
+            .arg(scratch.path().join("no-www"))
+            .arg("--data")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start veilmark serve")?,
+    );
+    wait_until_up(server_addr)?;
+    let pid = server.0.id();
+
+    let (viewer_tokens, attacker_token) = tokens.split_at(opts.viewers);
+    let quiet = phase(server_addr, viewer_tokens, opts.phase_secs, Vec::new);
+    eprintln!("quiet phase: {}", quiet.summary());
+    let attacker_token = attacker_token[0].clone();
+    let idle = opts.idle_sockets;
+    let attacked = phase(server_addr, viewer_tokens, opts.phase_secs, move || {
+        attack(server_addr, &attacker_token, idle)
+    });
+    let peak_kib = vm_hwm(pid).unwrap_or(0);
+    server.0.kill().ok();
+
+    println!(
+        "load test ({profile} build, {} viewers, {} s per phase)",
+        opts.viewers, opts.phase_secs
+    );
+    println!("  quiet:         {}", quiet.summary());
+    println!("  under attack:  {}", attacked.summary());
+    println!("  server peak RSS (VmHWM): {} MiB", peak_kib / 1024);
+    let ratio = attacked.p(99).as_secs_f64() / quiet.p(99).as_secs_f64().max(1e-6);
+    println!("  p99 attacked / quiet: {ratio:.2} (target ≤ 2)");
+    let ok = ratio <= 2.0 && attacked.errors == 0 && quiet.errors == 0 && peak_kib <= 512 * 1024;
+    println!("  targets met: {}", if ok { "yes" } else { "NO" });
+    Ok(())
+}
+
+/// Kills the server when the load test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().context("scratch path is not UTF-8")
+}
+
+fn veilmark(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new(bin)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "veilmark {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The soft file-descriptor limit must cover the attacker's sockets and the viewers'.
+fn check_fd_limit(needed: usize) -> Result<()> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    match soft {
+        Some(n) if n < needed => bail!(
+            "the open-file limit is {n}; the load test needs {needed} (run `ulimit -n {needed}` first)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_until_up(addr: SocketAddr) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok((200, _)) = request(viewer_ip(0), addr, "GET", "/api/server-key", &[]) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the server did not answer within 30 s")
+}
+
+/// Viewer `i`'s own loopback address.
+fn viewer_ip(i: usize) -> IpAddr {
+    let i = u16::try_from(i).unwrap_or(u16::MAX);
+    let [hi, lo] = (i + 1).to_be_bytes();
+    IpAddr::V4(Ipv4Addr::new(127, 0, 1 + hi, lo))
+}
+
+/// A TCP connection to `to` from `from`.
+fn connect(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    s.bind(&SocketAddr::new(from, 0).into())?;
+    s.connect_timeout(&to.into(), Duration::from_secs(5))?;
+    let tcp: TcpStream = s.into();
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    tcp.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(tcp)
+}
+
+/// One request on its own connection: the status and the body.
+fn request(
+    from: IpAddr,
+    to: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut tcp = connect(from, to)?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {to}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes())?;
+    tcp.write_all(body)?;
+    let mut resp = Vec::new();
+    tcp.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp[..resp.len().min(64)]).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))?;
+    let at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(resp.len(), |p| p + 4);
+    Ok((status, resp.split_off(at)))
+}
+
+/// The string value of `"key":` in a JSON text (enough for the server's own answers).
+fn json_str(json: &str, key: &str) -> Option<String> {
+    let at = json.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = json[at..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// A licence request body with a fresh key and nonce.
+fn licence_body(seq: u64) -> Vec<u8> {
+    let seed: [u8; 32] =
+        Sha256::digest(format!("loadtest viewer {seq} {:?}", Instant::now())).into();
+    let key = ViewerKey::from_seed(seed);
+    let nonce = &hex::encode(Sha256::digest(seed))[..32];
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!(
+        r#"{{"viewer_key":"{}","nonce":"{nonce}","timestamp":{now}}}"#,
+        hex::encode(key.public_key())
+    )
+    .into_bytes()
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Latencies and errors of one phase.
+#[derive(Default)]
+struct Stats {
+    latencies: Vec<Duration>,
+    errors: usize,
+    first_errors: Vec<String>,
+}
+
+impl Stats {
+    fn p(&self, pct: usize) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut v = self.latencies.clone();
+        v.sort();
+        v[(v.len() - 1) * pct / 100]
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} requests, p50 {:.1} ms, p99 {:.1} ms, {} errors{}",
+            self.latencies.len(),
+            self.p(50).as_secs_f64() * 1e3,
+            self.p(99).as_secs_f64() * 1e3,
+            self.errors,
+            if self.first_errors.is_empty() {
+                String::new()
+            } else {
+                format!(" (first: {})", self.first_errors.join("; "))
+            }
+        )
+    }
+}
+
+/// Runs the viewers for `secs` while `background` (started first, in its own thread) runs.
+fn phase<F>(to: SocketAddr, tokens: &[String], secs: u64, background: F) -> Stats
+where
+    F: FnOnce() -> Vec<std::thread::JoinHandle<()>> + Send + 'static,
+{
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let attackers = background();
+    if !attackers.is_empty() {
+        // Let the attack build up before timing anyone.
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let viewers: Vec<_> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let token = token.clone();
+            let stats = stats.clone();
+            std::thread::spawn(move || {
+                // Spread the viewers' starts over a second.
+                std::thread::sleep(Duration::from_millis((i as u64 * 5) % 1000));
+                while Instant::now() < deadline {
+                    viewer_cycle(viewer_ip(i), to, &token, &stats);
+                    // A viewer renews about twice per 60 s lease; this is busier than that.
+                    std::thread::sleep(Duration::from_millis(2500));
+                }
+            })
+        })
+        .collect();
+    for v in viewers {
+        let _ = v.join();
+    }
+    ATTACK_STOP.store(true, Ordering::Relaxed);
+    for a in attackers {
+        let _ = a.join();
+    }
+    ATTACK_STOP.store(false, Ordering::Relaxed);
+    Arc::try_unwrap(stats)
+        .map(|m| m.into_inner().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+/// Opens the link, renews the lease, reads the envelope; each step timed.
+fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>) {
+    let record = |started: Instant,
+                  what: &str,
+                  result: std::io::Result<(u16, Vec<u8>)>,
+                  ok: u16|
+     -> Option<Vec<u8>> {
+        let elapsed = started.elapsed();
+        let mut s = stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok((status, body)) if status == ok => {
+                s.latencies.push(elapsed);
+                Some(body)
+            }
+            other => {
+                s.errors += 1;
+                if s.first_errors.len() < 3 {
+                    let why = match other {
+                        Ok((status, body)) => format!(
+                            "{what}: {status} {}",
+                            String::from_utf8_lossy(&body[..body.len().min(120)])
+                        ),
+                        Err(e) => format!("{what}: {e}"),
+                    };
+                    s.first_errors.push(why);
+                }
+                None
+            }
+        }
+    };
+    let body = licence_body(SEQ.fetch_add(1, Ordering::Relaxed));
+    let t = Instant::now();
+    let Some(licence) = record(
+        t,
+        "licence",
+        request(from, to, "POST", &format!("/api/v/{token}/licence"), &body),
+        200,
+    ) else {
+        return;
+    };
+    let licence = String::from_utf8_lossy(&licence);
+    let (Some(renew), Some(envelope)) =
+        (json_str(&licence, "renew"), json_str(&licence, "envelope"))
+    else {
+        record(
+            t,
+            "licence",
+            Err(std::io::Error::other("no urls in the licence")),
+            200,
+        );
+        return;
+    };
+    let t = Instant::now();
+    record(t, "renew", request(from, to, "POST", &renew, &[]), 200);
+    let t = Instant::now();
+    record(t, "envelope", request(from, to, "GET", &envelope, &[]), 200);
+}
+
+static ATTACK_STOP: AtomicBool = AtomicBool::new(false);
+
+fn attacking() -> bool {
+    !ATTACK_STOP.load(Ordering::Relaxed)
+}
+
+/// Starts the hostile load from [`ATTACKER`]; each thread runs until the phase ends.
+fn attack(to: SocketAddr, token: &str, idle_sockets: usize) -> Vec<std::thread::JoinHandle<()>> {
+    let mut threads = Vec::new();
+    // Idle sockets: connect and say nothing; reconnect those the server closes.
+    threads.push(std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        while attacking() {
+            held.retain(|s| {
+                let mut b = [0u8; 1];
+                s.set_nonblocking(true).ok();
+                !matches!((&*s).read(&mut b), Ok(0))
+            });
+            while held.len() < idle_sockets && attacking() {
+                match connect(ATTACKER, to) {
+                    Ok(s) => held.push(s),
+                    Err(_) => break,
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }));
+    // Slowloris: headers a byte at a time.
+    for _ in 0..4 {
+        threads.push(std::thread::spawn(move || {
+            let mut conns: Vec<TcpStream> = Vec::new();
+            while attacking() {
+                while conns.len() < 50 {
+                    match connect(ATTACKER, to) {
+                        Ok(s) => conns.push(s),
+                        Err(_) => break,
+                    }
+                }
+                conns.retain_mut(|s| s.write_all(b"X").is_ok());
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }));
+    }
+    // Unauthenticated 256 MiB uploads, as fast as the server takes them.
+    for _ in 0..4 {
+        threads.push(std::thread::spawn(move || {
+            let chunk = vec![b'A'; 1 << 20];
+            while attacking() {
+                let Ok(mut s) = connect(ATTACKER, to) else {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                };
+                let head = format!(
+                    "POST /console/documents/upload HTTP/1.1\r\nHost: {to}\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: {}\r\n\r\n",
+                    256u64 << 20
+                );
+                if s.write_all(head.as_bytes()).is_err() {
+                    continue;
+                }
+                for _ in 0..256 {
+                    if !attacking() || s.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        }));
+    }
+    // Event-stream and renewal floods on the attacker's own sessions.
+    let token = token.to_owned();
+    threads.push(std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        let mut sessions = Vec::new();
+        while attacking() {
+            let body = licence_body(SEQ.fetch_add(1, Ordering::Relaxed));
+            if let Ok((200, lic)) = request(
+                ATTACKER,
+                to,
+                "POST",
+                &format!("/api/v/{token}/licence"),
+                &body,
+            ) {
+                let lic = String::from_utf8_lossy(&lic).into_owned();
+                if let (Some(e), Some(r)) = (json_str(&lic, "events"), json_str(&lic, "renew")) {
+                    sessions.push((e, r));
+                }
+            }
+            for (events, renew) in &sessions {
+                for _ in 0..5 {
+                    if let Ok(mut s) = connect(ATTACKER, to) {
+                        let head = format!("GET {events} HTTP/1.1\r\nHost: {to}\r\n\r\n");
+                        if s.write_all(head.as_bytes()).is_ok() {
+                            streams.push(s);
+                        }
+                    }
+                }
+                for _ in 0..20 {
+                    let _ = request(ATTACKER, to, "POST", renew, &[]);
+                }
+            }
+            streams.truncate(500);
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }));
+    threads
+}
+
+/// Peak resident memory of process `pid` in KiB.
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
