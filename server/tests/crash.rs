@@ -170,10 +170,10 @@ struct Acknowledged {
     revoked: std::collections::HashSet<String>,
 }
 
-fn random_below(n: u64) -> u64 {
+fn random_below(n: usize) -> usize {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).unwrap();
-    u64::from_le_bytes(b) % n.max(1)
+    usize::from_le_bytes(b) % n.max(1)
 }
 
 /// One client of the campaign: seals (uploads), creates links and revokes them at random
@@ -190,11 +190,10 @@ async fn campaign_worker(
         let (doc, link) = {
             let a = acked.lock().unwrap();
             let doc = (!a.docs.is_empty()).then(|| {
-                let i = random_below(a.docs.len() as u64) as usize;
+                let i = random_below(a.docs.len());
                 a.docs.keys().nth(i).unwrap().clone()
             });
-            let link = (!a.links.is_empty())
-                .then(|| a.links[random_below(a.links.len() as u64) as usize].clone());
+            let link = (!a.links.is_empty()).then(|| a.links[random_below(a.links.len())].clone());
             (doc, link)
         };
         let result = match (pick, doc, link) {
@@ -204,8 +203,8 @@ async fn campaign_worker(
                 } else {
                     200 << 10
                 });
-                let mut body = vec![b'x'; len as usize];
-                body[..len.min(8) as usize].copy_from_slice(&b"%PDF-1.7"[..len.min(8) as usize]);
+                let mut body = vec![b'x'; len];
+                body[..len.min(8)].copy_from_slice(&b"%PDF-1.7"[..len.min(8)]);
                 match client
                     .post(format!("{base}/api/owner/documents?title=c"))
                     .bearer_auth(&token)
@@ -217,7 +216,11 @@ async fn campaign_worker(
                         Ok(v) => {
                             let id = v["id"].as_str().unwrap().to_owned();
                             let _ = v["plaintext_len"].as_i64().unwrap();
-                            acked.lock().unwrap().docs.insert(id, len);
+                            acked
+                                .lock()
+                                .unwrap()
+                                .docs
+                                .insert(id, u64::try_from(len).unwrap());
                             Ok(())
                         }
                         Err(e) => Err(e),
@@ -335,7 +338,10 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
                 ))
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(30 + random_below(300))).await;
+        tokio::time::sleep(Duration::from_millis(
+            30 + u64::try_from(random_below(300)).unwrap(),
+        ))
+        .await;
         child.kill();
         for w in workers {
             ops += w.await.unwrap();
@@ -364,12 +370,12 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
             .iter()
             .find(|d| &d.id == id)
             .unwrap_or_else(|| panic!("acknowledged document {id} has no row"));
-        assert_eq!(doc.plaintext_len as u64, *plain_len);
+        assert_eq!(u64::try_from(doc.plaintext_len).unwrap(), *plain_len);
         let envelope = std::fs::read(dd.envelope_file(id))
             .unwrap_or_else(|e| panic!("acknowledged document {id}: envelope unreadable: {e}"));
         assert_eq!(
             envelope.len() as u64,
-            doc.envelope_len as u64,
+            u64::try_from(doc.envelope_len).unwrap(),
             "{id}: envelope truncated"
         );
         let header = veilmark_shared::envelope::Header::parse(&envelope).unwrap();

@@ -15,7 +15,7 @@ pub fn run(kills: u32, debug: bool) -> Result<()> {
         bail!("--kills must be at least 1");
     }
     let kills = kills.to_string();
-    let mut args = vec!["test", "-p", "veilmark-server", "--test", "main"];
+    let mut args = vec!["test", "-p", "veilmark-server", "--test", "server"];
     if !debug {
         args.push("--release");
     }
