@@ -2,7 +2,8 @@
 //! `wasm-bindgen-test-runner`): session and licence handling, the envelope read in ranged
 //! chunks, rendering a PDF to a frame, the visible watermark, UTC formatting, and — something
 //! only wasm can show — that dropping the document, a frame or the key leaves zeros in linear
-//! memory, the memory any devtools user can read.
+//! memory, the memory any devtools user can read; and that a CAD file's part names and
+//! broken tokens stay out of every string handed to the page.
 //!
 //! The pipeline also runs natively on a real Debian PDF (`tests/pipeline.rs`); here the PDF is
 //! written by the test, since a wasm test cannot read files.
@@ -484,5 +485,31 @@ fn wiping_the_session_removes_the_content_key_from_its_memory() {
     assert!(
         !holds_key(&seen),
         "the key is gone from the session after wipe"
+    );
+}
+
+/// A name no real file holds (`tests/cad_strings.rs` runs the same check natively on every
+/// format).
+const MARKER: &str = "SECRET-PART-NAME-7f3a";
+
+#[wasm_bindgen_test]
+fn cad_names_and_broken_tokens_stay_in_wasm() {
+    use veilmark_shared::media::MediaType;
+    use veilmark_viewer_wasm::cad::CadView;
+
+    let obj = format!("o {MARKER}\nv 0 0 0\nv 10 0 0\nv 0 10 0\nf 1 2 3\n");
+    let view = CadView::open(MediaType::Obj, Zeroizing::new(obj.into_bytes())).unwrap();
+    let outline = view.outline_json();
+    assert!(!outline.contains(MARKER), "{outline}");
+    assert!(outline.contains("\"label\":\"Part 1\""), "{outline}");
+    let name = view.draw_name(0, 300, 20, 0).expect("the name as pixels");
+    assert!(name.rgba.chunks_exact(4).filter(|p| p[3] > 0).count() > 100);
+
+    let broken = format!("v 1 2 {MARKER}\n");
+    let err = CadView::open(MediaType::Obj, Zeroizing::new(broken.into_bytes())).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        !shown.contains(MARKER) && shown.contains("line 1"),
+        "{shown}"
     );
 }
