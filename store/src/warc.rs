@@ -237,34 +237,47 @@ pub fn read_record(
     };
     let start = u64::try_from(offset).map_err(|_| no_record())?;
     let mut file = File::open(&path).map_err(io)?;
-    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    read_record_at(&mut file, start)
+        .map_err(io)?
+        .ok_or_else(no_record)
+}
+
+/// Reads the record starting at byte `start` of a WARC stream, reading only that record's
+/// bytes (at most a 64 KiB header and a 256 MiB block); `None` when no well-formed record
+/// starts there. The untrusted-bytes half of [`read_record`], and the `warc_read` fuzz target's
+/// entry point.
+pub fn read_record_at<R: Read + Seek>(
+    reader: &mut R,
+    start: u64,
+) -> std::io::Result<Option<WarcRecord>> {
+    reader.seek(SeekFrom::Start(start))?;
     let mut head = Vec::new();
-    (&mut file)
-        .take(MAX_HEADER)
-        .read_to_end(&mut head)
-        .map_err(io)?;
-    let end = head
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(no_record)?;
+    (&mut *reader).take(MAX_HEADER).read_to_end(&mut head)?;
+    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
     let header = String::from_utf8_lossy(&head[..end]).into_owned();
     if !header.starts_with("WARC/") {
-        return Err(no_record());
+        return Ok(None);
     }
-    let len: u64 = header
+    let Some(len) = header
         .lines()
         .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|&n| n <= MAX_BLOCK)
-        .ok_or_else(no_record)?;
-    file.seek(SeekFrom::Start(start + end as u64 + 4))
-        .map_err(io)?;
+    else {
+        return Ok(None);
+    };
+    let Some(block_start) = start.checked_add(end as u64 + 4) else {
+        return Ok(None);
+    };
+    reader.seek(SeekFrom::Start(block_start))?;
     let mut block = Vec::new();
-    file.take(len).read_to_end(&mut block).map_err(io)?;
+    reader.take(len).read_to_end(&mut block)?;
     if block.len() as u64 != len {
-        return Err(no_record());
+        return Ok(None);
     }
-    Ok(WarcRecord { header, block })
+    Ok(Some(WarcRecord { header, block }))
 }
 
 #[cfg(test)]
