@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use veilmark_server::members::parse_role;
 use veilmark_server::service::{Actor, ClientMeta, DEFAULT_TOKEN_SECS, MAX_TOKEN_SECS};
 use veilmark_server::{AppState, rfc3339};
+use veilmark_shared::text::escape_for_terminal;
 use veilmark_store::meta::CredentialKind;
 use veilmark_store::tenancy::{Account, DEFAULT_ORG};
 use zeroize::Zeroize;
@@ -172,7 +173,7 @@ pub fn org(cmd: &OrgCommand) -> Result<()> {
                     } else {
                         "optional"
                     };
-                    println!("{:<32} {n:>8}  {tf}", o.name);
+                    println!("{:<32} {n:>8}  {tf}", escape_for_terminal(&o.name));
                 }
             }
         }
@@ -212,7 +213,11 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 println!("{:<40} {:<9} SECOND FACTOR", "ACCOUNT", "ROLE");
                 for a in state.store.list_accounts(org.id).await? {
                     let tf = if a.has_totp() { "on" } else { "off" };
-                    println!("{:<40} {:<9} {tf}", a.email, a.role.as_str());
+                    println!(
+                        "{:<40} {:<9} {tf}",
+                        escape_for_terminal(&a.email),
+                        a.role.as_str()
+                    );
                 }
             }
             OwnerCommand::Token {
@@ -268,7 +273,7 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                     println!(
                         "{:<21} {:<24} {:<20} {:<20} {}",
                         t.id,
-                        crate::owner_cmd::printable(&t.label),
+                        escape_for_terminal(&t.label),
                         rfc3339(t.created_at),
                         rfc3339(t.expires_at),
                         t.last_used_at.map_or_else(|| "never".into(), rfc3339)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use veilmark_shared::text::escape_for_terminal;
 use veilmark_store::{DataDir, Evidence as Store};
 
 /// Manage the reference catalog.
@@ -82,11 +83,11 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
                         out.push_str(&format!(
                             "{:>5}  {:<16} {:>9}  {:>3}  {:<20} {}\n",
                             r.id,
-                            r.sku,
+                            escape_for_terminal(&r.sku),
                             format!("{}x{}", r.width, r.height),
                             r.pdq_quality,
-                            r.title.as_deref().unwrap_or("-"),
-                            r.source_path
+                            escape_for_terminal(r.title.as_deref().unwrap_or("-")),
+                            escape_for_terminal(&r.source_path)
                         ));
                     }
                 }

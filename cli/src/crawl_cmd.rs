@@ -9,6 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use veilmark_crawler::crawl::{CrawlOptions, crawl};
 use veilmark_crawler::profile::SiteProfile;
+use veilmark_shared::text::escape_for_terminal;
 use veilmark_store::{DataDir, Evidence as Store};
 
 /// Arguments of `crawl`.
@@ -72,7 +73,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
         let p = &report.progress;
         println!(
             "{} run #{}{}: {} pages, {} images, {} new hits, {} errors, {} blocked by robots.txt, {} unchanged, {:.1}s",
-            name,
+            escape_for_terminal(&name),
             report.run_id,
             if report.resumed { " (resumed)" } else { "" },
             p.pages,
@@ -89,7 +90,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
         let mut errors: Vec<_> = report.errors.iter().collect();
         errors.sort();
         for (kind, n) in errors {
-            println!("  {n:>5} x {kind}");
+            println!("  {n:>5} x {}", escape_for_terminal(kind));
         }
         println!("hits are in {}", data.database_display());
         if let Some(out) = &args.export {

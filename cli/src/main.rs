@@ -94,7 +94,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!(
+                "error: {}",
+                veilmark_shared::text::escape_for_terminal(&format!("{err:#}"))
+            );
             let rejected = err.chain().any(|cause| {
                 cause
                     .downcast_ref::<veilmark_shared::envelope::EnvelopeError>()

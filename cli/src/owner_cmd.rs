@@ -19,6 +19,7 @@ use veilmark_server::embed::EmbedOrigin;
 use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, audit, rfc3339};
 use veilmark_shared::envelope::{ContentKey, DEFAULT_CHUNK_SIZE};
+use veilmark_shared::text::escape_for_terminal;
 use veilmark_store::tenancy::DEFAULT_ORG;
 use zeroize::Zeroize;
 
@@ -383,9 +384,9 @@ pub fn links(args: &LinksArgs) -> Result<()> {
             };
             println!(
                 "{:<20} {:<32} {:<28} {:>7} {:<20} {status}",
-                l.id,
-                l.document_id,
-                printable(&l.recipient),
+                escape_for_terminal(&l.id),
+                escape_for_terminal(&l.document_id),
+                escape_for_terminal(&l.recipient),
                 views,
                 rfc3339(l.expires_at)
             );
@@ -443,24 +444,16 @@ pub fn audit(args: &AuditArgs) -> Result<()> {
                     "{:>5} {} {:<15} {:<20} {:<24} {:<15} {}",
                     e.seq,
                     rfc3339(e.at_ms / 1000),
-                    e.kind,
-                    e.link_id.as_deref().unwrap_or("-"),
-                    printable(e.actor.as_deref().unwrap_or("-")),
-                    e.ip.as_deref().unwrap_or("-"),
-                    printable(&e.detail)
+                    escape_for_terminal(&e.kind),
+                    escape_for_terminal(e.link_id.as_deref().unwrap_or("-")),
+                    escape_for_terminal(e.actor.as_deref().unwrap_or("-")),
+                    escape_for_terminal(e.ip.as_deref().unwrap_or("-")),
+                    escape_for_terminal(&e.detail)
                 );
             }
         }
         Ok(())
     })
-}
-
-/// `text` with control characters (terminal escape sequences) replaced, for printing.
-#[must_use]
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
 }
 
 /// Parses `90s`, `15m`, `12h`, `7d`, `2w` into seconds.

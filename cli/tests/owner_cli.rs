@@ -353,3 +353,60 @@ fn organisations_accounts_and_tokens_from_the_command_line() {
     let short = veilmark_with_stdin(&data, &["owner", "passwd", "bea@b.example"], b"short\n");
     assert!(!short.status.success());
 }
+
+/// Issue 16 row 8: hostile text in the audit log (an address, a user agent, a name set by a
+/// remote party) never reaches the terminal as escape sequences or bidi overrides.
+#[test]
+fn audit_and_links_escape_hostile_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("bracket.pdf");
+    std::fs::write(&file, b"%PDF-1.7\n% bracket\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veilmark"))
+        .args(["owner", "add", "owner@brand.example", "--data"])
+        .arg(&data)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    let doc = ok(&veilmark(&data, &["seal", file.to_str().unwrap()]));
+    ok(&veilmark(
+        &data,
+        &["link", doc.trim(), "--to", "alice@supplier.example"],
+    ));
+    let hostile = "\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{1b}[2J\u{202e}gpj.exe\u{9b}";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool =
+            sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("veilmark.db").display()))
+                .await
+                .unwrap();
+        sqlx::query("UPDATE audit_log SET ip = ?1, actor = ?1, detail = ?1, link_id = ?1")
+            .bind(hostile)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
+    let table = ok(&veilmark(&data, &["audit"]));
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}', '\u{9b}'] {
+        assert!(
+            !table.contains(bad),
+            "{bad:?} reached the terminal: {table:?}"
+        );
+    }
+    assert!(table.contains("\\u{1b}]52;c;"), "{table}");
+    assert!(table.contains("\\u{202e}gpj.exe"), "{table}");
+    let csv = ok(&veilmark(&data, &["audit", "--csv"]));
+    assert!(csv.lines().skip(1).all(|l| l.starts_with('"')), "{csv}");
+}

@@ -1,12 +1,17 @@
 //! Listing extraction from HTML: schema.org `Product` JSON-LD first, then OpenGraph, then the
 //! profile's CSS selectors, then plain `img`/`srcset`/lazy `data-src` attributes.
 //!
-//! Everything here is untrusted input: malformed JSON-LD is skipped, not fatal, and the number
-//! of links and images taken from one page is capped.
+//! Everything here is untrusted input: malformed JSON-LD is skipped, not fatal, the number
+//! of links and images taken from one page is capped, and the listing's text fields are
+//! bounded ([`MAX_TITLE_CHARS`], [`MAX_PRICE_CHARS`], [`MAX_SELLER_CHARS`]) and cleaned of
+//! control and bidi characters ([`veilmark_shared::text::clean_field`]) before anyone stores
+//! or shows them.
 
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 use url::Url;
+
+use veilmark_shared::text::clean_field;
 
 use crate::canon::canonical_join;
 use crate::profile::Selectors;
@@ -15,6 +20,12 @@ use crate::profile::Selectors;
 const MAX_LINKS: usize = 2_000;
 /// Most images taken from one page.
 const MAX_IMAGES: usize = 64;
+/// Longest listing title kept, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest price kept, in characters.
+pub const MAX_PRICE_CHARS: usize = 64;
+/// Longest seller name kept, in characters.
+pub const MAX_SELLER_CHARS: usize = 120;
 
 /// What a page offers for sale, as far as the markup tells.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -153,6 +164,15 @@ pub fn extract(html: &str, base: &Url, selectors: &Selectors) -> Extracted {
             .map(element_text)
             .find(|t| !t.is_empty());
     }
+
+    let bound = |field: Option<String>, max: usize| {
+        field
+            .map(|t| clean_field(&t, max))
+            .filter(|t| !t.is_empty())
+    };
+    l.title = bound(l.title.take(), MAX_TITLE_CHARS);
+    l.price = bound(l.price.take(), MAX_PRICE_CHARS);
+    l.seller = bound(l.seller.take(), MAX_SELLER_CHARS);
 
     for raw in images {
         if raw.starts_with("data:") {
@@ -332,6 +352,35 @@ mod tests {
         assert_eq!(e.listing.seller.as_deref(), Some("Bob"));
         let imgs: Vec<&str> = e.listing.images.iter().map(|u| u.path()).collect();
         assert_eq!(imgs, ["/lazy.jpg", "/l.jpg"]);
+    }
+
+    /// Issue 16 row 8: a 5 MB title, a seller name with terminal escapes and bidi overrides,
+    /// a price that is a spreadsheet formula: bounded and cleaned at extraction.
+    #[test]
+    fn hostile_listing_fields_are_bounded_and_cleaned() {
+        let title = "A".repeat(5 << 20);
+        let html = format!(
+            "<h1>{title}</h1><span class=\"p\">=HYPERLINK(\"http://x\")</span><b class=\"s\">Evil\u{1b}]52;c;cm0gLXJm\u{7}\u{1b}[2J Shop\u{202e}gpj.exe</b><img src=\"/a.jpg\">"
+        );
+        let s = Selectors {
+            price: Some(".p".into()),
+            seller: Some("b.s".into()),
+            ..Selectors::default()
+        };
+        let e = extract(&html, &base(), &s);
+        let t = e.listing.title.unwrap();
+        assert_eq!(t.chars().count(), MAX_TITLE_CHARS);
+        let seller = e.listing.seller.unwrap();
+        assert!(
+            !seller.chars().any(veilmark_shared::text::is_hidden_control),
+            "{seller:?}"
+        );
+        assert_eq!(seller, "Evil]52;c;cm0gLXJm[2J Shopgpj.exe");
+        let price = e.listing.price.unwrap();
+        assert!(price.chars().count() <= MAX_PRICE_CHARS);
+        let long_price = format!("<span class=\"p\">{}</span>", "9".repeat(1000));
+        let e = extract(&long_price, &base(), &s);
+        assert_eq!(e.listing.price.unwrap().chars().count(), MAX_PRICE_CHARS);
     }
 
     #[test]

@@ -124,7 +124,13 @@ async fn the_frontier_window_stays_bounded_on_a_large_site() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_decoding_keeps_to_its_memory_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 90]));
+    let img = image::RgbImage::from_fn(64, 64, |x, y| {
+        image::Rgb([
+            u8::try_from(x * 4).unwrap(),
+            u8::try_from(y * 4).unwrap(),
+            90,
+        ])
+    });
     img.save(dir.path().join("i.png")).unwrap();
     std::fs::write(dir.path().join("index.html"), page("<img src=\"/i.png\">")).unwrap();
     let server = site_server(dir.path(), ServeOptions::default()).await;

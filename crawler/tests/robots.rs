@@ -233,7 +233,7 @@ const PATHS: &[&str] = &[
 /// plain user-agent tokens, no empty `Disallow`), with BOMs, CRLF, comments, repeated and
 /// merged groups.
 fn generated(rng: &mut XorShift64Star) -> String {
-    let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
+    let mut pick = |n: usize| usize::try_from(rng.next_u64() % n as u64).unwrap();
     let agents = ["*", "veilmarkbot", "VeilmarkBot", "otherbot", "googlebot"];
     let segs = [
         "/a", "/b", "/c", "/a/b", "/shop", "/private", "/x", "/", "/*", "/*.pdf", "/a*",

@@ -12,6 +12,7 @@
 //! - [`licence`]: the signed licence a viewer needs to open a document, specified in
 //!   `docs/licence.md`.
 //! - [`media`]: media-type detection from content, so that a file's name is never trusted.
+//! - [`text`]: untrusted text bounded and cleaned for storage, and escaped for terminals.
 //! - [`totp`]: time-based one-time passwords (RFC 6238) and recovery codes for an owner's
 //!   second factor, specified in `docs/totp.md`.
 //! - [`visible`]: the visible watermark (recipient, time, session) drawn over every frame.
@@ -29,6 +30,7 @@ pub mod envelope;
 pub mod hash;
 pub mod licence;
 pub mod media;
+pub mod text;
 pub mod totp;
 pub mod visible;
 pub mod watermark;

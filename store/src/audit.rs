@@ -314,24 +314,24 @@ impl ChainVerifier {
     }
 }
 
-/// CSV export (RFC 4180 quoting), one header line then one line per entry.
+/// One CSV cell, safe to open in a spreadsheet: a value starting with a formula opener
+/// (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading `'` so that no spreadsheet runs
+/// it (a tab prefix, the old guard, is ignored by some), and every cell is quoted (RFC 4180),
+/// so no value can end its cell or its row.
+pub fn csv_cell(out: &mut String, value: &str) {
+    out.push('"');
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        out.push('\'');
+    }
+    out.push_str(&value.replace('"', "\"\""));
+    out.push('"');
+}
+
+/// CSV export (RFC 4180 quoting, every cell quoted and formula-guarded by [`csv_cell`]), one
+/// header line then one line per entry.
 #[must_use]
 pub fn to_csv(entries: &[AuditEntry]) -> String {
-    fn cell(out: &mut String, v: &str) {
-        // Cells starting with a formula character are prefixed so spreadsheets do not run them.
-        let v = if v.starts_with(['=', '+', '-', '@']) {
-            format!("'{v}")
-        } else {
-            v.to_owned()
-        };
-        if v.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&v.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&v);
-        }
-    }
+    let cell = csv_cell;
     let mut out = String::from(
         "seq,at_ms,kind,link_id,session_id,document_id,actor,ip,user_agent,detail,prev_hash,hash,org_id,account_id,format\n",
     );
@@ -405,6 +405,28 @@ mod tests {
             e.seq = i as i64 + 1;
         }
         assert!(verify(&renumbered).is_err());
+    }
+
+    /// Issue 16 row 8: every formula opener is defused with `'` (a tab prefix is ignored by
+    /// some spreadsheets), and every cell is quoted.
+    #[test]
+    fn csv_defuses_every_formula_opener_and_quotes_every_cell() {
+        for hostile in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            let mut e = chain(1);
+            e[0].detail = hostile.into();
+            e[0].actor = Some(hostile.into());
+            let csv = to_csv(&e);
+            let want = format!("\"'{hostile}\"");
+            assert_eq!(csv.matches(&want).count(), 2, "{hostile:?} in {csv}");
+        }
+        let csv = to_csv(&chain(1));
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.starts_with("\"1\",\""), "{row}");
+        assert!(
+            row.split(',')
+                .all(|c| c.starts_with('"') && c.ends_with('"')),
+            "{row}"
+        );
     }
 
     #[test]

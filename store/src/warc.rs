@@ -258,42 +258,78 @@ pub fn read_record_within(
     };
     let start = u64::try_from(offset).map_err(|_| no_record())?;
     let mut file = File::open(&path).map_err(io)?;
-    file.seek(SeekFrom::Start(start)).map_err(io)?;
-    let mut head = Vec::new();
-    (&mut file)
-        .take(MAX_HEADER)
-        .read_to_end(&mut head)
-        .map_err(io)?;
-    let end = head
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(no_record)?;
-    let header = String::from_utf8_lossy(&head[..end]).into_owned();
-    if !header.starts_with("WARC/") {
-        return Err(no_record());
-    }
-    let len: u64 = header
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&n| n <= MAX_BLOCK)
-        .ok_or_else(no_record)?;
-    if len > cap {
-        return Err(WarcReadError::TooLarge {
+    match read_record_capped(&mut file, start, cap).map_err(io)? {
+        RecordAt::Found(record) => Ok(record),
+        RecordAt::NotARecord => Err(no_record()),
+        RecordAt::TooLarge(len) => Err(WarcReadError::TooLarge {
             path: relative.to_owned(),
             offset,
             len,
             cap,
-        });
+        }),
     }
-    file.seek(SeekFrom::Start(start + end as u64 + 4))
-        .map_err(io)?;
+}
+
+/// What [`read_record_capped`] found at an offset.
+enum RecordAt {
+    Found(WarcRecord),
+    /// No well-formed record starts there.
+    NotARecord,
+    /// A record whose block (this many bytes) is over the caller's cap; nothing of it was read.
+    TooLarge(u64),
+}
+
+/// Reads the record starting at byte `start` of a WARC stream, reading only that record's
+/// bytes (at most a 64 KiB header and a 256 MiB block); `None` when no well-formed record
+/// starts there. The untrusted-bytes half of [`read_record`], and the `warc_read` fuzz target's
+/// entry point.
+pub fn read_record_at<R: Read + Seek>(
+    reader: &mut R,
+    start: u64,
+) -> std::io::Result<Option<WarcRecord>> {
+    Ok(match read_record_capped(reader, start, MAX_BLOCK)? {
+        RecordAt::Found(record) => Some(record),
+        RecordAt::NotARecord | RecordAt::TooLarge(_) => None,
+    })
+}
+
+/// [`read_record_at`], refusing a block longer than `cap` before reading any of it.
+fn read_record_capped<R: Read + Seek>(
+    reader: &mut R,
+    start: u64,
+    cap: u64,
+) -> std::io::Result<RecordAt> {
+    reader.seek(SeekFrom::Start(start))?;
+    let mut head = Vec::new();
+    (&mut *reader).take(MAX_HEADER).read_to_end(&mut head)?;
+    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(RecordAt::NotARecord);
+    };
+    let header = String::from_utf8_lossy(&head[..end]).into_owned();
+    if !header.starts_with("WARC/") {
+        return Ok(RecordAt::NotARecord);
+    }
+    let Some(len) = header
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&n| n <= MAX_BLOCK)
+    else {
+        return Ok(RecordAt::NotARecord);
+    };
+    if len > cap {
+        return Ok(RecordAt::TooLarge(len));
+    }
+    let Some(block_start) = start.checked_add(end as u64 + 4) else {
+        return Ok(RecordAt::NotARecord);
+    };
+    reader.seek(SeekFrom::Start(block_start))?;
     let mut block = Vec::new();
-    file.take(len).read_to_end(&mut block).map_err(io)?;
+    reader.take(len).read_to_end(&mut block)?;
     if block.len() as u64 != len {
-        return Err(no_record());
+        return Ok(RecordAt::NotARecord);
     }
-    Ok(WarcRecord { header, block })
+    Ok(RecordAt::Found(WarcRecord { header, block }))
 }
 
 #[cfg(test)]

@@ -144,8 +144,9 @@ pub async fn run(
     for h in &leaks {
         let code = h.watermark_session.as_deref().unwrap_or_default();
         println!(
-            "   forensic watermark in {}: session code {code}{}",
-            h.image_url,
+            "   forensic watermark in {}: session code {}{}",
+            veilmark_shared::text::escape_for_terminal(&h.image_url),
+            veilmark_shared::text::escape_for_terminal(code),
             if code == leak_code {
                 " = Alice's session (traced: `veilmark identify IMAGE --data DIR`)"
             } else {
