@@ -1,10 +1,10 @@
 //! Untrusted bytes as a console form body (`application/x-www-form-urlencoded`): the parser
-//! every console form handler starts with (`Form::parse`) must never panic, and a parsed form
-//! answers its lookups.
+//! every console form handler starts with (`veilmark_shared::form::Form::parse`) must never
+//! panic, and a parsed form answers its lookups.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use veilmark_server::http::console::Form;
+use veilmark_shared::form::Form;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(form) = Form::parse(data) {

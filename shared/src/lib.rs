@@ -27,6 +27,7 @@
 
 pub mod civil;
 pub mod envelope;
+pub mod form;
 pub mod hash;
 pub mod licence;
 pub mod media;

@@ -379,36 +379,18 @@ pub async fn posted_form(
     body: &[u8],
     need: Option<Permission>,
 ) -> Result<(Session, Form), Response> {
-    let form = Form::parse(body).map_err(IntoResponse::into_response)?;
+    let form = parse_form(body).map_err(IntoResponse::into_response)?;
     let s = require_post(state, headers, form.get("csrf"), need).await?;
     Ok((s, form))
 }
 
-/// A form body as ordered key/value pairs (repeated keys kept, for checkboxes).
-pub struct Form(pub Vec<(String, String)>);
+/// A console form body; parsed in `veilmark_shared::form` (pure, fuzzed on its own).
+pub use veilmark_shared::form::Form;
 
-impl Form {
-    /// Parses `application/x-www-form-urlencoded`.
-    pub fn parse(body: &[u8]) -> Result<Self, AppError> {
-        serde_urlencoded::from_bytes(body)
-            .map(Self)
-            .map_err(|e| AppError::BadRequest(format!("malformed form: {e}")))
-    }
-
-    /// First value of `key`.
-    #[must_use]
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// All values of `key`.
-    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
+/// [`Form::parse`], a malformed body answered 400.
+///
+/// # Errors
+/// [`AppError::BadRequest`] naming what is malformed.
+pub fn parse_form(body: &[u8]) -> Result<Form, AppError> {
+    Form::parse(body).map_err(|e| AppError::BadRequest(e.to_string()))
 }

@@ -13,7 +13,7 @@ use crate::{AppError, AppState};
 
 /// `POST /console/review`: `action` = confirm | dismiss | reopen | note | bundle, `id` repeated.
 pub async fn act(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match Form::parse(&body) {
+    let form = match crate::http::console::parse_form(&body) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };

@@ -29,7 +29,7 @@ pub async fn bundle(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let form = match Form::parse(body.0.unwrap_or_default().as_bytes()) {
+    let form = match crate::http::console::parse_form(body.0.unwrap_or_default().as_bytes()) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
