@@ -14,7 +14,8 @@ impl Form {
     /// Parses `application/x-www-form-urlencoded`.
     ///
     /// # Errors
-    /// [`FormError`] when the body is not valid form encoding (bad UTF-8 after decoding).
+    /// [`FormError`] when the body cannot be decoded as form pairs (bytes that are not UTF-8
+    /// after percent-decoding are replaced with U+FFFD, not refused).
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         serde_urlencoded::from_bytes(body)
             .map(Self)
@@ -44,10 +45,13 @@ mod tests {
     use super::Form;
 
     #[test]
-    fn repeated_keys_are_kept_in_order_and_bad_bytes_are_an_error() {
+    fn repeated_keys_are_kept_in_order_and_bad_bytes_are_replaced() {
         let f = Form::parse(b"id=1&csrf=x%20y&id=2").unwrap();
         assert_eq!(f.get("csrf"), Some("x y"));
         assert_eq!(f.all("id").collect::<Vec<_>>(), ["1", "2"]);
-        assert!(Form::parse(b"a=%FF%FE").is_err());
+        // Bytes that are not UTF-8 after percent-decoding become U+FFFD, never a panic.
+        let bad = Form::parse(b"a=%FF%FE&b").unwrap();
+        assert_eq!(bad.get("a"), Some("\u{FFFD}\u{FFFD}"));
+        assert_eq!(bad.get("b"), Some(""));
     }
 }

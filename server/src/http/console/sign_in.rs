@@ -14,7 +14,7 @@ use veilmark_store::meta::{CredentialCheck, CredentialKind, NewCredential};
 use veilmark_store::tenancy::Account;
 
 use super::html::{self, Frame, Tab};
-use super::{Form, require_post, session};
+use super::{parse_form, require_post, session};
 use crate::http::auth::{COOKIE, cookie_value};
 use crate::service::{Actor, ClientMeta, LoginCheck};
 use crate::{AppError, AppState, now_secs, secrets};
@@ -143,7 +143,7 @@ pub async fn login(
     meta: ClientMeta,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let form = crate::http::console::parse_form(&body)?;
+    let form = parse_form(&body)?;
     let email = form.get("email").unwrap_or_default();
     let password = form.get("password").unwrap_or_default();
     state
@@ -171,7 +171,7 @@ pub async fn code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let form = crate::http::console::parse_form(&body)?;
+    let form = parse_form(&body)?;
     let code = form.get("code").unwrap_or_default();
     let pending = headers
         .get_all(header::COOKIE)
@@ -241,7 +241,7 @@ pub async fn code(
 
 /// `POST /console/logout`.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match crate::http::console::parse_form(&body) {
+    let form = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
@@ -321,7 +321,7 @@ pub async fn welcome(
     Path(secret): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let form = crate::http::console::parse_form(&body)?;
+    let form = parse_form(&body)?;
     let password = form.get("password").unwrap_or_default();
     let Some(account) = welcome_account(&state, &secret).await? else {
         return Err(AppError::NotFound("welcome link (used or expired)"));

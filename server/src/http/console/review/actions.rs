@@ -6,14 +6,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::super::{Form, require_post};
+use super::super::{parse_form, require_post};
 use super::bundle::bundle_response;
 use super::data::set_review;
 use crate::{AppError, AppState};
 
 /// `POST /console/review`: `action` = confirm | dismiss | reopen | note | bundle, `id` repeated.
 pub async fn act(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match crate::http::console::parse_form(&body) {
+    let form = match parse_form(&body) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::super::{Form, require};
+use super::super::{parse_form, require};
 use super::data::{found_image, hit, page_block, reference_image};
 use super::model::sniff_image;
 use crate::{AppError, AppState};
@@ -29,7 +29,7 @@ pub async fn bundle(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let form = match crate::http::console::parse_form(body.0.unwrap_or_default().as_bytes()) {
+    let form = match parse_form(body.0.unwrap_or_default().as_bytes()) {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
