@@ -178,6 +178,10 @@ try {
           // Entries carry neutral labels; the names from the file are drawn by wasm on canvases.
           const labels = await page.$$eval('#parts-list li[data-kind="part"] span', (s) => s.map((x) => x.getAttribute('aria-label')));
           check(labels.length >= doc.parts, `${what}: part tree lists ${labels.join(', ')}`);
+          // Row 13 of issue 16: the names inside the STEP file never reach the DOM.
+          const html = await page.evaluate(() => document.documentElement.outerHTML);
+          const leaked = ['base-plate', 'bracket-left', 'bracket-right', 'shaft'].filter((n) => html.includes(n));
+          check(leaked.length === 0, `${what}: no part name from the file in the DOM (found: ${leaked.join(', ') || 'none'})`);
           const grab = () => page.evaluate(() => document.getElementById('page-canvas').toDataURL('image/png'));
           let n = await framesNow();
           await page.keyboard.press('Escape'); // clears the measurement markers
