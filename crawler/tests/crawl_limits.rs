@@ -7,21 +7,9 @@ use std::time::{Duration, Instant};
 use veilmark_crawler::crawl::{CrawlOptions, CrawlReport, crawl};
 use veilmark_crawler::profile::SiteProfile;
 use veilmark_crawler_fixture::{ServeOptions, Server, serve_with};
-use veilmark_store::{DataDir, Evidence as Store};
 
 fn page(body: &str) -> String {
     format!("<!DOCTYPE html><html><body><h1>p</h1>{body}</body></html>")
-}
-
-async fn store() -> (tempfile::TempDir, Store) {
-    let data = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        &DataDir::new(data.path()),
-        veilmark_store::tenancy::DEFAULT_ORG,
-    )
-    .await
-    .unwrap();
-    (data, store)
 }
 
 fn profile(seeds: &[String], hosts: &[&Server], limits: &str) -> SiteProfile {
@@ -63,7 +51,7 @@ async fn a_slow_host_does_not_delay_another_hosts_pages() {
     )
     .await;
     let fast = site_server(fast_dir.path(), ServeOptions::default()).await;
-    let (_data, store) = store().await;
+    let (_data, store) = crate::common::evidence_store().await;
     let p = profile(
         &[format!("{}/", slow.base), format!("{}/", fast.base)],
         &[&slow, &fast],
@@ -94,7 +82,7 @@ async fn the_frontier_window_stays_bounded_on_a_large_site() {
         .collect();
     std::fs::write(dir.path().join("index.html"), page(&links)).unwrap();
     let server = site_server(dir.path(), ServeOptions::default()).await;
-    let (_data, store) = store().await;
+    let (_data, store) = crate::common::evidence_store().await;
     let p = profile(
         &[format!("{}/", server.base)],
         &[&server],
@@ -135,7 +123,7 @@ async fn image_decoding_keeps_to_its_memory_budget() {
     std::fs::write(dir.path().join("index.html"), page("<img src=\"/i.png\">")).unwrap();
     let server = site_server(dir.path(), ServeOptions::default()).await;
     for (budget, refused) in [(4_096u64, 1u64), (1 << 30, 0)] {
-        let (_data, store) = store().await;
+        let (_data, store) = crate::common::evidence_store().await;
         let p = profile(
             &[format!("{}/", server.base)],
             &[&server],

@@ -8,7 +8,6 @@ use veilmark_crawler::profile::SiteProfile;
 use veilmark_crawler::robots::Robots;
 use veilmark_crawler_fixture::{RobotsRoute, ServeOptions, Server, serve_with};
 use veilmark_shared::xorshift::XorShift64Star;
-use veilmark_store::{DataDir, Evidence as Store};
 
 const UA: &str = "VeilmarkBot/0.1 (+test)";
 const PRIVATE_RULES: &str = "User-agent: *\nDisallow: /private/\n";
@@ -46,13 +45,7 @@ fn profile(server: &Server, seeds: &[&str], extra_limits: &str) -> SiteProfile {
 }
 
 async fn run(server: &Server, seeds: &[&str], extra_limits: &str) -> CrawlReport {
-    let data = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        &DataDir::new(data.path()),
-        veilmark_store::tenancy::DEFAULT_ORG,
-    )
-    .await
-    .unwrap();
+    let (_data, store) = crate::common::evidence_store().await;
     crawl(
         profile(server, seeds, extra_limits),
         store,

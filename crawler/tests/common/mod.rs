@@ -22,3 +22,15 @@ pub fn fixture(name: &str, listings: u32, references: u32) -> PathBuf {
 pub async fn serve(site: PathBuf) -> Server {
     veilmark_crawler_fixture::serve(site).await.unwrap()
 }
+
+/// An empty evidence store in a fresh temporary data directory (kept alive by the `TempDir`).
+pub async fn evidence_store() -> (tempfile::TempDir, veilmark_store::Evidence) {
+    let data = tempfile::tempdir().unwrap();
+    let store = veilmark_store::Evidence::open(
+        &veilmark_store::DataDir::new(data.path()),
+        veilmark_store::tenancy::DEFAULT_ORG,
+    )
+    .await
+    .unwrap();
+    (data, store)
+}
