@@ -13,8 +13,8 @@
 //! - [`durable`]: files written so that they are on disk before the row that names them commits.
 //! - [`sweep`]: the startup check that removes interrupted writes and reports missing files.
 //! - [`audit`]: the audit log's hash chain.
-//! - [`SqliteStore`]: the embedded implementation of both store traits. A PostgreSQL one goes
-//!   beside it, behind the same traits, without touching a caller.
+//! - [`SqliteStore`]: the embedded implementation of both store traits.
+//! - [`PostgresStore`]: the scale-out implementation of both, shared by several processes.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -22,6 +22,7 @@ mod data_dir;
 pub mod durable;
 pub mod evidence;
 pub mod meta;
+mod postgres;
 mod sqlite;
 pub mod sweep;
 pub mod tenancy;
@@ -30,6 +31,7 @@ pub mod warc;
 pub use data_dir::{DataDir, KeyFile};
 pub use evidence::{Evidence, EvidenceStore};
 pub use meta::MetaStore;
+pub use postgres::{PostgresStore, redact as redact_database_url};
 pub use sqlite::{Durability, SqliteStore};
 pub use tenancy::{Account, OrgId, Organisation, Permission, Role};
 

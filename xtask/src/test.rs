@@ -6,6 +6,7 @@
 
 use anyhow::Result;
 
+use crate::postgres::{self, TestPostgres};
 use crate::{setup, sh};
 
 /// Installs prerequisites, then runs all checks and suites.
@@ -129,8 +130,15 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
         "owner and review consoles in headless Chromium (playwright-core, axe-core)",
         crate::console_e2e::run,
     )?;
+    // PostgreSQL for the storage tests: the machine's own, or a throwaway one stopped when
+    // `postgres` drops at the end of this function.
+    let postgres = sh::step("PostgreSQL for the storage tests", TestPostgres::ensure)?;
     sh::step("cargo test (workspace)", || {
-        sh::run("cargo", &["test", "--workspace"])
+        sh::run_env(
+            "cargo",
+            &["test", "--workspace"],
+            &[(postgres::SERVER_ENV, postgres.url())],
+        )
     })?;
     println!("\nall checks and test suites passed");
     Ok(())

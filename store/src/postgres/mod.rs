@@ -1,0 +1,138 @@
+//! The scale-out store: PostgreSQL, shared by several `veilmark serve` replicas, the owner CLI
+//! and several crawl workers at once, implementing the same [`MetaStore`] and
+//! [`EvidenceStore`] traits as [`crate::SqliteStore`], with the same behaviour.
+//!
+//! SQLite serialises writers with `BEGIN IMMEDIATE`; here many processes write concurrently,
+//! so each domain operation makes itself atomic the PostgreSQL way: a single conditional
+//! `UPDATE … RETURNING` (view counts, passcode and login lock-outs), a row lock taken before a
+//! read-modify-write (the audit chain head), or `FOR UPDATE SKIP LOCKED` leases (the crawl
+//! frontier). The migrations in `store/migrations/postgres/` are the SQLite ones in intent:
+//! the same tables and columns, PostgreSQL types.
+//!
+//! [`MetaStore`]: crate::MetaStore
+//! [`EvidenceStore`]: crate::EvidenceStore
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::SqlStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Every migration of the PostgreSQL schema, in order.
+fn migrator() -> Migrator {
+    let migration = |version, name, sql| {
+        Migration::new(
+            version,
+            Cow::Borrowed(name),
+            MigrationType::Simple,
+            SqlStr::from_static(sql),
+            false,
+        )
+    };
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(
+            1,
+            "meta",
+            include_str!("../../migrations/postgres/0001_meta.sql"),
+        ),
+        migration(
+            2,
+            "evidence",
+            include_str!("../../migrations/postgres/0002_evidence.sql"),
+        ),
+    ]);
+    // A database migrated by a newer Veilmark may carry migrations this build does not know.
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// The PostgreSQL implementation of both stores. Cheap to clone (one shared pool).
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    url: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &redact(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://…`) and applies the migrations.
+    /// Several processes may call this at once: sqlx takes an advisory lock while migrating.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .with_context(|| format!("not a PostgreSQL URL: {}", redact(url)))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
+        migrator()
+            .run(&pool)
+            .await
+            .context("cannot apply the PostgreSQL migrations")?;
+        Ok(Self {
+            pool,
+            url: url.to_owned(),
+        })
+    }
+
+    /// The connection pool (the revocation listener opens its own connection from the URL).
+    #[must_use]
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The URL it was opened with (a password in it is a secret: print [`redact`]'s form).
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and logs.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!(
+                "{}{user}:***@{host}{}",
+                &url[..scheme_end],
+                &rest[authority_end..]
+            ),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_password_never_appears_in_a_redacted_url() {
+        assert_eq!(
+            redact("postgres://veilmark:s3cret@db:5432/veilmark?sslmode=require"),
+            "postgres://veilmark:***@db:5432/veilmark?sslmode=require"
+        );
+        assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(redact("postgres://h/d"), "postgres://h/d");
+    }
+}
