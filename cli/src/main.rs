@@ -75,6 +75,9 @@ enum Command {
 fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Demo(_) | Command::Render(_)) {
+        give_vulkan_a_runtime_dir();
+    }
     let result = match cli.command {
         Command::Envelope(cmd) => envelope_cmd::run(cmd),
         Command::Catalog(cmd) => catalog_cmd::run(cmd),
@@ -126,3 +129,28 @@ fn restore_default_sigpipe() {
 
 #[cfg(not(unix))]
 fn restore_default_sigpipe() {}
+
+/// Native rendering (`render`, and the demo's reference views) loads Mesa's Vulkan driver, whose
+/// window-system code prints `error: XDG_RUNTIME_DIR is invalid or not set` twice when the
+/// variable is unset, as in containers, CI and `ssh` sessions: stray error lines in a run that
+/// succeeds. Point it at a private folder of our own instead.
+#[allow(unsafe_code)]
+fn give_vulkan_a_runtime_dir() {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let current = std::env::var_os("XDG_RUNTIME_DIR");
+    if current.is_some_and(|d| std::path::Path::new(&d).is_dir()) {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("veilmark-runtime-{}", std::process::id()));
+    let made = std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&dir);
+    if made.is_ok() {
+        // SAFETY: called from `main` right after argument parsing, before any thread (the
+        // async runtime, rayon, wgpu) exists, so nothing reads the environment concurrently.
+        unsafe {
+            std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        }
+    }
+}

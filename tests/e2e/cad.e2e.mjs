@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startVeilmark, WEBGPU_ARGS } from './harness.mjs';
+import { launchChromium, readmeShot, startVeilmark, WEBGPU_ARGS } from './harness.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = process.env.VEILMARK_BIN || join(root, 'target/debug/veilmark');
@@ -103,6 +103,14 @@ try {
         if (!ready) { console.log(JSON.stringify(info), logs.join('\n')); await page.close(); continue; }
         const wanted = doc.drawing ? 'CPU' : backend === 'webgpu' ? 'WebGPU' : 'WebGL2';
         check(info.backend === wanted, `${what}: drawn with ${info.backend} (wanted ${wanted})`);
+        // Each document kind shows only its own tools: no page/zoom bar on a model or drawing.
+        const bars = await page.evaluate(() => ['toolbar', 'cad-toolbar'].map((id) => document.getElementById(id).checkVisibility()));
+        check(!bars[0] && bars[1], `${what}: only the CAD toolbar shows (page bar ${bars[0]}, CAD bar ${bars[1]})`);
+        if (doc.drawing) {
+          if (backend === backends[0]) await readmeShot(page, 'viewer-dxf-drawing.png');
+          const sectionShown = await page.evaluate(() => document.getElementById('section-axis').checkVisibility());
+          check(!sectionShown, `${what}: no 3D section tool on a 2D drawing`);
+        }
 
         // Same view natively: `veilmark render` (wgpu on lavapipe, or vello_cpu for drawings).
         const [w, h] = info.frameSize.split('x').map(Number);
@@ -164,6 +172,8 @@ try {
           const m = JSON.parse(await page.evaluate(() => document.body.dataset.measure || '{}'));
           check(m.kind === 'distance' && Math.abs(m.value - expected) < 1e-4 * expected,
             `${what}: distance between known vertices ${m.value?.toFixed(3)} ${m.unit} (expected ${expected})`);
+          // The README's picture of the 3D viewer: the assembly, its part tree and a measurement.
+          if (doc.parts && backend === backends[0]) await readmeShot(page, 'viewer-cad-assembly.png');
         }
         if (doc.edge) {
           const [a, b, expected] = doc.edge;

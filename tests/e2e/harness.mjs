@@ -2,8 +2,9 @@
 // `playwright install`), and a real `veilmark serve` on 127.0.0.1:0 whose address is read from
 // the `public-url` file it writes into its data folder.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 /** Chromium flags for every test and benchmark run (docs: ../shared/BRIEF.md). */
@@ -31,4 +32,15 @@ export async function startVeilmark(bin, data, www, { extraArgs = [], quiet = fa
   const urlFile = join(data, 'public-url');
   for (let i = 0; i < 200 && !existsSync(urlFile); i++) await new Promise((r) => setTimeout(r, 50));
   return { server, base: existsSync(urlFile) ? readFileSync(urlFile, 'utf8').trim() : '' };
+}
+
+/**
+ * Saves a screenshot of `page` for the README (docs/screenshots/NAME, or $VIEWER_SCREENSHOTS/NAME),
+ * so that the pictures there are what the browser tests saw on their last run.
+ */
+export async function readmeShot(page, name) {
+  const dir = process.env.VIEWER_SCREENSHOTS
+    || join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'docs/screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, name) });
 }

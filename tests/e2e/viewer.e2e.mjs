@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, startVeilmark } from './harness.mjs';
+import { launchChromium, readmeShot, startVeilmark } from './harness.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = process.env.VEILMARK_BIN || join(root, 'target/debug/veilmark');
@@ -83,6 +83,12 @@ try {
   check(info.w > 500 && Number(info.pages) > 3, 'multi-page document rendered to the canvas');
   check(info.dark > 0.001, 'page has ink');
   check(info.mid > 0.03, 'visible watermark present (tiled mid-grey text over the page)');
+  // Each document kind shows only its own tools: no 3D toolbar (views, section, measure) on a PDF.
+  const bars = await page.evaluate(() => ['toolbar', 'cad-toolbar'].map((id) => document.getElementById(id).checkVisibility()));
+  check(bars[0] && !bars[1], `only the page toolbar shows on a PDF (page bar ${bars[0]}, 3D bar ${bars[1]})`);
+  // The README's picture of the PDF viewer: page, thumbnails, both watermarks.
+  await page.waitForFunction(() => document.querySelectorAll('#thumbs canvas').length > 1, null, { timeout: 10_000 }).catch(() => {});
+  await readmeShot(page, 'viewer-pdf.png');
 
   // The same page rendered natively by the same rasteriser (viewer-wasm's render_page example)
   // has the same ink where the canvas has it: the browser shows the page, not something else.
@@ -157,6 +163,19 @@ try {
     && document.getElementById('page-canvas').width === 0, null, { timeout: 5000 }).catch(() => {});
   const revokedMs = Date.now() - tr;
   check(revokedMs < 2000, `revocation blanked the canvas in ${revokedMs} ms`);
+  await readmeShot(page, 'viewer-revoked.png');
+
+  // A viewer page whose wasm module is missing (a server started before `www/viewer/build.sh`)
+  // says so within seconds instead of spinning on "Opening…".
+  const p3 = await browser.newPage();
+  await p3.route('**/viewer/pkg/**', (r) => r.fulfill({ status: 404, body: 'not found' }));
+  const t3 = Date.now();
+  await p3.goto(url);
+  await p3.waitForSelector('body[data-state]', { timeout: 10_000 }).catch(() => {});
+  const s3 = await p3.evaluate(() => [document.body.dataset.state, document.getElementById('error-text').textContent]);
+  check(s3[0] === 'viewer-unavailable' && s3[1].includes('build') && Date.now() - t3 < 10_000,
+    `a missing viewer module is reported in ${Date.now() - t3} ms: "${s3[1].slice(0, 60)}…" (${s3[0]})`);
+  await p3.close();
 
   // An expired link shows its screen.
   // Links live at least a minute, so age this one in the database (as server/tests do).

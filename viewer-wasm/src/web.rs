@@ -294,6 +294,21 @@ impl Viewer {
         self.inner.borrow().title.clone()
     }
 
+    /// Who the visible watermark names, and the session, as one line for the canvas's
+    /// accessible label (`alice@supplier.example · session 1a2b3c4d5e6f`): what a sighted
+    /// user reads across every frame, in the same 12-digit form `veilmark identify` prints.
+    /// Empty once the session ended.
+    #[wasm_bindgen(js_name = watermarkLabel)]
+    pub fn watermark_label(&self) -> String {
+        self.inner
+            .borrow()
+            .session
+            .terms()
+            .map_or_else(String::new, |t| {
+                format!("{} · session {}", t.recipient, t.session_code)
+            })
+    }
+
     /// Unix seconds at which the current lease ends.
     #[wasm_bindgen(js_name = leaseExpiresAt)]
     pub fn lease_expires_at(&self) -> f64 {

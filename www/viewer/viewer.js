@@ -48,6 +48,7 @@ function show(id) {
 function end(kind, detail) {
   if (cad) cad.stop();
   if (viewer) viewer.wipe(canvas);
+  canvas.removeAttribute('aria-label');
   for (const t of document.querySelectorAll('#thumbs canvas')) { t.width = 0; t.height = 0; }
   viewer = null;
   for (const t of timers) clearInterval(t);
@@ -180,6 +181,8 @@ async function open(token, passcode) {
   }
   $('title').textContent = viewer.title();
   document.title = `${viewer.title()} — Veilmark`;
+  // What the visible watermark says, for screen readers (and the demo's browser test).
+  canvas.setAttribute('aria-label', `Protected document, watermarked for ${viewer.watermarkLabel()}`);
   if (viewer.kind() !== 'pdf') return openCad();
   $('count').textContent = viewer.pageCount();
   $('page').max = viewer.pageCount();
@@ -286,6 +289,8 @@ if (framed) {
   window.addEventListener('hashchange', () => { applyControls(); renderPage(); });
 }
 
+// A module that is present but does not instantiate (wrong build, truncated file) rejects here;
+// boot.js shows why. The top-level await makes boot.js's import wait for this.
 await init();
 milestone('wasmReadyMs');
 $('version').textContent = viewer_version();

@@ -4,7 +4,8 @@
 //! - `cargo xtask test`: installs every tool the tests need on a fresh machine, then runs every
 //!   check and test suite: formatting, clippy (native and wasm32), docs, test vectors, the
 //!   workspace tests, the independent Python decryptor, the STEP loader against occt-import-js,
-//!   the wasm tests in headless Chromium and the fuzz smoke runs. Nothing is skipped silently: a missing tool is installed or the run fails.
+//!   the wasm tests in headless Chromium and the fuzz smoke runs. The storage tests use the
+//!   machine's PostgreSQL, or start a throwaway one (`xtask/src/postgres.rs`). Nothing is skipped silently: a missing tool is installed or the run fails.
 //! - `cargo xtask bench`: throughput benchmarks next to named peers: the envelope against age
 //!   (`bench` or `bench envelope`), the browser viewer against pdf.js (`bench viewer`), the CAD
 //!   viewer on 2 M triangles against three.js (`bench cad`), the
@@ -25,6 +26,7 @@ mod console_e2e;
 mod crashtest;
 mod loadtest;
 mod occt;
+mod postgres;
 mod setup;
 mod sh;
 mod test;
@@ -51,6 +53,10 @@ enum Command {
         /// Scratch folder for the demo.
         #[arg(long, default_value = "veilmark-demo")]
         dir: PathBuf,
+        /// Address the demo's server listens on (default loopback; another address lets a
+        /// browser on another machine open the links, and is announced with a warning).
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Install what the tests need, then run every check and test.
     Test {
@@ -156,7 +162,7 @@ fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match Cli::parse().command {
-        Command::Demo { dir } => demo(&root, &dir),
+        Command::Demo { dir, listen } => demo(&root, &dir, listen.as_deref()),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::Crashtest { kills, debug } => crashtest::run(kills, debug),
         Command::Loadtest {
@@ -199,53 +205,78 @@ fn main() -> Result<()> {
     }
 }
 
-/// Installs what the demo needs, generates the fixture marketplace once, builds `veilmark` in
-/// release mode and runs its demo.
-fn demo(root: &std::path::Path, dir: &std::path::Path) -> Result<()> {
-    setup::ensure_python_modules(&[("skimage", "scikit-image"), ("PIL", "pillow")])?;
-    // The demo renders the CAD assembly's reference views natively: lavapipe without a GPU.
-    setup::ensure_debian_packages(&[
-        (
-            "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
-            "mesa-vulkan-drivers",
-        ),
-        ("/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "libvulkan1"),
-    ])?;
+/// Installs what the demo needs, generates the fixture marketplace once, builds the wasm viewer
+/// (so that the links the demo prints open in a browser) and `veilmark` in release mode, with
+/// cargo's progress shown, and runs its demo.
+fn demo(root: &std::path::Path, dir: &std::path::Path, listen: Option<&str>) -> Result<()> {
+    sh::step("install what the demo needs", || {
+        setup::ensure_wasm_target()?;
+        setup::ensure_python_modules(&[("skimage", "scikit-image"), ("PIL", "pillow")])?;
+        // The demo renders the CAD assembly's reference views natively: lavapipe without a GPU.
+        setup::ensure_debian_packages(&[
+            (
+                "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+                "mesa-vulkan-drivers",
+            ),
+            ("/usr/lib/x86_64-linux-gnu/libvulkan.so.1", "libvulkan1"),
+        ])?;
+        setup::ensure_wasm_bindgen_cli()
+    })?;
     let marketplace = root.join("target/fixture-marketplace/demo");
     if !marketplace.join("ground_truth.json").exists() {
-        println!(
-            "generating the fixture marketplace (once) in {}",
-            marketplace.display()
-        );
-        sh::run(
-            "python3",
-            &[
-                "tests/fixtures/marketplace/generate.py",
-                "--out",
-                &marketplace.to_string_lossy(),
-                "--listings",
-                "300",
-                "--references",
-                "12",
-                "--seed",
-                "7",
-            ],
-        )?;
+        sh::step("generate the fixture marketplace (once)", || {
+            sh::run(
+                "python3",
+                &[
+                    "tests/fixtures/marketplace/generate.py",
+                    "--out",
+                    &marketplace.to_string_lossy(),
+                    "--listings",
+                    "300",
+                    "--references",
+                    "12",
+                    "--seed",
+                    "7",
+                ],
+            )
+        })?;
     }
-    println!("building veilmark (release)");
-    sh::run(
-        "cargo",
-        &["build", "--release", "--quiet", "-p", "veilmark"],
-    )?;
-    sh::run(
+    // Without the wasm module every printed link would open a page that cannot start.
+    viewer::build_viewer()?;
+    sh::step("build veilmark (release)", || {
+        sh::run("cargo", &["build", "--release", "-p", "veilmark"])
+    })?;
+    let dir = dir.to_string_lossy();
+    let marketplace = marketplace.to_string_lossy();
+    let mut args = vec![
+        "demo",
+        "--dir",
+        &dir,
+        "--marketplace",
+        &marketplace,
+    ];
+    if let Some(listen) = listen {
+        args.extend(["--listen", listen]);
+    }
+    // Mesa's software Vulkan driver complains twice on stderr when XDG_RUNTIME_DIR is unset
+    // (as in containers and CI): give it a private one.
+    let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if std::path::Path::new(&dir).is_dir() => PathBuf::from(dir),
+        _ => {
+            let dir = root.join("target/xdg-runtime");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::set_permissions(
+                &dir,
+                std::os::unix::fs::PermissionsExt::from_mode(0o700),
+            )?;
+            dir
+        }
+    };
+    let runtime_dir = runtime_dir.to_string_lossy();
+    sh::run_env(
         "target/release/veilmark",
-        &[
-            "demo",
-            "--dir",
-            &dir.to_string_lossy(),
-            "--marketplace",
-            &marketplace.to_string_lossy(),
-        ],
+        &args,
+        &[("XDG_RUNTIME_DIR", &runtime_dir)],
     )
 }
 

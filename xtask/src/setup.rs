@@ -45,14 +45,34 @@ pub fn ensure_debian_packages(wanted: &[(&str, &str)]) -> Result<()> {
             missing.join(" ")
         );
     };
+    // Another install (unattended upgrades, a second terminal) may hold dpkg's lock: wait for
+    // it rather than failing at once, and say so when the wait runs out.
+    let lock_wait = format!("DPkg::Lock::Timeout={APT_LOCK_WAIT_SECS}");
     let mut update = prefix.clone();
-    update.extend(["update", "-qq"]);
-    sh::run(program, &update)?;
+    update.extend(["-o", &lock_wait, "update", "-qq"]);
     let mut install = prefix;
-    install.extend(["install", "-y", "-qq", "--no-install-recommends"]);
+    install.extend([
+        "-o",
+        &lock_wait,
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+    ]);
     install.extend(missing.iter().copied());
-    sh::run_env(program, &install, &[("DEBIAN_FRONTEND", "noninteractive")])
+    sh::run(program, &update)
+        .and_then(|()| sh::run_env(program, &install, &[("DEBIAN_FRONTEND", "noninteractive")]))
+        .with_context(|| {
+            format!(
+                "installing {} failed; if another package install held the lock for more than \
+                 {APT_LOCK_WAIT_SECS} s, wait for it to finish and run this again",
+                missing.join(" ")
+            )
+        })
 }
+
+/// How long an install waits for another one's dpkg lock.
+const APT_LOCK_WAIT_SECS: u32 = 600;
 
 /// The version of `crate_name` recorded in Cargo.lock.
 pub fn locked_version(crate_name: &str) -> Result<String> {

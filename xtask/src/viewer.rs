@@ -165,6 +165,10 @@ pub fn e2e() -> Result<()> {
     sh::step(
         "CAD viewer: e2e on WebGPU and WebGL2 against native renders (headless Chromium)",
         || sh::run("node", &["tests/e2e/cad.e2e.mjs"]),
+    )?;
+    sh::step(
+        "demo: e2e (the served demo's printed links, console revocation, headless Chromium)",
+        || sh::run("node", &["tests/e2e/demo.e2e.mjs"]),
     )
 }
 

@@ -46,6 +46,11 @@ pub struct DemoArgs {
     /// Stop at the end instead of serving (for scripted runs).
     #[arg(long, conflicts_with = "serve")]
     no_serve: bool,
+    /// The address the demo's server listens on, for a browser on another machine
+    /// (default 127.0.0.1; anything else is announced with a warning: the demo's accounts and
+    /// links are then reachable from the network).
+    #[arg(long, default_value = "127.0.0.1")]
+    listen: std::net::IpAddr,
 }
 
 /// The PDF shipped by Debian's shared-mime-info package, present on a fresh machine of ours.
@@ -83,7 +88,14 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
-        let server = server_tour::run(dir, &samples, &cad).await?;
+        if !args.listen.is_loopback() {
+            println!(
+                "WARNING: listening on {}, not loopback: anyone who can reach this machine can \
+                 open the demo's links and try its console logins. Use it on a network you trust.\n",
+                args.listen
+            );
+        }
+        let server = server_tour::run(dir, &samples, &cad, args.listen).await?;
         let data_dir = server.data_dir.clone();
         match &args.marketplace {
             Some(m) => {
@@ -102,13 +114,46 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         );
         println!("   veilmark audit --verify --data {}", data_dir.display());
         if serve {
-            println!(
-                "\nThe server is running at {} — open the protected link above. Ctrl-C stops it.",
-                server.base
-            );
+            print_what_to_open(&server);
             tokio::signal::ctrl_c().await?;
             println!("stopped");
         }
         Ok(())
     })
+}
+
+/// The end of the tour: what to open in a browser, in order, while the server runs.
+fn print_what_to_open(server: &server_tour::DemoServer) {
+    println!("\nThe server is running at {}. Open, in order:", server.base);
+    let mut n = 0;
+    let mut item = |what: &str, url: &str| {
+        n += 1;
+        println!("  {n}. {what}\n       {url}");
+    };
+    for link in &server.links {
+        item(&link.what, &link.url);
+    }
+    let (email, password) = &server.login;
+    item(
+        &format!("the owner console (log in as {email} / {password}): documents, links, audit"),
+        &format!("{}/console/login", server.base),
+    );
+    item(
+        "the review console: the crawl's hits, with evidence and the leak traced to Alice",
+        &format!("{}/console/review", server.base),
+    );
+    if let Some(portal) = &server.portal {
+        item(
+            "the partner portal, embedding the viewer with <veilmark-viewer>",
+            portal,
+        );
+    }
+    println!(
+        "\nTry a revocation: keep the PDF (1.) open in one tab; in the owner console's Links page \
+         revoke link {} (or run `veilmark revoke {} --data {}`): the open viewer goes blank \
+         within a second and says \"Access revoked\".\nCtrl-C stops the server.",
+        server.pdf_link_id,
+        server.pdf_link_id,
+        server.data_dir.display()
+    );
 }

@@ -1,6 +1,6 @@
 //! Part 2 of the demo: the link and licence server, seen from the owner and from a viewer.
 //!
-//! Starts `veilmark serve` in-process on 127.0.0.1, seals the samples into its store, creates
+//! Starts `veilmark serve` in-process (on 127.0.0.1 unless `--listen` says otherwise), seals the samples into its store, creates
 //! protected links, then does exactly what the browser viewer does — an ephemeral X25519 key, a
 //! licence request, signature check, key unwrap, ranged envelope fetch, decryption — and shows a
 //! revoked link refused and the audit chain verified.
@@ -22,10 +22,26 @@ use super::envelope_tour::file_name;
 /// The owner account the demo creates.
 const OWNER: &str = "owner@brand.example";
 
+/// One thing to open in a browser at the end of the demo.
+pub struct ToOpen {
+    /// What it is, for the printed list.
+    pub what: String,
+    /// The URL.
+    pub url: String,
+}
+
 /// The running demo server.
 pub struct DemoServer {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://HOST:PORT`.
     pub base: String,
+    /// The owner console's login (e-mail, password).
+    pub login: (String, String),
+    /// Alice's links, in the order to open them: the PDF, then the CAD files.
+    pub links: Vec<ToOpen>,
+    /// The public id of Alice's PDF link (what the console's Links page lists).
+    pub pdf_link_id: String,
+    /// The example partner portal, when the checkout has it.
+    pub portal: Option<String>,
     /// Its data directory (database, envelopes, keys).
     pub data_dir: PathBuf,
     /// What Alice's screen showed: a frame with her visible and forensic watermarks.
@@ -35,17 +51,25 @@ pub struct DemoServer {
 }
 
 /// Runs the server part of the demo and leaves the server running on the current runtime.
-pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<DemoServer> {
+pub async fn run(
+    dir: &Path,
+    samples: &[PathBuf],
+    cad: &[PathBuf],
+    listen: std::net::IpAddr,
+) -> Result<DemoServer> {
     let data_dir = dir.join("data");
     if data_dir.exists() {
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("cannot clear {}", data_dir.display()))?;
     }
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let listener = TcpListener::bind((listen, 0))
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let host = link_host(listen);
+    let base = format!("http://{host}:{}", listener.local_addr()?.port());
     // The example partner portal gets an origin of its own, allowed to frame the viewer.
-    let portal_listener = TcpListener::bind("127.0.0.1:0").await?;
-    let portal_origin = format!("http://{}", portal_listener.local_addr()?);
+    let portal_listener = TcpListener::bind((listen, 0)).await?;
+    let portal_origin = format!("http://{host}:{}", portal_listener.local_addr()?.port());
     let mut config = Config::new(&data_dir);
     config.public_url = base.clone();
     config.embed_origins = vec![portal_origin.parse()?];
@@ -107,7 +131,12 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
-    share_cad(&state, &owner, cad, &alice_link, dir).await?;
+    let mut links = vec![ToOpen {
+        what: format!("the PDF shared with alice@supplier.example ({})", file_name(&samples[0])),
+        url: alice.url.clone(),
+    }];
+    links.extend(share_cad(&state, &owner, cad, &alice_link, dir).await?);
+    let mut portal = None;
 
     match www_dir.filter(|w| w.join("embed/example-portal/index.html").exists()) {
         Some(www) => {
@@ -116,6 +145,7 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
                 portal_links.push(state.create_link(&alice_link, &owner, &cli).await?.url);
             }
             super::portal::spawn(portal_listener, &www, &base, portal_links)?;
+            portal = Some(format!("{portal_origin}/"));
             println!(
                 "   a partner portal embeds her documents with <veilmark-viewer> (docs/embedding.md):\n      {portal_origin}/   (served by `veilmark serve --embed-origin {portal_origin}`)"
             );
@@ -231,10 +261,31 @@ pub async fn run(dir: &Path, samples: &[PathBuf], cad: &[PathBuf]) -> Result<Dem
     second_organisation(&state, &client, &base, &alice.link.id).await?;
     Ok(DemoServer {
         base,
+        login: (OWNER.to_owned(), password),
+        links,
+        pdf_link_id: alice.link.id.clone(),
+        portal,
         data_dir,
         alice_frame,
         alice_code: licence.terms.session_code.to_string(),
     })
+}
+
+/// The host printed links use: the listening address, or this machine's name when it listens
+/// on every address (`0.0.0.0`, `::`), which no browser can open.
+fn link_host(listen: std::net::IpAddr) -> String {
+    if listen.is_unspecified() {
+        if let Ok(name) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            && !name.trim().is_empty()
+        {
+            return name.trim().to_owned();
+        }
+        return "localhost".to_owned();
+    }
+    match listen {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
 }
 
 /// A 1280×800 drawing-like frame as the viewer would show it, with both watermarks: the visible
@@ -371,11 +422,12 @@ async fn share_cad(
     cad: &[PathBuf],
     terms: &NewLink,
     dir: &Path,
-) -> Result<()> {
+) -> Result<Vec<ToOpen>> {
     if cad.is_empty() {
         println!("   (CAD part skipped: no tests/fixtures/cad here; pass --cad MODEL)");
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut links = Vec::new();
     let cli = ClientMeta::cli();
     for file in cad {
         let bytes = std::fs::read(file)?;
@@ -392,10 +444,17 @@ async fn share_cad(
                 &cli,
             )
             .await?;
-        let what = match MediaType::from_mime(&doc.media_type) {
-            MediaType::Dxf => "2D drawing: pan, zoom, layers, measuring",
-            _ => "3D model: orbit, standard views, section plane, part tree, measuring",
+        let (what, kind) = match MediaType::from_mime(&doc.media_type) {
+            MediaType::Dxf => ("2D drawing: pan, zoom, layers, measuring", "the DXF drawing"),
+            _ => (
+                "3D model: orbit, standard views, section plane, part tree, measuring",
+                "the 3D assembly",
+            ),
         };
+        links.push(ToOpen {
+            what: format!("{kind} ({}; {what})", file_name(file)),
+            url: link.url.clone(),
+        });
         println!(
             "   sealed {:<32} document {}  ({})\n   protected link for alice@supplier.example ({what}):\n      {}",
             file_name(file),
@@ -417,5 +476,5 @@ async fn share_cad(
         ),
         Err(e) => println!("   (reference renders skipped: {e:#})"),
     }
-    Ok(())
+    Ok(links)
 }
