@@ -15,6 +15,7 @@ mod hostile_load;
 mod leases;
 mod owner_api;
 mod proxies;
+mod replicas;
 mod tls;
 mod viewer_api;
 mod viewer_page;
