@@ -1383,3 +1383,54 @@ async fn postgres_concurrent_audit_appends_from_4_processes_make_one_unforked_ch
         assert_eq!(verifier.finish().0, n);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_revocation_wakeups_come_at_once_and_after_the_listener_reconnects() {
+    use std::time::Duration;
+    use veilmark_store::meta::Wakeup;
+    let b = Backend::postgres().await;
+    let (a, _) = two_tenants(b.store()).await;
+    let mut extra = link_record(a, "lnk_c", &"a".repeat(32));
+    extra.token_hash = b"lnk_c".to_vec();
+    b.store().insert_link(&extra).await.unwrap();
+    let mut wakeups = b.store().revocation_wakeups().await.unwrap();
+    assert!(wakeups.is_notified());
+    // The first wake-up: the listener is connected (read the feed once).
+    let first = tokio::time::timeout(Duration::from_secs(2), wakeups.wait()).await;
+    assert_eq!(first, Ok(Wakeup::Notified));
+    let cli = b.open_postgres().await;
+    let revoke = |id: &'static str| {
+        let cli = cli.clone();
+        async move {
+            let audit = NewAuditEntry {
+                org: Some(a),
+                ..NewAuditEntry::new(AuditKind::Revoke, 1, "cli")
+            };
+            assert!(cli.revoke_link(a, id, 5, &audit).await.unwrap());
+        }
+    };
+    revoke("lnk_a").await;
+    let woke = tokio::time::timeout(Duration::from_secs(2), wakeups.wait()).await;
+    assert_eq!(
+        woke,
+        Ok(Wakeup::Notified),
+        "a NOTIFY wakes the watcher at once"
+    );
+
+    // The listening connection dies (a PostgreSQL restart, a proxy): what is revoked while
+    // it is gone still wakes the watcher, from the reconnection, well before the 5 s poll.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(b.postgres.as_ref().unwrap().pool())
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listening connection");
+    revoke("lnk_c").await;
+    let woke = tokio::time::timeout(Duration::from_secs(2), wakeups.wait()).await;
+    assert_eq!(woke, Ok(Wakeup::Notified));
+    let feed = b.store().revocations_after(0).await.unwrap();
+    assert_eq!(feed.len(), 2);
+    assert_eq!(feed[1].1, "lnk_c");
+}
