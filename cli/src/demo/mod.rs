@@ -114,7 +114,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         );
         println!("   veilmark audit --verify --data {}", data_dir.display());
         if serve {
-            print_what_to_open(&server);
+            print_what_to_open(&server, args.marketplace.is_some());
             tokio::signal::ctrl_c().await?;
             println!("stopped");
         }
@@ -123,7 +123,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 }
 
 /// The end of the tour: what to open in a browser, in order, while the server runs.
-fn print_what_to_open(server: &server_tour::DemoServer) {
+fn print_what_to_open(server: &server_tour::DemoServer, crawled: bool) {
     println!(
         "\nThe server is running at {}. Open, in order:",
         server.base
@@ -142,7 +142,11 @@ fn print_what_to_open(server: &server_tour::DemoServer) {
         &format!("{}/console/login", server.base),
     );
     item(
-        "the review console: the crawl's hits, with evidence and the leak traced to Alice",
+        if crawled {
+            "the review console: the crawl's hits, with evidence and the leak traced to Alice"
+        } else {
+            "the review console (empty: this run crawled no marketplace; `cargo xtask demo` does)"
+        },
         &format!("{}/console/review", server.base),
     );
     if let Some(portal) = &server.portal {
