@@ -12,6 +12,8 @@
 //! [`MetaStore`]: crate::MetaStore
 //! [`EvidenceStore`]: crate::EvidenceStore
 
+mod evidence;
+
 use std::borrow::Cow;
 use std::time::Duration;
 
