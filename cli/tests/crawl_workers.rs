@@ -326,3 +326,85 @@ async fn three_workers_find_what_one_finds_politely_even_when_one_is_killed() {
         "{err}"
     );
 }
+
+/// Pages and images per second of `veilmark crawl` with 1, 2 and 4 workers on the fixture
+/// marketplace at the fixture profile's own (raised) politeness, 500 requests per second and 4
+/// in flight per host, on SQLite (`--workers N`) and PostgreSQL (`--workers N` in one process).
+/// A measurement, not a check: run it alone with
+/// `cargo test -p veilmark --test cli crawl_workers::measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement; run alone with --ignored --nocapture"]
+async fn measure_pages_per_second_with_1_2_4_workers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let fixture = veilmark_crawler_fixture::generate(
+        root,
+        &root.join("target/fixture-marketplace/workers-bench"),
+        300,
+        8,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for database in [false, true] {
+        for workers in [1u32, 2, 4] {
+            let server = veilmark_crawler_fixture::serve(fixture.join("site"))
+                .await
+                .unwrap();
+            let text = std::fs::read_to_string(fixture.join("profile.toml.in"))
+                .unwrap()
+                .replace("@BASE@", &server.base)
+                .replace("@HOSTPORT@", &server.host_port)
+                .replace("@MAX_PAGES@", "5000")
+                .replace("@MAX_IMAGES@", "20000");
+            let case = dir.path().join(format!("{database}-{workers}"));
+            std::fs::create_dir_all(&case).unwrap();
+            let profile = case.join("profile.toml");
+            std::fs::write(&profile, text).unwrap();
+            let data = case.join("data");
+            let db = if database {
+                Some(PgTestDb::create().await)
+            } else {
+                None
+            };
+            let mut args = vec!["--workers".to_string(), workers.to_string()];
+            let store = match &db {
+                Some(db) => {
+                    let pg = PostgresStore::connect(db.url()).await.unwrap();
+                    let org = pg.create_org("bench", 1).await.unwrap();
+                    args.extend([
+                        "--database".into(),
+                        db.url().into(),
+                        "--org".into(),
+                        "bench".into(),
+                    ]);
+                    Evidence::new(Arc::new(pg), DataDir::new(&data), org)
+                }
+                None => Evidence::open(&DataDir::new(&data), "default")
+                    .await
+                    .unwrap(),
+            };
+            add_catalog(&store, &fixture).await;
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let started = Instant::now();
+            let child = veilmark_crawl(&profile, &data, &args).spawn().unwrap();
+            let out = finished(child, "bench crawl");
+            let secs = started.elapsed().as_secs_f64();
+            let count = |what: &str| -> f64 {
+                out.split(',')
+                    .find_map(|part| {
+                        let part = part.trim();
+                        let n = part.strip_suffix(what)?.trim().rsplit(' ').next()?;
+                        n.parse::<f64>().ok()
+                    })
+                    .unwrap_or(0.0)
+            };
+            let (pages, images) = (count("pages"), count("images"));
+            let requests = server.requests().len();
+            eprintln!(
+                "{} workers={workers}: {pages} pages, {images} images, {requests} requests in {secs:.2} s = {:.1} pages/s, {:.1} requests/s",
+                if database { "postgres" } else { "sqlite  " },
+                pages / secs,
+                requests as f64 / secs
+            );
+        }
+    }
+}
