@@ -1,4 +1,6 @@
-//! `veilmark crawl`: scan a marketplace for copies of catalog images and watermarked leaks.
+//! `veilmark crawl`: scan a marketplace for copies of catalog images and watermarked leaks,
+//! with one or more workers; further processes (on this or other machines) join a running
+//! crawl with `--join` when the crawl state is in PostgreSQL (`--database`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -27,6 +29,53 @@ pub struct CrawlArgs {
     /// Also write every hit of this marketplace as JSON Lines.
     #[arg(long)]
     export: Option<PathBuf>,
+    /// Worker loops in this process, all taking pages from the run's one frontier.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: u16,
+    /// Join the profile's running crawl (started by `veilmark crawl` elsewhere) instead of
+    /// starting or resuming one; fails when none is running.
+    #[arg(long)]
+    join: bool,
+    /// Crawl state in this PostgreSQL database (`postgres://…`; or set VEILMARK_DATABASE_URL)
+    /// instead of the data directory's SQLite file, so workers on several machines share it.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Seconds a worker's claim on a page lasts without renewal: a killed worker's pages go
+    /// to the others this long after it died.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    lease_seconds: u64,
+}
+
+/// The environment variable naming the crawl database when `--database` is not given.
+pub const DATABASE_ENV: &str = "VEILMARK_DATABASE_URL";
+
+/// Opens the crawl store: PostgreSQL when a database URL is given (flag or environment), else
+/// the data directory's SQLite file.
+async fn open_store(args: &CrawlArgs, data: &DataDir) -> anyhow::Result<Store> {
+    let url = args
+        .database
+        .clone()
+        .or_else(|| std::env::var(DATABASE_ENV).ok())
+        .filter(|u| !u.trim().is_empty());
+    let Some(url) = url else {
+        return Store::open(data, &args.org)
+            .await
+            .context("cannot open the data directory");
+    };
+    let shown = veilmark_store::redact_database_url(&url);
+    let pg = veilmark_store::PostgresStore::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the crawl database {shown}"))?;
+    let org = veilmark_store::MetaStore::org_by_name(&pg, &args.org)
+        .await
+        .with_context(|| format!("cannot read organisations from {shown}"))?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no organisation {:?} in {shown}; create it with `veilmark org add`",
+                args.org
+            )
+        })?;
+    Ok(Store::new(std::sync::Arc::new(pg), data.clone(), org.id))
 }
 
 /// Runs `crawl`.
@@ -35,7 +84,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
         let data = DataDir::new(&args.data);
-        let store = Store::open(&data, &args.org).await.context("cannot open the data directory")?;
+        let store = open_store(args, &data).await?;
         let refs = store.references().await?.len();
         if refs == 0 {
             eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");
@@ -65,6 +114,9 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
                     p.pages, p.images, p.hits, p.queued, p.errors, p.robots_blocked, p.unchanged
                 ));
             })),
+            workers: usize::from(args.workers),
+            join: args.join,
+            lease: Duration::from_secs(args.lease_seconds),
             ..CrawlOptions::default()
         };
         let name = profile.name.clone();
@@ -75,7 +127,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
             "{} run #{}{}: {} pages, {} images, {} new hits, {} errors, {} blocked by robots.txt, {} unchanged, {:.1}s",
             escape_for_terminal(&name),
             report.run_id,
-            if report.resumed { " (resumed)" } else { "" },
+            if args.join { " (joined)" } else if report.resumed { " (resumed)" } else { "" },
             p.pages,
             p.images,
             p.hits,
@@ -92,7 +144,13 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
         for (kind, n) in errors {
             println!("  {n:>5} x {}", escape_for_terminal(kind));
         }
-        println!("hits are in {}", data.database_display());
+        match &args.database {
+            Some(url) => println!("hits are in {}", veilmark_store::redact_database_url(url)),
+            None if std::env::var(DATABASE_ENV).is_ok_and(|u| !u.trim().is_empty()) => {
+                println!("hits are in the database of {DATABASE_ENV}");
+            }
+            None => println!("hits are in {}", data.database_display()),
+        }
         if let Some(out) = &args.export {
             let n = veilmark_crawler::catalog::export_hits(&store, &name, out).await?;
             println!("exported {n} hits to {}", out.display());

@@ -6,11 +6,18 @@
 //! budgets exactly; wrapping spider's ~800 KB `website.rs` to do that was more code than this
 //! module (see `docs/crawler.md`).
 //!
-//! Scheduling: at most `max_concurrency` page tasks; each request first waits for its host's
-//! next slot (`1 / requests_per_second`, or robots.txt `Crawl-delay` if slower) and a per-host
-//! concurrency permit. A page task fetches the page, extracts listing and links, then fetches
-//! and matches the listing's images one by one; the page is marked `done` in the frontier only
-//! when all of that is stored, so a crash re-does at most the pages in flight.
+//! Scheduling: a crawl is one or more workers, each a loop that leases a batch of queued
+//! frontier entries from the store (so several loops in one process, or several processes on
+//! several machines, share one frontier without fetching a URL twice) and runs at most
+//! `max_concurrency` page tasks. Each request first takes one of its host's
+//! `max_concurrency_per_host` permits and then its host's next slot (`1 /
+//! requests_per_second`, or robots.txt `Crawl-delay` if slower), both from the store, so all
+//! workers of a run together keep the host's rate; robots.txt is fetched once per run and
+//! shared through the store too. A page task fetches the page, extracts listing and links,
+//! then fetches and matches the listing's images one by one; the page is marked `done` in the
+//! frontier only when all of that is stored, so a crash re-does at most the pages in flight,
+//! which other workers take over when the dead worker's leases run out
+//! (`docs/crawler.md#several-workers`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::canon::{canonicalise, host_key};
@@ -29,10 +35,12 @@ use crate::hash::{decode_limited, fingerprint};
 use crate::matcher::{Matcher, Thresholds};
 use crate::profile::SiteProfile;
 use crate::robots::Robots;
-use crate::robots_fetch::{RobotsAnswer, fetch_robots};
+use crate::robots_fetch::{RawRobots, fetch_robots_raw};
 use crate::watermark::{NoDecoder, WatermarkDecoder};
 use veilmark_store::Evidence as Store;
-use veilmark_store::evidence::{HitRecord, Seen, SeenTable};
+use veilmark_store::evidence::{
+    FrontierEntry, HitRecord, RobotsClaim, Seen, SeenTable, StoredRobots,
+};
 use veilmark_store::warc::{HttpRecord, WarcWriter};
 
 /// Progress counters, shown on a terminal while crawling.
@@ -84,6 +92,14 @@ pub struct CrawlOptions {
     pub decoder: Arc<dyn WatermarkDecoder>,
     /// Called after every page with the current counters.
     pub on_progress: Option<ProgressFn>,
+    /// Worker loops in this process, all leasing from the run's frontier (at least 1).
+    pub workers: usize,
+    /// Join the profile's running run (started by another process) instead of resuming or
+    /// starting one; an error when none is running.
+    pub join: bool,
+    /// How long a leased frontier entry stays with its worker without being renewed: a
+    /// killed worker's pages go to the others this long after its last renewal.
+    pub lease: Duration,
 }
 
 impl Default for CrawlOptions {
@@ -92,6 +108,9 @@ impl Default for CrawlOptions {
             thresholds: Thresholds::default(),
             decoder: Arc::new(NoDecoder),
             on_progress: None,
+            workers: 1,
+            join: false,
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -119,12 +138,17 @@ struct Ctx {
     counters: Counters,
     error_kinds: Mutex<HashMap<String, u64>>,
     exhausted: Mutex<Option<String>>,
-    /// Per-host robots.txt state; the map's lock is only held to find a host's slot, and a
-    /// host's own lock only by requests to that host, so a slow robots.txt stalls no one else.
+    /// Per-host robots.txt state (a local copy of the run's shared one); the map's lock is
+    /// only held to find a host's slot, and a host's own lock only by requests to that host,
+    /// so a slow robots.txt stalls no one else.
     robots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedRobots>>>>>,
-    next_slot: Mutex<HashMap<String, Instant>>,
-    host_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
-    warc: tokio::sync::Mutex<Option<WarcWriter>>,
+    /// This process's id in the store (`host:pid:nonce`): holder of its host permits and
+    /// robots.txt claims, prefix of its workers' ids.
+    node: String,
+    /// Frontier lease duration.
+    lease: Duration,
+    /// Longest a host permit or a robots.txt claim is held (a request with all its retries).
+    hold: Duration,
     /// Memory all concurrent image decodes share (`max_decode_bytes`).
     decode_budget: DecodeBudget,
 }
@@ -133,6 +157,42 @@ struct Ctx {
 struct CachedRobots {
     rules: Arc<Robots>,
     retry_at: Option<Instant>,
+}
+
+/// One of a host's request permits, given back to the store when dropped.
+struct HostPermit {
+    store: Store,
+    run: i64,
+    host: String,
+    holder: String,
+    slot: u32,
+}
+
+impl Drop for HostPermit {
+    fn drop(&mut self) {
+        let (store, run, host, holder, slot) = (
+            self.store.clone(),
+            self.run,
+            std::mem::take(&mut self.host),
+            std::mem::take(&mut self.holder),
+            self.slot,
+        );
+        // Given back in the background; if that fails the permit expires (`hold`).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = store.release_host_permit(run, &host, &holder, slot).await;
+            });
+        }
+    }
+}
+
+/// One worker loop: its id in the store (leases) and its own evidence file.
+struct Worker {
+    id: String,
+    /// True for the first worker of a run this process started: it writes the run's
+    /// `run-N.warc`; every other worker writes `run-N-<worker>.warc`.
+    run_file: bool,
+    warc: tokio::sync::Mutex<Option<WarcWriter>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -181,9 +241,9 @@ impl Ctx {
         }
     }
 
-    /// Robots rules of a host, fetching robots.txt on first use, and again once
-    /// `robots_retry_seconds` have passed if it was unreachable. Only requests to the same host
-    /// wait for a fetch in progress.
+    /// Robots rules of a host: the run's shared copy, fetched by the first worker that needs
+    /// it, and again once `robots_retry_seconds` have passed if it was unreachable. Only
+    /// requests to the same host wait for a fetch in progress.
     async fn robots_for(&self, url: &Url) -> Arc<Robots> {
         let key = host_key(url);
         let slot = self
@@ -199,19 +259,7 @@ impl Ctx {
         {
             return c.rules.clone();
         }
-        let _permit = self.wait_turn(&key, None).await;
-        let answer = fetch_robots(&self.fetcher, url, &self.profile.user_agent).await;
-        let retry_at = match &answer {
-            RobotsAnswer::Unreachable(why) => {
-                self.error(format!(
-                    "robots.txt unreachable: {}",
-                    why.chars().take(60).collect::<String>()
-                ));
-                Some(Instant::now() + Duration::from_secs(self.profile.limits.robots_retry_seconds))
-            }
-            _ => None,
-        };
-        let rules = Arc::new(answer.robots());
+        let (rules, retry_at) = self.shared_robots(url, &key).await;
         *cached = Some(CachedRobots {
             rules: rules.clone(),
             retry_at,
@@ -219,30 +267,117 @@ impl Ctx {
         rules
     }
 
-    /// Waits for the host's next request slot; returns a concurrency permit for it.
-    async fn wait_turn(&self, key: &str, delay: Option<f64>) -> tokio::sync::OwnedSemaphorePermit {
-        let interval = match delay {
-            Some(d) => self.interval.max(Duration::from_secs_f64(d.min(60.0))),
+    /// The run's robots.txt answer for `key`'s host from the store, fetching and storing it
+    /// when this worker is the one to; with when to ask the store again.
+    async fn shared_robots(&self, url: &Url, key: &str) -> (Arc<Robots>, Option<Instant>) {
+        let retry = Duration::from_secs(self.profile.limits.robots_retry_seconds);
+        let claim_for = self.hold * (crate::robots_fetch::MAX_ROBOTS_REDIRECTS + 1);
+        let stored = loop {
+            match self
+                .store
+                .claim_robots(self.run, key, &self.node, claim_for)
+                .await
+            {
+                Ok(RobotsClaim::Stored(s)) => break s,
+                Ok(RobotsClaim::Wait) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Ok(RobotsClaim::Fetch) => {
+                    let raw = match self.wait_turn(key, None).await {
+                        Ok(_permit) => fetch_robots_raw(&self.fetcher, url).await,
+                        Err(e) => RawRobots::Unreachable(format!("store: {e}")),
+                    };
+                    let stored = match raw {
+                        RawRobots::Body(b) => StoredRobots::Rules(b),
+                        RawRobots::Unavailable => StoredRobots::Unavailable,
+                        RawRobots::Unreachable(why) => {
+                            self.error(format!(
+                                "robots.txt unreachable: {}",
+                                why.chars().take(60).collect::<String>()
+                            ));
+                            StoredRobots::Unreachable(why)
+                        }
+                    };
+                    let retry_after =
+                        matches!(stored, StoredRobots::Unreachable(_)).then_some(retry);
+                    if let Err(e) = self
+                        .store
+                        .store_robots(self.run, key, &stored, retry_after)
+                        .await
+                    {
+                        self.error(format!("store: {e}"));
+                    }
+                    break stored;
+                }
+                Err(e) => {
+                    self.error(format!("store: {e}"));
+                    break StoredRobots::Unreachable(e.to_string());
+                }
+            }
+        };
+        match stored {
+            StoredRobots::Rules(body) => (
+                Arc::new(Robots::parse_bytes(&body, &self.profile.user_agent)),
+                None,
+            ),
+            StoredRobots::Unavailable => (Arc::new(Robots::allow_all()), None),
+            // Asked again soon: the store says when the retry is due and who makes it.
+            StoredRobots::Unreachable(_) => (
+                Arc::new(Robots::disallow_all()),
+                Some(Instant::now() + retry.min(Duration::from_secs(1))),
+            ),
+        }
+    }
+
+    /// Waits for a new request slot of the host for a retry (the permit is still held). If the
+    /// store fails, waits one interval.
+    async fn retry_turn(&self, key: &str, delay: Option<f64>) {
+        let interval = self.host_interval(delay);
+        let wait = self
+            .store
+            .host_slot(self.run, key, interval)
+            .await
+            .unwrap_or(interval);
+        tokio::time::sleep(wait).await;
+    }
+
+    /// Time between two requests to a host: the profile's rate, or robots.txt's Crawl-delay if
+    /// slower (at most 60 s).
+    fn host_interval(&self, delay: Option<f64>) -> Duration {
+        match delay {
+            Some(d) => self
+                .interval
+                .max(Duration::from_secs_f64(d.clamp(0.0, 60.0))),
             None => self.interval,
+        }
+    }
+
+    /// Takes one of the host's request permits and then waits for the host's next request
+    /// slot, both shared by every worker of the run through the store. The permit is held
+    /// until the returned guard is dropped.
+    async fn wait_turn(&self, key: &str, delay: Option<f64>) -> anyhow::Result<HostPermit> {
+        let interval = self.host_interval(delay);
+        let max = u32::try_from(self.profile.limits.max_concurrency_per_host).unwrap_or(u32::MAX);
+        let slot = loop {
+            if let Some(slot) = self
+                .store
+                .take_host_permit(self.run, key, &self.node, max, self.hold)
+                .await?
+            {
+                break slot;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        let slot = {
-            let mut slots = self.next_slot.lock().expect("poisoned");
-            let now = Instant::now();
-            let slot = slots.get(key).copied().unwrap_or(now).max(now);
-            slots.insert(key.to_string(), slot + interval);
-            slot
+        let permit = HostPermit {
+            store: self.store.clone(),
+            run: self.run,
+            host: key.to_string(),
+            holder: self.node.clone(),
+            slot,
         };
-        tokio::time::sleep_until(slot.into()).await;
-        let sem = self
-            .host_permits
-            .lock()
-            .expect("poisoned")
-            .entry(key.to_string())
-            .or_insert_with(|| {
-                Arc::new(Semaphore::new(self.profile.limits.max_concurrency_per_host))
-            })
-            .clone();
-        sem.acquire_owned().await.expect("semaphore never closed")
+        // Slot after permit: a request starts at its slot, never in a burst of requests whose
+        // slots passed while they waited for permits.
+        let wait = self.store.host_slot(self.run, key, interval).await?;
+        tokio::time::sleep(wait).await;
+        Ok(permit)
     }
 
     /// Checks and fetches `url`, following redirects hop by hop; each hop is checked for scope,
@@ -290,10 +425,18 @@ impl Ctx {
                 self.exhaust(name);
                 return Err(Skip::Budget);
             }
+            let host = host_key(&current);
             let _permit = self
-                .wait_turn(&host_key(&current), robots.crawl_delay)
+                .wait_turn(&host, robots.crawl_delay)
+                .await
+                .map_err(|e| Skip::Failed(format!("store: {e}")))?;
+            let fetched = self
+                .fetcher
+                .get_paced(&current, max_bytes, etag, || {
+                    self.retry_turn(&host, robots.crawl_delay)
+                })
                 .await;
-            match self.fetcher.get(&current, max_bytes, etag).await {
+            match fetched {
                 Ok(Fetched::Done(r)) => return Ok((current, r)),
                 Ok(Fetched::NotModified) => return Err(Skip::NotModified),
                 Ok(Fetched::Redirect(_, target)) => {
@@ -359,7 +502,7 @@ struct PageOutcome {
     state: &'static str,
 }
 
-async fn process_page(ctx: Arc<Ctx>, url: Url, depth: u32) -> PageOutcome {
+async fn process_page(ctx: Arc<Ctx>, worker: Arc<Worker>, url: Url, depth: u32) -> PageOutcome {
     let mut out = PageOutcome {
         url: url.clone(),
         depth,
@@ -416,7 +559,7 @@ async fn process_page(ctx: Arc<Ctx>, url: Url, depth: u32) -> PageOutcome {
             warc_offset: tokio::sync::Mutex::new(None),
         });
         for image in page.listing.images.clone() {
-            if !process_image(&ctx, &page, &image).await {
+            if !process_image(&ctx, &worker, &page, &image).await {
                 out.state = "queued"; // budget ran out mid-page: not done
                 return out;
             }
@@ -442,7 +585,12 @@ async fn process_page(ctx: Arc<Ctx>, url: Url, depth: u32) -> PageOutcome {
 }
 
 /// Fetches, fingerprints and matches one image; false when a budget stopped it.
-async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> bool {
+async fn process_image(
+    ctx: &Arc<Ctx>,
+    worker: &Worker,
+    page: &Arc<PageEvidence>,
+    url: &Url,
+) -> bool {
     let seen = ctx
         .store
         .seen(SeenTable::Image, url.as_str())
@@ -529,7 +677,7 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
     };
     let found = ctx.matcher.best(&fp);
     let hit = found.is_some() || wm.is_some();
-    if hit && let Err(e) = store_hit(ctx, page, url, &resp, &sha, found, wm).await {
+    if hit && let Err(e) = store_hit(ctx, worker, page, url, &resp, &sha, found, wm).await {
         ctx.error(format!("store: {e}"));
         return true;
     }
@@ -553,8 +701,10 @@ async fn process_image(ctx: &Arc<Ctx>, page: &Arc<PageEvidence>, url: &Url) -> b
     true
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn store_hit(
     ctx: &Arc<Ctx>,
+    worker: &Worker,
     page: &Arc<PageEvidence>,
     url: &Url,
     resp: &Response,
@@ -563,9 +713,13 @@ async fn store_hit(
     wm: Option<crate::watermark::DecodedWatermark>,
 ) -> anyhow::Result<()> {
     let (warc_file, page_offset, image_offset) = {
-        let mut guard = ctx.warc.lock().await;
+        let mut guard = worker.warc.lock().await;
         if guard.is_none() {
-            *guard = Some(ctx.store.warc_writer(ctx.run)?);
+            *guard = Some(if worker.run_file {
+                ctx.store.warc_writer(ctx.run)?
+            } else {
+                ctx.store.worker_warc_writer(ctx.run, &worker.id)?
+            });
         }
         let w = guard.as_mut().expect("just opened");
         let mut page_off = page.warc_offset.lock().await;
@@ -621,14 +775,25 @@ async fn store_hit(
     Ok(())
 }
 
-/// Crawls one marketplace, resuming its interrupted run if there is one.
+/// Crawls one marketplace with `options.workers` worker loops, resuming its interrupted run if
+/// there is one, or (`options.join`) joining the run another process is crawling.
 pub async fn crawl(
     profile: SiteProfile,
     store: Store,
     options: CrawlOptions,
 ) -> anyhow::Result<CrawlReport> {
     let started = Instant::now();
-    let (run, resumed) = store.resume_or_start_run(&profile.name).await?;
+    let (run, resumed) = if options.join {
+        let run = store.running_run(&profile.name).await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no crawl of profile {:?} is running to join; start one with `veilmark crawl --profile …` (without --join)",
+                profile.name
+            )
+        })?;
+        (run, true)
+    } else {
+        store.resume_or_start_run(&profile.name).await?
+    };
     let matcher = Matcher::new(&store.references().await?, options.thresholds);
     let catalog_gen = store.catalog_generation().await?;
     let limits = profile.limits.clone();
@@ -639,6 +804,14 @@ pub async fn crawl(
         Duration::from_millis(limits.backoff_ms),
         profile.allow_private_addresses,
     )?;
+    let (machine, node) = node_id();
+    let hold = limits.timeout() * (limits.retries + 1)
+        + Duration::from_millis(
+            limits
+                .backoff_ms
+                .saturating_mul(1 << limits.retries.min(16)),
+        )
+        + Duration::from_secs(5);
     let ctx = Arc::new(Ctx {
         interval: Duration::from_secs_f64(1.0 / limits.requests_per_second),
         deadline: started + Duration::from_secs(limits.max_seconds),
@@ -653,99 +826,70 @@ pub async fn crawl(
         error_kinds: Mutex::default(),
         exhausted: Mutex::default(),
         robots: Mutex::default(),
-        next_slot: Mutex::default(),
-        host_permits: Mutex::default(),
-        warc: tokio::sync::Mutex::new(None),
+        node,
+        lease: options.lease.max(Duration::from_millis(300)),
+        hold,
         decode_budget: DecodeBudget::new(limits.max_decode_bytes),
     });
 
-    // The frontier lives in the store; memory holds a window of at most
-    // `max_frontier_in_memory` entries, paged in (oldest first) as it drains.
-    // Seeds already in a resumed run's frontier are left as they are (enqueue ignores them).
-    for seed in &ctx.profile.seeds {
-        let Ok(u) = Url::parse(seed)
-            .map_err(|_| ())
-            .and_then(|u| canonicalise(u).map_err(|_| ()))
-        else {
-            continue;
-        };
-        store.enqueue(run, u.as_str(), 0).await?;
+    // What dead processes of this machine held (a crawl killed and started again) is given
+    // back now rather than when it expires. Other machines' holds always wait for expiry.
+    for holder in store.lease_holders(run).await? {
+        if let Some(prefix) = dead_local_holder(&holder, &machine) {
+            store.release_holder(run, &prefix).await?;
+        }
     }
-    let window_cap = limits.max_frontier_in_memory;
-    let mut window: VecDeque<(Url, u32)> = VecDeque::new();
-    let mut cursor = 0i64; // position of the last entry paged in
-    let mut stored_queued = store.queued_count(run).await?; // queued in the store, not paged in
-    let mut window_peak = 0usize;
-
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        if window.len() < window_cap.div_ceil(2) && stored_queued > 0 {
-            let room = u32::try_from(window_cap - window.len()).unwrap_or(u32::MAX);
-            let page = store.queued_frontier(run, cursor, room).await?;
-            if page.is_empty() {
-                stored_queued = 0;
-            }
-            for entry in page {
-                cursor = entry.position;
-                stored_queued = stored_queued.saturating_sub(1);
-                if let Ok(u) = Url::parse(&entry.url) {
-                    window.push_back((u, entry.depth));
-                }
-            }
-            window_peak = window_peak.max(window.len());
-        }
-        let stop = ctx.exhausted.lock().expect("poisoned").is_some();
-        while !stop && tasks.len() < limits.max_concurrency {
-            let Some((url, depth)) = window.pop_front() else {
-                break;
-            };
-            tasks.spawn(process_page(ctx.clone(), url, depth));
-        }
-        let Some(done) = tasks.join_next().await else {
-            if stop || (window.is_empty() && stored_queued == 0) {
-                break;
-            }
-            continue;
-        };
-        let outcome = match done {
-            Ok(o) => o,
-            Err(e) => {
-                ctx.error(format!("task failed: {e}"));
+    // Seeds already in the run's frontier are left as they are (enqueue ignores them).
+    if !options.join {
+        for seed in &ctx.profile.seeds {
+            let Ok(u) = Url::parse(seed)
+                .map_err(|_| ())
+                .and_then(|u| canonicalise(u).map_err(|_| ()))
+            else {
                 continue;
+            };
+            store.enqueue(run, u.as_str(), 0).await?;
+        }
+    }
+
+    let on_progress: Arc<Option<ProgressFn>> = Arc::new(options.on_progress);
+    let mut loops = tokio::task::JoinSet::new();
+    for i in 0..options.workers.max(1) {
+        let worker = Arc::new(Worker {
+            id: format!("{}w{i}", ctx.node),
+            run_file: i == 0 && !resumed,
+            warc: tokio::sync::Mutex::new(None),
+        });
+        loops.spawn(work(ctx.clone(), worker, on_progress.clone()));
+    }
+    let mut window_peak = 0usize;
+    let mut failure = None;
+    while let Some(done) = loops.join_next().await {
+        match done {
+            Ok(Ok(peak)) => window_peak = window_peak.max(peak),
+            Ok(Err(e)) => {
+                failure.get_or_insert(e);
             }
-        };
-        // Links are queued durably before the page is marked done: a crawl killed between the
-        // two must find the links on resume, or the pages behind them (and their hits) are lost.
-        // The store's frontier is the one record of what was seen: a link already in it is not
-        // queued again.
-        let next_depth = outcome.depth + 1;
-        if next_depth <= limits.max_depth {
-            for link in outcome.links {
-                if !ctx.profile.host_allowed(&link) || ctx.profile.is_denied(&link) {
-                    continue;
-                }
-                if store.enqueue(run, link.as_str(), next_depth).await? {
-                    stored_queued += 1;
-                }
+            Err(e) => {
+                failure.get_or_insert(anyhow::anyhow!("crawl worker failed: {e}"));
             }
         }
-        if outcome.state != "queued" {
-            store
-                .set_frontier_state(run, outcome.url.as_str(), outcome.state)
-                .await?;
-        }
-        if let Some(cb) = &options.on_progress {
-            cb(&ctx.progress(window.len() as u64 + stored_queued));
-        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
     }
 
     let exhausted = ctx.exhausted.lock().expect("poisoned").clone();
-    let progress = ctx.progress(window.len() as u64 + stored_queued);
+    let queued = store.queued_count(run).await?;
+    let progress = ctx.progress(queued);
     // A run stopped by a budget is finished too: the next crawl starts afresh (and skips what
-    // did not change). Only a crash or kill leaves a run 'running' to resume.
-    store
-        .finish_run(run, progress.pages, progress.images)
-        .await?;
+    // did not change). Only a crash or kill leaves a run 'running' to resume. With several
+    // processes, each adds its counters when it finds the frontier empty.
+    if exhausted.is_some() || queued == 0 {
+        store
+            .finish_run(run, progress.pages, progress.images)
+            .await?;
+    }
     Ok(CrawlReport {
         run_id: run,
         resumed,
@@ -755,4 +899,160 @@ pub async fn crawl(
         frontier_window_peak: window_peak as u64,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// One worker loop: leases queued frontier entries, crawls them at most `max_concurrency` at
+/// a time, queues the links found and marks each page finished; renews its leases while it
+/// works. Ends when the run's frontier has nothing queued (leased by anyone), when a budget
+/// stops the crawl, or when another process finished the run. Returns the most frontier
+/// entries it held at once.
+async fn work(
+    ctx: Arc<Ctx>,
+    worker: Arc<Worker>,
+    on_progress: Arc<Option<ProgressFn>>,
+) -> anyhow::Result<usize> {
+    let store = ctx.store.clone();
+    let run = ctx.run;
+    let limits = ctx.profile.limits.clone();
+    let window_cap = limits.max_frontier_in_memory.max(1);
+    let renew_every = ctx.lease / 3;
+    let mut renew_at = Instant::now() + renew_every;
+    let mut leased: VecDeque<FrontierEntry> = VecDeque::new();
+    let mut peak = 0usize;
+    let mut tasks = tokio::task::JoinSet::new();
+    let result = async {
+        loop {
+            if Instant::now() >= renew_at {
+                store.renew_leases(run, &worker.id, ctx.lease).await?;
+                renew_at = Instant::now() + renew_every;
+            }
+            let stop = ctx.exhausted.lock().expect("poisoned").is_some();
+            if !stop && leased.is_empty() && tasks.len() < limits.max_concurrency {
+                let room = (limits.max_concurrency - tasks.len())
+                    .min(window_cap.saturating_sub(tasks.len()))
+                    .max(1);
+                let got = store
+                    .lease_frontier(
+                        run,
+                        &worker.id,
+                        u32::try_from(room).unwrap_or(u32::MAX),
+                        ctx.lease,
+                    )
+                    .await?;
+                leased.extend(got);
+                peak = peak.max(leased.len() + tasks.len());
+            }
+            while !stop && tasks.len() < limits.max_concurrency {
+                let Some(entry) = leased.pop_front() else {
+                    break;
+                };
+                match Url::parse(&entry.url) {
+                    Ok(u) => {
+                        tasks.spawn(process_page(ctx.clone(), worker.clone(), u, entry.depth));
+                    }
+                    Err(_) => {
+                        store
+                            .complete_leased(run, &worker.id, &entry.url, "failed")
+                            .await?;
+                    }
+                }
+            }
+            if tasks.is_empty() {
+                if stop {
+                    break;
+                }
+                if leased.is_empty() {
+                    // Nothing free: done if nothing is queued at all (or another process
+                    // finished the run); else other workers hold leases, and their links or
+                    // their expired leases come to us.
+                    if store.queued_count(run).await? == 0
+                        || store.running_run(&ctx.profile.name).await? != Some(run)
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100).min(renew_every)).await;
+                }
+                continue;
+            }
+            let done = tokio::select! {
+                done = tasks.join_next() => done,
+                () = tokio::time::sleep_until(renew_at.into()) => continue,
+            };
+            let Some(done) = done else { continue };
+            let outcome = match done {
+                Ok(o) => o,
+                Err(e) => {
+                    // Its lease runs out and another worker (or a later crawl) takes the page.
+                    ctx.error(format!("task failed: {e}"));
+                    continue;
+                }
+            };
+            // Links are queued durably before the page is marked done: a worker killed
+            // between the two must leave the links to find, or the pages behind them (and
+            // their hits) are lost. The store's frontier is the one record of what was seen:
+            // a link already in it is not queued again.
+            let next_depth = outcome.depth + 1;
+            if next_depth <= limits.max_depth {
+                for link in outcome.links {
+                    if !ctx.profile.host_allowed(&link) || ctx.profile.is_denied(&link) {
+                        continue;
+                    }
+                    store.enqueue(run, link.as_str(), next_depth).await?;
+                }
+            }
+            // `queued` (a budget stopped it) gives the lease back for the next crawl.
+            store
+                .complete_leased(run, &worker.id, outcome.url.as_str(), outcome.state)
+                .await?;
+            if let Some(cb) = on_progress.as_ref() {
+                cb(&ctx.progress(store.queued_count(run).await?));
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    // Whatever this worker still holds (a budget stopped it, or the store failed) goes back.
+    tasks.shutdown().await;
+    let released = store.release_leases(run, &worker.id).await;
+    result?;
+    released?;
+    Ok(peak)
+}
+
+/// This machine's name and this process's id in the store: `machine:pid:nonce:` (worker ids
+/// append `w0`, `w1`, …). The nonce tells apart two crawls one process made in turn.
+fn node_id() -> (String, String) {
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().replace(':', "_"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    static CRAWLS: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let node = format!(
+        "{machine}:{}:{}-{nanos:x}:",
+        std::process::id(),
+        CRAWLS.fetch_add(1, Ordering::Relaxed)
+    );
+    (machine, node)
+}
+
+/// The prefix to release for `holder` if it is a crawl of this machine that is gone: a
+/// process that no longer runs, or an earlier crawl of this very process (it was dropped, or
+/// it would not have let a new one start on its run).
+fn dead_local_holder(holder: &str, machine: &str) -> Option<String> {
+    let mut parts = holder.split(':');
+    let (m, pid, nonce) = (parts.next()?, parts.next()?, parts.next()?);
+    if m != machine {
+        return None;
+    }
+    let pid_n: u32 = pid.parse().ok()?;
+    if pid_n == std::process::id() {
+        return Some(format!("{m}:{pid}:{nonce}:"));
+    }
+    (!std::path::Path::new(&format!("/proc/{pid_n}")).exists()).then(|| format!("{m}:{pid}:"))
 }

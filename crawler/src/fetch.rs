@@ -241,23 +241,51 @@ impl Fetcher {
         max_bytes: usize,
         etag: Option<&str>,
     ) -> Result<Fetched, FetchError> {
-        self.get_with(url, max_bytes, etag, Overflow::Refuse).await
+        self.get_with(url, max_bytes, etag, Overflow::Refuse, || {
+            std::future::ready(())
+        })
+        .await
+    }
+
+    /// Like [`Fetcher::get`], but each retry also awaits `pace()` after its backoff: the crawl
+    /// takes a new request slot of the host there, so that retries count against the host's
+    /// rate like any other request.
+    pub async fn get_paced<F, Fut>(
+        &self,
+        url: &Url,
+        max_bytes: usize,
+        etag: Option<&str>,
+        pace: F,
+    ) -> Result<Fetched, FetchError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        self.get_with(url, max_bytes, etag, Overflow::Refuse, pace)
+            .await
     }
 
     /// Like [`Fetcher::get`], but a body longer than `max_bytes` is cut there instead of being
     /// refused (robots.txt: the first 500 KiB are read, the rest ignored).
     pub async fn get_prefix(&self, url: &Url, max_bytes: usize) -> Result<Fetched, FetchError> {
-        self.get_with(url, max_bytes, None, Overflow::Truncate)
-            .await
+        self.get_with(url, max_bytes, None, Overflow::Truncate, || {
+            std::future::ready(())
+        })
+        .await
     }
 
-    async fn get_with(
+    async fn get_with<F, Fut>(
         &self,
         url: &Url,
         max_bytes: usize,
         etag: Option<&str>,
         overflow: Overflow,
-    ) -> Result<Fetched, FetchError> {
+        mut pace: F,
+    ) -> Result<Fetched, FetchError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         if let Some(host) = url.host() {
             let ip = match host {
                 url::Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
@@ -293,6 +321,7 @@ impl Fetcher {
                 .unwrap_or(self.backoff * 2u32.pow(attempt))
                 .min(Duration::from_secs(30));
             tokio::time::sleep(delay).await;
+            pace().await;
             attempt += 1;
         }
     }

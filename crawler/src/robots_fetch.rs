@@ -52,37 +52,58 @@ pub fn robots_url(url: &Url) -> Url {
 /// followed). Redirects may leave the host (RFC 9309 allows it; `http` → `https` is common),
 /// but only to `http` or `https`.
 pub async fn fetch_robots(fetcher: &Fetcher, url: &Url, user_agent: &str) -> RobotsAnswer {
+    match fetch_robots_raw(fetcher, url).await {
+        RawRobots::Body(body) => RobotsAnswer::Rules(Robots::parse_bytes(&body, user_agent)),
+        RawRobots::Unavailable => RobotsAnswer::Unavailable,
+        RawRobots::Unreachable(why) => RobotsAnswer::Unreachable(why),
+    }
+}
+
+/// What fetching a host's robots.txt gave, before parsing: the form several crawl workers
+/// share through the store (each parses the bytes for its own user agent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawRobots {
+    /// A 2xx answer (after redirects): the first [`MAX_ROBOTS_BYTES`] bytes of the file.
+    Body(Vec<u8>),
+    /// A 4xx answer: everything is allowed.
+    Unavailable,
+    /// Unreachable, with why: nothing is allowed until it answers.
+    Unreachable(String),
+}
+
+/// Fetches the robots.txt for `url`'s host (see [`fetch_robots`]) without parsing it.
+pub async fn fetch_robots_raw(fetcher: &Fetcher, url: &Url) -> RawRobots {
     let mut current = robots_url(url);
     let mut visited = vec![current.clone()];
     for _ in 0..=MAX_ROBOTS_REDIRECTS {
         match fetcher.get_prefix(&current, MAX_ROBOTS_BYTES).await {
             Ok(Fetched::Done(r)) if (200..300).contains(&r.status) => {
-                return RobotsAnswer::Rules(Robots::parse_bytes(&r.body, user_agent));
+                return RawRobots::Body(r.body);
             }
             Ok(Fetched::Done(r)) if r.status == 429 => {
-                return RobotsAnswer::Unreachable("status 429".into());
+                return RawRobots::Unreachable("status 429".into());
             }
             Ok(Fetched::Done(r)) if (400..500).contains(&r.status) => {
-                return RobotsAnswer::Unavailable;
+                return RawRobots::Unavailable;
             }
             Ok(Fetched::Done(r)) => {
-                return RobotsAnswer::Unreachable(format!("status {}", r.status));
+                return RawRobots::Unreachable(format!("status {}", r.status));
             }
             Ok(Fetched::NotModified) => {
-                return RobotsAnswer::Unreachable("unexpected 304".into());
+                return RawRobots::Unreachable("unexpected 304".into());
             }
             Ok(Fetched::Redirect(_, target)) => {
                 if !matches!(target.scheme(), "http" | "https") {
-                    return RobotsAnswer::Unreachable("redirect to a non-HTTP URL".into());
+                    return RawRobots::Unreachable("redirect to a non-HTTP URL".into());
                 }
                 if visited.contains(&target) {
-                    return RobotsAnswer::Unreachable("redirect loop".into());
+                    return RawRobots::Unreachable("redirect loop".into());
                 }
                 visited.push(target.clone());
                 current = target;
             }
-            Err(e) => return RobotsAnswer::Unreachable(e.to_string()),
+            Err(e) => return RawRobots::Unreachable(e.to_string()),
         }
     }
-    RobotsAnswer::Unreachable(format!("more than {MAX_ROBOTS_REDIRECTS} redirects"))
+    RawRobots::Unreachable(format!("more than {MAX_ROBOTS_REDIRECTS} redirects"))
 }

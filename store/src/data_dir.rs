@@ -230,6 +230,23 @@ impl DataDir {
         (relative, absolute)
     }
 
+    /// Path of worker `worker`'s own WARC evidence file of crawl run `run` (relative, absolute).
+    pub(crate) fn worker_run_evidence(&self, run: i64, worker: &str) -> (String, PathBuf) {
+        let worker: String = worker
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let relative = format!("{EVIDENCE_DIR}/run-{run}-{worker}.warc");
+        let absolute = self.root.join(&relative);
+        (relative, absolute)
+    }
+
     /// The absolute path of an evidence file a hit points at, or `None` when `relative` is not a
     /// plain path under `evidence/` (a row edited to point at `../keys/wrap.key` is refused).
     pub(crate) fn evidence_file(&self, relative: &str) -> Option<PathBuf> {

@@ -8,6 +8,7 @@
 //! files the hits point into.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -196,6 +197,98 @@ pub trait EvidenceStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<FrontierEntry>>;
     /// How many frontier entries of a run are `queued`.
     async fn queued_count(&self, org: OrgId, run: i64) -> StoreResult<u64>;
+    /// The unfinished run of `profile`, if there is one, without starting one (what
+    /// `crawl --join` joins).
+    async fn running_run(&self, org: OrgId, profile: &str) -> StoreResult<Option<i64>>;
+    /// Leases up to `limit` free `queued` entries of a running run to `worker` for `lease`, in
+    /// the order they were added. An entry is free when it was never leased or its lease ran
+    /// out (its worker died); two workers never hold the same entry, and a finished entry is
+    /// never leased again.
+    async fn lease_frontier(
+        &self,
+        org: OrgId,
+        run: i64,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<FrontierEntry>>;
+    /// Extends every lease `worker` holds in a run to `lease` from now; returns how many.
+    async fn renew_leases(
+        &self,
+        org: OrgId,
+        run: i64,
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<u64>;
+    /// Finishes a leased entry: `done`, `failed` or `skipped` mark it (if it is still
+    /// `queued`: the first completion wins); `queued` gives `worker`'s lease back unfinished.
+    /// Returns whether the entry changed.
+    async fn complete_leased(
+        &self,
+        org: OrgId,
+        run: i64,
+        worker: &str,
+        url: &str,
+        state: &str,
+    ) -> StoreResult<bool>;
+    /// Gives back every lease `worker` still holds in a run; returns how many.
+    async fn release_leases(&self, org: OrgId, run: i64, worker: &str) -> StoreResult<u64>;
+    /// Every worker holding a lease, a host permit or a robots.txt claim in a run.
+    async fn lease_holders(&self, org: OrgId, run: i64) -> StoreResult<Vec<String>>;
+    /// Gives back everything held in a run by workers whose id starts with `prefix` (leases,
+    /// host permits, robots.txt claims): a restarted crawl frees what its dead predecessor on
+    /// the same machine held without waiting for the expiries. Returns how many.
+    async fn release_holder(&self, org: OrgId, run: i64, prefix: &str) -> StoreResult<u64>;
+    /// Takes the next request slot of `host` in a run, `interval` after the previous one
+    /// (atomically, so that all workers together keep the host's rate); returns how long to
+    /// wait for it.
+    async fn host_slot(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        interval: Duration,
+    ) -> StoreResult<Duration>;
+    /// Takes one of `max` request permits of `host` in a run for `worker`, held at most `hold`
+    /// (a killed worker's permit comes back then); `None` when all are taken.
+    async fn take_host_permit(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        worker: &str,
+        max: u32,
+        hold: Duration,
+    ) -> StoreResult<Option<u32>>;
+    /// Gives back a permit [`EvidenceStore::take_host_permit`] returned.
+    async fn release_host_permit(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        worker: &str,
+        slot: u32,
+    ) -> StoreResult<()>;
+    /// The robots.txt answer of `host` stored for the run, or the right to fetch it (for
+    /// `claim_for`, after which another worker may), or `Wait` while another worker fetches.
+    async fn claim_robots(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        worker: &str,
+        claim_for: Duration,
+    ) -> StoreResult<RobotsClaim>;
+    /// Stores the robots.txt answer of `host` for the run; an unreachable one is asked again
+    /// after `retry_after`.
+    async fn store_robots(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        answer: &StoredRobots,
+        retry_after: Option<Duration>,
+    ) -> StoreResult<()>;
     /// What was seen at a page or image URL last time.
     async fn seen(&self, org: OrgId, table: SeenTable, url: &str) -> StoreResult<Option<Seen>>;
     /// Records what was seen at a URL.
@@ -339,6 +432,120 @@ impl Evidence {
         self.store.queued_count(self.org, run).await
     }
 
+    /// See [`EvidenceStore::running_run`].
+    pub async fn running_run(&self, profile: &str) -> StoreResult<Option<i64>> {
+        self.store.running_run(self.org, profile).await
+    }
+
+    /// See [`EvidenceStore::lease_frontier`].
+    pub async fn lease_frontier(
+        &self,
+        run: i64,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<FrontierEntry>> {
+        self.store
+            .lease_frontier(self.org, run, worker, limit, lease)
+            .await
+    }
+
+    /// See [`EvidenceStore::renew_leases`].
+    pub async fn renew_leases(&self, run: i64, worker: &str, lease: Duration) -> StoreResult<u64> {
+        self.store.renew_leases(self.org, run, worker, lease).await
+    }
+
+    /// See [`EvidenceStore::complete_leased`].
+    pub async fn complete_leased(
+        &self,
+        run: i64,
+        worker: &str,
+        url: &str,
+        state: &str,
+    ) -> StoreResult<bool> {
+        self.store
+            .complete_leased(self.org, run, worker, url, state)
+            .await
+    }
+
+    /// See [`EvidenceStore::release_leases`].
+    pub async fn release_leases(&self, run: i64, worker: &str) -> StoreResult<u64> {
+        self.store.release_leases(self.org, run, worker).await
+    }
+
+    /// See [`EvidenceStore::lease_holders`].
+    pub async fn lease_holders(&self, run: i64) -> StoreResult<Vec<String>> {
+        self.store.lease_holders(self.org, run).await
+    }
+
+    /// See [`EvidenceStore::release_holder`].
+    pub async fn release_holder(&self, run: i64, prefix: &str) -> StoreResult<u64> {
+        self.store.release_holder(self.org, run, prefix).await
+    }
+
+    /// See [`EvidenceStore::host_slot`].
+    pub async fn host_slot(
+        &self,
+        run: i64,
+        host: &str,
+        interval: Duration,
+    ) -> StoreResult<Duration> {
+        self.store.host_slot(self.org, run, host, interval).await
+    }
+
+    /// See [`EvidenceStore::take_host_permit`].
+    pub async fn take_host_permit(
+        &self,
+        run: i64,
+        host: &str,
+        worker: &str,
+        max: u32,
+        hold: Duration,
+    ) -> StoreResult<Option<u32>> {
+        self.store
+            .take_host_permit(self.org, run, host, worker, max, hold)
+            .await
+    }
+
+    /// See [`EvidenceStore::release_host_permit`].
+    pub async fn release_host_permit(
+        &self,
+        run: i64,
+        host: &str,
+        worker: &str,
+        slot: u32,
+    ) -> StoreResult<()> {
+        self.store
+            .release_host_permit(self.org, run, host, worker, slot)
+            .await
+    }
+
+    /// See [`EvidenceStore::claim_robots`].
+    pub async fn claim_robots(
+        &self,
+        run: i64,
+        host: &str,
+        worker: &str,
+        claim_for: Duration,
+    ) -> StoreResult<RobotsClaim> {
+        self.store
+            .claim_robots(self.org, run, host, worker, claim_for)
+            .await
+    }
+
+    /// See [`EvidenceStore::store_robots`].
+    pub async fn store_robots(
+        &self,
+        run: i64,
+        host: &str,
+        answer: &StoredRobots,
+        retry_after: Option<Duration>,
+    ) -> StoreResult<()> {
+        self.store
+            .store_robots(self.org, run, host, answer, retry_after)
+            .await
+    }
+
     /// See [`EvidenceStore::seen`].
     pub async fn seen(&self, table: SeenTable, url: &str) -> StoreResult<Option<Seen>> {
         self.store.seen(self.org, table, url).await
@@ -392,6 +599,12 @@ impl Evidence {
     /// Opens the evidence file of crawl run `run` for appending.
     pub fn warc_writer(&self, run: i64) -> std::io::Result<WarcWriter> {
         WarcWriter::open(&self.data, run)
+    }
+
+    /// Opens worker `worker`'s own evidence file of crawl run `run` for appending (several
+    /// workers of a run never append to one file).
+    pub fn worker_warc_writer(&self, run: i64, worker: &str) -> std::io::Result<WarcWriter> {
+        WarcWriter::open_for_worker(&self.data, run, worker)
     }
 
     /// Reads the WARC record a hit points at (`warc_file`, offset).
@@ -475,4 +688,71 @@ pub enum SeenTable {
     Page,
     /// `crawl_image`.
     Image,
+}
+
+/// A host's robots.txt as fetched once for a run and shared by its workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredRobots {
+    /// A 2xx answer: the file's bytes (each worker parses them for its user agent).
+    Rules(Vec<u8>),
+    /// A 4xx answer: everything is allowed.
+    Unavailable,
+    /// Unreachable (5xx, network error, ...), with why: nothing is allowed until it answers.
+    Unreachable(String),
+}
+
+/// What [`EvidenceStore::claim_robots`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RobotsClaim {
+    /// The answer already stored for the run.
+    Stored(StoredRobots),
+    /// Nothing stored (or an unreachable answer due for a retry): the caller fetches it now.
+    Fetch,
+    /// Another worker is fetching it: ask again shortly.
+    Wait,
+}
+
+impl StoredRobots {
+    /// The kind column's value.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            StoredRobots::Rules(_) => "rules",
+            StoredRobots::Unavailable => "unavailable",
+            StoredRobots::Unreachable(_) => "unreachable",
+        }
+    }
+
+    /// The body column's value.
+    pub(crate) fn body(&self) -> Option<&[u8]> {
+        match self {
+            StoredRobots::Rules(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The note column's value.
+    pub(crate) fn note(&self) -> Option<&str> {
+        match self {
+            StoredRobots::Unreachable(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// Rebuilds a stored answer from its columns (an unknown kind reads as unreachable).
+    pub(crate) fn from_columns(kind: &str, body: Option<Vec<u8>>, note: Option<String>) -> Self {
+        match (kind, body) {
+            ("rules", Some(b)) => StoredRobots::Rules(b),
+            ("unavailable", _) => StoredRobots::Unavailable,
+            _ => StoredRobots::Unreachable(note.unwrap_or_default()),
+        }
+    }
+}
+
+/// The frontier states a worker may finish a leased entry with (or `queued`: give it back).
+pub(crate) fn check_completion_state(state: &str) -> StoreResult<()> {
+    anyhow::ensure!(
+        matches!(state, "queued" | "done" | "failed" | "skipped"),
+        "not a frontier state: {state:?}"
+    );
+    Ok(())
 }

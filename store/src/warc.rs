@@ -105,8 +105,19 @@ impl WarcWriter {
     /// with a `warcinfo` record.
     pub fn open(data: &DataDir, run: i64) -> std::io::Result<WarcWriter> {
         let (relative, path) = data.run_evidence(run);
+        Self::open_at(relative, &path)
+    }
+
+    /// Opens (or creates) worker `worker`'s own evidence file of crawl run `run` (characters
+    /// other than ASCII letters, digits and `-` in the name become `_`).
+    pub fn open_for_worker(data: &DataDir, run: i64, worker: &str) -> std::io::Result<WarcWriter> {
+        let (relative, path) = data.worker_run_evidence(run, worker);
+        Self::open_at(relative, &path)
+    }
+
+    fn open_at(relative: String, path: &std::path::Path) -> std::io::Result<WarcWriter> {
         // Private, and its name synced into the directory before any hit can point at it.
-        let file = crate::durable::open_append(&path)?;
+        let file = crate::durable::open_append(path)?;
         let mut w = WarcWriter {
             file,
             relative,

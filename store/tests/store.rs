@@ -238,11 +238,33 @@ async fn a_changed_migration_is_refused_rather_than_silently_skipped() {
     assert!(format!("{err:#}").contains("migration"), "{err:#}");
 }
 
+#[path = "common/evidence_backends.rs"]
+mod evidence_backends;
+use evidence_backends::{BACKENDS, EvidenceBackend};
+
 #[tokio::test]
 async fn hits_are_stored_once_and_carry_their_review_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let ev = Evidence::open(&data, DEFAULT_ORG).await.unwrap();
+    for backend in BACKENDS {
+        let b = EvidenceBackend::create(backend).await;
+        hits_once_with_review_state(&b.ev).await;
+        assert!(
+            b.other.reviewed_hits(10).await.unwrap().is_empty(),
+            "{backend:?}: another organisation sees no hits"
+        );
+        let id = b.ev.reviewed_hits(1).await.unwrap()[0].id;
+        assert!(b.other.reviewed_hit(id).await.unwrap().is_none());
+        assert_eq!(
+            b.other
+                .set_review(&[id], Some("dismissed"), None, "x", 1)
+                .await
+                .unwrap(),
+            0,
+            "{backend:?}: another organisation cannot review it"
+        );
+    }
+}
+
+async fn hits_once_with_review_state(ev: &Evidence) {
     let (run, resumed) = ev.resume_or_start_run("shop").await.unwrap();
     assert!(!resumed);
     assert_eq!(ev.resume_or_start_run("shop").await.unwrap(), (run, true));
@@ -303,9 +325,26 @@ async fn hits_are_stored_once_and_carry_their_review_state() {
 
 #[tokio::test]
 async fn the_catalog_frontier_and_seen_urls_persist() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let ev = Evidence::open(&data, DEFAULT_ORG).await.unwrap();
+    for backend in BACKENDS {
+        let b = EvidenceBackend::create(backend).await;
+        catalog_frontier_and_seen(&b.ev, b.dir.path()).await;
+        assert!(
+            b.other.references().await.unwrap().is_empty(),
+            "{backend:?}"
+        );
+        assert!(
+            b.other
+                .seen(SeenTable::Page, "http://s/")
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend:?}: seen URLs are per organisation"
+        );
+        assert_eq!(b.other.running_run("shop").await.unwrap(), None);
+    }
+}
+
+async fn catalog_frontier_and_seen(ev: &Evidence, dir: &std::path::Path) {
     let reference = NewReference {
         sku: "BRK-100",
         title: None,
@@ -330,7 +369,7 @@ async fn the_catalog_frontier_and_seen_urls_persist() {
         ev.reference_source(id).await.unwrap().as_deref(),
         Some("ref.png")
     );
-    std::fs::write(dir.path().join("ref.png"), b"png").unwrap();
+    std::fs::write(dir.join("ref.png"), b"png").unwrap();
     assert_eq!(
         ev.reference_image(id, 1 << 20).await.unwrap().unwrap(),
         b"png"

@@ -12,6 +12,7 @@
 //! [`MetaStore`]: crate::MetaStore
 //! [`EvidenceStore`]: crate::EvidenceStore
 
+mod evidence;
 mod meta;
 mod notify;
 

@@ -1,6 +1,8 @@
 //! [`EvidenceStore`] on SQLite: the catalog, crawl runs and frontier, last-seen URLs, hits and
 //! their review state.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -8,8 +10,8 @@ use sqlx::{AssertSqlSafe, Row};
 use super::SqliteStore;
 use crate::StoreResult;
 use crate::evidence::{
-    EvidenceStore, FrontierEntry, HitRecord, NewReference, ReferenceRow, ReviewedHit, Seen,
-    SeenTable,
+    EvidenceStore, FrontierEntry, HitRecord, NewReference, ReferenceRow, ReviewedHit, RobotsClaim,
+    Seen, SeenTable, StoredRobots, check_completion_state,
 };
 use crate::tenancy::OrgId;
 
@@ -233,6 +235,370 @@ impl EvidenceStore for SqliteStore {
         Ok(u64::try_from(n)?)
     }
 
+    async fn running_run(&self, org: OrgId, profile: &str) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM crawl_run WHERE org_id = ? AND profile = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(org.get())
+        .bind(profile)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn lease_frontier(
+        &self,
+        org: OrgId,
+        run: i64,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<FrontierEntry>> {
+        // IMMEDIATE: the write lock is taken before the free entries are read, so two workers
+        // (connections) can never both see one entry free.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = now_ms();
+        let rows = sqlx::query(
+            "UPDATE crawl_frontier SET lease_owner = ?1, lease_until = ?2
+             WHERE rowid IN (
+                 SELECT f.rowid FROM crawl_frontier f JOIN crawl_run r ON r.id = f.run_id
+                 WHERE f.run_id = ?3 AND r.org_id = ?4 AND r.state = 'running'
+                   AND f.state = 'queued' AND (f.lease_until IS NULL OR f.lease_until <= ?5)
+                 ORDER BY f.rowid LIMIT ?6)
+             RETURNING rowid AS position, url, depth",
+        )
+        .bind(worker)
+        .bind(now.saturating_add(millis(lease)))
+        .bind(run)
+        .bind(org.get())
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut out = rows
+            .into_iter()
+            .map(|r| {
+                Ok(FrontierEntry {
+                    position: r.try_get("position")?,
+                    url: r.try_get("url")?,
+                    depth: u32::try_from(r.try_get::<i64, _>("depth")?)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.sort_by_key(|e| e.position);
+        Ok(out)
+    }
+
+    async fn renew_leases(
+        &self,
+        org: OrgId,
+        run: i64,
+        worker: &str,
+        lease: Duration,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE crawl_frontier SET lease_until = ?1
+             WHERE run_id = ?2 AND lease_owner = ?3 AND state = 'queued'
+               AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?2 AND org_id = ?4)",
+        )
+        .bind(now_ms().saturating_add(millis(lease)))
+        .bind(run)
+        .bind(worker)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn complete_leased(
+        &self,
+        org: OrgId,
+        run: i64,
+        worker: &str,
+        url: &str,
+        state: &str,
+    ) -> StoreResult<bool> {
+        check_completion_state(state)?;
+        let r = if state == "queued" {
+            sqlx::query(
+                "UPDATE crawl_frontier SET lease_owner = NULL, lease_until = NULL
+                 WHERE run_id = ?1 AND url = ?2 AND state = 'queued' AND lease_owner = ?3
+                   AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?4)",
+            )
+            .bind(run)
+            .bind(url)
+            .bind(worker)
+            .bind(org.get())
+            .execute(&self.pool)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE crawl_frontier SET state = ?3, lease_owner = NULL, lease_until = NULL
+                 WHERE run_id = ?1 AND url = ?2 AND state = 'queued'
+                   AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?4)",
+            )
+            .bind(run)
+            .bind(url)
+            .bind(state)
+            .bind(org.get())
+            .execute(&self.pool)
+            .await?
+        };
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn release_leases(&self, org: OrgId, run: i64, worker: &str) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE crawl_frontier SET lease_owner = NULL, lease_until = NULL
+             WHERE run_id = ?1 AND lease_owner = ?2 AND state = 'queued'
+               AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?3)",
+        )
+        .bind(run)
+        .bind(worker)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn lease_holders(&self, org: OrgId, run: i64) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT lease_owner FROM crawl_frontier WHERE run_id = ?1 AND state = 'queued' AND lease_owner IS NOT NULL
+               AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?2)
+             UNION SELECT holder FROM crawl_host_permit WHERE run_id = ?1 AND holder IS NOT NULL
+               AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?2)
+             UNION SELECT robots_claim FROM crawl_host WHERE run_id = ?1 AND robots_claim IS NOT NULL
+               AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?2)",
+        )
+        .bind(run)
+        .bind(org.get())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn release_holder(&self, org: OrgId, run: i64, prefix: &str) -> StoreResult<u64> {
+        let owned: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM crawl_run WHERE id = ?1 AND org_id = ?2")
+                .bind(run)
+                .bind(org.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        if owned.is_none() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for sql in [
+            "UPDATE crawl_frontier SET lease_owner = NULL, lease_until = NULL
+             WHERE run_id = ?1 AND state = 'queued' AND substr(lease_owner, 1, length(?2)) = ?2",
+            "UPDATE crawl_host_permit SET holder = NULL, until = NULL
+             WHERE run_id = ?1 AND substr(holder, 1, length(?2)) = ?2",
+            "UPDATE crawl_host SET robots_claim = NULL, robots_claim_until = NULL
+             WHERE run_id = ?1 AND substr(robots_claim, 1, length(?2)) = ?2",
+        ] {
+            n += sqlx::query(sql)
+                .bind(run)
+                .bind(prefix)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
+    async fn host_slot(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        interval: Duration,
+    ) -> StoreResult<Duration> {
+        let now = now_ms();
+        let step = millis(interval);
+        // One statement: the upsert holds the write lock from reading next_at to writing it.
+        let next: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO crawl_host (run_id, host, next_at)
+             SELECT ?1, ?2, ?3 + ?4 WHERE EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?5)
+             ON CONFLICT (run_id, host) DO UPDATE SET next_at = MAX(next_at, ?3) + ?4
+             RETURNING next_at",
+        )
+        .bind(run)
+        .bind(host)
+        .bind(now)
+        .bind(step)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        let next =
+            next.ok_or_else(|| anyhow::anyhow!("no crawl run {run} in this organisation"))?;
+        let slot = next - step;
+        Ok(Duration::from_millis(
+            u64::try_from(slot.saturating_sub(now)).unwrap_or(0),
+        ))
+    }
+
+    async fn take_host_permit(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        worker: &str,
+        max: u32,
+        hold: Duration,
+    ) -> StoreResult<Option<u32>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = now_ms();
+        let owned: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM crawl_run WHERE id = ? AND org_id = ?")
+                .bind(run)
+                .bind(org.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+        anyhow::ensure!(owned.is_some(), "no crawl run {run} in this organisation");
+        for slot in 0..max {
+            sqlx::query(
+                "INSERT OR IGNORE INTO crawl_host_permit (run_id, host, slot) VALUES (?, ?, ?)",
+            )
+            .bind(run)
+            .bind(host)
+            .bind(i64::from(slot))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let slot: Option<i64> = sqlx::query_scalar(
+            "UPDATE crawl_host_permit SET holder = ?1, until = ?2
+             WHERE rowid = (SELECT rowid FROM crawl_host_permit
+                 WHERE run_id = ?3 AND host = ?4 AND slot < ?5 AND (until IS NULL OR until <= ?6)
+                 ORDER BY slot LIMIT 1)
+             RETURNING slot",
+        )
+        .bind(worker)
+        .bind(now.saturating_add(millis(hold)))
+        .bind(run)
+        .bind(host)
+        .bind(i64::from(max))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(slot.map(u32::try_from).transpose()?)
+    }
+
+    async fn release_host_permit(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        worker: &str,
+        slot: u32,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE crawl_host_permit SET holder = NULL, until = NULL
+             WHERE run_id = ?1 AND host = ?2 AND slot = ?3 AND holder = ?4
+               AND EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?5)",
+        )
+        .bind(run)
+        .bind(host)
+        .bind(i64::from(slot))
+        .bind(worker)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn claim_robots(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        worker: &str,
+        claim_for: Duration,
+    ) -> StoreResult<RobotsClaim> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT OR IGNORE INTO crawl_host (run_id, host, next_at)
+             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?4)",
+        )
+        .bind(run)
+        .bind(host)
+        .bind(now)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT h.robots_kind, h.robots_body, h.robots_note, h.robots_retry_at, h.robots_claim_until
+             FROM crawl_host h JOIN crawl_run r ON r.id = h.run_id
+             WHERE h.run_id = ? AND h.host = ? AND r.org_id = ?",
+        )
+        .bind(run)
+        .bind(host)
+        .bind(org.get())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no crawl run {run} in this organisation"))?;
+        let kind: Option<String> = row.try_get("robots_kind")?;
+        let retry_at: Option<i64> = row.try_get("robots_retry_at")?;
+        let claim_until: Option<i64> = row.try_get("robots_claim_until")?;
+        let stored = kind.as_deref().map(|k| {
+            Ok::<_, anyhow::Error>(StoredRobots::from_columns(
+                k,
+                row.try_get("robots_body")?,
+                row.try_get("robots_note")?,
+            ))
+        });
+        let stored = stored.transpose()?;
+        let due = stored.is_none() || retry_at.is_some_and(|t| t <= now);
+        let claimed = claim_until.is_some_and(|t| t > now);
+        let answer = if due && !claimed {
+            sqlx::query(
+                "UPDATE crawl_host SET robots_claim = ?, robots_claim_until = ? WHERE run_id = ? AND host = ?",
+            )
+            .bind(worker)
+            .bind(now.saturating_add(millis(claim_for)))
+            .bind(run)
+            .bind(host)
+            .execute(&mut *tx)
+            .await?;
+            RobotsClaim::Fetch
+        } else {
+            match stored {
+                Some(s) => RobotsClaim::Stored(s),
+                None => RobotsClaim::Wait,
+            }
+        };
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    async fn store_robots(
+        &self,
+        org: OrgId,
+        run: i64,
+        host: &str,
+        answer: &StoredRobots,
+        retry_after: Option<Duration>,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO crawl_host (run_id, host, next_at, robots_kind, robots_body, robots_note, robots_retry_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM crawl_run WHERE id = ?1 AND org_id = ?8)
+             ON CONFLICT (run_id, host) DO UPDATE SET robots_kind = ?4, robots_body = ?5,
+                 robots_note = ?6, robots_retry_at = ?7, robots_claim = NULL, robots_claim_until = NULL",
+        )
+        .bind(run)
+        .bind(host)
+        .bind(now)
+        .bind(answer.kind())
+        .bind(answer.body())
+        .bind(answer.note())
+        .bind(retry_after.map(|d| now.saturating_add(millis(d))))
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn seen(&self, org: OrgId, table: SeenTable, url: &str) -> StoreResult<Option<Seen>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT sha256, etag, catalog_gen, hit FROM {} WHERE org_id = ? AND url = ?",
@@ -432,4 +798,18 @@ fn seen_table(table: SeenTable) -> &'static str {
         SeenTable::Page => "crawl_page",
         SeenTable::Image => "crawl_image",
     }
+}
+
+/// Now as Unix milliseconds (the SQLite store's lease and slot times; workers sharing a SQLite
+/// file share a machine and its clock).
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A duration in whole milliseconds, saturating.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -64,6 +64,11 @@ fn migrator() -> Migrator {
             "organisations",
             include_str!("../../migrations/1002_organisations.sql"),
         ),
+        migration(
+            1003,
+            "crawl workers",
+            include_str!("../../migrations/1003_crawl_workers.sql"),
+        ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);
