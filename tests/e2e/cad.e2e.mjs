@@ -108,8 +108,9 @@ try {
         check(!bars[0] && bars[1], `${what}: only the CAD toolbar shows (page bar ${bars[0]}, CAD bar ${bars[1]})`);
         if (doc.drawing) {
           if (backend === backends[0]) await readmeShot(page, 'viewer-dxf-drawing.png');
-          const sectionShown = await page.evaluate(() => document.getElementById('section-axis').checkVisibility());
-          check(!sectionShown, `${what}: no 3D section tool on a 2D drawing`);
+          const threeD = await page.evaluate(() => ['#section-axis', '#edges', 'button[data-view=iso]', 'button[data-view=top]']
+            .filter((q) => document.querySelector(q).checkVisibility()));
+          check(threeD.length === 0, `${what}: no 3D tools (views, section, edges) on a 2D drawing (shown: ${threeD.join(', ') || 'none'})`);
         }
 
         // Same view natively: `veilmark render` (wgpu on lavapipe, or vello_cpu for drawings).
