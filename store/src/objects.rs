@@ -101,12 +101,13 @@ impl FromStr for ObjectsUrl {
         if bucket.is_empty() {
             return Err(ObjectsUrlError::NoBucket(s.to_owned()));
         }
-        if !valid_bucket(bucket) {
-            return Err(ObjectsUrlError::BadBucket(bucket.to_owned()));
-        }
+        // The prefix first: a path escape is the more important thing to report.
         let prefix = prefix.strip_suffix('/').unwrap_or(prefix);
         if !prefix.is_empty() && !valid_prefix(prefix) {
             return Err(ObjectsUrlError::BadPrefix(prefix.to_owned()));
+        }
+        if !valid_bucket(bucket) {
+            return Err(ObjectsUrlError::BadBucket(bucket.to_owned()));
         }
         Ok(Self::S3 {
             bucket: bucket.to_owned(),
@@ -283,6 +284,7 @@ fn s3_store(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let s3 = builder
         .with_bucket_name(bucket)
+        .with_retry(retry())
         .build()
         // object_store's configuration errors name keys and values it was given, never the
         // secret (it is only used to sign).
@@ -291,6 +293,17 @@ fn s3_store(
         return Ok(Arc::new(s3));
     }
     Ok(Arc::new(PrefixStore::new(s3, prefix)))
+}
+
+/// Retries of a failed request: a few, within seconds. object_store's default (10 retries
+/// within 3 minutes) would hold a viewer's chunk read, or the startup check of a mistyped
+/// endpoint, for minutes.
+fn retry() -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(20),
+        ..object_store::RetryConfig::default()
+    }
 }
 
 /// Checks that the store answers and the credentials are accepted, by listing (at most one

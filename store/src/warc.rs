@@ -301,6 +301,7 @@ pub async fn read_record_remote(
             Ok(bytes) => bytes,
             Err(e) => {
                 // An offset at or past the end is "no record there", as for a local file.
+                use object_store::ObjectStoreExt;
                 return match store.head(&key).await {
                     Ok(meta) if start >= meta.size => Err(no_record()),
                     _ => Err(remote_io(relative, e)),
