@@ -16,6 +16,7 @@ mod leases;
 mod objects_s3;
 mod owner_api;
 mod proxies;
+mod replicas;
 mod tls;
 mod viewer_api;
 mod viewer_page;
