@@ -27,6 +27,11 @@ pub struct CrawlArgs {
     /// Also write every hit of this marketplace as JSON Lines.
     #[arg(long)]
     export: Option<PathBuf>,
+    /// Where the run's WARC evidence goes once the run finishes: a folder or
+    /// `s3://bucket/prefix` (endpoint and keys from the AWS_* variables); default: the data
+    /// directory. Also read from VEILMARK_OBJECTS (store/README.md#objects).
+    #[arg(long, value_name = "URL")]
+    objects: Option<veilmark_store::objects::ObjectsUrl>,
 }
 
 /// Runs `crawl`.
@@ -36,6 +41,10 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let data = DataDir::new(&args.data);
         let store = Store::open(&data, &args.org).await.context("cannot open the data directory")?;
+        let store = match crate::owner_cmd::objects_location(args.objects.clone())? {
+            Some(objects) => store.with_objects(objects.open_checked().await?),
+            None => store,
+        };
         let refs = store.references().await?.len();
         if refs == 0 {
             eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");
