@@ -44,6 +44,11 @@ pub struct CrawlArgs {
     /// to the others this long after it died.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     lease_seconds: u64,
+    /// Where the run's WARC evidence goes once the run finishes: a folder or
+    /// `s3://bucket/prefix` (endpoint and keys from the AWS_* variables); default: the data
+    /// directory. Also read from VEILMARK_OBJECTS (store/README.md#objects).
+    #[arg(long, value_name = "URL")]
+    objects: Option<veilmark_store::objects::ObjectsUrl>,
 }
 
 /// The environment variable naming the crawl database when `--database` is not given.
@@ -85,6 +90,10 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let data = DataDir::new(&args.data);
         let store = open_store(args, &data).await?;
+        let store = match crate::owner_cmd::objects_location(args.objects.clone())? {
+            Some(objects) => store.with_objects(objects.open_checked().await?),
+            None => store,
+        };
         let refs = store.references().await?.len();
         if refs == 0 {
             eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");

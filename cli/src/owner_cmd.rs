@@ -20,6 +20,7 @@ use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, audit, rfc3339};
 use veilmark_shared::envelope::{ContentKey, DEFAULT_CHUNK_SIZE};
 use veilmark_shared::text::escape_for_terminal;
+use veilmark_store::objects::{OBJECTS_ENV, ObjectsLocation, ObjectsUrl};
 use veilmark_store::tenancy::DEFAULT_ORG;
 use zeroize::Zeroize;
 
@@ -69,6 +70,12 @@ pub struct ServeArgs {
     /// for several. Without it those headers are ignored (docs/server.md#limits).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<Cidr>,
+    /// Where envelopes and WARC evidence live: a folder, or `s3://bucket/prefix` with endpoint,
+    /// region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP for a plain-HTTP endpoint). Default: the data
+    /// directory; also read from VEILMARK_OBJECTS (store/README.md#objects).
+    #[arg(long, value_name = "URL")]
+    objects: Option<ObjectsUrl>,
 }
 
 /// `veilmark seal`.
@@ -193,6 +200,20 @@ async fn actor(state: &AppState, org: &OrgArg) -> Result<Actor> {
     Ok(Actor::operator(org.id, operator_name()))
 }
 
+/// The `--objects` location: the flag, else `VEILMARK_OBJECTS`, else none (the data directory).
+pub(crate) fn objects_location(flag: Option<ObjectsUrl>) -> Result<Option<ObjectsLocation>> {
+    let url = match flag {
+        Some(url) => url,
+        None => match std::env::var(OBJECTS_ENV) {
+            Ok(v) if !v.trim().is_empty() => v
+                .parse()
+                .with_context(|| format!("{OBJECTS_ENV} is not a valid objects location"))?,
+            _ => return Ok(None),
+        },
+    };
+    Ok(Some(ObjectsLocation::from_env(url)))
+}
+
 /// Runs `veilmark serve`.
 pub fn serve(args: &ServeArgs) -> Result<()> {
     tracing_init();
@@ -216,7 +237,12 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.secure_cookies = args.secure_cookies || tls.is_some();
         config.embed_origins.clone_from(&args.embed_origins);
         config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
+        config.objects = objects_location(args.objects.clone())?;
+        let objects_shown = config.objects.as_ref().map(|o| o.url.to_string());
         let state = AppState::open(config).await?;
+        if let Some(objects) = objects_shown {
+            eprintln!("envelopes and evidence in {objects}");
+        }
         veilmark_store::DataDir::new(&args.data.data).record_public_url(&public_url)?;
         eprintln!(
             "veilmark serving {} on {public_url} (data in {})",

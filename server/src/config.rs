@@ -28,6 +28,9 @@ pub struct Config {
     /// At startup, temporary files and unreferenced envelopes older than this are removed
     /// (younger ones may belong to a write in progress in another process).
     pub orphan_grace: std::time::Duration,
+    /// Where envelopes and finished WARC evidence live (`--objects`); `None` (the default): the
+    /// data directory, envelopes written durably under `blobs/`.
+    pub objects: Option<veilmark_store::objects::ObjectsLocation>,
 }
 
 impl Config {
@@ -43,6 +46,7 @@ impl Config {
             trusted_proxies: TrustedProxies::default(),
             limits: Limits::default(),
             orphan_grace: std::time::Duration::from_secs(15 * 60),
+            objects: None,
         }
     }
 }

@@ -89,6 +89,9 @@ pub struct Inner {
     /// Envelopes are files under [`Inner::data`] (the embedded store), written durably there
     /// rather than through [`Inner::blobs`]' generic `put`.
     pub envelopes_on_disk: bool,
+    /// Where finished WARC evidence files are (`--objects`); `None`: only in the data
+    /// directory.
+    pub evidence_objects: Option<Arc<dyn ObjectStore>>,
     /// What the startup sweep found (orphans removed, documents whose envelope is missing).
     pub startup: SweepReport,
     /// Open event streams per viewer session.
@@ -106,7 +109,9 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Opens the embedded stores of the data directory `config.data_dir` (SQLite, a local blob
-    /// folder, key files), creating them on first use.
+    /// folder, key files), creating them on first use; envelopes and finished evidence go to
+    /// `config.objects` instead when it is set (checked here: a wrong key or a missing bucket
+    /// fails the start).
     pub async fn open(config: Config) -> Result<Self> {
         let data = DataDir::new(&config.data_dir);
         data.create()?;
@@ -116,20 +121,33 @@ impl AppState {
                 .await
                 .with_context(|| format!("cannot open data directory {}", data.root().display()))?,
         );
-        let blobs = data.blob_store()?;
-        let startup = veilmark_store::sweep::sweep(&data, store.as_ref(), config.orphan_grace)
+        // A bucket (or another folder) named by `--objects`, checked now so that a wrong key
+        // or a missing bucket stops the start rather than the first upload.
+        let objects = match &config.objects {
+            Some(location) => Some(location.open_checked().await?),
+            None => None,
+        };
+        let blobs: Arc<dyn ObjectStore> = match &objects {
+            Some(o) => o.clone(),
+            None => Arc::new(data.blob_store()?),
+        };
+        let mut startup = veilmark_store::sweep::sweep(&data, store.as_ref(), config.orphan_grace)
             .await
             .context("the startup sweep of the data directory failed")?;
+        if objects.is_some() {
+            // The sweep looks for envelopes in the data directory; these live elsewhere.
+            startup.missing_envelopes.clear();
+        }
         for path in &startup.removed {
             tracing::info!("startup: removed {path}, left by an interrupted write");
         }
         for id in &startup.missing_envelopes {
             tracing::error!("startup: the envelope of document {id} is missing from the disk");
         }
-        let mut state =
-            Self::with_stores(config, keys, store.clone(), store, data, Arc::new(blobs));
+        let mut state = Self::with_stores(config, keys, store.clone(), store, data, blobs);
         let inner = Arc::get_mut(&mut state.0).expect("just built, not shared yet");
-        inner.envelopes_on_disk = true;
+        inner.envelopes_on_disk = objects.is_none();
+        inner.evidence_objects = objects;
         inner.startup = startup;
         Ok(state)
     }
@@ -161,6 +179,7 @@ impl AppState {
             config,
             revocations,
             envelopes_on_disk: false,
+            evidence_objects: None,
             startup: SweepReport::default(),
         }))
     }
@@ -168,7 +187,11 @@ impl AppState {
     /// The evidence (catalog, hits, reviews, WARC files) of one organisation.
     #[must_use]
     pub fn evidence(&self, org: OrgId) -> Evidence {
-        Evidence::new(self.evidence_store.clone(), self.data.clone(), org)
+        let evidence = Evidence::new(self.evidence_store.clone(), self.data.clone(), org);
+        match &self.evidence_objects {
+            Some(objects) => evidence.with_objects(objects.clone()),
+            None => evidence,
+        }
     }
 
     /// Reads the store's revocation feed whenever it may have grown and broadcasts new

@@ -23,6 +23,9 @@ use crate::service::{Actor, ClientMeta, blob_path};
 use crate::store::DocumentRecord;
 use crate::{AppState, secrets};
 
+/// Parts of an envelope upload to a remote blob store sent at the same time.
+const UPLOAD_PARTS_IN_FLIGHT: usize = 4;
+
 impl AppState {
     /// A new private temporary file under the data directory for an upload being received;
     /// removed when dropped.
@@ -111,6 +114,12 @@ impl AppState {
             if n == 0 {
                 break;
             }
+            // At most UPLOAD_PARTS_IN_FLIGHT parts (5 MiB each) held while they upload: memory
+            // stays bounded whatever the envelope's size and however slow the bucket.
+            writer
+                .wait_for_capacity(UPLOAD_PARTS_IN_FLIGHT)
+                .await
+                .context("cannot store the envelope")?;
             writer.write(&buf[..n]);
         }
         writer.finish().await.context("cannot store the envelope")?;

@@ -13,6 +13,7 @@ mod durability;
 mod embed;
 mod hostile_load;
 mod leases;
+mod objects_s3;
 mod owner_api;
 mod proxies;
 mod replicas;

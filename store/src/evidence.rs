@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use crate::tenancy::OrgId;
 use crate::warc::{WarcReadError, WarcRecord, WarcWriter};
 use crate::{DataDir, StoreResult};
+use object_store::ObjectStore;
 
 /// A catalog entry as stored.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -322,19 +323,36 @@ pub trait EvidenceStore: Send + Sync + 'static {
 }
 
 /// One organisation's evidence: the store, that organisation, and the data directory whose
-/// evidence files its hits point into. Cheap to clone. Every call is scoped to the
+/// evidence files its hits point into (and, for a scale-out installation, the object store
+/// finished evidence files are uploaded to). Cheap to clone. Every call is scoped to the
 /// organisation it was made for.
 #[derive(Clone)]
 pub struct Evidence {
     store: Arc<dyn EvidenceStore>,
     data: DataDir,
     org: OrgId,
+    objects: Option<Arc<dyn ObjectStore>>,
 }
 
 impl Evidence {
     /// Wraps any [`EvidenceStore`] whose evidence files are under `data`, for `org`.
     pub fn new(store: Arc<dyn EvidenceStore>, data: DataDir, org: OrgId) -> Self {
-        Self { store, data, org }
+        Self {
+            store,
+            data,
+            org,
+            objects: None,
+        }
+    }
+
+    /// Keeps finished evidence files in `objects` (a bucket, `crate::objects`) as
+    /// `evidence/<file name>`: a run's WARC file is written locally while the run goes on,
+    /// uploaded and checked when the run finishes ([`Evidence::finish_run`]), and read back by
+    /// ranged requests wherever it is not local.
+    #[must_use]
+    pub fn with_objects(mut self, objects: Arc<dyn ObjectStore>) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     /// Opens the embedded SQLite store of `data` for crawling (creating it if needed), for the
@@ -380,9 +398,35 @@ impl Evidence {
         self.store.resume_or_start_run(self.org, profile).await
     }
 
-    /// See [`EvidenceStore::finish_run`].
+    /// See [`EvidenceStore::finish_run`]. With an object store ([`Evidence::with_objects`])
+    /// the run's evidence files in this data directory — the run's own and each local
+    /// worker's (`run-N.warc`, `run-N-WORKER.warc`) — are then uploaded, checked and removed
+    /// locally ([`Evidence::publish_warc`]); an upload that fails leaves the local file in
+    /// place and is reported. Every crawl process ends a run this way, so each publishes
+    /// the files its own workers wrote.
     pub async fn finish_run(&self, run: i64, pages: u64, images: u64) -> StoreResult<()> {
-        self.store.finish_run(self.org, run, pages, images).await
+        self.store.finish_run(self.org, run, pages, images).await?;
+        if self.objects.is_some() {
+            let (relative, path) = self.data.run_evidence(run);
+            let mut files = vec![relative.clone()];
+            let dir = path.parent().map(std::path::Path::to_path_buf);
+            let worker_prefix = format!("run-{run}-");
+            if let Some(dir) = dir
+                && let Ok(entries) = std::fs::read_dir(&dir)
+            {
+                let folder = relative.rsplit_once('/').map_or("", |(d, _)| d);
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.starts_with(&worker_prefix) && name.ends_with(".warc") {
+                        files.push(format!("{folder}/{name}"));
+                    }
+                }
+            }
+            for file in files {
+                self.publish_warc(&file).await?;
+            }
+        }
+        Ok(())
     }
 
     /// See [`EvidenceStore::enqueue`].
@@ -607,13 +651,16 @@ impl Evidence {
         WarcWriter::open_for_worker(&self.data, run, worker)
     }
 
-    /// Reads the WARC record a hit points at (`warc_file`, offset).
+    /// Reads the WARC record a hit points at (`warc_file`, offset) from the local file
+    /// (blocking; [`Evidence::warc_record_within`] also reads uploaded files).
     pub fn warc_record(&self, warc_file: &str, offset: i64) -> Result<WarcRecord, WarcReadError> {
         crate::warc::read_record(&self.data, warc_file, offset)
     }
 
-    /// Reads the WARC record a hit points at on a blocking thread, only its own bytes, refusing
-    /// one longer than `cap` bytes (a thumbnail never reads a whole WARC file).
+    /// Reads the WARC record a hit points at, only its own bytes, refusing one longer than
+    /// `cap` bytes (a thumbnail never reads a whole WARC file): from the local file on a
+    /// blocking thread, or, where the file is not local and an object store is set, with ranged
+    /// `GET`s of the uploaded object (`crate::warc::read_record_remote`).
     pub async fn warc_record_within(
         &self,
         warc_file: &str,
@@ -622,7 +669,7 @@ impl Evidence {
     ) -> Result<WarcRecord, WarcReadError> {
         let data = self.data.clone();
         let file = warc_file.to_owned();
-        tokio::task::spawn_blocking(move || {
+        let local = tokio::task::spawn_blocking(move || {
             crate::warc::read_record_within(&data, &file, offset, cap)
         })
         .await
@@ -631,10 +678,20 @@ impl Evidence {
                 path: warc_file.to_owned(),
                 source: std::io::Error::other(e),
             })
-        })
+        });
+        match (local, &self.objects) {
+            // Not here (never was, or uploaded and removed since): the bucket has it.
+            (Err(WarcReadError::Io { source, .. }), Some(objects))
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                crate::warc::read_record_remote(objects.as_ref(), warc_file, offset, cap).await
+            }
+            (result, _) => result,
+        }
     }
 
-    /// Opens the evidence file a hit points at, to be streamed (for an evidence bundle).
+    /// Opens the local evidence file a hit points at (see [`Evidence::open_warc`], which also
+    /// finds an uploaded one).
     pub fn open_warc_file(&self, warc_file: &str) -> Result<std::fs::File, WarcReadError> {
         let path = self
             .data
@@ -644,6 +701,44 @@ impl Evidence {
             path: warc_file.to_owned(),
             source,
         })
+    }
+
+    /// Opens the evidence file a hit points at, to be streamed (for an evidence bundle): the
+    /// local file, or, where it is not local, the uploaded object downloaded (streamed, not
+    /// held in memory) into an unlinked private temporary file and checked against the SHA-256
+    /// recorded at upload ([`WarcReadError::Tampered`] when it differs).
+    pub async fn open_warc(&self, warc_file: &str) -> Result<std::fs::File, WarcReadError> {
+        match (self.open_warc_file(warc_file), &self.objects) {
+            (Err(WarcReadError::Io { source, .. }), Some(objects))
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                crate::evidence_objects::download_verified(&self.data, objects.as_ref(), warc_file)
+                    .await
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// Checks the uploaded evidence object `warc_file` against the SHA-256 recorded when it was
+    /// uploaded, reading it as a stream; returns that SHA-256 (hex).
+    pub async fn verify_warc(&self, warc_file: &str) -> Result<String, WarcReadError> {
+        let objects = self.objects.as_ref().ok_or_else(|| WarcReadError::Io {
+            path: warc_file.to_owned(),
+            source: std::io::Error::other("no object store is configured for evidence"),
+        })?;
+        crate::evidence_objects::verify(objects.as_ref(), warc_file).await
+    }
+
+    /// Uploads the finished local evidence file `warc_file` (a hit's path, `evidence/…`) to the
+    /// object store with a streamed multipart upload, reads the object back to check its
+    /// SHA-256, records that SHA-256 beside it (`evidence/<name>.sha256`) and removes the local
+    /// file. Returns the SHA-256, or `None` when there is no local file (already published) or
+    /// no object store. A failed check leaves the local file in place and is an error.
+    pub async fn publish_warc(&self, warc_file: &str) -> StoreResult<Option<String>> {
+        let Some(objects) = &self.objects else {
+            return Ok(None);
+        };
+        crate::evidence_objects::publish(&self.data, objects.as_ref(), warc_file).await
     }
 
     /// Reads the image reference `id` was added from: the path as stored, and for a relative

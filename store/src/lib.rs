@@ -10,6 +10,8 @@
 //!   revocations, audit.
 //! - [`EvidenceStore`] (through the [`Evidence`] handle): catalog, crawl state, hits, reviews.
 //! - [`warc`]: the WARC/1.1 evidence files hits point into.
+//! - [`objects`]: where envelopes and finished WARC files live: the data directory or a bucket
+//!   (`--objects s3://bucket/prefix`).
 //! - [`durable`]: files written so that they are on disk before the row that names them commits.
 //! - [`sweep`]: the startup check that removes interrupted writes and reports missing files.
 //! - [`audit`]: the audit log's hash chain.
@@ -21,7 +23,9 @@ pub mod audit;
 mod data_dir;
 pub mod durable;
 pub mod evidence;
+mod evidence_objects;
 pub mod meta;
+pub mod objects;
 mod postgres;
 mod sqlite;
 pub mod sweep;

@@ -45,6 +45,16 @@ pub enum WarcReadError {
         /// The offset asked for.
         offset: i64,
     },
+    /// The evidence object's SHA-256 differs from the one recorded when it was uploaded.
+    #[error("evidence file {path} was altered: SHA-256 {found}, recorded {expected}")]
+    Tampered {
+        /// The relative path.
+        path: String,
+        /// The SHA-256 recorded at upload (hex), or `none recorded`.
+        expected: String,
+        /// The SHA-256 of the bytes stored now (hex).
+        found: String,
+    },
     /// The record is larger than the caller accepts.
     #[error("the WARC record at offset {offset} of {path} holds {len} bytes, more than {cap}")]
     TooLarge {
@@ -238,6 +248,164 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// What the first bytes at a record's offset say.
+enum Head {
+    /// A WARC header of `end` bytes (before its blank line) announcing a block of `len` bytes.
+    Found {
+        header: String,
+        end: usize,
+        len: u64,
+    },
+    /// No blank line yet: more bytes are needed (or, past [`MAX_HEADER`], no record).
+    Incomplete,
+    /// Not a WARC record.
+    NotARecord,
+    /// A record whose block is longer than the caller accepts.
+    TooLarge(u64),
+}
+
+/// Parses the WARC header at the start of `head` (the local and the remote reader share it).
+fn parse_head(head: &[u8], cap: u64) -> Head {
+    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Head::Incomplete;
+    };
+    let header = String::from_utf8_lossy(&head[..end]).into_owned();
+    if !header.starts_with("WARC/") {
+        return Head::NotARecord;
+    }
+    let Some(len) = header
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&n| n <= MAX_BLOCK)
+    else {
+        return Head::NotARecord;
+    };
+    if len > cap {
+        return Head::TooLarge(len);
+    }
+    Head::Found { header, end, len }
+}
+
+/// How much a remote read fetches first: a WARC header is a few hundred bytes, a thumbnail's
+/// record a few KiB, so one request usually brings the whole record.
+const REMOTE_FIRST_READ: u64 = 8 * 1024;
+
+/// Reads the record at `offset` of the evidence object `key` in `store` with ranged `GET`s:
+/// the first [`REMOTE_FIRST_READ`] bytes (more, up to the 64 KiB header limit, only for an
+/// unusually long header), then the rest of the block if it is longer; never the whole file.
+/// A block over `cap` is refused before any of it beyond the first read is fetched.
+pub async fn read_record_remote(
+    store: &dyn object_store::ObjectStore,
+    relative: &str,
+    offset: i64,
+    cap: u64,
+) -> Result<WarcRecord, WarcReadError> {
+    let key = remote_key(relative)?;
+    let no_record = || WarcReadError::NoRecord {
+        path: relative.to_owned(),
+        offset,
+    };
+    let start = u64::try_from(offset).map_err(|_| no_record())?;
+    let mut head =
+        match get_range(store, &key, start, start.saturating_add(REMOTE_FIRST_READ)).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // An offset at or past the end is "no record there", as for a local file.
+                use object_store::ObjectStoreExt;
+                return match store.head(&key).await {
+                    Ok(meta) if start >= meta.size => Err(no_record()),
+                    _ => Err(remote_io(relative, e)),
+                };
+            }
+        };
+    let mut asked = REMOTE_FIRST_READ;
+    loop {
+        match parse_head(&head, cap) {
+            Head::Found { header, end, len } => {
+                let block_start = end + 4;
+                let len_usize = usize::try_from(len).map_err(|_| no_record())?;
+                let have = head.len() - block_start.min(head.len());
+                if have < len_usize {
+                    let from = start + head.len() as u64;
+                    let to = start + block_start as u64 + len;
+                    let rest = get_range(store, &key, from, to)
+                        .await
+                        .map_err(|e| remote_io(relative, e))?;
+                    head.extend_from_slice(&rest);
+                }
+                if head.len() < block_start + len_usize {
+                    return Err(no_record());
+                }
+                head.truncate(block_start + len_usize);
+                let block = head.split_off(block_start);
+                return Ok(WarcRecord { header, block });
+            }
+            Head::NotARecord => return Err(no_record()),
+            Head::TooLarge(len) => {
+                return Err(WarcReadError::TooLarge {
+                    path: relative.to_owned(),
+                    offset,
+                    len,
+                    cap,
+                });
+            }
+            Head::Incomplete => {
+                // The object ended, or the header is longer than any we write back.
+                if (head.len() as u64) < asked || asked >= MAX_HEADER {
+                    return Err(no_record());
+                }
+                let more = get_range(store, &key, start + asked, start + MAX_HEADER)
+                    .await
+                    .map_err(|e| remote_io(relative, e))?;
+                asked = MAX_HEADER;
+                head.extend_from_slice(&more);
+            }
+        }
+    }
+}
+
+/// The object key of an evidence file a hit names: the same relative path, checked to be a
+/// plain path under `evidence/` (a row edited to point elsewhere is refused).
+pub(crate) fn remote_key(relative: &str) -> Result<object_store::path::Path, WarcReadError> {
+    let outside = || WarcReadError::OutsideEvidence(relative.to_owned());
+    let plain = relative.starts_with("evidence/")
+        && relative
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+    if !plain {
+        return Err(outside());
+    }
+    object_store::path::Path::parse(relative).map_err(|_| outside())
+}
+
+/// Bytes `from..to` of `key` (fewer at the end of the object).
+async fn get_range(
+    store: &dyn object_store::ObjectStore,
+    key: &object_store::path::Path,
+    from: u64,
+    to: u64,
+) -> object_store::Result<Vec<u8>> {
+    let opts = object_store::GetOptions {
+        range: Some(object_store::GetRange::Bounded(from..to)),
+        ..object_store::GetOptions::default()
+    };
+    let bytes = store.get_opts(key, opts).await?.bytes().await?;
+    Ok(bytes.to_vec())
+}
+
+/// A remote read failure as the local reader reports I/O errors.
+pub(crate) fn remote_io(relative: &str, e: object_store::Error) -> WarcReadError {
+    let kind = match e {
+        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
+        _ => std::io::ErrorKind::Other,
+    };
+    WarcReadError::Io {
+        path: relative.to_owned(),
+        source: std::io::Error::new(kind, e),
+    }
+}
+
 /// Reads back the record at `offset` of the evidence file `relative` (as a hit stores it),
 /// reading only that record's bytes.
 pub fn read_record(
@@ -313,24 +481,11 @@ fn read_record_capped<R: Read + Seek>(
     reader.seek(SeekFrom::Start(start))?;
     let mut head = Vec::new();
     (&mut *reader).take(MAX_HEADER).read_to_end(&mut head)?;
-    let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(RecordAt::NotARecord);
+    let (header, end, len) = match parse_head(&head, cap) {
+        Head::Found { header, end, len } => (header, end, len),
+        Head::Incomplete | Head::NotARecord => return Ok(RecordAt::NotARecord),
+        Head::TooLarge(len) => return Ok(RecordAt::TooLarge(len)),
     };
-    let header = String::from_utf8_lossy(&head[..end]).into_owned();
-    if !header.starts_with("WARC/") {
-        return Ok(RecordAt::NotARecord);
-    }
-    let Some(len) = header
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length: "))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&n| n <= MAX_BLOCK)
-    else {
-        return Ok(RecordAt::NotARecord);
-    };
-    if len > cap {
-        return Ok(RecordAt::TooLarge(len));
-    }
     let Some(block_start) = start.checked_add(end as u64 + 4) else {
         return Ok(RecordAt::NotARecord);
     };

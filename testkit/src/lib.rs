@@ -8,8 +8,14 @@
 //! sets it when it had to start a throwaway server), else the machine's own server on
 //! `postgres://postgres@127.0.0.1:5432/postgres`. A test that cannot reach it fails with a
 //! message saying how to start one; nothing is skipped.
+//!
+//! Tests of the S3 object store start their own S3-compatible server with
+//! [`S3TestServer::start`] (`s3s-fs` on loopback, signatures checked, a fresh bucket), stopped
+//! when the value is dropped.
 #![forbid(unsafe_code)]
 
 pub mod pg;
+pub mod s3;
 
 pub use pg::PgTestDb;
+pub use s3::S3TestServer;
