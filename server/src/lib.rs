@@ -45,15 +45,18 @@ use anyhow::{Context, Result};
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use veilmark_store::open::Opened;
 use veilmark_store::sweep::SweepReport;
-use veilmark_store::{DataDir, Durability, Evidence, EvidenceStore, OrgId, SqliteStore};
+use veilmark_store::{
+    DataDir, Durability, Evidence, EvidenceStore, OrgId, PostgresStore, SharedBuckets,
+};
 
 pub use config::{Config, Limits};
 pub use error::AppError;
 pub use http::app;
 
 use keys::ServerKeys;
-use ratelimit::RateLimiter;
+use ratelimit::{Limiter, RateLimiter};
 use slots::Slots;
 use store::MetaStore;
 
@@ -78,10 +81,10 @@ pub struct Inner {
     pub config: Config,
     /// Per-IP limit on viewer requests.
     pub ip_limiter: RateLimiter,
-    /// Per-link limit on token and passcode checks.
-    pub link_limiter: RateLimiter,
-    /// Per-IP limit on owner logins.
-    pub login_limiter: RateLimiter,
+    /// Per-link limit on token and passcode checks (shared by replicas on PostgreSQL).
+    pub link_limiter: Limiter,
+    /// Per-IP limit on owner logins (shared by replicas on PostgreSQL).
+    pub login_limiter: Limiter,
     /// Per-session limit on lease renewals ([`Limits::renewals_per_lease`] per lease).
     pub renew_limiter: RateLimiter,
     /// Link ids as they are revoked, for open event streams.
@@ -95,6 +98,8 @@ pub struct Inner {
     pub streams_per_session: Slots<String>,
     /// Open event streams per client address (IPv6: per /64).
     pub streams_per_addr: Slots<String>,
+    /// The last readiness answer and when it was made (`GET /readyz` reuses it briefly).
+    pub readiness: tokio::sync::Mutex<Option<(std::time::Instant, http::health::Readiness)>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -105,33 +110,66 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the embedded stores of the data directory `config.data_dir` (SQLite, a local blob
-    /// folder, key files), creating them on first use.
+    /// Opens the stores `config.database` names (the data directory's SQLite by default, or
+    /// PostgreSQL), the envelope folder and the keys of the data directory `config.data_dir`,
+    /// creating them on first use. On the embedded store the data directory is swept for
+    /// interrupted writes first; on a shared database the per-link and login rate limits are
+    /// kept in it, so that they hold across replicas.
     pub async fn open(config: Config) -> Result<Self> {
         let data = DataDir::new(&config.data_dir);
         data.create()?;
         let keys = ServerKeys::load_or_create(&data)?;
-        let store = Arc::new(
-            SqliteStore::open(&data, Durability::Full)
-                .await
-                .with_context(|| format!("cannot open data directory {}", data.root().display()))?,
-        );
-        let blobs = data.blob_store()?;
-        let startup = veilmark_store::sweep::sweep(&data, store.as_ref(), config.orphan_grace)
+        let stores = veilmark_store::open_stores(&config.database, &data, Durability::Full)
             .await
-            .context("the startup sweep of the data directory failed")?;
-        for path in &startup.removed {
-            tracing::info!("startup: removed {path}, left by an interrupted write");
+            .with_context(|| format!("cannot open {}", config.database.describe(&data)))?;
+        let blobs = data.blob_store()?;
+        let startup = match &stores.opened {
+            Opened::Sqlite(store) => {
+                let startup = veilmark_store::sweep::sweep(&data, store, config.orphan_grace)
+                    .await
+                    .context("the startup sweep of the data directory failed")?;
+                for path in &startup.removed {
+                    tracing::info!("startup: removed {path}, left by an interrupted write");
+                }
+                for id in &startup.missing_envelopes {
+                    tracing::error!(
+                        "startup: the envelope of document {id} is missing from the disk"
+                    );
+                }
+                startup
+            }
+            Opened::Postgres(_) => SweepReport::default(),
+        };
+        let shared = stores.postgres().map(PostgresStore::rate_buckets);
+        let mut state = Self::with_stores(
+            config,
+            keys,
+            stores.meta,
+            stores.evidence,
+            data,
+            Arc::new(blobs),
+        );
+        if let Some(buckets) = shared {
+            state = state.with_shared_limits(&buckets);
         }
-        for id in &startup.missing_envelopes {
-            tracing::error!("startup: the envelope of document {id} is missing from the disk");
-        }
-        let mut state =
-            Self::with_stores(config, keys, store.clone(), store, data, Arc::new(blobs));
         let inner = Arc::get_mut(&mut state.0).expect("just built, not shared yet");
         inner.envelopes_on_disk = true;
         inner.startup = startup;
         Ok(state)
+    }
+
+    /// Keeps the per-link and login rate limits in the shared database's `buckets`, so that
+    /// they hold across every replica on it. Call before the state is shared (cloned).
+    ///
+    /// # Panics
+    /// When the state was already cloned.
+    #[must_use]
+    pub fn with_shared_limits(mut self, buckets: &SharedBuckets) -> Self {
+        let inner = Arc::get_mut(&mut self.0).expect("shared limits are set before serving");
+        let l = &inner.config.limits;
+        inner.link_limiter = Limiter::shared(buckets.clone(), "link", l.per_link);
+        inner.login_limiter = Limiter::shared(buckets.clone(), "login", l.login);
+        self
     }
 
     /// Builds the state from any storage backends (PostgreSQL, S3, test doubles).
@@ -148,8 +186,8 @@ impl AppState {
         let (revocations, _) = broadcast::channel(1024);
         Self(Arc::new(Inner {
             ip_limiter: RateLimiter::new(l.per_ip),
-            link_limiter: RateLimiter::new(l.per_link),
-            login_limiter: RateLimiter::new(l.login),
+            link_limiter: Limiter::Local(RateLimiter::new(l.per_link)),
+            login_limiter: Limiter::Local(RateLimiter::new(l.login)),
             renew_limiter: RateLimiter::new(renew_rate(l)),
             streams_per_session: Slots::new(l.event_streams_per_session),
             streams_per_addr: Slots::new(l.event_streams_per_addr),
@@ -162,6 +200,7 @@ impl AppState {
             revocations,
             envelopes_on_disk: false,
             startup: SweepReport::default(),
+            readiness: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -187,10 +226,12 @@ impl AppState {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             for round in 0u64.. {
                 tick.tick().await;
-                if round % 120 == 0
-                    && let Err(e) = state.store.purge_nonces(now_secs()).await
-                {
-                    tracing::warn!("nonce purge failed: {e:#}");
+                if round % 120 == 0 {
+                    if let Err(e) = state.store.purge_nonces(now_secs()).await {
+                        tracing::warn!("nonce purge failed: {e:#}");
+                    }
+                    state.link_limiter.prune().await;
+                    state.login_limiter.prune().await;
                 }
                 match state.store.revocations_after(after).await {
                     Ok(new) => {

@@ -4,6 +4,7 @@
 //! this crate's typed functions; none of them names a table, a migration or a path inside the
 //! data directory (`docs/architecture.md` has the table of what lives where).
 //!
+//! - [`open`]: the one way binaries open state (`--database`, `VEILMARK_DATABASE_URL`).
 //! - [`DataDir`]: the layout of a data directory and its key files.
 //! - [`tenancy`]: organisations, accounts and roles; the [`OrgId`] every tenant query takes.
 //! - [`MetaStore`]: organisations, accounts, credentials, documents, links, sessions, nonces,
@@ -22,6 +23,7 @@ mod data_dir;
 pub mod durable;
 pub mod evidence;
 pub mod meta;
+pub mod open;
 mod postgres;
 mod sqlite;
 pub mod sweep;
@@ -31,7 +33,8 @@ pub mod warc;
 pub use data_dir::{DataDir, KeyFile};
 pub use evidence::{Evidence, EvidenceStore};
 pub use meta::MetaStore;
-pub use postgres::{PostgresStore, redact as redact_database_url};
+pub use open::{Backend, DATABASE_ENV, Stores, open_stores};
+pub use postgres::{PostgresStore, SharedBuckets, redact as redact_database_url};
 pub use sqlite::{Durability, SqliteStore};
 pub use tenancy::{Account, OrgId, Organisation, Permission, Role};
 

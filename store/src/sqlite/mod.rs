@@ -127,4 +127,10 @@ impl SqliteStore {
             audit_lock: std::sync::Arc::default(),
         })
     }
+
+    /// Closes the connection pool: every later query fails. For shutdown, and for tests of what
+    /// the server does when its database is gone (`/readyz`).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }
