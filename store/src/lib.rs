@@ -12,6 +12,7 @@
 //! - [`EvidenceStore`] (through the [`Evidence`] handle): catalog, crawl state, hits, reviews.
 //! - [`warc`]: the WARC/1.1 evidence files hits point into.
 //! - [`durable`]: files written so that they are on disk before the row that names them commits.
+//! - [`migrate`]: moves an embedded installation into PostgreSQL (`veilmark migrate`).
 //! - [`sweep`]: the startup check that removes interrupted writes and reports missing files.
 //! - [`audit`]: the audit log's hash chain.
 //! - [`SqliteStore`]: the embedded implementation of both store traits.
@@ -23,6 +24,7 @@ mod data_dir;
 pub mod durable;
 pub mod evidence;
 pub mod meta;
+pub mod migrate;
 pub mod open;
 mod postgres;
 mod sqlite;

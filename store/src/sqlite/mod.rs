@@ -128,6 +128,11 @@ impl SqliteStore {
         })
     }
 
+    /// The connection pool (`crate::migrate` reads the tables by name).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Closes the connection pool: every later query fails. For shutdown, and for tests of what
     /// the server does when its database is gone (`/readyz`).
     pub async fn close(&self) {
