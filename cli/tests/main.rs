@@ -8,4 +8,5 @@ mod catalog_cli;
 mod demo;
 mod envelope_cli;
 mod identify;
+mod migrate_cli;
 mod owner_cli;

@@ -49,47 +49,22 @@ async fn a_bucket_refills_at_its_rate_and_idle_full_buckets_are_pruned() {
     let db = PgTestDb::create().await;
     let store = PostgresStore::connect(db.url()).await.unwrap();
     let buckets = store.rate_buckets();
-    for _ in 0..2 {
-        assert_eq!(
-            buckets.take("login", "10.0.0.1", 2, 10.0).await.unwrap(),
-            Ok(())
-        );
-    }
-    assert_eq!(
-        buckets.take("login", "10.0.0.1", 2, 10.0).await.unwrap(),
-        Err(1)
-    );
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    // 0.25 s at 10/s: two tokens back (the bucket holds at most two).
-    assert_eq!(
-        buckets.take("login", "10.0.0.1", 2, 10.0).await.unwrap(),
-        Ok(())
-    );
-    assert_eq!(
-        buckets.take("login", "10.0.0.1", 2, 10.0).await.unwrap(),
-        Ok(())
-    );
-    assert!(
-        buckets
-            .take("login", "10.0.0.1", 2, 10.0)
-            .await
-            .unwrap()
-            .is_err()
-    );
-    // Not full yet: kept. Full (0.2 s at 10/s refills 2): pruned, and a fresh bucket is full.
-    assert_eq!(buckets.prune("login", 2, 10.0).await.unwrap(), 0);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(buckets.prune("login", 2, 10.0).await.unwrap(), 1);
-    assert_eq!(
-        buckets.take("login", "10.0.0.1", 2, 10.0).await.unwrap(),
-        Ok(())
-    );
+    let take = || buckets.take("login", "10.0.0.1", 2, 4.0);
+    assert_eq!(take().await.unwrap(), Ok(()));
+    assert_eq!(take().await.unwrap(), Ok(()));
+    assert_eq!(take().await.unwrap(), Err(1), "empty; a token is back within a second");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // 0.6 s at 4/s: 2.4 tokens, capped at the bucket's two.
+    assert_eq!(take().await.unwrap(), Ok(()));
+    assert_eq!(take().await.unwrap(), Ok(()));
+    assert!(take().await.unwrap().is_err());
+    // Not refilled yet: kept. Idle for longer than a full refill (0.5 s): pruned, and the
+    // bucket starts full again.
+    assert_eq!(buckets.prune("login", 2, 4.0).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(buckets.prune("login", 2, 4.0).await.unwrap(), 1);
+    assert_eq!(take().await.unwrap(), Ok(()));
+    assert_eq!(take().await.unwrap(), Ok(()));
     // A bucket of size zero never allows.
-    assert!(
-        buckets
-            .take("login", "10.0.0.2", 0, 10.0)
-            .await
-            .unwrap()
-            .is_err()
-    );
+    assert!(buckets.take("login", "10.0.0.2", 0, 4.0).await.unwrap().is_err());
 }
