@@ -226,12 +226,10 @@ impl AppState {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             for round in 0u64.. {
                 tick.tick().await;
-                if round % 120 == 0 {
-                    if let Err(e) = state.store.purge_nonces(now_secs()).await {
-                        tracing::warn!("nonce purge failed: {e:#}");
-                    }
-                    state.link_limiter.prune().await;
-                    state.login_limiter.prune().await;
+                if round % 120 == 0
+                    && let Err(e) = state.store.purge_nonces(now_secs()).await
+                {
+                    tracing::warn!("nonce purge failed: {e:#}");
                 }
                 match state.store.revocations_after(after).await {
                     Ok(new) => {

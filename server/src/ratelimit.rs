@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// A bucket size and refill rate.
@@ -102,8 +103,14 @@ pub enum Limiter {
         /// Applied instead while the database cannot be asked, so that an outage does not
         /// lift the limit (each replica then limits on its own).
         fallback: RateLimiter,
+        /// Takes so far; every [`PRUNE_EVERY`]th also forgets refilled buckets.
+        takes: AtomicU64,
     },
 }
+
+/// How many shared takes pass between two prunings of refilled buckets (rows equivalent to
+/// no row), so that the table stays the size of the recent traffic.
+const PRUNE_EVERY: u64 = 4096;
 
 impl Limiter {
     /// A limit in the shared database under `scope`.
@@ -114,6 +121,7 @@ impl Limiter {
             scope,
             rate,
             fallback: RateLimiter::new(rate),
+            takes: AtomicU64::new(0),
         }
     }
 
@@ -126,30 +134,26 @@ impl Limiter {
                 scope,
                 rate,
                 fallback,
-            } => match buckets.take(scope, key, rate.burst, rate.per_sec).await {
-                Ok(verdict) => verdict,
-                Err(e) => {
-                    tracing::warn!(
-                        "shared rate limit {scope} unavailable, limiting locally: {e:#}"
-                    );
-                    fallback.check(key)
+                takes,
+            } => {
+                if takes.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+                    let (buckets, scope, rate) = (buckets.clone(), *scope, *rate);
+                    tokio::spawn(async move {
+                        if let Err(e) = buckets.prune(scope, rate.burst, rate.per_sec).await {
+                            tracing::warn!("pruning shared rate limit {scope} failed: {e:#}");
+                        }
+                    });
                 }
-            },
-        }
-    }
-
-    /// Forgets shared buckets that have refilled (rows that mean nothing); nothing to do for
-    /// buckets in the process, which prune themselves.
-    pub async fn prune(&self) {
-        if let Self::Shared {
-            buckets,
-            scope,
-            rate,
-            ..
-        } = self
-            && let Err(e) = buckets.prune(scope, rate.burst, rate.per_sec).await
-        {
-            tracing::warn!("pruning shared rate limit {scope} failed: {e:#}");
+                match buckets.take(scope, key, rate.burst, rate.per_sec).await {
+                    Ok(verdict) => verdict,
+                    Err(e) => {
+                        tracing::warn!(
+                            "shared rate limit {scope} unavailable, limiting locally: {e:#}"
+                        );
+                        fallback.check(key)
+                    }
+                }
+            }
         }
     }
 }

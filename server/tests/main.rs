@@ -16,7 +16,7 @@ mod hostile_load;
 mod leases;
 mod owner_api;
 mod proxies;
-mod replicas;
+mod shared_keys;
 mod tls;
 mod viewer_api;
 mod viewer_page;
