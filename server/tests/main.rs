@@ -15,6 +15,7 @@ mod health;
 mod hostile_load;
 mod leases;
 mod owner_api;
+mod pg_ops;
 mod proxies;
 mod shared_keys;
 mod tls;
