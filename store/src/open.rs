@@ -115,12 +115,21 @@ impl Backend {
 
 /// The concrete store behind [`Stores`], for the few callers that need more than the traits
 /// (the embedded store's startup sweep, the shared rate limiter's pool).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Opened {
     /// The embedded SQLite store.
     Sqlite(SqliteStore),
     /// The PostgreSQL store.
     Postgres(PostgresStore),
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(_) => f.write_str("Sqlite"),
+            Self::Postgres(pg) => pg.fmt(f),
+        }
+    }
 }
 
 /// Both stores of one backend, ready to use.

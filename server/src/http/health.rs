@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use object_store::ObjectStoreExt as _;
 
 use crate::AppState;
 
