@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use veilmark_shared::text::escape_for_terminal;
 use veilmark_store::migrate::{FAMILIES, MigrateReport};
-use veilmark_store::{Backend, DATABASE_ENV, DataDir, PostgresStore, redact_database_url};
+use veilmark_store::{
+    Backend, DATABASE_ENV, DataDir, Durability, open_stores, redact_database_url,
+};
 
 use crate::owner_cmd::runtime;
 
@@ -35,7 +37,7 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
     let from = DataDir::new(&args.from);
     let shown = redact_database_url(&url);
     let report = runtime()?.block_on(async {
-        let to = PostgresStore::connect(&url).await?;
+        let to = open_stores(&Backend::Postgres(url.clone()), &from, Durability::Full).await?;
         veilmark_store::migrate::migrate(&from, &to, None)
             .await
             .with_context(|| {

@@ -26,7 +26,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Row, SqliteConnection, TypeI
 
 use crate::audit::ChainVerifier;
 use crate::tenancy::OrgId;
-use crate::{DataDir, Durability, MetaStore, PostgresStore, SqliteStore};
+use crate::{DataDir, Durability, MetaStore, SqliteStore, Stores};
 
 /// Every table that holds state, in families, each family in an order that satisfies the foreign
 /// keys (organisations before accounts, documents before links, runs before hits).
@@ -87,9 +87,12 @@ pub struct MigrateReport {
 /// from `from`'s envelope folder), then verifies everything. Refuses a target that holds any row.
 pub async fn migrate(
     from: &DataDir,
-    to: &PostgresStore,
+    to: &Stores,
     objects: Option<Arc<dyn ObjectStore>>,
 ) -> Result<MigrateReport> {
+    let Some(pg) = to.postgres() else {
+        bail!("the target of a migration is a PostgreSQL database");
+    };
     if !from.has_database() {
         bail!(
             "{} has no Veilmark database ({} is missing)",
@@ -101,14 +104,9 @@ pub async fn migrate(
         .await
         .with_context(|| format!("cannot open {}", from.database_display()))?;
     let mut src = source.pool().acquire().await?.detach();
-    let mut dst = PgConnection::connect(to.url())
+    let mut dst = PgConnection::connect(pg.url())
         .await
-        .with_context(|| {
-            format!(
-                "cannot connect to {}",
-                crate::redact_database_url(to.url())
-            )
-        })?;
+        .with_context(|| format!("cannot connect to {}", crate::redact_database_url(pg.url())))?;
 
     check_known_tables(&mut src).await?;
     check_empty(&mut dst).await?;
@@ -149,7 +147,7 @@ pub async fn migrate(
     }
     dst.close().await.ok();
     src.close().await.ok();
-    report.audit_chains = verify_audit(&source, to).await?;
+    report.audit_chains = verify_audit(&source, to.meta.as_ref()).await?;
     let (checked, bytes, copied) = move_objects(from, &source, objects).await?;
     report.objects = checked;
     report.object_bytes = bytes;
@@ -401,7 +399,7 @@ async fn reset_sequences(dst: &mut PgConnection, table: &str) -> Result<()> {
 /// Verifies every audit chain in the target and checks it ends where the source's does.
 async fn verify_audit(
     source: &SqliteStore,
-    target: &PostgresStore,
+    target: &dyn MetaStore,
 ) -> Result<Vec<(Option<String>, usize)>> {
     let mut chains: Vec<(Option<OrgId>, Option<String>)> = vec![(None, None)];
     for org in MetaStore::list_orgs(source).await? {

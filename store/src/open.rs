@@ -183,13 +183,30 @@ pub async fn open_stores(
         }
         Backend::Postgres(url) => {
             let store = PostgresStore::connect(url).await?;
+            let (meta, evidence) = postgres_traits(&store)?;
             Ok(Stores {
-                meta: Arc::new(store.clone()),
-                evidence: Arc::new(store.clone()),
+                meta,
+                evidence,
                 opened: Opened::Postgres(store),
             })
         }
     }
+}
+
+/// The PostgreSQL store as the two trait objects.
+///
+/// TEMPORARY (issue 17): `impl MetaStore for PostgresStore` and `impl EvidenceStore for
+/// PostgresStore` are being written on their own branches (pg-meta, pg-crawl). Until both are
+/// merged this build refuses a PostgreSQL database with a clear error instead of pretending;
+/// once they are, this becomes `Ok((Arc::new(store.clone()), Arc::new(store.clone())))`.
+#[allow(clippy::unnecessary_wraps)]
+fn postgres_traits(
+    _store: &PostgresStore,
+) -> anyhow::Result<(Arc<dyn MetaStore>, Arc<dyn EvidenceStore>)> {
+    anyhow::bail!(
+        "this build of Veilmark has no PostgreSQL implementation of its stores yet; use the \
+         embedded database (leave --database and {DATABASE_ENV} unset)"
+    )
 }
 
 /// Opens the stores of an existing installation for reading (`identify`, `catalog list`): the
