@@ -32,9 +32,19 @@ pub struct MigrateArgs {
 /// Runs `veilmark migrate`.
 pub fn run(args: &MigrateArgs) -> Result<()> {
     let Backend::Postgres(url) = Backend::from_flag_or_env(args.to.as_deref())? else {
-        bail!("give --to postgres://USER@HOST:PORT/DB (or set {DATABASE_ENV}): the database to move into");
+        bail!(
+            "give --to postgres://USER@HOST:PORT/DB (or set {DATABASE_ENV}): the database to move into"
+        );
     };
     let from = DataDir::new(&args.from);
+    // Checked before the target is touched (connecting creates the schema there).
+    if !from.has_database() {
+        bail!(
+            "{} has no Veilmark database ({} is missing)",
+            escape_for_terminal(&args.from.display().to_string()),
+            escape_for_terminal(&from.database_display())
+        );
+    }
     let shown = redact_database_url(&url);
     let report = runtime()?.block_on(async {
         let to = open_stores(&Backend::Postgres(url.clone()), &from, Durability::Full).await?;
@@ -47,7 +57,10 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
                 )
             })
     })?;
-    print!("{}", summary(&args.from.display().to_string(), &shown, &report));
+    print!(
+        "{}",
+        summary(&args.from.display().to_string(), &shown, &report)
+    );
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 //! administration goes through the JSON API with an API token (`veilmark owner token`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;

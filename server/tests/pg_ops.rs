@@ -13,7 +13,11 @@ use crate::common::{TestServer, relaxed, start_with, viewer};
 
 /// A replica on `db`; `keys_from` is another replica whose key files it copies (as
 /// docs/deploy.md#keys says), so that either can unwrap the other's documents.
-async fn replica(db: &PgTestDb, limits: veilmark_server::Limits, keys_from: Option<&TestServer>) -> TestServer {
+async fn replica(
+    db: &PgTestDb,
+    limits: veilmark_server::Limits,
+    keys_from: Option<&TestServer>,
+) -> TestServer {
     let url = db.url().to_owned();
     let from = keys_from.map(|s| s.dir.path().join("keys"));
     start_with(limits, move |c| {
@@ -30,6 +34,7 @@ async fn replica(db: &PgTestDb, limits: veilmark_server::Limits, keys_from: Opti
     .await
 }
 
+#[ignore = "needs impl MetaStore/EvidenceStore for PostgresStore (branches pg-meta, pg-crawl); un-ignore when store::open::postgres_traits returns the store"]
 #[tokio::test]
 async fn two_replicas_together_allow_one_burst_of_token_checks_per_link() {
     let db = PgTestDb::create().await;
@@ -44,7 +49,11 @@ async fn two_replicas_together_allow_one_burst_of_token_checks_per_link() {
     let token = TestServer::token(&link);
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let server = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let server = if i % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
         let client = a.client.clone();
         let body = TestServer::licence_body(&viewer(), None);
         let token = token.clone();
@@ -68,21 +77,43 @@ async fn two_replicas_together_allow_one_burst_of_token_checks_per_link() {
     assert_eq!((granted, limited), (6, 34), "{statuses:?}");
 }
 
+#[ignore = "needs impl MetaStore/EvidenceStore for PostgresStore (branches pg-meta, pg-crawl); un-ignore when store::open::postgres_traits returns the store"]
 #[tokio::test]
 async fn not_ready_once_the_database_is_dropped_under_the_server() {
     let db = PgTestDb::create().await;
     let s = replica(&db, relaxed(), None).await;
-    let ready = s.client.get(format!("{}/readyz", s.base)).send().await.unwrap();
+    let ready = s
+        .client
+        .get(format!("{}/readyz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
     drop(db); // DROP DATABASE … WITH (FORCE): every connection of the pool is cut.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let started = std::time::Instant::now();
-    let resp = s.client.get(format!("{}/readyz", s.base)).send().await.unwrap();
+    let resp = s
+        .client
+        .get(format!("{}/readyz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 503);
-    assert!(started.elapsed() < Duration::from_secs(5), "answered within the 2 s budget");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered within the 2 s budget"
+    );
     let body = resp.text().await.unwrap();
     assert!(body.starts_with("not ready: the database"), "{body}");
-    assert!(!body.contains("127.0.0.1") && !body.contains("veilmark_test"), "{body}");
-    let alive = s.client.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert!(
+        !body.contains("127.0.0.1") && !body.contains("veilmark_test"),
+        "{body}"
+    );
+    let alive = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(alive.status(), 200);
 }

@@ -185,7 +185,9 @@ async fn check_empty(dst: &mut PgConnection) -> Result<()> {
             .fetch_one(&mut *dst)
             .await?;
             if !exists {
-                bail!("the target database has no table {table}: it is not a Veilmark schema of this version");
+                bail!(
+                    "the target database has no table {table}: it is not a Veilmark schema of this version"
+                );
             }
             let any: bool = sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT EXISTS (SELECT 1 FROM {})",
@@ -255,7 +257,11 @@ enum Value {
 }
 
 /// Copies every row of `table`, ids included; returns how many.
-async fn copy_table(src: &mut SqliteConnection, dst: &mut PgConnection, table: &str) -> Result<u64> {
+async fn copy_table(
+    src: &mut SqliteConnection,
+    dst: &mut PgConnection,
+    table: &str,
+) -> Result<u64> {
     let t = ident(table)?;
     let src_cols: Vec<String> =
         sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
@@ -411,9 +417,9 @@ async fn verify_audit(
         let (src_count, src_head) = chain_head(source, org)
             .await
             .with_context(|| format!("the source's audit chain of {shown} does not verify"))?;
-        let (count, head) = chain_head(target, org).await.with_context(|| {
-            format!("the migrated audit chain of {shown} does not verify")
-        })?;
+        let (count, head) = chain_head(target, org)
+            .await
+            .with_context(|| format!("the migrated audit chain of {shown} does not verify"))?;
         if (count, head) != (src_count, src_head) {
             bail!(
                 "the migrated audit chain of {shown} has {count} entries ending {}, the source \

@@ -52,7 +52,11 @@ async fn a_bucket_refills_at_its_rate_and_idle_full_buckets_are_pruned() {
     let take = || buckets.take("login", "10.0.0.1", 2, 4.0);
     assert_eq!(take().await.unwrap(), Ok(()));
     assert_eq!(take().await.unwrap(), Ok(()));
-    assert_eq!(take().await.unwrap(), Err(1), "empty; a token is back within a second");
+    assert_eq!(
+        take().await.unwrap(),
+        Err(1),
+        "empty; a token is back within a second"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     // 0.6 s at 4/s: 2.4 tokens, capped at the bucket's two.
     assert_eq!(take().await.unwrap(), Ok(()));
@@ -66,5 +70,11 @@ async fn a_bucket_refills_at_its_rate_and_idle_full_buckets_are_pruned() {
     assert_eq!(take().await.unwrap(), Ok(()));
     assert_eq!(take().await.unwrap(), Ok(()));
     // A bucket of size zero never allows.
-    assert!(buckets.take("login", "10.0.0.2", 0, 4.0).await.unwrap().is_err());
+    assert!(
+        buckets
+            .take("login", "10.0.0.2", 0, 4.0)
+            .await
+            .unwrap()
+            .is_err()
+    );
 }
