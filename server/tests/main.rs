@@ -17,6 +17,7 @@ mod leases;
 mod owner_api;
 mod pg_ops;
 mod proxies;
+mod replicas;
 mod shared_keys;
 mod tls;
 mod viewer_api;

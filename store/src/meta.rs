@@ -11,7 +11,10 @@
 //! without touching them. The methods are domain operations ("grant a view if the link allows
 //! one"), not SQL, so each backend can make them atomic in its own way.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use tokio::sync::watch;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
 use crate::tenancy::{Account, OrgId, Organisation, Role};
@@ -216,6 +219,76 @@ pub enum LoginAttempt {
     Locked(i64),
 }
 
+/// Wake-ups for a server's revocation watcher ([`MetaStore::revocation_wakeups`]): each
+/// [`RevocationWakeups::wait`] returns when the revocation feed may have grown. A wake-up with
+/// nothing new is harmless: the watcher reads the feed from its last position.
+#[derive(Debug)]
+pub struct RevocationWakeups {
+    /// Bumped by the store's listener on each notification and each (re)connection; `None`:
+    /// polling only.
+    notified: Option<watch::Receiver<u64>>,
+    /// The longest wait: the poll interval, or the safety net under notifications.
+    every: Duration,
+}
+
+/// What ended a [`RevocationWakeups::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wakeup {
+    /// The store was told of a revocation (or reconnected its listener, after which any number
+    /// may have been missed).
+    Notified,
+    /// The interval passed.
+    Timer,
+}
+
+impl RevocationWakeups {
+    /// How often a store without notifications is polled: well inside the two seconds in
+    /// which a revocation must reach open viewers.
+    pub const POLL: Duration = Duration::from_millis(500);
+
+    /// Wakes every `every`, nothing else.
+    #[must_use]
+    pub fn polling(every: Duration) -> Self {
+        Self {
+            notified: None,
+            every,
+        }
+    }
+
+    /// Wakes whenever `notified` changes, and at least every `every`.
+    #[must_use]
+    pub fn notified(notified: watch::Receiver<u64>, every: Duration) -> Self {
+        Self {
+            notified: Some(notified),
+            every,
+        }
+    }
+
+    /// Whether this source has notifications (otherwise it only polls).
+    #[must_use]
+    pub fn is_notified(&self) -> bool {
+        self.notified.is_some()
+    }
+
+    /// Waits for the next wake-up.
+    pub async fn wait(&mut self) -> Wakeup {
+        let Some(rx) = self.notified.as_mut() else {
+            tokio::time::sleep(self.every).await;
+            return Wakeup::Timer;
+        };
+        match tokio::time::timeout(self.every, rx.changed()).await {
+            Ok(Ok(())) => Wakeup::Notified,
+            Ok(Err(_)) => {
+                // The listener is gone (it only ends when it panicked): poll from now on.
+                self.notified = None;
+                self.every = self.every.min(Self::POLL);
+                Wakeup::Timer
+            }
+            Err(_) => Wakeup::Timer,
+        }
+    }
+}
+
 /// Metadata storage: organisations, accounts, documents, links, sessions, nonces and the
 /// audit log.
 #[async_trait]
@@ -349,6 +422,15 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Revocations recorded after feed position `after`: `(position, link id)`. Server-wide:
     /// the feed tells open viewers, whatever their organisation.
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>>;
+    /// What wakes a server's revocation watcher to read [`MetaStore::revocations_after`] again.
+    /// Take it before the first read, so that nothing revoked in between is missed.
+    ///
+    /// The default polls every [`RevocationWakeups::POLL`] (SQLite: the processes sharing the
+    /// file have no other channel). PostgreSQL wakes it as soon as any process commits a
+    /// revocation (LISTEN/NOTIFY), and after its listening connection comes back.
+    async fn revocation_wakeups(&self) -> StoreResult<RevocationWakeups> {
+        Ok(RevocationWakeups::polling(RevocationWakeups::POLL))
+    }
     /// Counts a passcode attempt before the passcode is checked, in one statement: refused
     /// while the link is locked; the attempt that reaches `max_failures` locks the link for
     /// `lock_secs`. So parallel guesses are each counted before any is checked.

@@ -1,13 +1,21 @@
-//! The embedded store through its public traits: data directories made by earlier versions,
-//! hits with their review state, the audit chain, and the evidence handle.
+//! The stores through their public traits: data directories made by earlier versions, hits
+//! with their review state, the audit chain, and the evidence handle. Every `MetaStore` test
+//! runs on both backends (SQLite and a real PostgreSQL, `tests/common`); tests that open a
+//! SQLite file by hand are SQLite's own.
 
+#[macro_use]
+mod common;
+
+use common::Backend;
 use sha2::{Digest, Sha384};
 use sqlx::AssertSqlSafe;
-use veilmark_store::audit::{AuditEntry, AuditKind, NewAuditEntry, chain_hash, verify};
+use veilmark_store::audit::{
+    AuditEntry, AuditKind, ChainVerifier, NewAuditEntry, chain_hash, verify,
+};
 use veilmark_store::evidence::{HitRecord, NewReference, SeenTable};
 use veilmark_store::meta::{
     CredentialCheck, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt, NewCredential,
-    PasscodeAttempt,
+    PasscodeAttempt, SessionRecord, ViewRefusal,
 };
 use veilmark_store::tenancy::DEFAULT_ORG;
 use veilmark_store::warc::HttpRecord;
@@ -122,7 +130,7 @@ async fn legacy_database(data: &DataDir) {
     pool.close().await;
 }
 
-async fn default_org(store: &SqliteStore) -> OrgId {
+async fn default_org(store: &dyn MetaStore) -> OrgId {
     store.org_by_name(DEFAULT_ORG).await.unwrap().unwrap().id
 }
 
@@ -151,6 +159,7 @@ fn hit(page: &str, session: Option<&str>) -> HitRecord {
     }
 }
 
+/// SQLite only: a data directory written by hand the way older versions wrote it.
 #[tokio::test]
 async fn a_data_directory_made_before_the_store_crate_opens_with_its_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -209,6 +218,7 @@ async fn a_data_directory_made_before_the_store_crate_opens_with_its_rows() {
     SqliteStore::open(&data, Durability::Normal).await.unwrap();
 }
 
+/// SQLite only: edits the migration table of a SQLite file by hand.
 #[tokio::test]
 async fn a_changed_migration_is_refused_rather_than_silently_skipped() {
     let dir = tempfile::tempdir().unwrap();
@@ -413,159 +423,14 @@ async fn evidence_records_are_read_back_by_the_path_a_hit_stores() {
     assert!(ev.warc_record(w.relative_path(), -1).is_err());
 }
 
+/// SQLite only: the evidence half of the tenant test (the PostgreSQL evidence store is tested
+/// with the evidence tests).
 #[tokio::test]
-async fn the_audit_chain_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    {
-        let store = SqliteStore::open(&data, Durability::Full).await.unwrap();
-        for i in 0..3 {
-            store
-                .append_audit(&NewAuditEntry::new(AuditKind::OwnerLogin, i, "login"))
-                .await
-                .unwrap();
-        }
-    }
-    let store = SqliteStore::open(&data, Durability::Full).await.unwrap();
-    let entries = store.audit_entries(None).await.unwrap();
-    assert_eq!(verify(&entries).unwrap().0, 3);
-}
-
-/// Two organisations on one store, each with a document and a link.
-async fn two_tenants(store: &SqliteStore) -> (OrgId, OrgId) {
-    let a = store.create_org("Brand A", 1).await.unwrap();
-    let b = store.create_org("Brand B", 1).await.unwrap();
-    for (org, doc, link) in [(a, "a", "lnk_a"), (b, "b", "lnk_b")] {
-        store
-            .insert_document(&DocumentRecord {
-                org,
-                id: doc.repeat(32),
-                title: format!("{doc} drawing"),
-                media_type: "application/pdf".into(),
-                plaintext_len: 1,
-                envelope_len: 1,
-                blob: format!("envelopes/{doc}.vmk"),
-                wrapped_key: vec![0],
-                created_at: 1,
-            })
-            .await
-            .unwrap();
-        store
-            .insert_link(&LinkRecord {
-                org,
-                id: link.into(),
-                token_hash: link.as_bytes().to_vec(),
-                document_id: doc.repeat(32),
-                recipient: "s@supplier.example".into(),
-                created_at: 1,
-                expires_at: i64::MAX,
-                max_views: None,
-                views: 0,
-                passcode_hash: None,
-                has_passcode: false,
-                failed_passcodes: 0,
-                locked_until: None,
-                revoked_at: None,
-            })
-            .await
-            .unwrap();
-    }
-    (a, b)
-}
-
-#[tokio::test]
-async fn an_organisation_sees_and_changes_only_its_own_rows() {
+async fn an_organisation_sees_and_changes_only_its_own_evidence() {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
     let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
     let (a, b) = two_tenants(&store).await;
-    assert!(
-        store.create_org("brand a", 1).await.is_err(),
-        "names are case-insensitive"
-    );
-
-    let docs: Vec<_> = store.list_documents(a).await.unwrap();
-    assert_eq!(docs.len(), 1);
-    assert!(store.document(a, &"b".repeat(32)).await.unwrap().is_none());
-    assert_eq!(store.list_links(b).await.unwrap()[0].id, "lnk_b");
-    assert!(store.link(a, "lnk_b").await.unwrap().is_none());
-    assert!(
-        !store
-            .revoke_link(
-                a,
-                "lnk_b",
-                5,
-                &NewAuditEntry::new(AuditKind::Revoke, 5000, "x")
-            )
-            .await
-            .unwrap(),
-        "not A's link"
-    );
-    assert!(
-        store
-            .link(b, "lnk_b")
-            .await
-            .unwrap()
-            .unwrap()
-            .revoked_at
-            .is_none()
-    );
-    let revoke = NewAuditEntry {
-        org: Some(b),
-        ..NewAuditEntry::new(AuditKind::Revoke, 5000, "to b")
-    };
-    assert!(store.revoke_link(b, "lnk_b", 5, &revoke).await.unwrap());
-
-    // A link cannot point at another organisation's document.
-    let mut sneaky = store.link(a, "lnk_a").await.unwrap().unwrap();
-    sneaky.id = "lnk_sneaky".into();
-    sneaky.token_hash = b"sneaky".to_vec();
-    sneaky.document_id = "b".repeat(32);
-    assert!(store.insert_link(&sneaky).await.is_err());
-
-    // Accounts, roles and credentials stay inside their organisation.
-    let alice = store
-        .create_account(a, "alice@a.example", "h", Role::Owner, 1)
-        .await
-        .unwrap();
-    assert!(store.account(b, alice).await.unwrap().is_none());
-    assert!(!store.set_role(b, alice, Role::Admin).await.unwrap());
-    assert!(!store.remove_account(b, alice).await.unwrap());
-    assert!(
-        store
-            .create_account(b, "alice@a.example", "h", Role::Owner, 1)
-            .await
-            .is_err(),
-        "an e-mail address is one account on the server"
-    );
-    let tok = store
-        .add_credential(&NewCredential {
-            token_hash: &[7; 32],
-            account_id: alice,
-            kind: CredentialKind::ApiToken,
-            label: "ci",
-            now: 1,
-            expires_at: 100,
-        })
-        .await
-        .unwrap();
-    assert!(!store.revoke_credential(b, &tok).await.unwrap());
-    assert!(
-        store
-            .list_credentials(b, alice, CredentialKind::ApiToken, 2)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .list_credentials(a, alice, CredentialKind::ApiToken, 2)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-
     // Catalogs and hits: the same SKU and image in both, each its own row.
     for org in [a, b] {
         let ev = Evidence::new(std::sync::Arc::new(store.clone()), data.clone(), org);
@@ -626,12 +491,203 @@ async fn an_organisation_sees_and_changes_only_its_own_rows() {
     );
 }
 
-#[tokio::test]
-async fn each_organisation_has_its_own_audit_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
-    let (a, b) = two_tenants(&store).await;
+// ---------------------------------------------------------------------------------------------
+// MetaStore: every test below runs on SQLite and on PostgreSQL (`NAME::sqlite`,
+// `NAME::postgres`).
+
+on_both_backends!(
+    the_audit_chain_survives_reopening,
+    an_organisation_sees_and_changes_only_its_own_rows,
+    each_organisation_has_its_own_audit_chain,
+    parallel_wrong_passcodes_are_each_counted_before_any_is_checked,
+    parallel_wrong_logins_lock_the_account_after_the_limit,
+    credentials_end_when_idle_expired_taken_or_the_password_changes,
+    views_are_counted_to_the_limit_and_replays_change_nothing,
+    a_revocation_is_fed_once_and_ends_renewals,
+    members_second_factors_and_recovery_codes,
+    audit_pages_cover_the_chain_once,
+);
+
+async fn the_audit_chain_survives_reopening(b: Backend) {
+    for i in 0..3 {
+        b.store()
+            .append_audit(&NewAuditEntry::new(AuditKind::OwnerLogin, i, "login"))
+            .await
+            .unwrap();
+    }
+    let store = b.reopen().await;
+    let entries = store.audit_entries(None).await.unwrap();
+    assert_eq!(verify(&entries).unwrap().0, 3);
+    store
+        .append_audit(&NewAuditEntry::new(AuditKind::OwnerLogin, 9, "again"))
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&b.store().audit_entries(None).await.unwrap())
+            .unwrap()
+            .0,
+        4
+    );
+}
+
+/// Two organisations on one store, each with a document and a link.
+async fn two_tenants(store: &dyn MetaStore) -> (OrgId, OrgId) {
+    let a = store.create_org("Brand A", 1).await.unwrap();
+    let b = store.create_org("Brand B", 1).await.unwrap();
+    for (org, doc, link) in [(a, "a", "lnk_a"), (b, "b", "lnk_b")] {
+        store.insert_document(&document(org, doc)).await.unwrap();
+        store
+            .insert_link(&link_record(org, link, &doc.repeat(32)))
+            .await
+            .unwrap();
+    }
+    (a, b)
+}
+
+fn document(org: OrgId, doc: &str) -> DocumentRecord {
+    DocumentRecord {
+        org,
+        id: doc.repeat(32),
+        title: format!("{doc} drawing"),
+        media_type: "application/pdf".into(),
+        plaintext_len: 1,
+        envelope_len: 1,
+        blob: format!("envelopes/{doc}.vmk"),
+        wrapped_key: vec![0],
+        created_at: 1,
+    }
+}
+
+fn link_record(org: OrgId, id: &str, document_id: &str) -> LinkRecord {
+    LinkRecord {
+        org,
+        id: id.into(),
+        token_hash: id.as_bytes().to_vec(),
+        document_id: document_id.into(),
+        recipient: "s@supplier.example".into(),
+        created_at: 1,
+        expires_at: i64::MAX,
+        max_views: None,
+        views: 0,
+        passcode_hash: None,
+        has_passcode: false,
+        failed_passcodes: 0,
+        locked_until: None,
+        revoked_at: None,
+    }
+}
+
+async fn an_organisation_sees_and_changes_only_its_own_rows(b: Backend) {
+    let store = b.store();
+    let (a, b) = two_tenants(store).await;
+    assert!(
+        store.create_org("brand a", 1).await.is_err(),
+        "names are case-insensitive"
+    );
+    assert_eq!(store.org_by_name("BRAND A").await.unwrap().unwrap().id, a);
+    let names: Vec<_> = store
+        .list_orgs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(names, ["Brand A", "Brand B", "default"]);
+
+    let docs: Vec<_> = store.list_documents(a).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert!(store.document(a, &"b".repeat(32)).await.unwrap().is_none());
+    assert_eq!(store.list_links(b).await.unwrap()[0].id, "lnk_b");
+    assert!(store.link(a, "lnk_b").await.unwrap().is_none());
+    assert!(
+        !store
+            .revoke_link(
+                a,
+                "lnk_b",
+                5,
+                &NewAuditEntry::new(AuditKind::Revoke, 5000, "x")
+            )
+            .await
+            .unwrap(),
+        "not A's link"
+    );
+    assert!(
+        store
+            .link(b, "lnk_b")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let revoke = NewAuditEntry {
+        org: Some(b),
+        ..NewAuditEntry::new(AuditKind::Revoke, 5000, "to b")
+    };
+    assert!(store.revoke_link(b, "lnk_b", 5, &revoke).await.unwrap());
+
+    // A link cannot point at another organisation's document.
+    let mut sneaky = store.link(a, "lnk_a").await.unwrap().unwrap();
+    sneaky.id = "lnk_sneaky".into();
+    sneaky.token_hash = b"sneaky".to_vec();
+    sneaky.document_id = "b".repeat(32);
+    assert!(store.insert_link(&sneaky).await.is_err());
+    assert!(store.link(a, "lnk_sneaky").await.unwrap().is_none());
+
+    // Accounts, roles and credentials stay inside their organisation.
+    let alice = store
+        .create_account(a, "alice@a.example", "h", Role::Owner, 1)
+        .await
+        .unwrap();
+    assert!(store.account(b, alice).await.unwrap().is_none());
+    assert!(!store.set_role(b, alice, Role::Admin).await.unwrap());
+    assert!(!store.remove_account(b, alice).await.unwrap());
+    assert!(store.set_password(b, alice, "h2").await.is_err());
+    assert!(
+        store
+            .create_account(b, "alice@a.example", "h", Role::Owner, 1)
+            .await
+            .is_err(),
+        "an e-mail address is one account on the server"
+    );
+    let tok = store
+        .add_credential(&NewCredential {
+            token_hash: &[7; 32],
+            account_id: alice,
+            kind: CredentialKind::ApiToken,
+            label: "ci",
+            now: 1,
+            expires_at: 100,
+        })
+        .await
+        .unwrap();
+    assert!(!store.revoke_credential(b, &tok).await.unwrap());
+    assert_eq!(store.end_all_sessions(b, alice).await.unwrap(), 0);
+    assert!(
+        store
+            .list_credentials(b, alice, CredentialKind::ApiToken, 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_credentials(a, alice, CredentialKind::ApiToken, 2)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.credential_account(&tok).await.unwrap().unwrap().id,
+        alice
+    );
+    assert!(store.revoke_credential(a, &tok).await.unwrap());
+}
+
+async fn each_organisation_has_its_own_audit_chain(backend: Backend) {
+    let store = backend.store();
+    let (a, b) = two_tenants(store).await;
     for i in 0..6 {
         let org = if i % 2 == 0 { Some(a) } else { Some(b) };
         store
@@ -656,32 +712,29 @@ async fn each_organisation_has_its_own_audit_chain() {
         assert_eq!(verify(&entries).unwrap().0, n);
         assert!(entries.iter().all(|e| e.org_id == org.map(OrgId::get)));
     }
-    // Moving an entry from A's chain to B's breaks both.
-    let url = format!("sqlite://{}", data.database_display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query("UPDATE audit_log SET org_id = ? WHERE org_id = ? AND org_seq = 2")
-        .bind(b.get())
-        .bind(a.get())
-        .execute(&pool)
-        .await
-        .unwrap();
+    // Moving an entry from A's chain to B's breaks both. (It must take a position B does not
+    // have: PostgreSQL refuses two entries at one position of a chain outright.)
+    backend
+        .tamper(&format!(
+            "UPDATE audit_log SET org_id = {}, org_seq = org_seq + 100
+             WHERE org_id = {} AND org_seq = 2",
+            b.get(),
+            a.get()
+        ))
+        .await;
     assert!(verify(&store.audit_entries(Some(a)).await.unwrap()).is_err());
     assert!(verify(&store.audit_entries(Some(b)).await.unwrap()).is_err());
 }
 
-#[tokio::test]
-async fn parallel_wrong_passcodes_are_each_counted_before_any_is_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
-    two_tenants(&store).await;
+async fn parallel_wrong_passcodes_are_each_counted_before_any_is_checked(b: Backend) {
+    two_tenants(b.store()).await;
     let tries = (0..20).map(|_| {
-        let store = store.clone();
+        let store = b.meta.clone();
         tokio::spawn(async move { store.passcode_attempt("lnk_a", 100, 5, 900).await.unwrap() })
     });
     let mut counted = 0;
     let mut locked = 0;
-    for t in tries {
+    for t in tries.collect::<Vec<_>>() {
         match t.await.unwrap() {
             PasscodeAttempt::Counted(_) => counted += 1,
             PasscodeAttempt::Locked(until) => {
@@ -691,6 +744,7 @@ async fn parallel_wrong_passcodes_are_each_counted_before_any_is_checked() {
         }
     }
     assert_eq!((counted, locked), (5, 15));
+    let store = b.store();
     // Still locked a minute later, whatever the passcode would have been.
     assert_eq!(
         store.passcode_attempt("lnk_a", 160, 5, 900).await.unwrap(),
@@ -701,56 +755,66 @@ async fn parallel_wrong_passcodes_are_each_counted_before_any_is_checked() {
         store.passcode_attempt("lnk_a", 1000, 5, 900).await.unwrap(),
         PasscodeAttempt::Counted(1)
     );
+    // A right passcode clears the count; the fifth attempt's own lock is lifted when right.
+    store.passcode_succeeded("lnk_a", 1, 5).await.unwrap();
+    for n in 1..=5 {
+        assert_eq!(
+            store.passcode_attempt("lnk_a", 1001, 5, 900).await.unwrap(),
+            PasscodeAttempt::Counted(n)
+        );
+    }
+    store.passcode_succeeded("lnk_a", 5, 5).await.unwrap();
+    assert_eq!(
+        store.passcode_attempt("lnk_a", 1002, 5, 900).await.unwrap(),
+        PasscodeAttempt::Counted(1)
+    );
 }
 
-#[tokio::test]
-async fn parallel_wrong_logins_lock_the_account_after_the_limit() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
-    let org = default_org(&store).await;
-    let id = store
+async fn parallel_wrong_logins_lock_the_account_after_the_limit(b: Backend) {
+    let org = default_org(b.store()).await;
+    let id = b
+        .store()
         .create_account(org, "o@brand.example", "h", Role::Owner, 1)
         .await
         .unwrap();
     let tries = (0..12).map(|_| {
-        let store = store.clone();
+        let store = b.meta.clone();
         tokio::spawn(async move { store.login_attempt(id, 100, 5, 900).await.unwrap() })
     });
     let mut counted = 0;
-    for t in tries {
-        if matches!(t.await.unwrap(), LoginAttempt::Counted(_)) {
-            counted += 1;
+    for t in tries.collect::<Vec<_>>() {
+        match t.await.unwrap() {
+            LoginAttempt::Counted(_) => counted += 1,
+            LoginAttempt::Locked(until) => assert_eq!(until, 1000),
         }
     }
     assert_eq!(counted, 5);
+    b.store().login_succeeded(id).await.unwrap();
+    assert_eq!(
+        b.store().login_attempt(id, 101, 5, 900).await.unwrap(),
+        LoginAttempt::Counted(1)
+    );
 }
 
-#[tokio::test]
-async fn credentials_end_when_idle_expired_taken_or_the_password_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let store = SqliteStore::open(&data, Durability::Normal).await.unwrap();
-    let org = default_org(&store).await;
+async fn credentials_end_when_idle_expired_taken_or_the_password_changes(b: Backend) {
+    let store = b.store();
+    let org = default_org(store).await;
     let id = store
         .create_account(org, "o@brand.example", "h", Role::Owner, 1)
         .await
         .unwrap();
-    let add = |hash: [u8; 32], kind, expires_at| {
-        let store = store.clone();
-        async move {
-            store
-                .add_credential(&NewCredential {
-                    token_hash: &hash,
-                    account_id: id,
-                    kind,
-                    label: "",
-                    now: 100,
-                    expires_at,
-                })
-                .await
-                .unwrap()
-        }
+    let add = |hash: [u8; 32], kind, expires_at| async move {
+        store
+            .add_credential(&NewCredential {
+                token_hash: &hash,
+                account_id: id,
+                kind,
+                label: "",
+                now: 100,
+                expires_at,
+            })
+            .await
+            .unwrap()
     };
     add([1; 32], CredentialKind::Cookie, 10_000).await;
     add([2; 32], CredentialKind::SetPassword, 500).await;
@@ -760,15 +824,12 @@ async fn credentials_end_when_idle_expired_taken_or_the_password_changes() {
         now,
         idle_secs,
     };
-    let live = |hash: [u8; 32], c: CredentialCheck| {
-        let store = store.clone();
-        async move {
-            store
-                .account_by_credential(&hash, c)
-                .await
-                .unwrap()
-                .is_some()
-        }
+    let live = |hash: [u8; 32], c: CredentialCheck| async move {
+        store
+            .account_by_credential(&hash, c)
+            .await
+            .unwrap()
+            .is_some()
     };
     assert!(live([1; 32], check(CredentialKind::Cookie, 1000, Some(1800))).await);
     assert!(
@@ -801,4 +862,575 @@ async fn credentials_end_when_idle_expired_taken_or_the_password_changes() {
     store.set_password(org, id, "h2").await.unwrap();
     assert!(!live([3; 32], check(CredentialKind::ApiToken, 300, None)).await);
     assert!(!live([1; 32], check(CredentialKind::Cookie, 300, Some(1800))).await);
+}
+
+fn session(id: u8, link: &str) -> SessionRecord {
+    SessionRecord {
+        id: hex::encode([id; 16]),
+        link_id: link.into(),
+        session_code: (u64::from(id) << 40) | 0xabc,
+        viewer_key: [id; 32],
+        created_at: 10,
+        lease_expires_at: 100,
+    }
+}
+
+async fn views_are_counted_to_the_limit_and_replays_change_nothing(b: Backend) {
+    let store = b.store();
+    let (a, other) = two_tenants(store).await;
+    let mut limited = link_record(a, "lnk_3", &"a".repeat(32));
+    limited.max_views = Some(3);
+    limited.expires_at = 1000;
+    store.insert_link(&limited).await.unwrap();
+    let grant = |n: u8, nonce: &'static [u8], now: i64| async move {
+        let audit = NewAuditEntry {
+            org: Some(a),
+            session_id: Some(hex::encode([n; 16])),
+            ..NewAuditEntry::new(AuditKind::Grant, now * 1000, "granted")
+        };
+        store
+            .grant_view(&session(n, "lnk_3"), nonce, now + 300, now, &audit)
+            .await
+            .unwrap()
+    };
+    let first = grant(1, b"n1", 10).await.unwrap();
+    assert_eq!((first.seq, first.kind.as_str()), (1, "grant"));
+    assert_eq!(grant(2, b"n1", 10).await, Err(ViewRefusal::Replayed));
+    assert!(
+        store
+            .session(&hex::encode([2; 16]))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(grant(2, b"n2", 10).await.is_ok());
+    assert!(grant(3, b"n3", 10).await.is_ok());
+    assert_eq!(grant(4, b"n4", 10).await, Err(ViewRefusal::LimitReached));
+    let link = store.link(a, "lnk_3").await.unwrap().unwrap();
+    assert_eq!(link.views, 3);
+    // A refused request leaves no nonce: the same nonce is refused for the limit, not replay.
+    assert_eq!(grant(4, b"n4", 10).await, Err(ViewRefusal::LimitReached));
+    let s = store.session(&hex::encode([1; 16])).await.unwrap().unwrap();
+    assert_eq!((s.link_id.as_str(), s.viewer_key), ("lnk_3", [1; 32]));
+    assert_eq!(
+        store
+            .session_by_code(a, s.session_code)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        s.id
+    );
+    assert!(
+        store
+            .session_by_code(other, s.session_code)
+            .await
+            .unwrap()
+            .is_none(),
+        "a session code is traced only within its organisation"
+    );
+    // Expiry, then revocation, win over the limit.
+    let mut unlimited = link_record(a, "lnk_x", &"a".repeat(32));
+    unlimited.expires_at = 1000;
+    store.insert_link(&unlimited).await.unwrap();
+    let audit = NewAuditEntry::new(AuditKind::Grant, 1, "x");
+    assert_eq!(
+        store
+            .grant_view(&session(9, "lnk_x"), b"e", 2000, 1000, &audit)
+            .await
+            .unwrap(),
+        Err(ViewRefusal::Expired)
+    );
+    let revoke = NewAuditEntry {
+        org: Some(a),
+        ..NewAuditEntry::new(AuditKind::Revoke, 20_000, "revoked")
+    };
+    assert!(store.revoke_link(a, "lnk_x", 20, &revoke).await.unwrap());
+    assert_eq!(
+        store
+            .grant_view(&session(9, "lnk_x"), b"r", 2000, 30, &audit)
+            .await
+            .unwrap(),
+        Err(ViewRefusal::Revoked)
+    );
+    // The grants and the revocation, one unbroken chain; nonces past their window go.
+    let chain = store.audit_entries(Some(a)).await.unwrap();
+    assert_eq!(verify(&chain).unwrap().0, 4);
+    assert_eq!(store.purge_nonces(400).await.unwrap(), 3);
+    assert_eq!(store.purge_nonces(400).await.unwrap(), 0);
+}
+
+async fn a_revocation_is_fed_once_and_ends_renewals(b: Backend) {
+    let store = b.store();
+    let (a, other) = two_tenants(store).await;
+    let audit = |kind, detail: &str| NewAuditEntry {
+        org: Some(a),
+        ..NewAuditEntry::new(kind, 1, detail)
+    };
+    store
+        .grant_view(
+            &session(1, "lnk_a"),
+            b"n",
+            300,
+            10,
+            &audit(AuditKind::Grant, "g"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let id = hex::encode([1; 16]);
+    let renewed = store
+        .renew_session(&id, 200, 20, &audit(AuditKind::Renew, "r"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renewed.seq, 2);
+    assert_eq!(
+        store.session(&id).await.unwrap().unwrap().lease_expires_at,
+        200
+    );
+    assert!(store.revocations_after(0).await.unwrap().is_empty());
+    assert!(
+        store
+            .revoke_link(a, "lnk_a", 30, &audit(AuditKind::Revoke, "v"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_link(a, "lnk_a", 31, &audit(AuditKind::Revoke, "again"))
+            .await
+            .unwrap(),
+        "already revoked: nothing written"
+    );
+    let revoke_b = NewAuditEntry {
+        org: Some(other),
+        ..NewAuditEntry::new(AuditKind::Revoke, 1, "b")
+    };
+    assert!(
+        store
+            .revoke_link(other, "lnk_b", 32, &revoke_b)
+            .await
+            .unwrap()
+    );
+    let feed = store.revocations_after(0).await.unwrap();
+    let links: Vec<_> = feed.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(links, ["lnk_a", "lnk_b"]);
+    assert!(feed[0].0 < feed[1].0);
+    assert_eq!(
+        store.revocations_after(feed[0].0).await.unwrap(),
+        feed[1..].to_vec()
+    );
+    assert!(store.revocations_after(feed[1].0).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .renew_session(&id, 300, 40, &audit(AuditKind::Renew, "late"))
+            .await
+            .unwrap(),
+        Err(ViewRefusal::Revoked)
+    );
+    assert_eq!(
+        store.session(&id).await.unwrap().unwrap().lease_expires_at,
+        200,
+        "a refused renewal changes nothing"
+    );
+    assert!(
+        store
+            .renew_session("nope", 1, 1, &audit(AuditKind::Renew, "x"))
+            .await
+            .is_err()
+    );
+    let chain = store.audit_entries(Some(a)).await.unwrap();
+    let kinds: Vec<_> = chain.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["grant", "renew", "revoke"]);
+    assert_eq!(verify(&chain).unwrap().0, 3);
+}
+
+async fn members_second_factors_and_recovery_codes(b: Backend) {
+    let store = b.store();
+    let org = default_org(store).await;
+    assert!(!store.org(org).await.unwrap().require_totp);
+    store.set_org_require_totp(org, true).await.unwrap();
+    assert!(store.org(org).await.unwrap().require_totp);
+    let zed = store
+        .create_account(org, "zed@brand.example", "h", Role::Auditor, 5)
+        .await
+        .unwrap();
+    let amy = store
+        .create_account(org, "amy@brand.example", "h", Role::Owner, 5)
+        .await
+        .unwrap();
+    let emails: Vec<_> = store
+        .list_accounts(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.email)
+        .collect();
+    assert_eq!(emails, ["amy@brand.example", "zed@brand.example"]);
+    assert!(store.set_role(org, zed, Role::Reviewer).await.unwrap());
+    let z = store
+        .account_by_email("zed@brand.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (z.role, z.org_name.as_str(), z.org_requires_totp),
+        (Role::Reviewer, "default", true)
+    );
+
+    assert!(
+        store.enable_totp(org, amy, 1, &[], 6).await.is_err(),
+        "no enrolment in progress"
+    );
+    store
+        .set_totp_secret(org, amy, Some(b"wrapped"))
+        .await
+        .unwrap();
+    store
+        .enable_totp(org, amy, 100, &[[1; 32], [2; 32], [3; 32]], 7)
+        .await
+        .unwrap();
+    let a = store.account(org, amy).await.unwrap().unwrap();
+    assert!(a.has_totp());
+    assert_eq!(a.totp_secret.as_deref(), Some(&b"wrapped"[..]));
+    assert!(
+        !store.use_totp_step(amy, 100).await.unwrap(),
+        "the enrolment code's step"
+    );
+    assert!(store.use_totp_step(amy, 101).await.unwrap());
+    assert!(
+        !store.use_totp_step(amy, 101).await.unwrap(),
+        "a step is used once"
+    );
+    assert_eq!(store.recovery_codes_left(amy).await.unwrap(), 3);
+    assert!(store.use_recovery_code(amy, &[2; 32], 8).await.unwrap());
+    assert!(!store.use_recovery_code(amy, &[2; 32], 8).await.unwrap());
+    assert!(!store.use_recovery_code(amy, &[9; 32], 8).await.unwrap());
+    assert!(
+        !store.use_recovery_code(zed, &[1; 32], 8).await.unwrap(),
+        "not zed's code"
+    );
+    assert_eq!(store.recovery_codes_left(amy).await.unwrap(), 2);
+    store.set_totp_secret(org, amy, None).await.unwrap();
+    assert!(!store.account(org, amy).await.unwrap().unwrap().has_totp());
+    assert_eq!(store.recovery_codes_left(amy).await.unwrap(), 0);
+
+    // Removing a member removes what it holds.
+    store
+        .add_credential(&NewCredential {
+            token_hash: &[5; 32],
+            account_id: zed,
+            kind: CredentialKind::Cookie,
+            label: "",
+            now: 1,
+            expires_at: 100,
+        })
+        .await
+        .unwrap();
+    assert!(store.remove_account(org, zed).await.unwrap());
+    assert!(!store.remove_account(org, zed).await.unwrap());
+    assert!(store.account(org, zed).await.unwrap().is_none());
+    let check = CredentialCheck {
+        kind: CredentialKind::Cookie,
+        now: 2,
+        idle_secs: None,
+    };
+    assert!(
+        store
+            .account_by_credential(&[5; 32], check)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The address is free again.
+    store
+        .create_account(org, "zed@brand.example", "h", Role::Auditor, 9)
+        .await
+        .unwrap();
+}
+
+async fn audit_pages_cover_the_chain_once(b: Backend) {
+    let store = b.store();
+    let (a, other) = two_tenants(store).await;
+    for i in 0..25 {
+        let org = if i % 3 == 0 { Some(other) } else { Some(a) };
+        store
+            .append_audit(&NewAuditEntry {
+                org,
+                ..NewAuditEntry::new(AuditKind::PageView, i, format!("p{i}"))
+            })
+            .await
+            .unwrap();
+    }
+    let whole = store.audit_entries(Some(a)).await.unwrap();
+    assert_eq!(whole.len(), 16);
+    let mut verifier = ChainVerifier::new();
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let (page, next) = store.audit_range(Some(a), after, 5).await.unwrap();
+        if page.is_empty() {
+            assert_eq!(next, after);
+            break;
+        }
+        assert!(next > after);
+        for e in &page {
+            verifier.push(e).unwrap();
+        }
+        paged.extend(page);
+        after = next;
+    }
+    assert_eq!(paged, whole);
+    assert_eq!(verifier.finish().0, 16);
+    assert!(store.audit_range(None, 0, 5).await.unwrap().0.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only: several stores (pools) on one database stand for several processes
+// (replicas, the CLI) writing at once; SQLite serialises writers on its file instead.
+
+/// `n` independent stores on the backend's database.
+async fn processes(b: &Backend, n: usize) -> Vec<veilmark_store::PostgresStore> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(b.open_postgres().await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_200_parallel_grants_from_4_processes_on_a_10_view_link_grant_exactly_10() {
+    let b = Backend::postgres().await;
+    let (a, _) = two_tenants(b.store()).await;
+    let mut link = link_record(a, "lnk_10", &"a".repeat(32));
+    link.max_views = Some(10);
+    b.store().insert_link(&link).await.unwrap();
+    let stores = processes(&b, 4).await;
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let store = stores[i as usize % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = session(0, "lnk_10");
+            s.id = format!("{i:032x}");
+            s.session_code = u64::from(i) + 1;
+            let audit = NewAuditEntry {
+                org: Some(a),
+                session_id: Some(s.id.clone()),
+                ..NewAuditEntry::new(AuditKind::Grant, 1, "granted")
+            };
+            store
+                .grant_view(&s, &i.to_be_bytes(), 1000, 10, &audit)
+                .await
+                .unwrap()
+        }));
+    }
+    let (mut granted, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(ViewRefusal::LimitReached) => refused += 1,
+            Err(other) => panic!("unexpected refusal {other:?}"),
+        }
+    }
+    assert_eq!((granted, refused), (10, 190));
+    assert_eq!(
+        b.store().link(a, "lnk_10").await.unwrap().unwrap().views,
+        10
+    );
+    let chain = b.store().audit_entries(Some(a)).await.unwrap();
+    assert_eq!(
+        verify(&chain).unwrap().0,
+        10,
+        "one grant entry per view, unforked"
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(b.postgres.as_ref().unwrap().pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 10);
+
+    // One nonce sent to every process at once: one grant, the rest replays.
+    let mut tasks = Vec::new();
+    for (i, store) in stores.iter().cycle().take(12).enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = session(1, "lnk_a");
+            s.id = format!("{:032x}", 1000 + i);
+            s.session_code = 1000 + i as u64;
+            store
+                .grant_view(&s, b"same nonce", 1000, 10, &NewAuditEntry::default())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap().err());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_none()).count(), 1);
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Some(ViewRefusal::Replayed))
+            .count(),
+        11
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_20_parallel_wrong_passcodes_from_4_processes_lock_at_5() {
+    let b = Backend::postgres().await;
+    let (a, _) = two_tenants(b.store()).await;
+    let stores = processes(&b, 4).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = stores[i % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            store.passcode_attempt("lnk_a", 100, 5, 900).await.unwrap()
+        }));
+    }
+    let mut counted = Vec::new();
+    let mut locked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            PasscodeAttempt::Counted(n) => counted.push(n),
+            PasscodeAttempt::Locked(until) => {
+                assert_eq!(until, 1000);
+                locked += 1;
+            }
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, [1, 2, 3, 4, 5], "each attempt counted once");
+    assert_eq!(locked, 15);
+    let link = b.store().link(a, "lnk_a").await.unwrap().unwrap();
+    assert_eq!((link.failed_passcodes, link.locked_until), (5, Some(1000)));
+
+    // Logins the same way.
+    let org = default_org(b.store()).await;
+    let id = b
+        .store()
+        .create_account(org, "o@brand.example", "h", Role::Owner, 1)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = stores[i % stores.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            store.login_attempt(id, 100, 5, 900).await.unwrap()
+        }));
+    }
+    let mut counted = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), LoginAttempt::Counted(_)) {
+            counted += 1;
+        }
+    }
+    assert_eq!(counted, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_audit_appends_from_4_processes_make_one_unforked_chain() {
+    let b = Backend::postgres().await;
+    let (a, other) = two_tenants(b.store()).await;
+    let stores = processes(&b, 4).await;
+    let mut tasks = Vec::new();
+    for (p, store) in stores.iter().enumerate() {
+        for i in 0..50 {
+            let store = store.clone();
+            // Three chains interleaved: A's (most), B's and the server's.
+            let org = match i % 5 {
+                0 => Some(other),
+                1 => None,
+                _ => Some(a),
+            };
+            tasks.push(tokio::spawn(async move {
+                store
+                    .append_audit(&NewAuditEntry {
+                        org,
+                        ..NewAuditEntry::new(AuditKind::PageView, i, format!("p{p}-{i}"))
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    let mut returned = Vec::new();
+    for t in tasks {
+        returned.push(t.await.unwrap());
+    }
+    for (org, n) in [(Some(a), 120), (Some(other), 40), (None, 40)] {
+        let chain = b.store().audit_entries(org).await.unwrap();
+        assert_eq!(verify(&chain).unwrap().0, n, "chain {org:?}");
+        // What each append returned is what is stored.
+        for e in &chain {
+            assert!(returned.contains(e));
+        }
+        // Page by page, in storage order, the same chain.
+        let mut verifier = ChainVerifier::new();
+        let mut after = 0;
+        loop {
+            let (page, next) = b.store().audit_range(org, after, 7).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            for e in &page {
+                verifier.push(e).unwrap();
+            }
+            after = next;
+        }
+        assert_eq!(verifier.finish().0, n);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_revocation_wakeups_come_at_once_and_after_the_listener_reconnects() {
+    use std::time::Duration;
+    use veilmark_store::meta::Wakeup;
+    let b = Backend::postgres().await;
+    let (a, _) = two_tenants(b.store()).await;
+    let mut extra = link_record(a, "lnk_c", &"a".repeat(32));
+    extra.token_hash = b"lnk_c".to_vec();
+    b.store().insert_link(&extra).await.unwrap();
+    let mut wakeups = b.store().revocation_wakeups().await.unwrap();
+    assert!(wakeups.is_notified());
+    // The first wake-up: the listener is connected (read the feed once).
+    let first = tokio::time::timeout(Duration::from_secs(2), wakeups.wait()).await;
+    assert_eq!(first, Ok(Wakeup::Notified));
+    let cli = b.open_postgres().await;
+    let revoke = |id: &'static str| {
+        let cli = cli.clone();
+        async move {
+            let audit = NewAuditEntry {
+                org: Some(a),
+                ..NewAuditEntry::new(AuditKind::Revoke, 1, "cli")
+            };
+            assert!(cli.revoke_link(a, id, 5, &audit).await.unwrap());
+        }
+    };
+    revoke("lnk_a").await;
+    let woke = tokio::time::timeout(Duration::from_secs(2), wakeups.wait()).await;
+    assert_eq!(
+        woke,
+        Ok(Wakeup::Notified),
+        "a NOTIFY wakes the watcher at once"
+    );
+
+    // The listening connection dies (a PostgreSQL restart, a proxy): what is revoked while
+    // it is gone still wakes the watcher, from the reconnection, well before the 5 s poll.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(b.postgres.as_ref().unwrap().pool())
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listening connection");
+    revoke("lnk_c").await;
+    let woke = tokio::time::timeout(Duration::from_secs(2), wakeups.wait()).await;
+    assert_eq!(woke, Ok(Wakeup::Notified));
+    let feed = b.store().revocations_after(0).await.unwrap();
+    assert_eq!(feed.len(), 2);
+    assert_eq!(feed[1].1, "lnk_c");
 }

@@ -151,7 +151,10 @@ mod tests {
     async fn a_test_database_is_created_and_dropped() {
         let db = PgTestDb::create().await;
         let mut c = connect(db.url()).await.unwrap();
-        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut c).await.unwrap();
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
         assert_eq!(one, 1);
         c.close().await.unwrap();
         let name = db.name().to_owned();

@@ -248,13 +248,7 @@ fn demo(root: &std::path::Path, dir: &std::path::Path, listen: Option<&str>) -> 
     })?;
     let dir = dir.to_string_lossy();
     let marketplace = marketplace.to_string_lossy();
-    let mut args = vec![
-        "demo",
-        "--dir",
-        &dir,
-        "--marketplace",
-        &marketplace,
-    ];
+    let mut args = vec!["demo", "--dir", &dir, "--marketplace", &marketplace];
     if let Some(listen) = listen {
         args.extend(["--listen", listen]);
     }
@@ -265,10 +259,7 @@ fn demo(root: &std::path::Path, dir: &std::path::Path, listen: Option<&str>) -> 
         _ => {
             let dir = root.join("target/xdg-runtime");
             std::fs::create_dir_all(&dir)?;
-            std::fs::set_permissions(
-                &dir,
-                std::os::unix::fs::PermissionsExt::from_mode(0o700),
-            )?;
+            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
             dir
         }
     };

@@ -124,7 +124,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
 /// The end of the tour: what to open in a browser, in order, while the server runs.
 fn print_what_to_open(server: &server_tour::DemoServer) {
-    println!("\nThe server is running at {}. Open, in order:", server.base);
+    println!(
+        "\nThe server is running at {}. Open, in order:",
+        server.base
+    );
     let mut n = 0;
     let mut item = |what: &str, url: &str| {
         n += 1;

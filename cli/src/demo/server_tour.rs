@@ -132,7 +132,10 @@ pub async fn run(
         bob.url
     );
     let mut links = vec![ToOpen {
-        what: format!("the PDF shared with alice@supplier.example ({})", file_name(&samples[0])),
+        what: format!(
+            "the PDF shared with alice@supplier.example ({})",
+            file_name(&samples[0])
+        ),
         url: alice.url.clone(),
     }];
     links.extend(share_cad(&state, &owner, cad, &alice_link, dir).await?);
@@ -445,7 +448,10 @@ async fn share_cad(
             )
             .await?;
         let (what, kind) = match MediaType::from_mime(&doc.media_type) {
-            MediaType::Dxf => ("2D drawing: pan, zoom, layers, measuring", "the DXF drawing"),
+            MediaType::Dxf => (
+                "2D drawing: pan, zoom, layers, measuring",
+                "the DXF drawing",
+            ),
             _ => (
                 "3D model: orbit, standard views, section plane, part tree, measuring",
                 "the 3D assembly",

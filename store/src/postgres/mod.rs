@@ -12,6 +12,8 @@
 //! [`MetaStore`]: crate::MetaStore
 //! [`EvidenceStore`]: crate::EvidenceStore
 
+mod meta;
+mod notify;
 mod rate_limit;
 
 pub use rate_limit::SharedBuckets;
@@ -74,14 +76,23 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
+    /// How many connections [`PostgresStore::connect`] opens at most.
+    pub const DEFAULT_CONNECTIONS: u32 = 16;
+
     /// Connects to the database at `url` (`postgres://…`) and applies the migrations.
     /// Several processes may call this at once: sqlx takes an advisory lock while migrating.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with_pool_size(url, Self::DEFAULT_CONNECTIONS).await
+    }
+
+    /// [`PostgresStore::connect`] with a pool of at most `max_connections` (tests that open
+    /// several stores on one server; a revocation listener takes one more of its own).
+    pub async fn connect_with_pool_size(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let options: PgConnectOptions = url
             .parse()
             .with_context(|| format!("not a PostgreSQL URL: {}", redact(url)))?;
         let pool = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
@@ -112,6 +123,11 @@ impl PostgresStore {
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL without its password, for messages.
+    fn redacted_url(&self) -> String {
+        redact(&self.url)
     }
 }
 

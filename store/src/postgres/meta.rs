@@ -1,0 +1,1068 @@
+//! [`MetaStore`] on PostgreSQL, shared by several server replicas and the owner CLI at once.
+//!
+//! The behaviour is [`crate::SqliteStore`]'s; only the way each operation is made atomic
+//! differs, because here many processes write concurrently instead of taking turns on a file:
+//!
+//! - counters with a limit (view counts, passcode and login lock-outs) are one conditional
+//!   `UPDATE … RETURNING`: PostgreSQL re-checks the `WHERE` against the row as the previous
+//!   writer left it, so parallel requests are each counted and none passes the limit;
+//! - the audit chain is appended under a transaction-scoped advisory lock per chain (read the
+//!   head, insert after it), and `UNIQUE NULLS NOT DISTINCT (org_id, org_seq)` makes a fork
+//!   impossible even if that lock were bypassed;
+//! - the revocation feed is appended under one feed-wide transaction lock, so feed positions
+//!   commit in order and a reader's "after position N" never skips a late commit; the
+//!   revocation sends `NOTIFY veilmark_revocations` in the same transaction (delivered at
+//!   commit, never for a rolled-back one).
+//!
+//! Lock order, the same in every transaction, so none can deadlock: link row, then the feed
+//! lock, then the audit chain lock. Every query of a tenant's rows binds its organisation.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+
+use super::PostgresStore;
+use crate::StoreResult;
+use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
+use crate::meta::{
+    CredentialCheck, CredentialInfo, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt,
+    MetaStore, NewCredential, PasscodeAttempt, RevocationWakeups, SessionRecord, ViewRefusal,
+};
+use crate::tenancy::{Account, OrgId, Organisation, Role};
+
+/// The channel revocations are announced on; the payload is the link id.
+pub(crate) const REVOCATION_CHANNEL: &str = "veilmark_revocations";
+
+/// Advisory lock class ("VMAU") of the audit chains; the second key is the chain.
+const AUDIT_LOCK_CLASS: i32 = 0x564d_4155;
+/// Advisory lock class ("VMRF") of the revocation feed.
+const FEED_LOCK_CLASS: i32 = 0x564d_5246;
+
+/// Accounts joined with their organisation's name and setting.
+const ACCOUNT: &str = "SELECT a.*, o.name AS org_name, o.require_totp AS org_requires_totp \
+     FROM owners a JOIN organisations o ON o.id = a.org_id";
+
+fn account_from(row: &PgRow) -> anyhow::Result<Account> {
+    let role: String = row.try_get("role")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        org: OrgId::from_row(row.try_get("org_id")?),
+        org_name: row.try_get("org_name")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: Role::parse(&role)?,
+        failed_logins: row.try_get("failed_logins")?,
+        locked_until: row.try_get("locked_until")?,
+        totp_secret: row.try_get("totp_secret")?,
+        totp_enabled_at: row.try_get("totp_enabled_at")?,
+        totp_last_step: row.try_get("totp_last_step")?,
+        org_requires_totp: row.try_get("org_requires_totp")?,
+    })
+}
+
+fn org_from(row: &PgRow) -> anyhow::Result<Organisation> {
+    Ok(Organisation {
+        id: OrgId::from_row(row.try_get("id")?),
+        name: row.try_get("name")?,
+        require_totp: row.try_get("require_totp")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn credential_from(row: &PgRow) -> anyhow::Result<CredentialInfo> {
+    let kind: String = row.try_get("kind")?;
+    Ok(CredentialInfo {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        kind: CredentialKind::parse(&kind)
+            .with_context(|| format!("unknown credential kind {kind:?}"))?
+            .as_str(),
+        label: row.try_get("label")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+    })
+}
+
+fn document_from(row: &PgRow) -> anyhow::Result<DocumentRecord> {
+    Ok(DocumentRecord {
+        org: OrgId::from_row(row.try_get("org_id")?),
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        media_type: row.try_get("media_type")?,
+        plaintext_len: row.try_get("plaintext_len")?,
+        envelope_len: row.try_get("envelope_len")?,
+        blob: row.try_get("blob")?,
+        wrapped_key: row.try_get("wrapped_key")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn link_from(row: &PgRow) -> anyhow::Result<LinkRecord> {
+    let passcode_hash: Option<String> = row.try_get("passcode_hash")?;
+    Ok(LinkRecord {
+        org: OrgId::from_row(row.try_get("org_id")?),
+        id: row.try_get("id")?,
+        token_hash: row.try_get("token_hash")?,
+        document_id: row.try_get("document_id")?,
+        recipient: row.try_get("recipient")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        max_views: row.try_get("max_views")?,
+        views: row.try_get("views")?,
+        has_passcode: passcode_hash.is_some(),
+        passcode_hash,
+        failed_passcodes: row.try_get("failed_passcodes")?,
+        locked_until: row.try_get("locked_until")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+fn session_from(row: &PgRow) -> anyhow::Result<SessionRecord> {
+    let key: Vec<u8> = row.try_get("viewer_key")?;
+    let code: i64 = row.try_get("session_code")?;
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        link_id: row.try_get("link_id")?,
+        session_code: u64::from_be_bytes(code.to_be_bytes()),
+        viewer_key: key
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("stored viewer key is not 32 bytes"))?,
+        created_at: row.try_get("created_at")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+    })
+}
+
+fn hash32(v: Vec<u8>) -> anyhow::Result<[u8; 32]> {
+    v.try_into()
+        .map_err(|_| anyhow::anyhow!("stored audit hash is not 32 bytes"))
+}
+
+fn audit_from(row: &PgRow) -> anyhow::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: row.try_get("org_seq")?,
+        org_id: row.try_get("org_id")?,
+        account_id: row.try_get("account_id")?,
+        format: row.try_get("format")?,
+        at_ms: row.try_get("at_ms")?,
+        kind: row.try_get("kind")?,
+        link_id: row.try_get("link_id")?,
+        session_id: row.try_get("session_id")?,
+        document_id: row.try_get("document_id")?,
+        actor: row.try_get("actor")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        detail: row.try_get("detail")?,
+        prev_hash: hash32(row.try_get("prev_hash")?)?,
+        hash: hash32(row.try_get("hash")?)?,
+    })
+}
+
+/// The key naming one audit chain in SQL (`COALESCE(org_id, 0)`, indexed): the organisation's
+/// id, or 0 for the server's chain (organisation ids start at 1).
+fn chain_key(org: Option<OrgId>) -> i64 {
+    org.map_or(0, OrgId::get)
+}
+
+/// The second key of a chain's advisory lock. Two chains sharing one (ids past 2^31) only
+/// take turns; they never interfere otherwise.
+fn chain_lock(key: i64) -> i32 {
+    i32::try_from(key)
+        .unwrap_or_else(|_| i32::try_from(key.rem_euclid(i64::from(i32::MAX))).unwrap_or(0))
+}
+
+/// Appends the next audit entry of its chain inside `tx`. The chain's advisory lock is held
+/// until `tx` ends, so no other transaction (in any process) reads the same head.
+async fn append_audit_in(
+    tx: &mut Transaction<'_, Postgres>,
+    new: &NewAuditEntry,
+) -> anyhow::Result<AuditEntry> {
+    let key = chain_key(new.org);
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(AUDIT_LOCK_CLASS)
+        .bind(chain_lock(key))
+        .execute(&mut **tx)
+        .await
+        .context("cannot lock the audit chain")?;
+    // A new statement after the lock: its snapshot sees the previous holder's commit.
+    let prev = sqlx::query(
+        "SELECT org_seq, hash FROM audit_log WHERE COALESCE(org_id, 0) = $1
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| Ok::<_, anyhow::Error>((r.try_get::<i64, _>("org_seq")?, hash32(r.try_get("hash")?)?)))
+    .transpose()?;
+    let e = next_entry(prev, new);
+    sqlx::query(
+        "INSERT INTO audit_log (org_id, org_seq, account_id, format, at_ms, kind, link_id,
+         session_id, document_id, actor, ip, user_agent, detail, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(e.org_id)
+    .bind(e.seq)
+    .bind(e.account_id)
+    .bind(e.format)
+    .bind(e.at_ms)
+    .bind(&e.kind)
+    .bind(&e.link_id)
+    .bind(&e.session_id)
+    .bind(&e.document_id)
+    .bind(&e.actor)
+    .bind(&e.ip)
+    .bind(&e.user_agent)
+    .bind(&e.detail)
+    .bind(&e.prev_hash[..])
+    .bind(&e.hash[..])
+    .execute(&mut **tx)
+    .await
+    .context("cannot append to the audit log")?;
+    Ok(e)
+}
+
+fn rand_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    Ok(b)
+}
+
+#[async_trait]
+impl MetaStore for PostgresStore {
+    async fn create_org(&self, name: &str, now: i64) -> StoreResult<OrgId> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .with_context(|| format!("cannot create organisation {name:?} (does it exist already?)"))?;
+        Ok(OrgId::from_row(id))
+    }
+
+    async fn org_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        let row = sqlx::query("SELECT * FROM organisations WHERE lower(name) = lower($1)")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(org_from).transpose()
+    }
+
+    async fn org(&self, org: OrgId) -> StoreResult<Organisation> {
+        let row = sqlx::query("SELECT * FROM organisations WHERE id = $1")
+            .bind(org.get())
+            .fetch_one(&self.pool)
+            .await?;
+        org_from(&row)
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Organisation>> {
+        // SQLite sorts the NOCASE column case-insensitively, byte order otherwise.
+        let rows = sqlx::query(
+            "SELECT * FROM organisations ORDER BY lower(name) COLLATE \"C\", name COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(org_from).collect()
+    }
+
+    async fn set_org_require_totp(&self, org: OrgId, required: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE organisations SET require_totp = $1 WHERE id = $2")
+            .bind(required)
+            .bind(org.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_account(
+        &self,
+        org: OrgId,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+        now: i64,
+    ) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO owners (org_id, email, password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(org.get())
+        .bind(email)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .with_context(|| format!("cannot create account {email} (does it exist already?)"))?)
+    }
+
+    async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!("{ACCOUNT} WHERE a.email = $1")))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn account(&self, org: OrgId, id: i64) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{ACCOUNT} WHERE a.id = $1 AND a.org_id = $2"
+        )))
+        .bind(id)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn list_accounts(&self, org: OrgId) -> StoreResult<Vec<Account>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{ACCOUNT} WHERE a.org_id = $1 ORDER BY a.email COLLATE \"C\""
+        )))
+        .bind(org.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn set_role(&self, org: OrgId, id: i64, role: Role) -> StoreResult<bool> {
+        Ok(
+            sqlx::query("UPDATE owners SET role = $1 WHERE id = $2 AND org_id = $3")
+                .bind(role.as_str())
+                .bind(id)
+                .bind(org.get())
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    async fn remove_account(&self, org: OrgId, id: i64) -> StoreResult<bool> {
+        // One statement: credentials and recovery codes go with it (ON DELETE CASCADE).
+        Ok(
+            sqlx::query("DELETE FROM owners WHERE id = $1 AND org_id = $2")
+                .bind(id)
+                .bind(org.get())
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    async fn set_password(&self, org: OrgId, id: i64, password_hash: &str) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE owners SET password_hash = $1, failed_logins = 0, locked_until = NULL
+             WHERE id = $2 AND org_id = $3",
+        )
+        .bind(password_hash)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        anyhow::ensure!(n == 1, "no such account");
+        sqlx::query("DELETE FROM credentials WHERE account_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn login_attempt(
+        &self,
+        id: i64,
+        now: i64,
+        max_failures: i64,
+        lock_secs: i64,
+    ) -> StoreResult<LoginAttempt> {
+        // One statement: a parallel attempt waits for this row and is re-checked against what
+        // this one wrote. A lock that has run out starts a fresh count.
+        let counted: Option<i64> = sqlx::query_scalar(
+            "UPDATE owners SET
+                 failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1
+                                      THEN 1 ELSE failed_logins + 1 END,
+                 locked_until = CASE
+                     WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL
+                     WHEN failed_logins + 1 >= $2 THEN $1 + $3
+                     ELSE locked_until END
+             WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+             RETURNING failed_logins",
+        )
+        .bind(now)
+        .bind(max_failures)
+        .bind(lock_secs)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(n) = counted {
+            return Ok(LoginAttempt::Counted(n));
+        }
+        let until: Option<i64> =
+            sqlx::query_scalar("SELECT locked_until FROM owners WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        Ok(LoginAttempt::Locked(until.unwrap_or(now)))
+    }
+
+    async fn login_succeeded(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE owners SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_totp_secret(
+        &self,
+        org: OrgId,
+        id: i64,
+        wrapped: Option<&[u8]>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE owners SET totp_secret = $1, totp_enabled_at = NULL, totp_last_step = NULL
+             WHERE id = $2 AND org_id = $3",
+        )
+        .bind(wrapped)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if wrapped.is_none() && n == 1 {
+            sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn enable_totp(
+        &self,
+        org: OrgId,
+        id: i64,
+        step: i64,
+        recovery_hashes: &[[u8; 32]],
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE owners SET totp_enabled_at = $1, totp_last_step = $2
+             WHERE id = $3 AND org_id = $4 AND totp_secret IS NOT NULL",
+        )
+        .bind(now)
+        .bind(step)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        anyhow::ensure!(n == 1, "no enrolment in progress for this account");
+        sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let hashes: Vec<Vec<u8>> = recovery_hashes.iter().map(|h| h.to_vec()).collect();
+        sqlx::query(
+            "INSERT INTO recovery_codes (account_id, code_hash)
+             SELECT $1, h FROM UNNEST($2::bytea[]) AS h",
+        )
+        .bind(id)
+        .bind(&hashes)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, id: i64, step: i64) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE owners SET totp_last_step = $1
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        id: i64,
+        code_hash: &[u8; 32],
+        now: i64,
+    ) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "UPDATE recovery_codes SET used_at = $1
+             WHERE account_id = $2 AND code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(&code_hash[..])
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn recovery_codes_left(&self, id: i64) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn add_credential(&self, c: &NewCredential<'_>) -> StoreResult<String> {
+        let id = format!("tok_{}", hex::encode(rand_bytes::<8>()?));
+        sqlx::query(
+            "INSERT INTO credentials (id, token_hash, account_id, kind, label, created_at,
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(&c.token_hash[..])
+        .bind(c.account_id)
+        .bind(c.kind.as_str())
+        .bind(c.label)
+        .bind(c.now)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn account_by_credential(
+        &self,
+        token_hash: &[u8; 32],
+        check: CredentialCheck,
+    ) -> StoreResult<Option<(Account, CredentialInfo)>> {
+        let Some(row) = sqlx::query(
+            "SELECT * FROM credentials WHERE token_hash = $1 AND kind = $2 AND expires_at > $3",
+        )
+        .bind(&token_hash[..])
+        .bind(check.kind.as_str())
+        .bind(check.now)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let cred = credential_from(&row)?;
+        let last = cred.last_used_at.unwrap_or(cred.created_at);
+        if check.idle_secs.is_some_and(|idle| last + idle <= check.now) {
+            return Ok(None);
+        }
+        let account = sqlx::query(AssertSqlSafe(format!("{ACCOUNT} WHERE a.id = $1")))
+            .bind(cred.account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(account) = account.as_ref().map(account_from).transpose()? else {
+            return Ok(None);
+        };
+        // Record the use, at most once a minute per credential (not a write per request).
+        if last + 60 <= check.now {
+            sqlx::query(
+                "UPDATE credentials SET last_used_at = $1
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(check.now)
+            .bind(&cred.id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(Some((account, cred)))
+    }
+
+    async fn take_credential(
+        &self,
+        token_hash: &[u8; 32],
+        kind: CredentialKind,
+        now: i64,
+    ) -> StoreResult<Option<Account>> {
+        // DELETE … RETURNING: of two requests with the same secret, one deletes the row and
+        // the other (waiting on it) finds it gone.
+        let id: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM credentials WHERE token_hash = $1 AND kind = $2 AND expires_at > $3
+             RETURNING account_id",
+        )
+        .bind(&token_hash[..])
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(id) = id else { return Ok(None) };
+        let row = sqlx::query(AssertSqlSafe(format!("{ACCOUNT} WHERE a.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn delete_credential(&self, token_hash: &[u8; 32]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM credentials WHERE token_hash = $1")
+            .bind(&token_hash[..])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_credentials(
+        &self,
+        org: OrgId,
+        account_id: i64,
+        kind: CredentialKind,
+        now: i64,
+    ) -> StoreResult<Vec<CredentialInfo>> {
+        let rows = sqlx::query(
+            "SELECT c.* FROM credentials c JOIN owners a ON a.id = c.account_id
+             WHERE c.account_id = $1 AND a.org_id = $2 AND c.kind = $3 AND c.expires_at > $4
+             ORDER BY c.created_at DESC, c.id COLLATE \"C\"",
+        )
+        .bind(account_id)
+        .bind(org.get())
+        .bind(kind.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(credential_from).collect()
+    }
+
+    async fn credential_account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{ACCOUNT} WHERE a.id = (SELECT account_id FROM credentials WHERE id = $1)"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(account_from).transpose()
+    }
+
+    async fn revoke_credential(&self, org: OrgId, id: &str) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "DELETE FROM credentials WHERE id = $1
+             AND account_id IN (SELECT id FROM owners WHERE org_id = $2)",
+        )
+        .bind(id)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn end_all_sessions(&self, org: OrgId, account_id: i64) -> StoreResult<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM credentials WHERE account_id = $1
+             AND account_id IN (SELECT id FROM owners WHERE org_id = $2)",
+        )
+        .bind(account_id)
+        .bind(org.get())
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    async fn insert_document(&self, d: &DocumentRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO documents (id, org_id, title, media_type, plaintext_len, envelope_len,
+             blob, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&d.id)
+        .bind(d.org.get())
+        .bind(&d.title)
+        .bind(&d.media_type)
+        .bind(d.plaintext_len)
+        .bind(d.envelope_len)
+        .bind(&d.blob)
+        .bind(&d.wrapped_key)
+        .bind(d.created_at)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record document {}", d.id))?;
+        Ok(())
+    }
+
+    async fn document(&self, org: OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
+        let row = sqlx::query("SELECT * FROM documents WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(document_from).transpose()
+    }
+
+    async fn list_documents(&self, org: OrgId) -> StoreResult<Vec<DocumentRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM documents WHERE org_id = $1 ORDER BY created_at DESC, id COLLATE \"C\"",
+        )
+        .bind(org.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(document_from).collect()
+    }
+
+    async fn insert_link(&self, l: &LinkRecord) -> StoreResult<()> {
+        // The schema's (document_id, org_id) foreign key refuses it too; this says why.
+        let n = sqlx::query(
+            "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
+             expires_at, max_views, passcode_hash)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS
+               (SELECT 1 FROM documents WHERE id = $4 AND org_id = $2)",
+        )
+        .bind(&l.id)
+        .bind(l.org.get())
+        .bind(&l.token_hash)
+        .bind(&l.document_id)
+        .bind(&l.recipient)
+        .bind(l.created_at)
+        .bind(l.expires_at)
+        .bind(l.max_views)
+        .bind(&l.passcode_hash)
+        .execute(&self.pool)
+        .await
+        .with_context(|| format!("cannot record link {}", l.id))?
+        .rows_affected();
+        anyhow::ensure!(n == 1, "no document {} in this organisation", l.document_id);
+        Ok(())
+    }
+
+    async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>> {
+        let row = sqlx::query("SELECT * FROM links WHERE token_hash = $1")
+            .bind(&token_hash[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(link_from).transpose()
+    }
+
+    async fn link(&self, org: OrgId, id: &str) -> StoreResult<Option<LinkRecord>> {
+        let row = sqlx::query("SELECT * FROM links WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(org.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(link_from).transpose()
+    }
+
+    async fn list_links(&self, org: OrgId) -> StoreResult<Vec<LinkRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM links WHERE org_id = $1 ORDER BY created_at DESC, id COLLATE \"C\"",
+        )
+        .bind(org.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from).collect()
+    }
+
+    async fn revoke_link(
+        &self,
+        org: OrgId,
+        id: &str,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Of two parallel revocations, the second waits for the first's row lock, is
+        // re-checked against `revoked_at` and changes nothing.
+        let done = sqlx::query(
+            "UPDATE links SET revoked_at = $1
+             WHERE id = $2 AND org_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !done {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+            .bind(FEED_LOCK_CLASS)
+            .execute(&mut *tx)
+            .await
+            .context("cannot lock the revocation feed")?;
+        sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        // Delivered to every listening process when (and only if) this commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(REVOCATION_CHANNEL)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT seq, link_id FROM revocations WHERE seq > $1 ORDER BY seq")
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("seq")?, r.try_get("link_id")?)))
+            .collect()
+    }
+
+    async fn revocation_wakeups(&self) -> StoreResult<RevocationWakeups> {
+        Ok(self.listen_for_revocations())
+    }
+
+    async fn passcode_attempt(
+        &self,
+        link_id: &str,
+        now: i64,
+        max_failures: i64,
+        lock_secs: i64,
+    ) -> StoreResult<PasscodeAttempt> {
+        // One statement, as for logins: parallel guesses (from any replica) are each counted,
+        // and the one that reaches the limit locks the link.
+        let counted: Option<i64> = sqlx::query_scalar(
+            "UPDATE links SET
+                 failed_passcodes = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1
+                                         THEN 1 ELSE failed_passcodes + 1 END,
+                 locked_until = CASE
+                     WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL
+                     WHEN failed_passcodes + 1 >= $2 THEN $1 + $3
+                     ELSE locked_until END
+             WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+             RETURNING failed_passcodes",
+        )
+        .bind(now)
+        .bind(max_failures)
+        .bind(lock_secs)
+        .bind(link_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(n) = counted {
+            return Ok(PasscodeAttempt::Counted(n));
+        }
+        let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM links WHERE id = $1")
+            .bind(link_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten();
+        Ok(PasscodeAttempt::Locked(until.unwrap_or(now)))
+    }
+
+    async fn passcode_succeeded(
+        &self,
+        link_id: &str,
+        attempt: i64,
+        max_failures: i64,
+    ) -> StoreResult<()> {
+        // The lock stays if other attempts set it; this attempt's own lock (it was the last
+        // one allowed, and right) is lifted.
+        sqlx::query(
+            "UPDATE links SET failed_passcodes = 0,
+                 locked_until = CASE WHEN $2 >= $3 THEN NULL ELSE locked_until END
+             WHERE id = $1",
+        )
+        .bind(link_id)
+        .bind(attempt)
+        .bind(max_failures)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn grant_view(
+        &self,
+        s: &SessionRecord,
+        nonce: &[u8],
+        nonce_expires_at: i64,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Result<AuditEntry, ViewRefusal>> {
+        let mut tx = self.pool.begin().await?;
+        // A replay of an uncommitted request waits for it here and then finds the nonce.
+        let fresh = sqlx::query(
+            "INSERT INTO request_nonces (link_id, nonce, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&s.link_id)
+        .bind(nonce)
+        .bind(nonce_expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            tx.rollback().await?;
+            return Ok(Err(ViewRefusal::Replayed));
+        }
+        // Parallel grants queue on the link's row; each is re-checked against the count the
+        // one before it left, so a link allowing N views grants exactly N.
+        let counted = sqlx::query_scalar::<_, i64>(
+            "UPDATE links SET views = views + 1
+             WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2
+               AND (max_views IS NULL OR views < max_views)
+             RETURNING views",
+        )
+        .bind(&s.link_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if !counted {
+            let row = sqlx::query("SELECT revoked_at, expires_at FROM links WHERE id = $1")
+                .bind(&s.link_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .with_context(|| format!("no link {}", s.link_id))?;
+            let revoked: Option<i64> = row.try_get("revoked_at")?;
+            let expires_at: i64 = row.try_get("expires_at")?;
+            tx.rollback().await?;
+            return Ok(Err(if revoked.is_some() {
+                ViewRefusal::Revoked
+            } else if expires_at <= now {
+                ViewRefusal::Expired
+            } else {
+                ViewRefusal::LimitReached
+            }));
+        }
+        sqlx::query(
+            "INSERT INTO sessions (id, link_id, session_code, viewer_key, created_at,
+             lease_expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&s.id)
+        .bind(&s.link_id)
+        .bind(i64::from_be_bytes(s.session_code.to_be_bytes()))
+        .bind(&s.viewer_key[..])
+        .bind(s.created_at)
+        .bind(s.lease_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let entry = append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Ok(entry))
+    }
+
+    async fn purge_nonces(&self, now: i64) -> StoreResult<u64> {
+        Ok(
+            sqlx::query("DELETE FROM request_nonces WHERE expires_at < $1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    async fn session(&self, id: &str) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session_from).transpose()
+    }
+
+    async fn session_by_code(&self, org: OrgId, code: u64) -> StoreResult<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT s.* FROM sessions s JOIN links l ON l.id = s.link_id
+             WHERE s.session_code = $1 AND l.org_id = $2",
+        )
+        .bind(i64::from_be_bytes(code.to_be_bytes()))
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session_from).transpose()
+    }
+
+    async fn renew_session(
+        &self,
+        id: &str,
+        lease_expires_at: i64,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<Result<AuditEntry, ViewRefusal>> {
+        let mut tx = self.pool.begin().await?;
+        // FOR SHARE on the link: a revocation in flight is waited for and then seen, and one
+        // that starts now waits for this commit. So a renewal is ordered before a revocation
+        // or refused, never granted after it.
+        let link = sqlx::query(
+            "SELECT l.revoked_at, l.expires_at FROM sessions s JOIN links l ON l.id = s.link_id
+             WHERE s.id = $1 FOR SHARE OF l",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .with_context(|| format!("no session {id}"))?;
+        if link.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
+            tx.rollback().await?;
+            return Ok(Err(ViewRefusal::Revoked));
+        }
+        if link.try_get::<i64, _>("expires_at")? <= now {
+            tx.rollback().await?;
+            return Ok(Err(ViewRefusal::Expired));
+        }
+        sqlx::query(
+            "UPDATE sessions SET lease_expires_at = $1, renewals = renewals + 1 WHERE id = $2",
+        )
+        .bind(lease_expires_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let entry = append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(Ok(entry))
+    }
+
+    async fn append_audit(&self, new: &NewAuditEntry) -> StoreResult<AuditEntry> {
+        let mut tx = self.pool.begin().await?;
+        let entry = append_audit_in(&mut tx, new).await?;
+        // synchronous_commit (on by default): the commit returns once the WAL is flushed.
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    async fn audit_entries(&self, org: Option<OrgId>) -> StoreResult<Vec<AuditEntry>> {
+        let rows =
+            sqlx::query("SELECT * FROM audit_log WHERE COALESCE(org_id, 0) = $1 ORDER BY seq")
+                .bind(chain_key(org))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(audit_from).collect()
+    }
+
+    async fn audit_range(
+        &self,
+        org: Option<OrgId>,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<(Vec<AuditEntry>, i64)> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE COALESCE(org_id, 0) = $1 AND seq > $2
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(chain_key(org))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let next = match rows.last() {
+            Some(r) => r.try_get::<i64, _>("seq")?,
+            None => after,
+        };
+        let entries = rows.iter().map(audit_from).collect::<anyhow::Result<_>>()?;
+        Ok((entries, next))
+    }
+}
