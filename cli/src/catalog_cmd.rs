@@ -8,6 +8,8 @@ use clap::{Args, Subcommand};
 use veilmark_shared::text::escape_for_terminal;
 use veilmark_store::{DataDir, Evidence as Store};
 
+use crate::owner_cmd::DatabaseArg;
+
 /// Manage the reference catalog.
 #[derive(Subcommand)]
 pub enum CatalogCommand {
@@ -35,6 +37,8 @@ pub struct AddArgs {
     /// Organisation the catalog and hits belong to.
     #[arg(long, value_name = "NAME", default_value = veilmark_store::tenancy::DEFAULT_ORG)]
     org: String,
+    #[command(flatten)]
+    database: DatabaseArg,
 }
 
 /// Arguments of `catalog list`.
@@ -49,6 +53,8 @@ pub struct ListArgs {
     /// Organisation the catalog and hits belong to.
     #[arg(long, value_name = "NAME", default_value = veilmark_store::tenancy::DEFAULT_ORG)]
     org: String,
+    #[command(flatten)]
+    database: DatabaseArg,
 }
 
 /// Runs a `catalog` subcommand.
@@ -57,7 +63,7 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
     rt.block_on(async {
         match cmd {
             CatalogCommand::Add(a) => {
-                let store = Store::open(&DataDir::new(&a.data), &a.org).await.context("cannot open the data directory")?;
+                let store = Store::open_on(&a.database.backend()?, &DataDir::new(&a.data), &a.org).await.context("cannot open the catalog")?;
                 let added = veilmark_crawler::catalog::add_files(&store, &a.paths, &a.product, a.title.as_deref()).await?;
                 for x in added {
                     let note = if x.quality < 50 { "  (low PDQ quality: flat or tiny image, weak reference)" } else { "" };
@@ -67,7 +73,7 @@ pub fn run(cmd: CatalogCommand) -> anyhow::Result<()> {
                 Ok(())
             }
             CatalogCommand::List(l) => {
-                let store = Store::open(&DataDir::new(&l.data), &l.org).await.context("cannot open the data directory")?;
+                let store = Store::open_on(&l.database.backend()?, &DataDir::new(&l.data), &l.org).await.context("cannot open the catalog")?;
                 let refs = store.references().await?;
                 let mut out = String::new();
                 if l.json {

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use veilmark_shared::watermark::{Detection, Detector, WatermarkKey};
-use veilmark_store::{DataDir, Durability, KeyFile, SqliteStore};
+use veilmark_store::{Backend, DataDir, KeyFile, MetaStore};
+
+use crate::owner_cmd::DatabaseArg;
 
 /// Key-file line prefix for a watermark key.
 const KEY_LINE_PREFIX: &str = "veilmark-watermark-key-v1 ";
@@ -45,6 +47,8 @@ pub struct IdentifyArgs {
     /// Print one JSON object per image (JSON Lines) instead of text.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    database: DatabaseArg,
 }
 
 /// Runs `veilmark identify`.
@@ -56,7 +60,11 @@ pub fn run(args: &IdentifyArgs) -> Result<()> {
     };
     let detector = Detector::new(&key);
     let tracer = match &args.data {
-        Some(data) => Some(Tracer::open(&DataDir::new(data), &args.org)?),
+        Some(data) => Some(Tracer::open(
+            &args.database.backend()?,
+            &DataDir::new(data),
+            &args.org,
+        )?),
         None => None,
     };
     let mut failures = 0usize;
@@ -112,23 +120,18 @@ fn identify_file(detector: &Detector, path: &Path) -> Result<Option<Detection>> 
 /// Maps session codes back to links through the server's database.
 struct Tracer {
     runtime: tokio::runtime::Runtime,
-    store: SqliteStore,
+    store: std::sync::Arc<dyn MetaStore>,
     org: veilmark_store::OrgId,
 }
 
 impl Tracer {
-    fn open(data: &DataDir, org: &str) -> Result<Self> {
-        if !data.has_database() {
-            bail!(
-                "{} has no server database ({} is missing)",
-                data.root().display(),
-                data.database_display()
-            );
-        }
+    fn open(backend: &Backend, data: &DataDir, org: &str) -> Result<Self> {
         let runtime = tokio::runtime::Runtime::new()?;
-        let store = runtime.block_on(SqliteStore::open(data, Durability::Full))?;
+        let store = runtime
+            .block_on(veilmark_store::open::open_existing(backend, data))?
+            .meta;
         let org = runtime
-            .block_on(veilmark_store::MetaStore::org_by_name(&store, org))?
+            .block_on(store.org_by_name(org))?
             .with_context(|| format!("no organisation {org:?}"))?
             .id;
         Ok(Self {
@@ -140,7 +143,6 @@ impl Tracer {
 
     /// "recipient … via link … (document …), session … opened …", or `None` if unknown.
     fn trace(&self, code: u64) -> Result<Option<String>> {
-        use veilmark_store::MetaStore;
         self.runtime.block_on(async {
             let Some(session) = self.store.session_by_code(self.org, code).await? else {
                 return Ok(None);
@@ -163,12 +165,16 @@ impl Tracer {
 
 /// The server's watermark key, from its data directory.
 fn read_server_watermark_key(data: &DataDir) -> Result<WatermarkKey> {
-    let key = data.read_key(KeyFile::Watermark)?.with_context(|| {
-        format!(
-            "{} has no server watermark key (`veilmark serve` creates it)",
-            data.root().display()
-        )
-    })?;
+    let key = data
+        .read_server_key(KeyFile::Watermark, &|name| std::env::var(name).ok())?
+        .with_context(|| {
+            format!(
+                "{} has no server watermark key (`veilmark serve` creates it; replicas may \
+                 give it in {} instead)",
+                data.root().display(),
+                KeyFile::Watermark.env_var()
+            )
+        })?;
     Ok(WatermarkKey::from_bytes(*key))
 }
 

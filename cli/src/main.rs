@@ -12,6 +12,7 @@ mod envelope_cmd;
 mod envelope_file;
 mod identify;
 mod keyfile;
+mod migrate_cmd;
 mod owner_cmd;
 mod progress;
 mod render_cmd;
@@ -70,6 +71,8 @@ enum Command {
     /// Manage organisations (tenants).
     #[command(subcommand)]
     Org(account_cmd::OrgCommand),
+    /// Move an embedded installation (SQLite and local envelopes) into PostgreSQL and verify it.
+    Migrate(migrate_cmd::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => owner_cmd::audit(&args),
         Command::Owner(cmd) => account_cmd::owner(&cmd),
         Command::Org(cmd) => account_cmd::org(&cmd),
+        Command::Migrate(args) => migrate_cmd::run(&args),
         Command::Identify(args) => identify::run(&args),
         Command::Render(args) => render_cmd::run(&args),
     };

@@ -10,7 +10,7 @@
 //! administration goes through the JSON API with an API token (`veilmark owner token`).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -20,6 +20,7 @@ use veilmark_server::service::{Actor, ClientMeta, NewLink};
 use veilmark_server::{AppState, Config, audit, rfc3339};
 use veilmark_shared::envelope::{ContentKey, DEFAULT_CHUNK_SIZE};
 use veilmark_shared::text::escape_for_terminal;
+use veilmark_store::Backend;
 use veilmark_store::objects::{OBJECTS_ENV, ObjectsLocation, ObjectsUrl};
 use veilmark_store::tenancy::DEFAULT_ORG;
 use zeroize::Zeroize;
@@ -34,6 +35,25 @@ pub struct DataArgs {
     /// Data directory (database, envelopes, keys).
     #[arg(long, value_name = "DIR", default_value = "veilmark-data")]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArg,
+}
+
+/// Which database holds the state (`docs/deploy.md`).
+#[derive(Args, Clone, Default)]
+pub struct DatabaseArg {
+    /// PostgreSQL database shared by several servers (postgres://USER[:PASSWORD]@HOST:PORT/DB);
+    /// default: the data directory's SQLite database. Also read from VEILMARK_DATABASE_URL,
+    /// which keeps a password out of the process list.
+    #[arg(long = "database", value_name = "URL")]
+    pub url: Option<String>,
+}
+
+impl DatabaseArg {
+    /// The backend: this flag, else `VEILMARK_DATABASE_URL`, else the embedded database.
+    pub fn backend(&self) -> Result<Backend> {
+        Ok(Backend::from_flag_or_env(self.url.as_deref())?)
+    }
 }
 
 /// `veilmark serve`.
@@ -176,8 +196,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-pub(crate) async fn open(data: &Path, url: Option<String>) -> Result<AppState> {
+pub(crate) async fn open(args: &DataArgs, url: Option<String>) -> Result<AppState> {
+    let data = &args.data;
     let mut config = Config::new(data);
+    config.database = args.database.backend()?;
     config.public_url = match url {
         Some(u) => u,
         None => veilmark_store::DataDir::new(data)
@@ -232,6 +254,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{addr}"));
         let mut config = Config::new(&args.data.data);
+        config.database = args.data.database.backend()?;
+        let database = config
+            .database
+            .describe(&veilmark_store::DataDir::new(&args.data.data));
         config.public_url = public_url.clone();
         config.www_dir = Some(args.www.clone());
         config.secure_cookies = args.secure_cookies || tls.is_some();
@@ -245,7 +271,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         }
         veilmark_store::DataDir::new(&args.data.data).record_public_url(&public_url)?;
         eprintln!(
-            "veilmark serving {} on {public_url} (data in {})",
+            "veilmark serving {} on {public_url} (data in {}, database {database})",
             if args.www.join("index.html").is_file() {
                 "the viewer"
             } else {
@@ -289,7 +315,7 @@ pub fn seal(args: &SealArgs) -> Result<()> {
     });
     let data = &args.data.data;
     runtime()?.block_on(async {
-        let state = open(data, None).await?;
+        let state = open(&args.data, None).await?;
         let mut raw = [0u8; 32];
         getrandom::fill(&mut raw).context("the operating system's random generator failed")?;
         let key = ContentKey::from_bytes(raw);
@@ -337,7 +363,7 @@ pub fn seal(args: &SealArgs) -> Result<()> {
 /// Runs `veilmark link`.
 pub fn link(args: &LinkArgs) -> Result<()> {
     runtime()?.block_on(async {
-        let state = open(&args.data.data, args.url.clone()).await?;
+        let state = open(&args.data, args.url.clone()).await?;
         let by = actor(&state, &args.org).await?;
         let created = state
             .create_link(
@@ -378,7 +404,7 @@ pub fn link(args: &LinkArgs) -> Result<()> {
 /// Runs `veilmark links`.
 pub fn links(args: &LinksArgs) -> Result<()> {
     runtime()?.block_on(async {
-        let state = open(&args.data.data, None).await?;
+        let state = open(&args.data, None).await?;
         let by = actor(&state, &args.org).await?;
         let links = state.store.list_links(by.org).await?;
         if args.json {
@@ -424,7 +450,7 @@ pub fn links(args: &LinksArgs) -> Result<()> {
 /// Runs `veilmark revoke`.
 pub fn revoke(args: &RevokeArgs) -> Result<()> {
     runtime()?.block_on(async {
-        let state = open(&args.data.data, None).await?;
+        let state = open(&args.data, None).await?;
         let by = actor(&state, &args.org).await?;
         if state.revoke(&args.link, &by, &ClientMeta::cli()).await? {
             eprintln!(
@@ -441,7 +467,7 @@ pub fn revoke(args: &RevokeArgs) -> Result<()> {
 /// Runs `veilmark audit`.
 pub fn audit(args: &AuditArgs) -> Result<()> {
     runtime()?.block_on(async {
-        let state = open(&args.data.data, None).await?;
+        let state = open(&args.data, None).await?;
         let by = actor(&state, &args.org).await?;
         let entries = if args.server {
             state.store.audit_entries(None).await?

@@ -9,4 +9,5 @@ mod crawl_workers;
 mod demo;
 mod envelope_cli;
 mod identify;
+mod migrate_cli;
 mod owner_cli;

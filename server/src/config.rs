@@ -9,8 +9,11 @@ use crate::ratelimit::Rate;
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Data directory: database, envelopes and keys.
+    /// Data directory: envelopes, keys and (on the embedded backend) the database.
     pub data_dir: PathBuf,
+    /// Where metadata and evidence live: the data directory's SQLite (the default) or a
+    /// PostgreSQL database shared by several replicas (`--database`, `VEILMARK_DATABASE_URL`).
+    pub database: veilmark_store::Backend,
     /// Base URL printed in protected links (`{public_url}/v/{token}`).
     pub public_url: String,
     /// Folder of static files (the viewer); a built-in placeholder page is served when absent.
@@ -39,6 +42,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
+            database: veilmark_store::Backend::Embedded,
             public_url: "http://127.0.0.1:8080".into(),
             www_dir: Some(PathBuf::from("www")),
             secure_cookies: false,

@@ -32,12 +32,20 @@ impl std::fmt::Debug for ServerKeys {
 }
 
 impl ServerKeys {
-    /// Loads the keys of a data directory, creating any that are missing.
+    /// Loads the server's keys: each from its environment variable (`VEILMARK_SIGNING_KEY`,
+    /// `VEILMARK_WRAP_KEY`, `VEILMARK_WATERMARK_KEY`, 64 hex digits) when set, else from the
+    /// data directory's key file, creating any that is missing. Replicas share keys either way
+    /// (`docs/deploy.md#keys`).
     pub fn load_or_create(data: &DataDir) -> Result<Self> {
+        Self::load_with_env(data, &|name| std::env::var(name).ok())
+    }
+
+    /// [`ServerKeys::load_or_create`] with `env` standing for the process environment.
+    pub fn load_with_env(data: &DataDir, env: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         Ok(Self {
-            signing: ServerKey::from_seed(*data.load_or_create_key(KeyFile::Signing)?),
-            wrap: data.load_or_create_key(KeyFile::Wrap)?,
-            watermark: data.load_or_create_key(KeyFile::Watermark)?,
+            signing: ServerKey::from_seed(*data.server_key(KeyFile::Signing, env)?),
+            wrap: data.server_key(KeyFile::Wrap, env)?,
+            watermark: data.server_key(KeyFile::Watermark, env)?,
         })
     }
 

@@ -45,15 +45,18 @@ use anyhow::{Context, Result};
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
+use veilmark_store::open::Opened;
 use veilmark_store::sweep::SweepReport;
-use veilmark_store::{DataDir, Durability, Evidence, EvidenceStore, OrgId, SqliteStore};
+use veilmark_store::{
+    DataDir, Durability, Evidence, EvidenceStore, OrgId, PostgresStore, SharedBuckets,
+};
 
 pub use config::{Config, Limits};
 pub use error::AppError;
 pub use http::app;
 
 use keys::ServerKeys;
-use ratelimit::RateLimiter;
+use ratelimit::{Limiter, RateLimiter};
 use slots::Slots;
 use store::{MetaStore, RevocationWakeups};
 
@@ -78,10 +81,10 @@ pub struct Inner {
     pub config: Config,
     /// Per-IP limit on viewer requests.
     pub ip_limiter: RateLimiter,
-    /// Per-link limit on token and passcode checks.
-    pub link_limiter: RateLimiter,
-    /// Per-IP limit on owner logins.
-    pub login_limiter: RateLimiter,
+    /// Per-link limit on token and passcode checks (shared by replicas on PostgreSQL).
+    pub link_limiter: Limiter,
+    /// Per-IP limit on owner logins (shared by replicas on PostgreSQL).
+    pub login_limiter: Limiter,
     /// Per-session limit on lease renewals ([`Limits::renewals_per_lease`] per lease).
     pub renew_limiter: RateLimiter,
     /// Link ids as they are revoked, for open event streams.
@@ -98,6 +101,8 @@ pub struct Inner {
     pub streams_per_session: Slots<String>,
     /// Open event streams per client address (IPv6: per /64).
     pub streams_per_addr: Slots<String>,
+    /// The last readiness answer and when it was made (`GET /readyz` reuses it briefly).
+    pub readiness: tokio::sync::Mutex<Option<(std::time::Instant, http::health::Readiness)>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -108,19 +113,20 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the embedded stores of the data directory `config.data_dir` (SQLite, a local blob
-    /// folder, key files), creating them on first use; envelopes and finished evidence go to
-    /// `config.objects` instead when it is set (checked here: a wrong key or a missing bucket
-    /// fails the start).
+    /// Opens the stores `config.database` names (the data directory's SQLite by default, or
+    /// PostgreSQL), the blob store and the keys of the data directory `config.data_dir`,
+    /// creating them on first use. Envelopes and finished evidence go to `config.objects`
+    /// when it is set (checked here: a wrong key or a missing bucket fails the start). On the
+    /// embedded store the data directory is swept for interrupted writes first; on a shared
+    /// database the per-link and login rate limits are kept in it, so that they hold across
+    /// replicas.
     pub async fn open(config: Config) -> Result<Self> {
         let data = DataDir::new(&config.data_dir);
         data.create()?;
         let keys = ServerKeys::load_or_create(&data)?;
-        let store = Arc::new(
-            SqliteStore::open(&data, Durability::Full)
-                .await
-                .with_context(|| format!("cannot open data directory {}", data.root().display()))?,
-        );
+        let stores = veilmark_store::open_stores(&config.database, &data, Durability::Full)
+            .await
+            .with_context(|| format!("cannot open {}", config.database.describe(&data)))?;
         // A bucket (or another folder) named by `--objects`, checked now so that a wrong key
         // or a missing bucket stops the start rather than the first upload.
         let objects = match &config.objects {
@@ -131,25 +137,51 @@ impl AppState {
             Some(o) => o.clone(),
             None => Arc::new(data.blob_store()?),
         };
-        let mut startup = veilmark_store::sweep::sweep(&data, store.as_ref(), config.orphan_grace)
-            .await
-            .context("the startup sweep of the data directory failed")?;
-        if objects.is_some() {
-            // The sweep looks for envelopes in the data directory; these live elsewhere.
-            startup.missing_envelopes.clear();
+        let startup = match &stores.opened {
+            Opened::Sqlite(store) => {
+                let mut startup = veilmark_store::sweep::sweep(&data, store, config.orphan_grace)
+                    .await
+                    .context("the startup sweep of the data directory failed")?;
+                if objects.is_some() {
+                    // The sweep looks for envelopes in the data directory; these live elsewhere.
+                    startup.missing_envelopes.clear();
+                }
+                for path in &startup.removed {
+                    tracing::info!("startup: removed {path}, left by an interrupted write");
+                }
+                for id in &startup.missing_envelopes {
+                    tracing::error!(
+                        "startup: the envelope of document {id} is missing from the disk"
+                    );
+                }
+                startup
+            }
+            Opened::Postgres(_) => SweepReport::default(),
+        };
+        let shared = stores.postgres().map(PostgresStore::rate_buckets);
+        let mut state = Self::with_stores(config, keys, stores.meta, stores.evidence, data, blobs);
+        if let Some(buckets) = shared {
+            state = state.with_shared_limits(&buckets);
         }
-        for path in &startup.removed {
-            tracing::info!("startup: removed {path}, left by an interrupted write");
-        }
-        for id in &startup.missing_envelopes {
-            tracing::error!("startup: the envelope of document {id} is missing from the disk");
-        }
-        let mut state = Self::with_stores(config, keys, store.clone(), store, data, blobs);
         let inner = Arc::get_mut(&mut state.0).expect("just built, not shared yet");
         inner.envelopes_on_disk = objects.is_none();
         inner.evidence_objects = objects;
         inner.startup = startup;
         Ok(state)
+    }
+
+    /// Keeps the per-link and login rate limits in the shared database's `buckets`, so that
+    /// they hold across every replica on it. Call before the state is shared (cloned).
+    ///
+    /// # Panics
+    /// When the state was already cloned.
+    #[must_use]
+    pub fn with_shared_limits(mut self, buckets: &SharedBuckets) -> Self {
+        let inner = Arc::get_mut(&mut self.0).expect("shared limits are set before serving");
+        let l = &inner.config.limits;
+        inner.link_limiter = Limiter::shared(buckets.clone(), "link", l.per_link);
+        inner.login_limiter = Limiter::shared(buckets.clone(), "login", l.login);
+        self
     }
 
     /// Builds the state from any storage backends (PostgreSQL, S3, test doubles).
@@ -166,8 +198,8 @@ impl AppState {
         let (revocations, _) = broadcast::channel(1024);
         Self(Arc::new(Inner {
             ip_limiter: RateLimiter::new(l.per_ip),
-            link_limiter: RateLimiter::new(l.per_link),
-            login_limiter: RateLimiter::new(l.login),
+            link_limiter: Limiter::Local(RateLimiter::new(l.per_link)),
+            login_limiter: Limiter::Local(RateLimiter::new(l.login)),
             renew_limiter: RateLimiter::new(renew_rate(l)),
             streams_per_session: Slots::new(l.event_streams_per_session),
             streams_per_addr: Slots::new(l.event_streams_per_addr),
@@ -181,6 +213,7 @@ impl AppState {
             envelopes_on_disk: false,
             evidence_objects: None,
             startup: SweepReport::default(),
+            readiness: tokio::sync::Mutex::new(None),
         }))
     }
 

@@ -1,10 +1,15 @@
-//! In-process token-bucket rate limits, keyed per client IP and per link.
+//! Token-bucket rate limits, keyed per client IP, per link and per session.
 //!
-//! Limits are per server process; several instances behind a load balancer each apply their
-//! own (the passcode lock-out, which matters most, is in the database and therefore global).
+//! [`RateLimiter`] keeps its buckets in the process. That is enough for the embedded store (one
+//! server process), and for the per-IP and per-session limits everywhere (they shield one
+//! process). The per-link limit on token and passcode checks and the per-address limit on logins
+//! guard secrets, so on a database shared by several replicas they are a [`Limiter::Shared`]:
+//! the buckets live in PostgreSQL ([`veilmark_store::SharedBuckets`]) and hold across replicas
+//! (the passcode and login lock-outs are in the database on either backend).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// A bucket size and refill rate.
@@ -78,6 +83,77 @@ impl RateLimiter {
             Ok(())
         } else {
             Err(retry_after(*tokens, self.rate.per_sec))
+        }
+    }
+}
+
+/// A limit that is either per process or shared by every replica on one database.
+#[derive(Debug)]
+pub enum Limiter {
+    /// Buckets in this process.
+    Local(RateLimiter),
+    /// Buckets in the shared database, under `scope`.
+    Shared {
+        /// The database's buckets.
+        buckets: veilmark_store::SharedBuckets,
+        /// Which limit (`link`, `login`): keys of two limits never share a bucket.
+        scope: &'static str,
+        /// Size and refill.
+        rate: Rate,
+        /// Applied instead while the database cannot be asked, so that an outage does not
+        /// lift the limit (each replica then limits on its own).
+        fallback: RateLimiter,
+        /// Takes so far; every [`PRUNE_EVERY`]th also forgets refilled buckets.
+        takes: AtomicU64,
+    },
+}
+
+/// How many shared takes pass between two prunings of refilled buckets (rows equivalent to
+/// no row), so that the table stays the size of the recent traffic.
+const PRUNE_EVERY: u64 = 4096;
+
+impl Limiter {
+    /// A limit in the shared database under `scope`.
+    #[must_use]
+    pub fn shared(buckets: veilmark_store::SharedBuckets, scope: &'static str, rate: Rate) -> Self {
+        Self::Shared {
+            buckets,
+            scope,
+            rate,
+            fallback: RateLimiter::new(rate),
+            takes: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one token for `key`; `Err(seconds)` says when to retry.
+    pub async fn check(&self, key: &str) -> Result<(), u64> {
+        match self {
+            Self::Local(local) => local.check(key),
+            Self::Shared {
+                buckets,
+                scope,
+                rate,
+                fallback,
+                takes,
+            } => {
+                if takes.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+                    let (buckets, scope, rate) = (buckets.clone(), *scope, *rate);
+                    tokio::spawn(async move {
+                        if let Err(e) = buckets.prune(scope, rate.burst, rate.per_sec).await {
+                            tracing::warn!("pruning shared rate limit {scope} failed: {e:#}");
+                        }
+                    });
+                }
+                match buckets.take(scope, key, rate.burst, rate.per_sec).await {
+                    Ok(verdict) => verdict,
+                    Err(e) => {
+                        tracing::warn!(
+                            "shared rate limit {scope} unavailable, limiting locally: {e:#}"
+                        );
+                        fallback.check(key)
+                    }
+                }
+            }
         }
     }
 }

@@ -57,6 +57,20 @@ pub enum KeyFile {
 }
 
 impl KeyFile {
+    /// Every key, in the order the server loads them.
+    pub const ALL: [Self; 3] = [Self::Signing, Self::Wrap, Self::Watermark];
+
+    /// The environment variable that may hold this key (64 hex digits) instead of its file, so
+    /// that server replicas on several machines share one set of keys without a shared disk.
+    #[must_use]
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Self::Signing => "VEILMARK_SIGNING_KEY",
+            Self::Wrap => "VEILMARK_WRAP_KEY",
+            Self::Watermark => "VEILMARK_WATERMARK_KEY",
+        }
+    }
+
     fn file_name(self) -> &'static str {
         match self {
             Self::Signing => "signing.key",
@@ -222,6 +236,34 @@ impl DataDir {
         read_private_key(&path).map(Some)
     }
 
+    /// A server key from its environment variable ([`KeyFile::env_var`]) when `env` has it,
+    /// else [`DataDir::load_or_create_key`]. `env` is the process environment in production
+    /// (`|name| std::env::var(name).ok()`) and a map in tests. A variable that is set but not
+    /// 64 hex digits is an error naming the variable, never showing its value.
+    pub fn server_key(
+        &self,
+        which: KeyFile,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Zeroizing<[u8; 32]>> {
+        match env(which.env_var()) {
+            Some(value) => key_from_hex(which.env_var(), &value),
+            None => self.load_or_create_key(which),
+        }
+    }
+
+    /// [`DataDir::read_key`], preferring the key's environment variable as
+    /// [`DataDir::server_key`] does.
+    pub fn read_server_key(
+        &self,
+        which: KeyFile,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<Zeroizing<[u8; 32]>>> {
+        match env(which.env_var()) {
+            Some(value) => key_from_hex(which.env_var(), &value).map(Some),
+            None => self.read_key(which),
+        }
+    }
+
     /// Path of the WARC evidence file of crawl run `run`, relative to the data directory (what a
     /// hit stores) and absolute (what the writer opens).
     pub(crate) fn run_evidence(&self, run: i64) -> (String, PathBuf) {
@@ -255,6 +297,28 @@ impl DataDir {
             && rel.components().all(|c| matches!(c, Component::Normal(_)));
         plain.then(|| self.root.join(rel))
     }
+}
+
+/// Parses a key given as 64 hex digits in the environment variable `var`. Errors name the
+/// variable and what is wrong, never the value (a near-miss of a key is still a secret).
+fn key_from_hex(var: &str, value: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let value = Zeroizing::new(value.trim().to_owned());
+    if value.is_empty() {
+        bail!(
+            "{var} is set but empty: give 64 hex digits (32 bytes), or unset it to use the key file"
+        );
+    }
+    if value.len() != 64 {
+        bail!(
+            "{var} must be 64 hex digits (32 bytes); it has {} characters",
+            value.len()
+        );
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    if hex::decode_to_slice(value.as_bytes(), key.as_mut()).is_err() {
+        bail!("{var} must be 64 hex digits (32 bytes); it holds other characters");
+    }
+    Ok(key)
 }
 
 fn read_private_key(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
@@ -299,6 +363,46 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(data.load_or_create_key(KeyFile::Wrap).is_err());
         assert!(data.read_key(KeyFile::Wrap).is_err());
+    }
+
+    #[test]
+    fn a_key_in_the_environment_wins_over_the_file_and_creates_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let env = |name: &str| (name == "VEILMARK_WRAP_KEY").then(|| format!(" {hex_key}\n"));
+        let key = data.server_key(KeyFile::Wrap, &env).unwrap();
+        assert_eq!(hex::encode(*key), hex_key.to_ascii_lowercase());
+        assert!(!dir.path().join("keys/wrap.key").exists(), "no file made");
+        let read = data.read_server_key(KeyFile::Wrap, &env).unwrap().unwrap();
+        assert_eq!(*read, *key);
+        // The other keys still come from (new) files.
+        let signing = data.server_key(KeyFile::Signing, &env).unwrap();
+        assert!(dir.path().join("keys/signing.key").exists());
+        assert_eq!(*data.read_key(KeyFile::Signing).unwrap().unwrap(), *signing);
+    }
+
+    #[test]
+    fn a_bad_key_in_the_environment_names_the_variable_not_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let secret_ish = "c0ffee".repeat(10);
+        for (value, why) in [
+            (String::new(), "empty"),
+            (secret_ish.clone(), "60 characters"),
+            (format!("{secret_ish}zzzz"), "other characters"),
+        ] {
+            let env = |name: &str| (name == "VEILMARK_SIGNING_KEY").then(|| value.clone());
+            let e = format!("{:#}", data.server_key(KeyFile::Signing, &env).unwrap_err());
+            assert!(e.contains("VEILMARK_SIGNING_KEY"), "{e}");
+            assert!(e.contains(why), "{e}");
+            assert!(!e.contains("c0ffee"), "the value leaked: {e}");
+            assert!(data.read_server_key(KeyFile::Signing, &env).is_err());
+        }
+        assert!(
+            !dir.path().join("keys/signing.key").exists(),
+            "no fallback to a file"
+        );
     }
 
     #[test]

@@ -358,13 +358,22 @@ impl Evidence {
     /// Opens the embedded SQLite store of `data` for crawling (creating it if needed), for the
     /// organisation named `org`.
     pub async fn open(data: &DataDir, org: &str) -> anyhow::Result<Self> {
-        let store = crate::SqliteStore::open(data, crate::Durability::Normal).await?;
-        let found = crate::MetaStore::org_by_name(&store, org)
-            .await?
-            .ok_or_else(|| {
-                anyhow::anyhow!("no organisation {org:?}; create it with `veilmark org add`")
-            })?;
-        Ok(Self::new(Arc::new(store), data.clone(), found.id))
+        Self::open_on(&crate::Backend::Embedded, data, org).await
+    }
+
+    /// Opens the evidence of the organisation named `org` on `backend` (`--database`; the
+    /// embedded one in `data` is created if needed, with crawl durability); evidence files stay
+    /// under `data`.
+    pub async fn open_on(
+        backend: &crate::Backend,
+        data: &DataDir,
+        org: &str,
+    ) -> anyhow::Result<Self> {
+        let stores = crate::open_stores(backend, data, crate::Durability::Normal).await?;
+        let found = stores.meta.org_by_name(org).await?.ok_or_else(|| {
+            anyhow::anyhow!("no organisation {org:?}; create it with `veilmark org add`")
+        })?;
+        Ok(Self::new(stores.evidence, data.clone(), found.id))
     }
 
     /// The organisation this handle reads and writes.

@@ -4,6 +4,7 @@
 //! this crate's typed functions; none of them names a table, a migration or a path inside the
 //! data directory (`docs/architecture.md` has the table of what lives where).
 //!
+//! - [`open`]: the one way binaries open state (`--database`, `VEILMARK_DATABASE_URL`).
 //! - [`DataDir`]: the layout of a data directory and its key files.
 //! - [`tenancy`]: organisations, accounts and roles; the [`OrgId`] every tenant query takes.
 //! - [`MetaStore`]: organisations, accounts, credentials, documents, links, sessions, nonces,
@@ -13,6 +14,7 @@
 //! - [`objects`]: where envelopes and finished WARC files live: the data directory or a bucket
 //!   (`--objects s3://bucket/prefix`).
 //! - [`durable`]: files written so that they are on disk before the row that names them commits.
+//! - [`migrate`]: moves an embedded installation into PostgreSQL (`veilmark migrate`).
 //! - [`sweep`]: the startup check that removes interrupted writes and reports missing files.
 //! - [`audit`]: the audit log's hash chain.
 //! - [`SqliteStore`]: the embedded implementation of both store traits.
@@ -25,7 +27,9 @@ pub mod durable;
 pub mod evidence;
 mod evidence_objects;
 pub mod meta;
+pub mod migrate;
 pub mod objects;
+pub mod open;
 mod postgres;
 mod sqlite;
 pub mod sweep;
@@ -35,7 +39,8 @@ pub mod warc;
 pub use data_dir::{DataDir, KeyFile};
 pub use evidence::{Evidence, EvidenceStore};
 pub use meta::MetaStore;
-pub use postgres::{PostgresStore, redact as redact_database_url};
+pub use open::{Backend, DATABASE_ENV, Stores, open_stores};
+pub use postgres::{PostgresStore, SharedBuckets, redact as redact_database_url};
 pub use sqlite::{Durability, SqliteStore};
 pub use tenancy::{Account, OrgId, Organisation, Permission, Role};
 

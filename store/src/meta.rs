@@ -497,4 +497,10 @@ pub trait MetaStore: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> StoreResult<(Vec<AuditEntry>, i64)>;
+
+    /// Whether the database answers a query now (the server's `/readyz`). The default reads
+    /// the organisations table; a backend overrides it with a cheaper round trip.
+    async fn ping(&self) -> StoreResult<()> {
+        self.list_orgs().await.map(|_| ())
+    }
 }

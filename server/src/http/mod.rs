@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod console;
+pub mod health;
 mod owner;
 pub mod routes;
 pub mod upload;
@@ -105,6 +106,9 @@ pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
     let json =
         |h: axum::routing::MethodRouter<AppState>| h.layer(DefaultBodyLimit::max(json_limit));
     let mut table = vec![
+        // For load balancers: no credentials, no secrets in the answer (`health`).
+        Route::new(M::GET, "/healthz", Public, get(health::healthz)),
+        Route::new(M::GET, "/readyz", Public, get(health::readyz)),
         Route::new(M::GET, "/api/server-key", Public, get(viewer::server_key)),
         Route::new(
             M::POST,

@@ -41,6 +41,7 @@ pub async fn login(
     state
         .login_limiter
         .check(&meta.rate_key())
+        .await
         .map_err(AppError::TooManyRequests)?;
     let (cookie, account) = match state
         .login(&body.email, &body.password, body.code.as_deref(), &meta)

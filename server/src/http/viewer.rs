@@ -166,7 +166,7 @@ pub async fn licence(
     let now = now_secs();
     let link = find_link(&state, &meta, &token, true).await?;
     let limits = &state.config.limits;
-    if let Err(retry) = state.link_limiter.check(&link.id) {
+    if let Err(retry) = state.link_limiter.check(&link.id).await {
         return Err(deny(
             &state,
             &meta,

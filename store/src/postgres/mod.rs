@@ -15,6 +15,9 @@
 mod evidence;
 mod meta;
 mod notify;
+mod rate_limit;
+
+pub use rate_limit::SharedBuckets;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -46,6 +49,11 @@ fn migrator() -> Migrator {
             2,
             "evidence",
             include_str!("../../migrations/postgres/0002_evidence.sql"),
+        ),
+        migration(
+            3,
+            "rate limits",
+            include_str!("../../migrations/postgres/0003_rate_limits.sql"),
         ),
     ]);
     // A database migrated by a newer Veilmark may carry migrations this build does not know.
@@ -104,6 +112,12 @@ impl PostgresStore {
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Token buckets shared by every process on this database (rate limits across replicas).
+    #[must_use]
+    pub fn rate_buckets(&self) -> SharedBuckets {
+        SharedBuckets::new(self.pool.clone())
     }
 
     /// The URL it was opened with (a password in it is a secret: print [`redact`]'s form).

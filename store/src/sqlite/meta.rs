@@ -210,6 +210,11 @@ impl MetaStore for SqliteStore {
         Ok(org_from(&row))
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn list_orgs(&self) -> StoreResult<Vec<Organisation>> {
         let rows = sqlx::query("SELECT * FROM organisations ORDER BY name")
             .fetch_all(&self.pool)

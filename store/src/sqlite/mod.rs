@@ -132,4 +132,15 @@ impl SqliteStore {
             audit_lock: std::sync::Arc::default(),
         })
     }
+
+    /// The connection pool (`crate::migrate` reads the tables by name).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes the connection pool: every later query fails. For shutdown, and for tests of what
+    /// the server does when its database is gone (`/readyz`).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
 }

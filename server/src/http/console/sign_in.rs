@@ -149,6 +149,7 @@ pub async fn login(
     state
         .login_limiter
         .check(&meta.rate_key())
+        .await
         .map_err(AppError::TooManyRequests)?;
     match state.check_login(email, password, &meta).await? {
         LoginCheck::Ok(account) => signed_in(&state, &account).await,
