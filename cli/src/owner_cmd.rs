@@ -45,7 +45,7 @@ pub struct DatabaseArg {
     /// PostgreSQL database shared by several servers (postgres://USER[:PASSWORD]@HOST:PORT/DB);
     /// default: the data directory's SQLite database. Also read from VEILMARK_DATABASE_URL,
     /// which keeps a password out of the process list.
-    #[arg(long = "database", value_name = "URL")]
+    #[arg(long = "database", id = "database_url", value_name = "URL")]
     pub url: Option<String>,
 }
 

@@ -38,6 +38,7 @@ fn write_profile(fixture: &Path, server: &Server, dir: &Path) -> PathBuf {
             &format!("requests_per_second = {RATE}"),
         );
     assert!(text.contains(&format!("requests_per_second = {RATE}")));
+    std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("profile.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -101,13 +102,18 @@ fn page_requests(server: &Server) -> HashMap<String, usize> {
 }
 
 /// Checks every window of several lengths starting at each request: never more requests than
-/// the rate allows (one more for the window's edges).
+/// the rate allows, plus four: one for the window's edges and three for arrival jitter. The
+/// slots are taken on schedule (store/tests/frontier_leases.rs checks that exactly), but this
+/// measures arrivals at the server, and on a loaded 2-core machine running a debug build a
+/// request sent up to ~75 ms late (three slots at 40/s) lands among the ones after it. Two
+/// workers each at the full rate would still exceed every window of 250 ms and longer (20 in
+/// 250 ms against 14 allowed, 40 in 500 ms against 24).
 fn assert_polite(server: &Server, what: &str) {
     let times: Vec<Instant> = server.arrivals().into_iter().map(|(t, _)| t).collect();
     assert!(times.len() > 50, "{what}: only {} requests", times.len());
     for window_ms in [100u64, 250, 500, 1000, 2000] {
         let window = Duration::from_millis(window_ms);
-        let allowed = (window.as_secs_f64() * RATE).floor() as usize + 1;
+        let allowed = (window.as_secs_f64() * RATE).floor() as usize + 4;
         for (i, start) in times.iter().enumerate() {
             let inside = times[i..]
                 .iter()

@@ -65,11 +65,13 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
 /// long; a crawl resumed on the migrated installation takes them afresh).
 const NOT_STATE: &[&str] = &["_sqlx_migrations", "crawl_host", "crawl_host_permit"];
 
-/// Source columns that are not state for the same reason: frontier leases of workers that are
-/// gone once the installation moved (a resumed crawl re-leases its queued pages).
+/// Source columns that are not state: frontier leases of workers that are gone once the
+/// installation moved (a resumed crawl re-leases its queued pages), and `crawl_hit.review_state`,
+/// a column of the first SQLite schema nothing reads (reviews live in `hit_review`, which moves).
 const TRANSIENT_COLUMNS: &[(&str, &str)] = &[
     ("crawl_frontier", "lease_owner"),
     ("crawl_frontier", "lease_until"),
+    ("crawl_hit", "review_state"),
 ];
 
 /// Rows read from SQLite per round trip.
@@ -123,6 +125,9 @@ pub async fn migrate(
     // One snapshot of the source, one transaction in the target.
     sqlx::query("BEGIN").execute(&mut src).await?;
     let mut tx = dst.begin().await?;
+    // The schema seeds the organisation `default` (as a fresh SQLite data directory has it);
+    // the source's own organisations replace it, ids kept.
+    sqlx::query(SEEDED_ORG_DELETE).execute(&mut *tx).await?;
     let mut report = MigrateReport::default();
     for (family, tables) in FAMILIES {
         for table in *tables {
@@ -182,7 +187,14 @@ async fn check_known_tables(src: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a target that holds any row of any state table (or lacks one).
+/// The organisation every new schema starts with (`0001_meta.sql`), which an empty target may
+/// hold: not data of anyone's.
+const SEEDED_ORG: &str = "id = 1 AND name = 'default' AND require_totp = FALSE";
+const SEEDED_ORG_DELETE: &str =
+    "DELETE FROM organisations WHERE id = 1 AND name = 'default' AND require_totp = FALSE";
+
+/// Refuses a target that holds any row of any state table (or lacks one); the seeded
+/// organisation `default` alone does not count.
 async fn check_empty(dst: &mut PgConnection) -> Result<()> {
     for (_, tables) in FAMILIES {
         for table in *tables {
@@ -198,8 +210,13 @@ async fn check_empty(dst: &mut PgConnection) -> Result<()> {
                     "the target database has no table {table}: it is not a Veilmark schema of this version"
                 );
             }
+            let unseeded = if *table == "organisations" {
+                format!(" WHERE NOT ({SEEDED_ORG})")
+            } else {
+                String::new()
+            };
             let any: bool = sqlx::query_scalar(AssertSqlSafe(format!(
-                "SELECT EXISTS (SELECT 1 FROM {})",
+                "SELECT EXISTS (SELECT 1 FROM {}{unseeded})",
                 ident(table)?
             )))
             .fetch_one(&mut *dst)
