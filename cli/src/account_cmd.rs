@@ -156,7 +156,7 @@ pub fn org(cmd: &OrgCommand) -> Result<()> {
     runtime()?.block_on(async {
         match cmd {
             OrgCommand::Add { data, name } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 state.create_org(name).await?;
                 eprintln!(
                     "organisation {name:?} created; add its first admin with \
@@ -164,7 +164,7 @@ pub fn org(cmd: &OrgCommand) -> Result<()> {
                 );
             }
             OrgCommand::List { data } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 println!("{:<32} {:>8}  SECOND FACTOR", "ORGANISATION", "MEMBERS");
                 for o in state.store.list_orgs().await? {
                     let n = state.store.list_accounts(o.id).await?.len();
@@ -191,7 +191,7 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 org,
                 role,
             } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let org = state
                     .org_named(org.org.as_deref().unwrap_or(DEFAULT_ORG))
                     .await?;
@@ -206,7 +206,7 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 );
             }
             OwnerCommand::List { data, org } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let org = state
                     .org_named(org.org.as_deref().unwrap_or(DEFAULT_ORG))
                     .await?;
@@ -227,7 +227,7 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 expires,
                 name,
             } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let account = account_in(&state, email, org).await?;
                 if *expires > MAX_TOKEN_SECS {
                     bail!("an API token lives at most two years (730d)");
@@ -251,7 +251,7 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 }
             }
             OwnerCommand::Tokens { data, email, org } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let account = account_in(&state, email, org).await?;
                 let list = state
                     .store
@@ -281,7 +281,7 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 }
             }
             OwnerCommand::RevokeToken { data, id } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let holder = state.store.credential_account(id).await?.with_context(|| {
                     format!("no token {id}; `veilmark owner tokens EMAIL` lists them")
                 })?;
@@ -298,14 +298,14 @@ pub fn owner(cmd: &OwnerCommand) -> Result<()> {
                 eprintln!("revoked {id} of {}", holder.email);
             }
             OwnerCommand::ResetSecondFactor { data, email, org } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let account = account_in(&state, email, org).await?;
                 let by = Actor::operator(account.org, operator_name());
                 state.remove_totp(&account, &by, &ClientMeta::cli()).await?;
                 eprintln!("second factor of {email} removed");
             }
             OwnerCommand::Passwd { data, email, org } => {
-                let state = open(&data, None).await?;
+                let state = open(data, None).await?;
                 let account = account_in(&state, email, org).await?;
                 let pw = read_password(&format!(
                     "new password for {email} (at least 12 characters), then Enter:"

@@ -113,6 +113,8 @@ fn assert_polite(server: &Server, what: &str) {
     assert!(times.len() > 50, "{what}: only {} requests", times.len());
     for window_ms in [100u64, 250, 500, 1000, 2000] {
         let window = Duration::from_millis(window_ms);
+        // Whole requests in a window of at most 2 s at 40/s: far below usize::MAX.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let allowed = (window.as_secs_f64() * RATE).floor() as usize + 4;
         for (i, start) in times.iter().enumerate() {
             let inside = times[i..]
