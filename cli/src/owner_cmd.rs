@@ -42,7 +42,7 @@ pub struct DataArgs {
 /// Which database holds the state (`docs/deploy.md`).
 #[derive(Args, Clone, Default)]
 pub struct DatabaseArg {
-    /// PostgreSQL database shared by several servers (postgres://USER[:PASSWORD]@HOST:PORT/DB);
+    /// PostgreSQL database shared by several servers (postgres://USER:PASSWORD@HOST:PORT/DB, password optional);
     /// default: the data directory's SQLite database. Also read from VEILMARK_DATABASE_URL,
     /// which keeps a password out of the process list.
     #[arg(long = "database", id = "database_url", value_name = "URL")]

@@ -103,7 +103,7 @@ pub enum Limiter {
         /// Applied instead while the database cannot be asked, so that an outage does not
         /// lift the limit (each replica then limits on its own).
         fallback: RateLimiter,
-        /// Takes so far; every [`PRUNE_EVERY`]th also forgets refilled buckets.
+        /// Takes so far; every `PRUNE_EVERY`th also forgets refilled buckets.
         takes: AtomicU64,
     },
 }

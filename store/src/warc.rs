@@ -292,7 +292,7 @@ fn parse_head(head: &[u8], cap: u64) -> Head {
 const REMOTE_FIRST_READ: u64 = 8 * 1024;
 
 /// Reads the record at `offset` of the evidence object `key` in `store` with ranged `GET`s:
-/// the first [`REMOTE_FIRST_READ`] bytes (more, up to the 64 KiB header limit, only for an
+/// the first `REMOTE_FIRST_READ` (8 KiB) bytes (more, up to the 64 KiB header limit, only for an
 /// unusually long header), then the rest of the block if it is longer; never the whole file.
 /// A block over `cap` is refused before any of it beyond the first read is fetched.
 pub async fn read_record_remote(
