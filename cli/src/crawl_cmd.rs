@@ -36,10 +36,10 @@ pub struct CrawlArgs {
     /// starting or resuming one; fails when none is running.
     #[arg(long)]
     join: bool,
-    /// Crawl state in this PostgreSQL database (`postgres://…`; or set VEILMARK_DATABASE_URL)
-    /// instead of the data directory's SQLite file, so workers on several machines share it.
-    #[arg(long, value_name = "URL")]
-    database: Option<String>,
+    // `--database`: crawl state in PostgreSQL (workers on several machines share it) instead
+    // of the data directory's SQLite file.
+    #[command(flatten)]
+    database: crate::owner_cmd::DatabaseArg,
     /// Seconds a worker's claim on a page lasts without renewal: a killed worker's pages go
     /// to the others this long after it died.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -51,45 +51,16 @@ pub struct CrawlArgs {
     objects: Option<veilmark_store::objects::ObjectsUrl>,
 }
 
-/// The environment variable naming the crawl database when `--database` is not given.
-pub const DATABASE_ENV: &str = "VEILMARK_DATABASE_URL";
-
-/// Opens the crawl store: PostgreSQL when a database URL is given (flag or environment), else
-/// the data directory's SQLite file.
-async fn open_store(args: &CrawlArgs, data: &DataDir) -> anyhow::Result<Store> {
-    let url = args
-        .database
-        .clone()
-        .or_else(|| std::env::var(DATABASE_ENV).ok())
-        .filter(|u| !u.trim().is_empty());
-    let Some(url) = url else {
-        return Store::open(data, &args.org)
-            .await
-            .context("cannot open the data directory");
-    };
-    let shown = veilmark_store::redact_database_url(&url);
-    let pg = veilmark_store::PostgresStore::connect(&url)
-        .await
-        .with_context(|| format!("cannot open the crawl database {shown}"))?;
-    let org = veilmark_store::MetaStore::org_by_name(&pg, &args.org)
-        .await
-        .with_context(|| format!("cannot read organisations from {shown}"))?
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no organisation {:?} in {shown}; create it with `veilmark org add`",
-                args.org
-            )
-        })?;
-    Ok(Store::new(std::sync::Arc::new(pg), data.clone(), org.id))
-}
-
 /// Runs `crawl`.
 pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
     let profile = SiteProfile::load(&args.profile)?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
         let data = DataDir::new(&args.data);
-        let store = open_store(args, &data).await?;
+        let backend = args.database.backend()?;
+        let store = Store::open_on(&backend, &data, &args.org)
+            .await
+            .with_context(|| format!("cannot open the crawl store {}", backend.describe(&data)))?;
         let store = match crate::owner_cmd::objects_location(args.objects.clone())? {
             Some(objects) => store.with_objects(objects.open_checked().await?),
             None => store,
@@ -153,13 +124,7 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
         for (kind, n) in errors {
             println!("  {n:>5} x {}", escape_for_terminal(kind));
         }
-        match &args.database {
-            Some(url) => println!("hits are in {}", veilmark_store::redact_database_url(url)),
-            None if std::env::var(DATABASE_ENV).is_ok_and(|u| !u.trim().is_empty()) => {
-                println!("hits are in the database of {DATABASE_ENV}");
-            }
-            None => println!("hits are in {}", data.database_display()),
-        }
+        println!("hits are in {}", backend.describe(&data));
         if let Some(out) = &args.export {
             let n = veilmark_crawler::catalog::export_hits(&store, &name, out).await?;
             println!("exported {n} hits to {}", out.display());

@@ -289,6 +289,25 @@ impl DataDir {
         (relative, absolute)
     }
 
+    /// The relative paths of run `run`'s evidence files in this directory: the run's own
+    /// ([`DataDir::run_evidence`]) and each local worker's ([`DataDir::worker_run_evidence`]),
+    /// those that exist.
+    pub(crate) fn run_evidence_files(&self, run: i64) -> Vec<String> {
+        let own = format!("run-{run}.warc");
+        let worker = format!("run-{run}-");
+        let Ok(entries) = std::fs::read_dir(self.root.join(EVIDENCE_DIR)) else {
+            return Vec::new();
+        };
+        let mut files: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| *name == own || (name.starts_with(&worker) && name.ends_with(".warc")))
+            .map(|name| format!("{EVIDENCE_DIR}/{name}"))
+            .collect();
+        files.sort();
+        files
+    }
+
     /// The absolute path of an evidence file a hit points at, or `None` when `relative` is not a
     /// plain path under `evidence/` (a row edited to point at `../keys/wrap.key` is refused).
     pub(crate) fn evidence_file(&self, relative: &str) -> Option<PathBuf> {

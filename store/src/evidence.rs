@@ -416,21 +416,7 @@ impl Evidence {
     pub async fn finish_run(&self, run: i64, pages: u64, images: u64) -> StoreResult<()> {
         self.store.finish_run(self.org, run, pages, images).await?;
         if self.objects.is_some() {
-            let (relative, path) = self.data.run_evidence(run);
-            let mut files = vec![relative.clone()];
-            let dir = path.parent().map(std::path::Path::to_path_buf);
-            let worker_prefix = format!("run-{run}-");
-            if let Some(dir) = dir
-                && let Ok(entries) = std::fs::read_dir(&dir)
-            {
-                let folder = relative.rsplit_once('/').map_or("", |(d, _)| d);
-                for entry in entries.flatten() {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if name.starts_with(&worker_prefix) && name.ends_with(".warc") {
-                        files.push(format!("{folder}/{name}"));
-                    }
-                }
-            }
+            let files = self.data.run_evidence_files(run);
             for file in files {
                 self.publish_warc(&file).await?;
             }

@@ -127,7 +127,11 @@ pub async fn migrate(
     let mut tx = dst.begin().await?;
     // The schema seeds the organisation `default` (as a fresh SQLite data directory has it);
     // the source's own organisations replace it, ids kept.
-    sqlx::query(SEEDED_ORG_DELETE).execute(&mut *tx).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM organisations WHERE {SEEDED_ORG}"
+    )))
+    .execute(&mut *tx)
+    .await?;
     let mut report = MigrateReport::default();
     for (family, tables) in FAMILIES {
         for table in *tables {
@@ -190,8 +194,6 @@ async fn check_known_tables(src: &mut SqliteConnection) -> Result<()> {
 /// The organisation every new schema starts with (`0001_meta.sql`), which an empty target may
 /// hold: not data of anyone's.
 const SEEDED_ORG: &str = "id = 1 AND name = 'default' AND require_totp = FALSE";
-const SEEDED_ORG_DELETE: &str =
-    "DELETE FROM organisations WHERE id = 1 AND name = 'default' AND require_totp = FALSE";
 
 /// Refuses a target that holds any row of any state table (or lacks one); the seeded
 /// organisation `default` alone does not count.

@@ -252,23 +252,8 @@ fn demo(root: &std::path::Path, dir: &std::path::Path, listen: Option<&str>) -> 
     if let Some(listen) = listen {
         args.extend(["--listen", listen]);
     }
-    // Mesa's software Vulkan driver complains twice on stderr when XDG_RUNTIME_DIR is unset
-    // (as in containers and CI): give it a private one.
-    let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if std::path::Path::new(&dir).is_dir() => PathBuf::from(dir),
-        _ => {
-            let dir = root.join("target/xdg-runtime");
-            std::fs::create_dir_all(&dir)?;
-            std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
-            dir
-        }
-    };
-    let runtime_dir = runtime_dir.to_string_lossy();
-    sh::run_env(
-        "target/release/veilmark",
-        &args,
-        &[("XDG_RUNTIME_DIR", &runtime_dir)],
-    )
+    // (`veilmark demo` gives Mesa's Vulkan driver a runtime folder itself: cli/src/main.rs.)
+    sh::run("target/release/veilmark", &args)
 }
 
 /// The workspace root: the parent of this crate's manifest directory.

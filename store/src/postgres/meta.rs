@@ -222,6 +222,69 @@ async fn append_audit_in(
     Ok(e)
 }
 
+/// A lock-out counter: rows of `table` carry `counter` (consecutive failures) and
+/// `locked_until`. Logins (accounts) and passcodes (links) share one way of counting.
+struct LockOut {
+    table: &'static str,
+    counter: &'static str,
+}
+
+const LOGIN_LOCK_OUT: LockOut = LockOut {
+    table: "owners",
+    counter: "failed_logins",
+};
+
+const PASSCODE_LOCK_OUT: LockOut = LockOut {
+    table: "links",
+    counter: "failed_passcodes",
+};
+
+/// Counts one attempt on row `id` in one statement, so that parallel attempts (from any
+/// replica) each wait for the row and are re-checked against what the previous one wrote; the
+/// attempt that reaches `max_failures` locks the row for `lock_secs`, and a lock that has run
+/// out starts a fresh count. `Ok(n)`: counted as attempt `n`; `Err(until)`: locked until then.
+async fn count_attempt<I>(
+    pool: &sqlx::PgPool,
+    lock: &LockOut,
+    id: I,
+    now: i64,
+    max_failures: i64,
+    lock_secs: i64,
+) -> StoreResult<Result<i64, i64>>
+where
+    I: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + Clone,
+{
+    let LockOut { table, counter } = lock;
+    let counted: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "UPDATE {table} SET
+             {counter} = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1
+                              THEN 1 ELSE {counter} + 1 END,
+             locked_until = CASE
+                 WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL
+                 WHEN {counter} + 1 >= $2 THEN $1 + $3
+                 ELSE locked_until END
+         WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+         RETURNING {counter}"
+    )))
+    .bind(now)
+    .bind(max_failures)
+    .bind(lock_secs)
+    .bind(id.clone())
+    .fetch_optional(pool)
+    .await?;
+    if let Some(n) = counted {
+        return Ok(Ok(n));
+    }
+    let until: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT locked_until FROM {table} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    Ok(Err(until.unwrap_or(now)))
+}
+
 fn rand_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
@@ -382,35 +445,16 @@ impl MetaStore for PostgresStore {
         max_failures: i64,
         lock_secs: i64,
     ) -> StoreResult<LoginAttempt> {
-        // One statement: a parallel attempt waits for this row and is re-checked against what
-        // this one wrote. A lock that has run out starts a fresh count.
-        let counted: Option<i64> = sqlx::query_scalar(
-            "UPDATE owners SET
-                 failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1
-                                      THEN 1 ELSE failed_logins + 1 END,
-                 locked_until = CASE
-                     WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL
-                     WHEN failed_logins + 1 >= $2 THEN $1 + $3
-                     ELSE locked_until END
-             WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
-             RETURNING failed_logins",
+        let counted = count_attempt(
+            &self.pool,
+            &LOGIN_LOCK_OUT,
+            id,
+            now,
+            max_failures,
+            lock_secs,
         )
-        .bind(now)
-        .bind(max_failures)
-        .bind(lock_secs)
-        .bind(id)
-        .fetch_optional(&self.pool)
         .await?;
-        if let Some(n) = counted {
-            return Ok(LoginAttempt::Counted(n));
-        }
-        let until: Option<i64> =
-            sqlx::query_scalar("SELECT locked_until FROM owners WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten();
-        Ok(LoginAttempt::Locked(until.unwrap_or(now)))
+        Ok(counted.map_or_else(LoginAttempt::Locked, LoginAttempt::Counted))
     }
 
     async fn login_succeeded(&self, id: i64) -> StoreResult<()> {
@@ -834,34 +878,16 @@ impl MetaStore for PostgresStore {
         max_failures: i64,
         lock_secs: i64,
     ) -> StoreResult<PasscodeAttempt> {
-        // One statement, as for logins: parallel guesses (from any replica) are each counted,
-        // and the one that reaches the limit locks the link.
-        let counted: Option<i64> = sqlx::query_scalar(
-            "UPDATE links SET
-                 failed_passcodes = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1
-                                         THEN 1 ELSE failed_passcodes + 1 END,
-                 locked_until = CASE
-                     WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL
-                     WHEN failed_passcodes + 1 >= $2 THEN $1 + $3
-                     ELSE locked_until END
-             WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
-             RETURNING failed_passcodes",
+        let counted = count_attempt(
+            &self.pool,
+            &PASSCODE_LOCK_OUT,
+            link_id,
+            now,
+            max_failures,
+            lock_secs,
         )
-        .bind(now)
-        .bind(max_failures)
-        .bind(lock_secs)
-        .bind(link_id)
-        .fetch_optional(&self.pool)
         .await?;
-        if let Some(n) = counted {
-            return Ok(PasscodeAttempt::Counted(n));
-        }
-        let until: Option<i64> = sqlx::query_scalar("SELECT locked_until FROM links WHERE id = $1")
-            .bind(link_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .flatten();
-        Ok(PasscodeAttempt::Locked(until.unwrap_or(now)))
+        Ok(counted.map_or_else(PasscodeAttempt::Locked, PasscodeAttempt::Counted))
     }
 
     async fn passcode_succeeded(
