@@ -65,6 +65,20 @@ pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
             Some(objects) => store.with_objects(objects.open_checked().await?),
             None => store,
         };
+        // A crawl that stopped between finishing its run and uploading its evidence (killed,
+        // or the bucket unreachable) left files here: upload them before anything else.
+        let left = store
+            .publish_left_behind()
+            .await
+            .context("cannot upload the evidence an earlier crawl left in the data directory")?;
+        if !left.is_empty() {
+            eprintln!(
+                "uploaded {} evidence file(s) an earlier crawl left in {}: {}",
+                left.len(),
+                args.data.display(),
+                left.join(", ")
+            );
+        }
         let refs = store.references().await?.len();
         if refs == 0 {
             eprintln!("note: the catalog is empty, so only watermark hits can be found (`veilmark catalog add`).");

@@ -17,7 +17,7 @@ use crate::owner_cmd::runtime;
 /// `veilmark migrate`.
 #[derive(Args)]
 #[command(
-    after_help = "Stop the server first: rows written after the move starts are not moved. The target must be a new, empty database; the move is one transaction, so a failure leaves it empty. Envelopes, keys and evidence files stay in the data directory: serve the new installation with the same --data (or copy it to each replica) and --database."
+    after_help = "Stop the server first: rows written after the move starts are not moved. The target must be a new, empty database; the move is one transaction, so a failure leaves it empty. With --objects, envelopes and WARC evidence are copied into the bucket and checked (SHA-256) before the rows move; without it they stay in the data directory. Keys stay in the data directory either way: serve the new installation with the same --data (or copy its keys/ to each replica, or set the VEILMARK_*_KEY variables) and --database."
 )]
 pub struct MigrateArgs {
     /// The embedded installation's data directory (its SQLite database and envelopes).
@@ -27,6 +27,11 @@ pub struct MigrateArgs {
     /// VEILMARK_DATABASE_URL environment variable.
     #[arg(long, value_name = "URL")]
     to: Option<String>,
+    /// Copy envelopes and evidence into this object store (`s3://bucket/prefix`, credentials from
+    /// the AWS_* variables; or a folder) and check each object's SHA-256 there; also read from
+    /// VEILMARK_OBJECTS. Default: they stay in the data directory.
+    #[arg(long, value_name = "URL")]
+    objects: Option<veilmark_store::objects::ObjectsUrl>,
 }
 
 /// Runs `veilmark migrate`.
@@ -46,9 +51,14 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
         );
     }
     let shown = redact_database_url(&url);
+    let objects = crate::owner_cmd::objects_location(args.objects.clone())?;
     let report = runtime()?.block_on(async {
+        let objects = match &objects {
+            Some(location) => Some(location.open_checked().await?),
+            None => None,
+        };
         let to = open_stores(&Backend::Postgres(url.clone()), &from, Durability::Full).await?;
-        veilmark_store::migrate::migrate(&from, &to, None)
+        veilmark_store::migrate::migrate(&from, &to, objects)
             .await
             .with_context(|| {
                 format!(
@@ -57,14 +67,20 @@ pub fn run(args: &MigrateArgs) -> Result<()> {
                 )
             })
     })?;
+    let objects_shown = objects.map(|o| o.url.to_string());
     print!(
         "{}",
-        summary(&args.from.display().to_string(), &shown, &report)
+        summary(
+            &args.from.display().to_string(),
+            &shown,
+            objects_shown.as_deref(),
+            &report
+        )
     );
     Ok(())
 }
 
-fn summary(from: &str, to: &str, r: &MigrateReport) -> String {
+fn summary(from: &str, to: &str, objects: Option<&str>, r: &MigrateReport) -> String {
     let from = escape_for_terminal(from);
     let to = escape_for_terminal(to);
     let mut out = format!("moved {from} into {to}\n");
@@ -104,8 +120,20 @@ fn summary(from: &str, to: &str, r: &MigrateReport) -> String {
             "checked; they stay in the data directory's blobs/"
         }
     ));
-    out.push_str(&format!(
-        "next: veilmark serve --data {from} --database {to}   (keys and evidence files stay in {from}; docs/deploy.md)\n"
-    ));
+    match objects {
+        Some(objects) => {
+            let objects = escape_for_terminal(objects);
+            out.push_str(&format!(
+                "  evidence files copied to {objects}, SHA-256 checked and recorded: {}\n",
+                r.evidence.len()
+            ));
+            out.push_str(&format!(
+                "next: veilmark serve --data {from} --database {to} --objects {objects}   (keys stay in {from}; docs/deploy.md)\n"
+            ));
+        }
+        None => out.push_str(&format!(
+            "next: veilmark serve --data {from} --database {to}   (keys and evidence files stay in {from}; docs/deploy.md)\n"
+        )),
+    }
     out
 }

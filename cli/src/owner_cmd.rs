@@ -37,6 +37,12 @@ pub struct DataArgs {
     pub data: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArg,
+    /// Where envelopes and WARC evidence live: a folder, or `s3://bucket/prefix` with endpoint,
+    /// region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP for a plain-HTTP endpoint). Default: the data
+    /// directory; also read from VEILMARK_OBJECTS (store/README.md#objects).
+    #[arg(long, value_name = "URL")]
+    pub objects: Option<ObjectsUrl>,
 }
 
 /// Which database holds the state (`docs/deploy.md`).
@@ -90,12 +96,6 @@ pub struct ServeArgs {
     /// for several. Without it those headers are ignored (docs/server.md#limits).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<Cidr>,
-    /// Where envelopes and WARC evidence live: a folder, or `s3://bucket/prefix` with endpoint,
-    /// region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
-    /// AWS_SECRET_ACCESS_KEY (and AWS_ALLOW_HTTP for a plain-HTTP endpoint). Default: the data
-    /// directory; also read from VEILMARK_OBJECTS (store/README.md#objects).
-    #[arg(long, value_name = "URL")]
-    objects: Option<ObjectsUrl>,
 }
 
 /// `veilmark seal`.
@@ -200,6 +200,7 @@ pub(crate) async fn open(args: &DataArgs, url: Option<String>) -> Result<AppStat
     let data = &args.data;
     let mut config = Config::new(data);
     config.database = args.database.backend()?;
+    config.objects = objects_location(args.objects.clone())?;
     config.public_url = match url {
         Some(u) => u,
         None => veilmark_store::DataDir::new(data)
@@ -263,7 +264,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.secure_cookies = args.secure_cookies || tls.is_some();
         config.embed_origins.clone_from(&args.embed_origins);
         config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
-        config.objects = objects_location(args.objects.clone())?;
+        config.objects = objects_location(args.data.objects.clone())?;
         let objects_shown = config.objects.as_ref().map(|o| o.url.to_string());
         let state = AppState::open(config).await?;
         if let Some(objects) = objects_shown {

@@ -2,13 +2,15 @@
 //! a viewer session, a revocation, accounts and tokens in two organisations, audit chains, a
 //! crawl's hits and a review); it is moved into a fresh PostgreSQL database, and everything read
 //! through the PostgreSQL store equals what the SQLite store returns. A second move into the
-//! same database is refused.
+//! same database is refused. With `--objects`, envelopes and evidence land in a real
+//! S3-compatible server, byte for byte; a bucket that refuses the credentials stops the move
+//! before any row moves.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use veilmark_store::{Backend, DataDir, Durability, open_stores};
-use veilmark_testkit::PgTestDb;
+use veilmark_testkit::{PgTestDb, S3TestServer};
 
 fn veilmark(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_veilmark"))
@@ -146,6 +148,107 @@ fn an_installation_moves_into_postgresql_whole_and_verified() {
     assert!(err.contains("not empty"), "{err}");
     let still = runtime.block_on(everything(&Backend::Postgres(db.url().into()), &data_dir));
     assert_eq!(before, still);
+
+    // The same installation into another database with --objects: envelopes and evidence go
+    // to a real S3-compatible server, each object equal to its local file, a SHA-256 recorded
+    // beside each evidence file, the local files kept.
+    let s3 = runtime.block_on(S3TestServer::start());
+    let db2 = runtime.block_on(PgTestDb::create());
+    let s3_env: Vec<(&str, String)> = s3.env();
+    let s3_env: Vec<(&str, &str)> = s3_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let objects_url = s3.url("scale-out");
+    let moved = text(&veilmark(
+        &[
+            "migrate",
+            "--from",
+            &data_arg,
+            "--to",
+            db2.url(),
+            "--objects",
+            &objects_url,
+        ],
+        &s3_env,
+    ));
+    assert!(moved.contains("checked after the copy"), "{moved}");
+    assert!(
+        moved.contains(&format!("--objects {objects_url}")),
+        "{moved}"
+    );
+    let local_files = |folder: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(data.join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
+            .collect()
+    };
+    let envelopes = local_files("blobs/envelopes");
+    let warcs: Vec<_> = local_files("evidence")
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "warc"))
+        .collect();
+    assert!(envelopes.len() >= 2, "{envelopes:?}");
+    assert!(!warcs.is_empty());
+    assert!(
+        moved.contains(&format!(
+            "evidence files copied to {objects_url}, SHA-256 checked and recorded: {}",
+            warcs.len()
+        )),
+        "{moved}"
+    );
+    let keys = s3.keys();
+    for file in envelopes.iter().chain(&warcs) {
+        let relative = file.strip_prefix(&data).unwrap().to_str().unwrap();
+        let key = keys
+            .iter()
+            .find(|k| {
+                k.starts_with("scale-out/")
+                    && k.ends_with(file.file_name().unwrap().to_str().unwrap())
+            })
+            .unwrap_or_else(|| panic!("{relative} is not in the bucket: {keys:?}"));
+        assert_eq!(
+            std::fs::read(s3.object_file(key)).unwrap(),
+            std::fs::read(file).unwrap(),
+            "{key} differs from {relative}"
+        );
+    }
+    for warc in &warcs {
+        let name = warc.file_name().unwrap().to_str().unwrap();
+        assert!(
+            keys.iter().any(|k| k.ends_with(&format!("{name}.sha256"))),
+            "no SHA-256 recorded for {name}: {keys:?}"
+        );
+    }
+    let after_s3 = runtime.block_on(everything(&Backend::Postgres(db2.url().into()), &data_dir));
+    assert_eq!(before, after_s3);
+
+    // A bucket the credentials cannot reach stops the move before any row moves.
+    let db3 = runtime.block_on(PgTestDb::create());
+    let mut wrong = s3_env.clone();
+    wrong.retain(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY");
+    wrong.push(("AWS_SECRET_ACCESS_KEY", "not-the-secret-0123456789"));
+    let out = veilmark(
+        &[
+            "migrate",
+            "--from",
+            &data_arg,
+            "--to",
+            db3.url(),
+            "--objects",
+            &objects_url,
+        ],
+        &wrong,
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("not-the-secret"), "{err}");
+    let empty = text(&veilmark(
+        &["migrate", "--from", &data_arg, "--to", db3.url()],
+        &[],
+    ));
+    assert!(
+        empty.contains("moved "),
+        "the failed move left rows behind: {empty}"
+    );
 }
 
 #[test]

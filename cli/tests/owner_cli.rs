@@ -410,3 +410,85 @@ fn audit_and_links_escape_hostile_text() {
     let csv = ok(&veilmark(&data, &["audit", "--csv"]));
     assert!(csv.lines().skip(1).all(|l| l.starts_with('"')), "{csv}");
 }
+
+/// `veilmark seal --objects s3://…` (and `VEILMARK_OBJECTS`) writes the envelope into the bucket
+/// the replicas read, not the data directory; `link` works on that document; a bucket that
+/// refuses the credentials stops `seal` before a document exists.
+#[test]
+fn seal_writes_the_envelope_to_the_bucket_objects_names() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s3 = runtime.block_on(veilmark_testkit::S3TestServer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("bracket.pdf");
+    std::fs::write(&file, b"%PDF-1.7\n% bracket in a bucket\n").unwrap();
+    let url = s3.url("brand");
+    let with_s3 = |args: &[&str], env: &[(&str, String)]| {
+        Command::new(env!("CARGO_BIN_EXE_veilmark"))
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env_remove("VEILMARK_OBJECTS")
+            .env_remove("VEILMARK_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let env = s3.env();
+    let doc = ok(&with_s3(
+        &["seal", file.to_str().unwrap(), "--objects", &url],
+        &env,
+    ));
+    let doc = doc.trim().to_owned();
+    let key = format!("brand/envelopes/{doc}.vmk");
+    assert!(s3.keys().contains(&key), "{:?}", s3.keys());
+    let envelope = std::fs::read(s3.object_file(&key)).unwrap();
+    assert!(envelope.len() > 32, "an envelope, {} bytes", envelope.len());
+    assert!(
+        !data.join(format!("blobs/envelopes/{doc}.vmk")).exists(),
+        "the envelope is in the bucket, not the data directory"
+    );
+    let link = ok(&with_s3(
+        &[
+            "link",
+            &doc,
+            "--to",
+            "supplier@factory.example",
+            "--objects",
+            &url,
+        ],
+        &env,
+    ));
+    assert!(link.contains("/v/"), "{link}");
+
+    // The environment variable names the bucket as well as the flag does.
+    let mut env_var = env.clone();
+    env_var.push(("VEILMARK_OBJECTS", url.clone()));
+    let second = Command::new(env!("CARGO_BIN_EXE_veilmark"))
+        .args(["seal", file.to_str().unwrap(), "--data"])
+        .arg(&data)
+        .envs(env_var.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let second = ok(&second).trim().to_owned();
+    assert!(s3.keys().contains(&format!("brand/envelopes/{second}.vmk")));
+
+    // Wrong credentials: a clear error, the secret not shown, no document recorded.
+    let mut wrong = env.clone();
+    wrong.retain(|(k, _)| *k != "AWS_SECRET_ACCESS_KEY");
+    wrong.push(("AWS_SECRET_ACCESS_KEY", "not-the-secret-0123456789".into()));
+    let out = with_s3(&["seal", file.to_str().unwrap(), "--objects", &url], &wrong);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("not-the-secret"), "{err}");
+    assert!(!err.trim().is_empty());
+    let links = ok(&veilmark(&data, &["links", "--json"]));
+    let objects = s3.keys().iter().filter(|k| k.ends_with(".vmk")).count();
+    assert_eq!(
+        objects,
+        2,
+        "the refused seal stored nothing: {:?}",
+        s3.keys()
+    );
+    assert!(links.contains(&doc), "{links}");
+}

@@ -44,10 +44,19 @@ impl ForensicDecoder {
         }
     }
 
-    /// The decoder for a server data directory: its watermark key, or `None` when the directory
-    /// has no server key yet.
+    /// The decoder for a server data directory: the watermark key the servers use, from
+    /// `VEILMARK_WATERMARK_KEY` when set (how replicas share keys, docs/deploy.md#keys), else
+    /// from the directory's key file; `None` when neither exists yet.
     pub fn from_data_dir(data: &veilmark_store::DataDir) -> anyhow::Result<Option<Self>> {
-        let key = data.read_key(veilmark_store::KeyFile::Watermark)?;
+        Self::from_data_dir_with_env(data, &|name| std::env::var(name).ok())
+    }
+
+    /// [`ForensicDecoder::from_data_dir`] with `env` standing for the process environment.
+    pub fn from_data_dir_with_env(
+        data: &veilmark_store::DataDir,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Option<Self>> {
+        let key = data.read_server_key(veilmark_store::KeyFile::Watermark, env)?;
         Ok(key.map(|k| Self::new(*k)))
     }
 }
@@ -91,6 +100,47 @@ mod tests {
                 .decode(&marked, w, h)
                 .is_none(),
             "another key reads nothing"
+        );
+    }
+
+    #[test]
+    fn the_key_comes_from_the_environment_first_as_the_servers_take_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = veilmark_store::DataDir::new(dir.path());
+        let none = |_: &str| None;
+        assert!(
+            ForensicDecoder::from_data_dir_with_env(&data, &none)
+                .unwrap()
+                .is_none(),
+            "no key file and no variable: no decoder"
+        );
+        let (w, h) = (384u32, 384u32);
+        let mut marked: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let v = 120 + u8::try_from((i % w) * 60 / w).expect("below 60");
+                [v, v, v, 255]
+            })
+            .collect();
+        let code = SessionCode::new(0x0012_3456_789a).unwrap();
+        Embedder::new(&WatermarkKey::from_bytes([9u8; 32]), code)
+            .embed(&mut marked, w, h)
+            .unwrap();
+        let hex_key = "09".repeat(32);
+        let env = |name: &str| (name == "VEILMARK_WATERMARK_KEY").then(|| hex_key.clone());
+        let decoder = ForensicDecoder::from_data_dir_with_env(&data, &env)
+            .unwrap()
+            .expect("a decoder from the variable");
+        assert_eq!(
+            decoder.decode(&marked, w, h).unwrap().session,
+            "00123456789a"
+        );
+        let bad = |_: &str| Some("not hex".to_owned());
+        let err = ForensicDecoder::from_data_dir_with_env(&data, &bad)
+            .err()
+            .expect("a malformed variable is an error");
+        assert!(
+            format!("{err:#}").contains("VEILMARK_WATERMARK_KEY"),
+            "{err:#}"
         );
     }
 }

@@ -308,6 +308,26 @@ impl DataDir {
         files
     }
 
+    /// Every run evidence file in this directory (`evidence/run-N.warc`, `evidence/run-N-W.warc`)
+    /// with its run id, in name order.
+    pub(crate) fn local_evidence_files(&self) -> Vec<(i64, String)> {
+        let Ok(entries) = std::fs::read_dir(self.root.join(EVIDENCE_DIR)) else {
+            return Vec::new();
+        };
+        let mut files: Vec<(i64, String)> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|name| {
+                let stem = name.strip_prefix("run-")?.strip_suffix(".warc")?;
+                let digits = stem.split('-').next()?;
+                let run = digits.parse().ok()?;
+                Some((run, format!("{EVIDENCE_DIR}/{name}")))
+            })
+            .collect();
+        files.sort_by(|a, b| a.1.cmp(&b.1));
+        files
+    }
+
     /// The absolute path of an evidence file a hit points at, or `None` when `relative` is not a
     /// plain path under `evidence/` (a row edited to point at `../keys/wrap.key` is refused).
     pub(crate) fn evidence_file(&self, relative: &str) -> Option<PathBuf> {

@@ -201,6 +201,8 @@ pub trait EvidenceStore: Send + Sync + 'static {
     /// The unfinished run of `profile`, if there is one, without starting one (what
     /// `crawl --join` joins).
     async fn running_run(&self, org: OrgId, profile: &str) -> StoreResult<Option<i64>>;
+    /// Whether run `run` of `org` exists and is finished (its evidence files are complete).
+    async fn run_finished(&self, org: OrgId, run: i64) -> StoreResult<bool>;
     /// Leases up to `limit` free `queued` entries of a running run to `worker` for `lease`, in
     /// the order they were added. An entry is free when it was never leased or its lease ran
     /// out (its worker died); two workers never hold the same entry, and a finished entry is
@@ -474,6 +476,26 @@ impl Evidence {
     /// See [`EvidenceStore::running_run`].
     pub async fn running_run(&self, profile: &str) -> StoreResult<Option<i64>> {
         self.store.running_run(self.org, profile).await
+    }
+
+    /// Uploads the evidence files that finished runs of this organisation left in the data
+    /// directory: a crawl process that stopped between [`Evidence::finish_run`] and the upload
+    /// (killed, or the bucket unreachable) leaves its files local, where replicas on other
+    /// machines cannot read them. Files of runs still running, or of other organisations, are
+    /// left alone. Returns the files published; nothing without an object store.
+    pub async fn publish_left_behind(&self) -> StoreResult<Vec<String>> {
+        if self.objects.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut published = Vec::new();
+        for (run, file) in self.data.local_evidence_files() {
+            if self.store.run_finished(self.org, run).await?
+                && self.publish_warc(&file).await?.is_some()
+            {
+                published.push(file);
+            }
+        }
+        Ok(published)
     }
 
     /// See [`EvidenceStore::lease_frontier`].

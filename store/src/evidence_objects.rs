@@ -33,6 +33,29 @@ pub(crate) async fn publish(
     objects: &dyn ObjectStore,
     relative: &str,
 ) -> StoreResult<Option<String>> {
+    let Some(sha) = upload(data, objects, relative).await? else {
+        return Ok(None);
+    };
+    let path = data
+        .evidence_file(relative)
+        .ok_or_else(|| WarcReadError::OutsideEvidence(relative.to_owned()))?;
+    tokio::fs::remove_file(&path)
+        .await
+        .with_context(|| format!("cannot remove the uploaded {relative}"))?;
+    if let Some(dir) = path.parent() {
+        durable::sync_dir(dir)?;
+    }
+    Ok(Some(sha))
+}
+
+/// Uploads local evidence file `relative` (streamed, multipart), reads the object back to
+/// check its SHA-256 and records that SHA-256 beside it; the local file stays. Returns the
+/// SHA-256 (hex), or `None` when there is no local file.
+pub(crate) async fn upload(
+    data: &DataDir,
+    objects: &dyn ObjectStore,
+    relative: &str,
+) -> StoreResult<Option<String>> {
     let key = remote_key(relative)?;
     let path = data
         .evidence_file(relative)
@@ -80,12 +103,6 @@ pub(crate) async fn publish(
         .put(&digest_key(&key), PutPayload::from(format!("{local}\n")))
         .await
         .with_context(|| format!("cannot record the SHA-256 of {relative}"))?;
-    tokio::fs::remove_file(&path)
-        .await
-        .with_context(|| format!("cannot remove the uploaded {relative}"))?;
-    if let Some(dir) = path.parent() {
-        durable::sync_dir(dir)?;
-    }
     Ok(Some(local))
 }
 

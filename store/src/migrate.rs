@@ -91,11 +91,17 @@ pub struct MigrateReport {
     /// Whether envelopes were copied (`false`: the target installation reads them from the same
     /// envelope folder, so they were only checked).
     pub objects_copied: bool,
+    /// WARC evidence files uploaded to the object store (and read back, SHA-256 checked and
+    /// recorded beside them), with their SHA-256; empty without an object store (the files
+    /// stay in the data directory). The local copies are kept.
+    pub evidence: Vec<(String, String)>,
 }
 
 /// Moves the installation in `from` into the empty PostgreSQL database of `to`, copying
-/// envelopes into `objects` when given (otherwise the scale-out installation keeps reading them
-/// from `from`'s envelope folder), then verifies everything. Refuses a target that holds any row.
+/// envelopes and WARC evidence files into `objects` when given (otherwise the scale-out
+/// installation keeps reading them from `from`'s folders), then verifies everything. Refuses a
+/// target that holds any row. Objects are copied and checked before the rows: a failed copy
+/// leaves the database empty, and a second try overwrites the objects.
 pub async fn migrate(
     from: &DataDir,
     to: &Stores,
@@ -121,6 +127,20 @@ pub async fn migrate(
 
     check_known_tables(&mut src).await?;
     check_empty(&mut dst).await?;
+    let mut report = MigrateReport::default();
+    let (checked, bytes, copied) = move_objects(from, &source, objects.clone()).await?;
+    report.objects = checked;
+    report.object_bytes = bytes;
+    report.objects_copied = copied;
+    if let Some(objects) = &objects {
+        for (_, file) in from.local_evidence_files() {
+            let sha = crate::evidence_objects::upload(from, objects.as_ref(), &file)
+                .await
+                .with_context(|| format!("cannot upload the evidence file {file}"))?
+                .with_context(|| format!("the evidence file {file} disappeared during the move"))?;
+            report.evidence.push((file, sha));
+        }
+    }
 
     // One snapshot of the source, one transaction in the target.
     sqlx::query("BEGIN").execute(&mut src).await?;
@@ -132,7 +152,6 @@ pub async fn migrate(
     )))
     .execute(&mut *tx)
     .await?;
-    let mut report = MigrateReport::default();
     for (family, tables) in FAMILIES {
         for table in *tables {
             let rows = copy_table(&mut src, &mut tx, table)
@@ -166,10 +185,6 @@ pub async fn migrate(
     dst.close().await.ok();
     src.close().await.ok();
     report.audit_chains = verify_audit(&source, to.meta.as_ref()).await?;
-    let (checked, bytes, copied) = move_objects(from, &source, objects).await?;
-    report.objects = checked;
-    report.object_bytes = bytes;
-    report.objects_copied = copied;
     source.close().await;
     Ok(report)
 }

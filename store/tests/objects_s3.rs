@@ -249,3 +249,61 @@ async fn a_wrong_key_or_a_missing_bucket_fails_the_check() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn evidence_left_behind_by_a_crash_is_uploaded_by_the_next_crawl() {
+    let s3 = S3TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    // A crawl process that died after finishing its run and before uploading: the run is
+    // finished in the store, its file still local (here: finished without an object store).
+    let plain = Evidence::open(&data, DEFAULT_ORG).await.unwrap();
+    let (done, _) = plain.resume_or_start_run("shop").await.unwrap();
+    let record = HttpRecord {
+        url: "http://shop.example/a.png",
+        fetched_at: "2026-12-07T00:00:00Z",
+        status: 200,
+        headers: &[],
+        body: &body(1, 4000),
+    };
+    let mut w = plain.warc_writer(done).unwrap();
+    w.write_response(&record).unwrap();
+    let done_file = w.relative_path().to_owned();
+    drop(w);
+    plain.finish_run(done, 1, 1).await.unwrap();
+    // Another profile's run still running: its file is being written and must stay.
+    let (running, _) = plain.resume_or_start_run("other-shop").await.unwrap();
+    let mut w = plain.warc_writer(running).unwrap();
+    w.write_response(&record).unwrap();
+    let running_file = w.relative_path().to_owned();
+    drop(w);
+
+    let objects = location(&s3.url("p"), settings(&s3))
+        .open_checked()
+        .await
+        .unwrap();
+    let ev = Evidence::open(&data, DEFAULT_ORG)
+        .await
+        .unwrap()
+        .with_objects(objects);
+    let published = ev.publish_left_behind().await.unwrap();
+    assert_eq!(published, vec![done_file.clone()]);
+    assert!(
+        s3.keys().contains(&format!("p/{done_file}")),
+        "{:?}",
+        s3.keys()
+    );
+    assert!(s3.keys().contains(&format!("p/{done_file}.sha256")));
+    assert!(
+        !dir.path().join(&done_file).exists(),
+        "uploaded, then removed"
+    );
+    assert!(
+        dir.path().join(&running_file).exists(),
+        "a running run's file stays"
+    );
+    assert!(!s3.keys().iter().any(|k| k.ends_with(&running_file)));
+    ev.verify_warc(&done_file).await.unwrap();
+    // Nothing left the second time.
+    assert!(ev.publish_left_behind().await.unwrap().is_empty());
+}

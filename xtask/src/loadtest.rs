@@ -35,6 +35,9 @@ pub struct Options {
     pub phase_secs: u64,
     /// Build and run the debug binary instead of release (faster to build on a busy machine).
     pub debug: bool,
+    /// Run the attacker in this process at the viewers' priority instead of its own process at
+    /// `nice 19`.
+    pub attacker_same_priority: bool,
 }
 
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -95,15 +98,26 @@ pub fn run(opts: &Options) -> Result<()> {
     eprintln!("quiet phase: {}", quiet.summary());
     let attacker_token = attacker_token[0].clone();
     let idle = opts.idle_sockets;
+    let same_priority = opts.attacker_same_priority;
     let attacked = phase(server_addr, viewer_tokens, opts.phase_secs, move || {
-        attack(server_addr, &attacker_token, idle)
+        if same_priority {
+            attack(server_addr, &attacker_token, idle)
+        } else {
+            attack_from_niced_process(server_addr, &attacker_token, idle)
+        }
     });
     let peak_kib = vm_hwm(pid).unwrap_or(0);
     server.0.kill().ok();
 
     println!(
-        "load test ({profile} build, {} viewers, {} s per phase)",
-        opts.viewers, opts.phase_secs
+        "load test ({profile} build, {} viewers, {} s per phase, attacker {})",
+        opts.viewers,
+        opts.phase_secs,
+        if opts.attacker_same_priority {
+            "threads in the load generator at its priority"
+        } else {
+            "its own process at nice 19 (a machine of its own, sharing these cores)"
+        }
     );
     println!("  quiet:         {}", quiet.summary());
     println!("  under attack:  {}", attacked.summary());
@@ -116,7 +130,7 @@ pub fn run(opts: &Options) -> Result<()> {
 }
 
 /// Kills the server when the load test ends, however it ends.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -125,11 +139,11 @@ impl Drop for Server {
     }
 }
 
-fn path_str(p: &Path) -> Result<&str> {
+pub(crate) fn path_str(p: &Path) -> Result<&str> {
     p.to_str().context("scratch path is not UTF-8")
 }
 
-fn veilmark(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn veilmark(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new(bin)
         .args(args)
         .arg("--data")
@@ -148,7 +162,7 @@ fn veilmark(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
 }
 
 /// The soft file-descriptor limit must cover the attacker's sockets and the viewers'.
-fn check_fd_limit(needed: usize) -> Result<()> {
+pub(crate) fn check_fd_limit(needed: usize) -> Result<()> {
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     let soft = limits
         .lines()
@@ -163,13 +177,13 @@ fn check_fd_limit(needed: usize) -> Result<()> {
     }
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-fn wait_until_up(addr: SocketAddr) -> Result<()> {
+pub(crate) fn wait_until_up(addr: SocketAddr) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
         if let Ok((200, _)) = request(viewer_ip(0), addr, "GET", "/api/server-key", &[]) {
@@ -181,7 +195,7 @@ fn wait_until_up(addr: SocketAddr) -> Result<()> {
 }
 
 /// Viewer `i`'s own loopback address.
-fn viewer_ip(i: usize) -> IpAddr {
+pub(crate) fn viewer_ip(i: usize) -> IpAddr {
     let i = u16::try_from(i).unwrap_or(u16::MAX);
     let [hi, lo] = (i + 1).to_be_bytes();
     IpAddr::V4(Ipv4Addr::new(127, 0, 1 + hi, lo))
@@ -199,7 +213,7 @@ fn connect(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
 }
 
 /// One request on its own connection: the status and the body.
-fn request(
+pub(crate) fn request(
     from: IpAddr,
     to: SocketAddr,
     method: &str,
@@ -229,7 +243,7 @@ fn request(
 }
 
 /// The string value of `"key":` in a JSON text (enough for the server's own answers).
-fn json_str(json: &str, key: &str) -> Option<String> {
+pub(crate) fn json_str(json: &str, key: &str) -> Option<String> {
     let at = json.find(&format!("\"{key}\""))? + key.len() + 2;
     let rest = json[at..]
         .trim_start()
@@ -240,7 +254,7 @@ fn json_str(json: &str, key: &str) -> Option<String> {
 }
 
 /// A licence request body with a fresh key and nonce.
-fn licence_body(seq: u64) -> Vec<u8> {
+pub(crate) fn licence_body(seq: u64) -> Vec<u8> {
     let seed: [u8; 32] =
         Sha256::digest(format!("loadtest viewer {seq} {:?}", Instant::now())).into();
     let key = ViewerKey::from_seed(seed);
@@ -395,6 +409,63 @@ fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>)
 }
 
 static ATTACK_STOP: AtomicBool = AtomicBool::new(false);
+
+/// `cargo xtask loadtest-attacker`: runs [`attack`] until killed.
+pub fn attacker_process(to: SocketAddr, token: &str, idle_sockets: usize) -> Result<()> {
+    let threads = attack(to, token, idle_sockets);
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// Runs the attacker as a separate process at the lowest CPU priority (`nice -n 19`), killed when
+/// the phase ends. On a machine where load generator and server share two cores, an attacker at
+/// the same priority takes CPU time the server would have on its own machine: the attacker's
+/// reconnect loop alone keeps a core busy. At nice 19 it still sends everything it can whenever
+/// a core is free, which is the load a real remote attacker's traffic puts on this machine.
+fn attack_from_niced_process(
+    to: SocketAddr,
+    token: &str,
+    idle_sockets: usize,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("cannot find the xtask binary for the attacker: {e}");
+            return Vec::new();
+        }
+    };
+    let child = Command::new("nice")
+        .args(["-n", "19"])
+        .arg(exe)
+        .args([
+            "loadtest-attacker",
+            "--to",
+            &to.to_string(),
+            "--token",
+            token,
+            "--idle-sockets",
+            &idle_sockets.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot start the attacker process: {e}");
+            return Vec::new();
+        }
+    };
+    vec![std::thread::spawn(move || {
+        while attacking() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    })]
+}
 
 fn attacking() -> bool {
     !ATTACK_STOP.load(Ordering::Relaxed)

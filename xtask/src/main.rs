@@ -27,6 +27,7 @@ mod crashtest;
 mod loadtest;
 mod occt;
 mod postgres;
+mod scaleout_bench;
 mod setup;
 mod sh;
 mod test;
@@ -103,6 +104,23 @@ enum Command {
         /// Use a debug build (quicker to build; slower to serve).
         #[arg(long)]
         debug: bool,
+        /// Run the attacker at the same CPU priority as the server and the viewers (by default
+        /// it is a separate process at `nice 19`, standing for a machine of its own).
+        #[arg(long)]
+        attacker_same_priority: bool,
+    },
+    /// The load test's attacker alone (started by `loadtest` as its own process).
+    #[command(hide = true)]
+    LoadtestAttacker {
+        /// The server's address.
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// The attacker's own link token.
+        #[arg(long)]
+        token: String,
+        /// Idle sockets to hold.
+        #[arg(long)]
+        idle_sockets: usize,
     },
     /// Regenerate the test vectors in docs/vectors/ (or, with --check, verify them).
     Vectors {
@@ -149,6 +167,20 @@ enum BenchSuite {
         #[arg(long, default_value_t = 5)]
         peer_trials: u32,
     },
+    /// The scale-out figures of docs/deploy.md: licence grants per second with 1, 2 and 4
+    /// release `veilmark serve` replicas on one PostgreSQL database next to one server on
+    /// SQLite, then crawl pages per second with 1, 2 and 4 workers on both stores.
+    Scaleout {
+        /// Seconds per licence-grant phase (a phase also ends when its links are used up).
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Links made per phase; each serves 15 licence requests (below the per-link burst).
+        #[arg(long, default_value_t = 800)]
+        links: usize,
+        /// Run one part only: `grants` or `crawl`.
+        #[arg(long, value_name = "PART")]
+        only: Option<String>,
+    },
     /// False positives of the watermark detector on at least `--target` unmarked real pictures
     /// (rendered PDF pages from Debian documentation, photos, icons; whole and as crops).
     WatermarkFpr {
@@ -170,12 +202,19 @@ fn main() -> Result<()> {
             idle_sockets,
             phase_secs,
             debug,
+            attacker_same_priority,
         } => loadtest::run(&loadtest::Options {
             viewers,
             idle_sockets,
             phase_secs,
             debug,
+            attacker_same_priority,
         }),
+        Command::LoadtestAttacker {
+            to,
+            token,
+            idle_sockets,
+        } => loadtest::attacker_process(to, &token, idle_sockets),
         Command::Bench {
             suite: None | Some(BenchSuite::Envelope),
             size_mib,
@@ -197,6 +236,10 @@ fn main() -> Result<()> {
                 }),
             ..
         } => watermark_bench::attacks(trials, peer_trials),
+        Command::Bench {
+            suite: Some(BenchSuite::Scaleout { secs, links, only }),
+            ..
+        } => scaleout_bench::run(secs, links, only.as_deref()),
         Command::Bench {
             suite: Some(BenchSuite::WatermarkFpr { target }),
             ..

@@ -132,26 +132,43 @@ impl PostgresStore {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages and logs.
+/// `url` with any password replaced by `***`, for messages and logs: the user-info password
+/// (`postgres://user:PASSWORD@host/db`) and any query parameter whose name contains "password"
+/// (`?password=…`, `?sslpassword=…`, both accepted by PostgreSQL clients).
 #[must_use]
 pub fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
+        return redact_parameters(url, ' ');
     };
     let rest = &url[scheme_end..];
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!(
-                "{}{user}:***@{host}{}",
-                &url[..scheme_end],
-                &rest[authority_end..]
-            ),
-            None => url.to_owned(),
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let tail = &rest[authority_end..];
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => format!("{path}?{}", redact_parameters(query, '&')),
+        None => tail.to_owned(),
+    };
+    format!("{}{authority}{tail}", &url[..scheme_end])
+}
+
+/// `name=value` pairs separated by `sep` with the value of every password-like name hidden.
+fn redact_parameters(text: &str, sep: char) -> String {
+    text.split(sep)
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                format!("{name}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(&sep.to_string())
 }
 
 #[cfg(test)]
@@ -166,5 +183,17 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact("postgres://h/d"), "postgres://h/d");
+        assert_eq!(
+            redact("postgres://u@h/d?sslmode=require&password=s3cret&sslpassword=k3y"),
+            "postgres://u@h/d?sslmode=require&password=***&sslpassword=***"
+        );
+        assert_eq!(
+            redact("postgres://u:p@h?PASSWORD=s3cret"),
+            "postgres://u:***@h?PASSWORD=***"
+        );
+        assert_eq!(
+            redact("host=db user=u password=s3cret dbname=d"),
+            "host=db user=u password=*** dbname=d"
+        );
     }
 }

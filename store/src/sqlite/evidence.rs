@@ -245,6 +245,16 @@ impl EvidenceStore for SqliteStore {
         .await?)
     }
 
+    async fn run_finished(&self, org: OrgId, run: i64) -> StoreResult<bool> {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM crawl_run WHERE id = ? AND org_id = ?")
+                .bind(run)
+                .bind(org.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(state.as_deref() == Some("finished"))
+    }
+
     async fn lease_frontier(
         &self,
         org: OrgId,
