@@ -241,8 +241,7 @@ pub(crate) fn objects_location(flag: Option<ObjectsUrl>) -> Result<Option<Object
 pub fn serve(args: &ServeArgs) -> Result<()> {
     tracing_init();
     runtime()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
+        let listener = veilmark_server::conn::bind_listener(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let tls = match (&args.tls_cert, &args.tls_key) {

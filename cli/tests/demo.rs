@@ -68,3 +68,33 @@ fn demo_tells_the_whole_story_and_traces_the_leak() {
     );
     assert!(found.contains(": no watermark"), "{found}");
 }
+
+/// `veilmark demo --listen 0.0.0.0` (for a user on another machine): it warns, binds every
+/// address, prints links with the machine's host name, and the example partner portal may
+/// frame the viewer over plain HTTP there (it was refused as an insecure embed origin before).
+#[test]
+fn demo_listens_beyond_loopback_with_a_warning() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    assert!(root.join("www/embed/example-portal/index.html").exists());
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veilmark"))
+        .current_dir(root)
+        .args(["demo", "--no-serve", "--listen", "0.0.0.0", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}\n{err}");
+    assert!(err.contains("not loopback"), "{err}");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(text.contains(&format!("http://{host}:")), "{text}");
+    assert!(!text.contains("http://0.0.0.0"), "{text}");
+    assert!(
+        text.contains(&format!("--embed-origin http://{host}:")),
+        "{text}"
+    );
+}

@@ -72,6 +72,24 @@ impl Accept for TlsListener {
     }
 }
 
+/// Pending connections the kernel keeps for the accept loop (capped by the kernel's
+/// `net.core.somaxconn`, 4096 on current Linux). Tokio's default, 1024, overflows under a
+/// reconnect flood from one address: the kernel then drops new connections' SYNs, and a
+/// legitimate viewer waits a whole SYN retransmission (1 s) before it is even accepted.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A TCP listener on `addr` with [`LISTEN_BACKLOG`] pending connections.
+pub fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// The connection budget ([`crate::Limits`] and the trusted proxies, as the accept loop needs
 /// them).
 #[derive(Debug, Clone)]

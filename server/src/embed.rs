@@ -56,6 +56,18 @@ impl EmbedOrigin {
     /// Parses and normalises an origin. A single trailing `/` is tolerated (it is what a browser
     /// address bar shows); anything else after the host and port is refused.
     pub fn parse(input: &str) -> Result<Self, OriginError> {
+        Self::parse_with(input, false)
+    }
+
+    /// [`EmbedOrigin::parse`], but accepting `http://` on any host. Only for `veilmark demo
+    /// --listen ADDR` on a network the user trusts (it warns): there is no certificate for the
+    /// example portal there, and a plain-HTTP framing origin could be impersonated by anyone on
+    /// the path. `--embed-origin` never takes this route.
+    pub fn parse_allowing_plain_http(input: &str) -> Result<Self, OriginError> {
+        Self::parse_with(input, true)
+    }
+
+    fn parse_with(input: &str, allow_plain_http: bool) -> Result<Self, OriginError> {
         let owned = || input.to_owned();
         if input.contains('*') {
             return Err(OriginError::Wildcard(owned()));
@@ -91,7 +103,7 @@ impl EmbedOrigin {
             Err(_) if is_dns_name(host) => host == "localhost",
             Err(_) => return Err(OriginError::Host(owned())),
         };
-        if scheme == "http" && !loopback {
+        if scheme == "http" && !loopback && !allow_plain_http {
             return Err(OriginError::Insecure(owned()));
         }
         let default_port = if scheme == "https" { 443 } else { 80 };
@@ -167,6 +179,23 @@ mod tests {
         assert_eq!(ok("https://10.1.2.3:9000"), "https://10.1.2.3:9000");
         assert_eq!(ok("http://127.0.0.1:8081"), "http://127.0.0.1:8081");
         assert_eq!(ok("http://localhost:80"), "http://localhost");
+    }
+
+    #[test]
+    fn plain_http_beyond_loopback_only_on_the_demo_route() {
+        assert!(matches!(
+            EmbedOrigin::parse("http://vm:8080"),
+            Err(OriginError::Insecure(_))
+        ));
+        assert_eq!(
+            EmbedOrigin::parse_allowing_plain_http("http://vm:8080")
+                .unwrap()
+                .as_str(),
+            "http://vm:8080"
+        );
+        // Everything else is still checked.
+        assert!(EmbedOrigin::parse_allowing_plain_http("http://*.vm").is_err());
+        assert!(EmbedOrigin::parse_allowing_plain_http("http://vm/path").is_err());
     }
 
     #[test]

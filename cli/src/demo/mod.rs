@@ -89,7 +89,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
         if !args.listen.is_loopback() {
-            println!(
+            eprintln!(
                 "WARNING: listening on {}, not loopback: anyone who can reach this machine can \
                  open the demo's links and try its console logins. Use it on a network you trust.\n",
                 args.listen

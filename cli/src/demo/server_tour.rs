@@ -62,8 +62,7 @@ pub async fn run(
         std::fs::remove_dir_all(&data_dir)
             .with_context(|| format!("cannot clear {}", data_dir.display()))?;
     }
-    let listener = TcpListener::bind((listen, 0))
-        .await
+    let listener = veilmark_server::conn::bind_listener(std::net::SocketAddr::new(listen, 0))
         .with_context(|| format!("cannot listen on {listen}"))?;
     let host = link_host(listen);
     let base = format!("http://{host}:{}", listener.local_addr()?.port());
@@ -72,7 +71,13 @@ pub async fn run(
     let portal_origin = format!("http://{host}:{}", portal_listener.local_addr()?.port());
     let mut config = Config::new(&data_dir);
     config.public_url = base.clone();
-    config.embed_origins = vec![portal_origin.parse()?];
+    // Beyond loopback there is no certificate for the example portal: its plain-HTTP origin is
+    // allowed for the demo only (`--listen` already warned that the network must be trusted).
+    config.embed_origins = vec![if listen.is_loopback() {
+        portal_origin.parse()?
+    } else {
+        veilmark_server::embed::EmbedOrigin::parse_allowing_plain_http(&portal_origin)?
+    }];
     let www_dir = config.www_dir.clone();
     let state = AppState::open(config).await?;
     tokio::spawn(veilmark_server::serve(state.clone(), listener));
