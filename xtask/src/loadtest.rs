@@ -38,13 +38,24 @@ pub struct Options {
     /// Run the attacker in this process at the viewers' priority instead of its own process at
     /// `nice 19`.
     pub attacker_same_priority: bool,
+    /// Run only this attack (`idle`, `slowloris`, `uploads` or `streams`), to tell their costs
+    /// apart; all of them when `None`.
+    pub only_attack: Option<String>,
 }
+
+/// The attacks [`Options::only_attack`] can name.
+pub const ATTACKS: [&str; 4] = ["idle", "slowloris", "uploads", "streams"];
 
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Runs the load test and prints its figures.
 pub fn run(opts: &Options) -> Result<()> {
+    if let Some(a) = &opts.only_attack
+        && !ATTACKS.contains(&a.as_str())
+    {
+        bail!("--only-attack takes one of {}", ATTACKS.join(", "));
+    }
     check_fd_limit(opts.idle_sockets + opts.viewers + 512)?;
     let profile = if opts.debug { "debug" } else { "release" };
     let mut build = vec!["build", "-p", "veilmark", "--bin", "veilmark"];
@@ -99,11 +110,12 @@ pub fn run(opts: &Options) -> Result<()> {
     let attacker_token = attacker_token[0].clone();
     let idle = opts.idle_sockets;
     let same_priority = opts.attacker_same_priority;
+    let only = opts.only_attack.clone();
     let attacked = phase(server_addr, viewer_tokens, opts.phase_secs, move || {
         if same_priority {
-            attack(server_addr, &attacker_token, idle)
+            attack(server_addr, &attacker_token, idle, only.as_deref())
         } else {
-            attack_from_niced_process(server_addr, &attacker_token, idle)
+            attack_from_niced_process(server_addr, &attacker_token, idle, only.as_deref())
         }
     });
     let peak_kib = vm_hwm(pid).unwrap_or(0);
@@ -119,6 +131,9 @@ pub fn run(opts: &Options) -> Result<()> {
             "its own process at nice 19 (a machine of its own, sharing these cores)"
         }
     );
+    if let Some(a) = &opts.only_attack {
+        println!("  only the {a} attack");
+    }
     println!("  quiet:         {}", quiet.summary());
     println!("  under attack:  {}", attacked.summary());
     println!("  server peak RSS (VmHWM): {} MiB", peak_kib / 1024);
@@ -411,8 +426,13 @@ fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>)
 static ATTACK_STOP: AtomicBool = AtomicBool::new(false);
 
 /// `cargo xtask loadtest-attacker`: runs [`attack`] until killed.
-pub fn attacker_process(to: SocketAddr, token: &str, idle_sockets: usize) -> Result<()> {
-    let threads = attack(to, token, idle_sockets);
+pub fn attacker_process(
+    to: SocketAddr,
+    token: &str,
+    idle_sockets: usize,
+    only: Option<&str>,
+) -> Result<()> {
+    let threads = attack(to, token, idle_sockets, only);
     for t in threads {
         let _ = t.join();
     }
@@ -428,6 +448,7 @@ fn attack_from_niced_process(
     to: SocketAddr,
     token: &str,
     idle_sockets: usize,
+    only: Option<&str>,
 ) -> Vec<std::thread::JoinHandle<()>> {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
@@ -436,21 +457,20 @@ fn attack_from_niced_process(
             return Vec::new();
         }
     };
-    let child = Command::new("nice")
-        .args(["-n", "19"])
-        .arg(exe)
-        .args([
-            "loadtest-attacker",
-            "--to",
-            &to.to_string(),
-            "--token",
-            token,
-            "--idle-sockets",
-            &idle_sockets.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn();
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", "19"]).arg(exe).args([
+        "loadtest-attacker",
+        "--to",
+        &to.to_string(),
+        "--token",
+        token,
+        "--idle-sockets",
+        &idle_sockets.to_string(),
+    ]);
+    if let Some(a) = only {
+        cmd.args(["--only-attack", a]);
+    }
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
@@ -471,29 +491,38 @@ fn attacking() -> bool {
     !ATTACK_STOP.load(Ordering::Relaxed)
 }
 
-/// Starts the hostile load from [`ATTACKER`]; each thread runs until the phase ends.
-fn attack(to: SocketAddr, token: &str, idle_sockets: usize) -> Vec<std::thread::JoinHandle<()>> {
+/// Starts the hostile load from [`ATTACKER`] (every attack, or only the one `only` names); each
+/// thread runs until the phase ends.
+fn attack(
+    to: SocketAddr,
+    token: &str,
+    idle_sockets: usize,
+    only: Option<&str>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let on = |name: &str| only.is_none_or(|o| o == name);
     let mut threads = Vec::new();
     // Idle sockets: connect and say nothing; reconnect those the server closes.
-    threads.push(std::thread::spawn(move || {
-        let mut held: Vec<TcpStream> = Vec::new();
-        while attacking() {
-            held.retain(|s| {
-                let mut b = [0u8; 1];
-                s.set_nonblocking(true).ok();
-                !matches!((&*s).read(&mut b), Ok(0))
-            });
-            while held.len() < idle_sockets && attacking() {
-                match connect(ATTACKER, to) {
-                    Ok(s) => held.push(s),
-                    Err(_) => break,
+    threads.extend(on("idle").then(|| {
+        std::thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            while attacking() {
+                held.retain(|s| {
+                    let mut b = [0u8; 1];
+                    s.set_nonblocking(true).ok();
+                    !matches!((&*s).read(&mut b), Ok(0))
+                });
+                while held.len() < idle_sockets && attacking() {
+                    match connect(ATTACKER, to) {
+                        Ok(s) => held.push(s),
+                        Err(_) => break,
+                    }
                 }
+                std::thread::sleep(Duration::from_millis(200));
             }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     }));
     // Slowloris: headers a byte at a time.
-    for _ in 0..4 {
+    for _ in 0..if on("slowloris") { 4 } else { 0 } {
         threads.push(std::thread::spawn(move || {
             let mut conns: Vec<TcpStream> = Vec::new();
             while attacking() {
@@ -509,7 +538,7 @@ fn attack(to: SocketAddr, token: &str, idle_sockets: usize) -> Vec<std::thread::
         }));
     }
     // Unauthenticated 256 MiB uploads, as fast as the server takes them.
-    for _ in 0..4 {
+    for _ in 0..if on("uploads") { 4 } else { 0 } {
         threads.push(std::thread::spawn(move || {
             let chunk = vec![b'A'; 1 << 20];
             while attacking() {
@@ -534,39 +563,42 @@ fn attack(to: SocketAddr, token: &str, idle_sockets: usize) -> Vec<std::thread::
     }
     // Event-stream and renewal floods on the attacker's own sessions.
     let token = token.to_owned();
-    threads.push(std::thread::spawn(move || {
-        let mut streams = Vec::new();
-        let mut sessions = Vec::new();
-        while attacking() {
-            let body = licence_body(SEQ.fetch_add(1, Ordering::Relaxed));
-            if let Ok((200, lic)) = request(
-                ATTACKER,
-                to,
-                "POST",
-                &format!("/api/v/{token}/licence"),
-                &body,
-            ) {
-                let lic = String::from_utf8_lossy(&lic).into_owned();
-                if let (Some(e), Some(r)) = (json_str(&lic, "events"), json_str(&lic, "renew")) {
-                    sessions.push((e, r));
-                }
-            }
-            for (events, renew) in &sessions {
-                for _ in 0..5 {
-                    if let Ok(mut s) = connect(ATTACKER, to) {
-                        let head = format!("GET {events} HTTP/1.1\r\nHost: {to}\r\n\r\n");
-                        if s.write_all(head.as_bytes()).is_ok() {
-                            streams.push(s);
-                        }
+    threads.extend(on("streams").then(|| {
+        std::thread::spawn(move || {
+            let mut streams = Vec::new();
+            let mut sessions = Vec::new();
+            while attacking() {
+                let body = licence_body(SEQ.fetch_add(1, Ordering::Relaxed));
+                if let Ok((200, lic)) = request(
+                    ATTACKER,
+                    to,
+                    "POST",
+                    &format!("/api/v/{token}/licence"),
+                    &body,
+                ) {
+                    let lic = String::from_utf8_lossy(&lic).into_owned();
+                    if let (Some(e), Some(r)) = (json_str(&lic, "events"), json_str(&lic, "renew"))
+                    {
+                        sessions.push((e, r));
                     }
                 }
-                for _ in 0..20 {
-                    let _ = request(ATTACKER, to, "POST", renew, &[]);
+                for (events, renew) in &sessions {
+                    for _ in 0..5 {
+                        if let Ok(mut s) = connect(ATTACKER, to) {
+                            let head = format!("GET {events} HTTP/1.1\r\nHost: {to}\r\n\r\n");
+                            if s.write_all(head.as_bytes()).is_ok() {
+                                streams.push(s);
+                            }
+                        }
+                    }
+                    for _ in 0..20 {
+                        let _ = request(ATTACKER, to, "POST", renew, &[]);
+                    }
                 }
+                streams.truncate(500);
+                std::thread::sleep(Duration::from_millis(200));
             }
-            streams.truncate(500);
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     }));
     threads
 }

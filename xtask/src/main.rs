@@ -108,6 +108,9 @@ enum Command {
         /// it is a separate process at `nice 19`, standing for a machine of its own).
         #[arg(long)]
         attacker_same_priority: bool,
+        /// Only this attack: idle, slowloris, uploads or streams (to tell their costs apart).
+        #[arg(long, value_name = "ATTACK")]
+        only_attack: Option<String>,
     },
     /// The load test's attacker alone (started by `loadtest` as its own process).
     #[command(hide = true)]
@@ -121,6 +124,9 @@ enum Command {
         /// Idle sockets to hold.
         #[arg(long)]
         idle_sockets: usize,
+        /// Only this attack.
+        #[arg(long)]
+        only_attack: Option<String>,
     },
     /// Regenerate the test vectors in docs/vectors/ (or, with --check, verify them).
     Vectors {
@@ -203,18 +209,21 @@ fn main() -> Result<()> {
             phase_secs,
             debug,
             attacker_same_priority,
+            only_attack,
         } => loadtest::run(&loadtest::Options {
             viewers,
             idle_sockets,
             phase_secs,
             debug,
             attacker_same_priority,
+            only_attack,
         }),
         Command::LoadtestAttacker {
             to,
             token,
             idle_sockets,
-        } => loadtest::attacker_process(to, &token, idle_sockets),
+            only_attack,
+        } => loadtest::attacker_process(to, &token, idle_sockets, only_attack.as_deref()),
         Command::Bench {
             suite: None | Some(BenchSuite::Envelope),
             size_mib,
