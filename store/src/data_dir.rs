@@ -293,19 +293,11 @@ impl DataDir {
     /// ([`DataDir::run_evidence`]) and each local worker's ([`DataDir::worker_run_evidence`]),
     /// those that exist.
     pub(crate) fn run_evidence_files(&self, run: i64) -> Vec<String> {
-        let own = format!("run-{run}.warc");
-        let worker = format!("run-{run}-");
-        let Ok(entries) = std::fs::read_dir(self.root.join(EVIDENCE_DIR)) else {
-            return Vec::new();
-        };
-        let mut files: Vec<String> = entries
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|name| *name == own || (name.starts_with(&worker) && name.ends_with(".warc")))
-            .map(|name| format!("{EVIDENCE_DIR}/{name}"))
-            .collect();
-        files.sort();
-        files
+        self.local_evidence_files()
+            .into_iter()
+            .filter(|(r, _)| *r == run)
+            .map(|(_, file)| file)
+            .collect()
     }
 
     /// Every run evidence file in this directory (`evidence/run-N.warc`, `evidence/run-N-W.warc`)

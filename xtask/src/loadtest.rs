@@ -105,7 +105,9 @@ pub fn run(opts: &Options) -> Result<()> {
     let pid = server.0.id();
 
     let (viewer_tokens, attacker_token) = tokens.split_at(opts.viewers);
+    let cpu_start = cpu_secs(pid);
     let quiet = phase(server_addr, viewer_tokens, opts.phase_secs, Vec::new);
+    let cpu_quiet = cpu_secs(pid);
     eprintln!("quiet phase: {}", quiet.summary());
     let attacker_token = attacker_token[0].clone();
     let idle = opts.idle_sockets;
@@ -118,6 +120,7 @@ pub fn run(opts: &Options) -> Result<()> {
             attack_from_niced_process(server_addr, &attacker_token, idle, only.as_deref())
         }
     });
+    let cpu_attacked = cpu_secs(pid);
     let peak_kib = vm_hwm(pid).unwrap_or(0);
     server.0.kill().ok();
 
@@ -137,6 +140,17 @@ pub fn run(opts: &Options) -> Result<()> {
     println!("  quiet:         {}", quiet.summary());
     println!("  under attack:  {}", attacked.summary());
     println!("  server peak RSS (VmHWM): {} MiB", peak_kib / 1024);
+    if let (Some(a), Some(b), Some(c)) = (cpu_start, cpu_quiet, cpu_attacked) {
+        // Phases last phase_secs each (plus the attack's 3 s build-up): CPU seconds per second.
+        let secs = opts.phase_secs as f64;
+        println!(
+            "  server CPU (user+system): quiet {:.1} s ({:.0} %), under attack {:.1} s ({:.0} % of one core)",
+            b - a,
+            (b - a) / secs * 100.0,
+            c - b,
+            (c - b) / (secs + 3.0) * 100.0
+        );
+    }
     let ratio = attacked.p(99).as_secs_f64() / quiet.p(99).as_secs_f64().max(1e-6);
     println!("  p99 attacked / quiet: {ratio:.2} (target ≤ 2)");
     let ok = ratio <= 2.0 && attacked.errors == 0 && quiet.errors == 0 && peak_kib <= 512 * 1024;
@@ -601,6 +615,18 @@ fn attack(
         })
     }));
     threads
+}
+
+/// CPU time (user + system) process `pid` has used, in seconds (`/proc/PID/stat` fields 14 and
+/// 15, in clock ticks of 1/100 s, Linux's `USER_HZ` on every architecture it runs on here).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Peak resident memory of process `pid` in KiB.
