@@ -91,6 +91,16 @@ pub struct Limits {
     /// Open connections from one address (IPv6: one /64) beyond this are closed at once;
     /// trusted proxies are exempt (they carry many clients).
     pub max_connections_per_addr: usize,
+    /// Large request bodies (declared 1 MiB or more) refused for missing or wrong credentials
+    /// (401/403/413) from one address within [`Limits::refused_upload_window`] before that
+    /// address's new connections are closed at once, for [`Limits::refused_upload_penalty`];
+    /// trusted proxies are exempt. A flood of unauthenticated uploads otherwise costs the server
+    /// a task, a parse and thread wake-ups per connection.
+    pub refused_uploads_per_addr: u32,
+    /// The window [`Limits::refused_uploads_per_addr`] counts in.
+    pub refused_upload_window: std::time::Duration,
+    /// How long an address stays shut out once it reached [`Limits::refused_uploads_per_addr`].
+    pub refused_upload_penalty: std::time::Duration,
     /// A connection on which nothing was read or written for this long is closed (a client
     /// that stops reading its response, or stalls mid-body).
     pub idle_timeout: std::time::Duration,
@@ -136,6 +146,9 @@ impl Default for Limits {
             header_read_timeout: std::time::Duration::from_secs(10),
             max_connections: 10_000,
             max_connections_per_addr: 128,
+            refused_uploads_per_addr: 5,
+            refused_upload_window: std::time::Duration::from_secs(10),
+            refused_upload_penalty: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(60),
             body_min_rate: 1024,
             body_grace: std::time::Duration::from_secs(10),

@@ -11,7 +11,10 @@
 //! - a connection on which nothing moved for [`crate::Limits::idle_timeout`] is closed
 //!   ([`IdleIo`]: a client that stops reading its response or stalls mid-body);
 //! - a request body must keep up [`crate::Limits::body_min_rate`] after
-//!   [`crate::Limits::body_grace`] ([`PacedBody`]).
+//!   [`crate::Limits::body_grace`] ([`PacedBody`]);
+//! - an address whose large request bodies keep being refused for their credentials
+//!   ([`crate::Limits::refused_uploads_per_addr`]) has its new connections closed at accept
+//!   for a while ([`RefusedUploads`]), before a task, a parse or a wake-up is spent on them.
 //!
 //! Each request carries `ConnectInfo<SocketAddr>` (the socket peer) and
 //! [`ClientAddr`] (the client, read through trusted proxies: [`crate::client_addr`]).
@@ -102,6 +105,12 @@ pub struct ConnLimits {
     pub max_connections: usize,
     /// Open connections per address (IPv6: per /64); trusted proxies are exempt.
     pub max_connections_per_addr: usize,
+    /// Refused large bodies per address before it is shut out (see [`RefusedUploads`]).
+    pub refused_uploads_per_addr: u32,
+    /// The window those refusals are counted in.
+    pub refused_upload_window: Duration,
+    /// How long an address is shut out.
+    pub refused_upload_penalty: Duration,
     /// Bytes per second a request body must average after `body_grace`.
     pub body_min_rate: u64,
     /// Time before `body_min_rate` applies.
@@ -120,6 +129,9 @@ impl ConnLimits {
             idle_timeout: l.idle_timeout,
             max_connections: l.max_connections,
             max_connections_per_addr: l.max_connections_per_addr,
+            refused_uploads_per_addr: l.refused_uploads_per_addr,
+            refused_upload_window: l.refused_upload_window,
+            refused_upload_penalty: l.refused_upload_penalty,
             body_min_rate: l.body_min_rate,
             body_grace: l.body_grace,
             trusted_proxies: config.trusted_proxies.clone(),
@@ -132,9 +144,15 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
     let limits = Arc::new(limits);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_addr = Slots::new(limits.max_connections_per_addr);
+    let refused = Arc::new(RefusedUploads::new(&limits));
     while let Some((io, addr)) = listener.next().await {
+        let trusted = limits.trusted_proxies.contains(addr.ip());
+        if !trusted && refused.shut_out(&AddrKey::of(addr.ip())) {
+            drop(io);
+            continue;
+        }
         // The address cap first, so connections refused by it do not count toward the total.
-        let addr_slot = if limits.trusted_proxies.contains(addr.ip()) {
+        let addr_slot = if trusted {
             None
         } else if let Some(slot) = per_addr.try_take(AddrKey::of(addr.ip())) {
             Some(slot)
@@ -156,11 +174,20 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
         };
         let router = router.clone();
         let limits = limits.clone();
+        let refused = (!trusted).then(|| refused.clone());
         tokio::spawn(async move {
             let per_request = limits.clone();
+            // HTTP/1 answers one request at a time: the declared body length of the request
+            // being answered, for the response check below.
+            let declared = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let declared_in = declared.clone();
             let service = tower::ServiceExt::map_request(
                 router,
                 move |req: axum::http::Request<Incoming>| {
+                    declared_in.store(
+                        declared_length(req.headers()),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     let client = per_request
                         .trusted_proxies
                         .client_ip(addr.ip(), req.headers());
@@ -172,6 +199,16 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
                     axum::http::Request::from_parts(parts, axum::body::Body::new(body))
                 },
             );
+            let service =
+                tower::ServiceExt::map_response(service, move |res: axum::response::Response| {
+                    if let Some(refused) = &refused
+                        && refused_for_credentials(res.status())
+                        && declared.load(std::sync::atomic::Ordering::Relaxed) >= LARGE_BODY
+                    {
+                        refused.strike(AddrKey::of(addr.ip()));
+                    }
+                    res
+                });
             let io = IdleIo::new(io, limits.idle_timeout);
             let result = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -183,6 +220,118 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
             }
             drop((permit, addr_slot));
         });
+    }
+}
+
+/// A declared body of this size or more, refused for its credentials, is a strike against its
+/// address ([`RefusedUploads`]): far above any JSON request, below any real upload.
+const LARGE_BODY: u64 = 1 << 20;
+
+/// The `Content-Length` a request declares (0 when it declares none).
+fn declared_length(headers: &axum::http::HeaderMap) -> u64 {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// 401, 403 and 413: the body was refused unread for who sent it or for its size.
+fn refused_for_credentials(status: axum::http::StatusCode) -> bool {
+    use axum::http::StatusCode as S;
+    matches!(
+        status,
+        S::UNAUTHORIZED | S::FORBIDDEN | S::PAYLOAD_TOO_LARGE
+    )
+}
+
+/// Addresses whose large request bodies keep being refused, shut out for a while.
+///
+/// The server already refuses an unauthenticated upload after its headers, without reading the
+/// body; but each such connection still costs a task, an HTTP parse and wake-ups of several
+/// threads, and a client reconnecting in a loop turns that into a core's worth of work
+/// (`docs/server.md#load-test`). After [`crate::Limits::refused_uploads_per_addr`] refusals
+/// within [`crate::Limits::refused_upload_window`], the address's new connections are closed
+/// as they are accepted, for [`crate::Limits::refused_upload_penalty`]. Ordinary mistakes (an
+/// expired session, one wrong token) stay far below the count, and requests without a large
+/// body never count.
+#[derive(Debug)]
+pub struct RefusedUploads {
+    limit: u32,
+    window: Duration,
+    penalty: Duration,
+    by_addr: std::sync::Mutex<std::collections::HashMap<AddrKey, Strikes>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Strikes {
+    count: u32,
+    since: std::time::Instant,
+    shut_until: Option<std::time::Instant>,
+}
+
+/// Addresses tracked before expired entries are dropped.
+const MAX_TRACKED_ADDRS: usize = 100_000;
+
+impl RefusedUploads {
+    fn new(limits: &ConnLimits) -> Self {
+        Self {
+            limit: limits.refused_uploads_per_addr,
+            window: limits.refused_upload_window,
+            penalty: limits.refused_upload_penalty,
+            by_addr: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Counts one refusal against `key`.
+    fn strike(&self, key: AddrKey) {
+        if self.limit == 0 {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let mut map = self
+            .by_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= MAX_TRACKED_ADDRS {
+            map.retain(|_, s| {
+                now.duration_since(s.since) < self.window || s.shut_until.is_some_and(|u| u > now)
+            });
+        }
+        let s = map.entry(key).or_insert(Strikes {
+            count: 0,
+            since: now,
+            shut_until: None,
+        });
+        if now.duration_since(s.since) >= self.window {
+            *s = Strikes {
+                count: 0,
+                since: now,
+                shut_until: s.shut_until,
+            };
+        }
+        s.count += 1;
+        if s.count >= self.limit {
+            s.shut_until = Some(now + self.penalty);
+            tracing::warn!(
+                "{} large requests refused for their credentials from one address within {:?}: \
+                 its connections are closed for {:?}",
+                s.count,
+                self.window,
+                self.penalty
+            );
+        }
+    }
+
+    /// Whether connections from `key` are closed at accept now.
+    fn shut_out(&self, key: &AddrKey) -> bool {
+        let map = self
+            .by_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key)
+            .and_then(|s| s.shut_until)
+            .is_some_and(|until| until > std::time::Instant::now())
     }
 }
 

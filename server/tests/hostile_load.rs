@@ -152,3 +152,67 @@ async fn slow_bodies_are_cut_off() {
     assert!(read.is_ok(), "a trickled body held its connection for 20 s");
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+/// One unauthenticated upload from `from`: the headers declare 2 MiB, one chunk of body goes
+/// out, and the answer's status is read (`None` when the connection closes without one).
+async fn refused_upload(s: &TestServer, from: IpAddr) -> Option<u16> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    let mut tcp = socket.connect(addr(s).parse().unwrap()).await.unwrap();
+    let head = "POST /console/documents/upload HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: application/octet-stream\r\nContent-Length: 2097152\r\n\r\n";
+    let _ = tcp.write_all(head.as_bytes()).await;
+    let _ = tcp.write_all(&[b'A'; 16 * 1024]).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok())
+}
+
+#[tokio::test]
+async fn an_address_flooding_refused_uploads_is_shut_out_and_no_one_else() {
+    let s = common::start(common::relaxed()).await;
+    let attacker = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+    // Five refused uploads (the limit): each answered 401 from the headers alone.
+    for i in 0..5 {
+        assert_eq!(
+            refused_upload(&s, attacker).await,
+            Some(401),
+            "upload {i} was not refused"
+        );
+    }
+    // From then on that address's connections close at accept, whatever they ask for.
+    assert_eq!(refused_upload(&s, attacker).await, None);
+    let health = format!("{}/healthz", s.base);
+    let health_from = |from: IpAddr| {
+        let url = health.clone();
+        async move {
+            client_from(from)
+                .get(url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }
+    };
+    assert!(
+        health_from(attacker).await.is_err(),
+        "a shut-out address was served"
+    );
+    // Everyone else is served, including a viewer's licence request.
+    assert_eq!(health_from(REAL_VIEWER).await.unwrap(), 200);
+    let token = TestServer::token(&s.link(|_| {}).await);
+    let resp = s.request_licence(&token, &common::viewer(), None).await;
+    assert_eq!(resp.status(), 200);
+    // Ordinary refusals (no large body) never count: twenty of them leave the address served.
+    let other = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+    for _ in 0..20 {
+        let status = client_from(other)
+            .get(format!("{}/api/owner/documents", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401);
+    }
+    assert_eq!(health_from(other).await.unwrap(), 200);
+}

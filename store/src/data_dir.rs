@@ -113,19 +113,35 @@ impl DataDir {
     /// Tightens every directory under the data directory to 0700 and every file to 0600 (what
     /// a version before issue 16 created 0755/0644). Symbolic links are left alone, and so is
     /// `keys/`: a key file others could read is refused, not silently repaired.
+    ///
+    /// An entry that disappears during the walk (a temporary file another process, or an
+    /// earlier server's sweep, removes at that moment) is skipped: it no longer needs tightening.
     pub fn secure(&self) -> std::io::Result<()> {
+        fn gone(e: &std::io::Error) -> bool {
+            e.kind() == std::io::ErrorKind::NotFound
+        }
         fn walk(dir: &Path, keys: &Path) -> std::io::Result<()> {
             durable::tighten(dir, durable::DIR_MODE)?;
             for entry in fs::read_dir(dir)? {
-                let entry = entry?;
-                let kind = entry.file_type()?;
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(e) if gone(&e) => continue,
+                    Err(e) => return Err(e),
+                };
                 if entry.path() == keys {
                     continue;
                 }
-                if kind.is_dir() {
-                    walk(&entry.path(), keys)?;
-                } else if kind.is_file() {
-                    durable::tighten(&entry.path(), durable::FILE_MODE)?;
+                let result = match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => walk(&entry.path(), keys),
+                    Ok(kind) if kind.is_file() => {
+                        durable::tighten(&entry.path(), durable::FILE_MODE)
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Err(e) if gone(&e) => {}
+                    other => other?,
                 }
             }
             Ok(())
