@@ -34,6 +34,19 @@ fn body(seed: usize, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The default organisation's evidence in `data`, finished files going to the bucket under
+/// `prefix`.
+async fn evidence_with_objects(s3: &S3TestServer, data: &DataDir, prefix: &str) -> Evidence {
+    let objects = location(&s3.url(prefix), settings(s3))
+        .open_checked()
+        .await
+        .unwrap();
+    Evidence::open(data, DEFAULT_ORG)
+        .await
+        .unwrap()
+        .with_objects(objects)
+}
+
 struct Run {
     ev: Evidence,
     relative: String,
@@ -48,14 +61,7 @@ struct Run {
 async fn finished_run(s3: &S3TestServer, prefix: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
-    let objects = location(&s3.url(prefix), settings(s3))
-        .open_checked()
-        .await
-        .unwrap();
-    let ev = Evidence::open(&data, DEFAULT_ORG)
-        .await
-        .unwrap()
-        .with_objects(objects);
+    let ev = evidence_with_objects(s3, &data, prefix).await;
     let (run, _) = ev.resume_or_start_run("shop").await.unwrap();
     let mut w = ev.warc_writer(run).unwrap();
     let headers = [("Content-Type".to_string(), "image/png".to_string())];
@@ -278,14 +284,7 @@ async fn evidence_left_behind_by_a_crash_is_uploaded_by_the_next_crawl() {
     let running_file = w.relative_path().to_owned();
     drop(w);
 
-    let objects = location(&s3.url("p"), settings(&s3))
-        .open_checked()
-        .await
-        .unwrap();
-    let ev = Evidence::open(&data, DEFAULT_ORG)
-        .await
-        .unwrap()
-        .with_objects(objects);
+    let ev = evidence_with_objects(&s3, &data, "p").await;
     let published = ev.publish_left_behind().await.unwrap();
     assert_eq!(published, vec![done_file.clone()]);
     assert!(

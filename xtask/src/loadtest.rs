@@ -58,22 +58,10 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     check_fd_limit(opts.idle_sockets + opts.viewers + 512)?;
     let profile = if opts.debug { "debug" } else { "release" };
-    let mut build = vec!["build", "-p", "veilmark", "--bin", "veilmark"];
-    if !opts.debug {
-        build.push("--release");
-    }
-    crate::sh::run("cargo", &build)?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
-    let bin = target.join(profile).join("veilmark");
+    let bin = build_veilmark(opts.debug)?;
     let scratch = tempfile::tempdir()?;
     let data = scratch.path().join("data");
-    let doc = scratch.path().join("drawing.pdf");
-    let mut body = b"%PDF-1.7\n% a load-test drawing\n".to_vec();
-    body.resize(256 * 1024, b'x');
-    std::fs::write(&doc, &body)?;
-    let seal = veilmark(&bin, &data, &["seal", path_str(&doc)?, "--json"])?;
-    let doc_id = json_str(&seal, "id").context("seal printed no document id")?;
+    let doc_id = seal_drawing(&bin, scratch.path(), 256 * 1024, &[])?;
     eprintln!(
         "creating {} links (one per viewer, plus the attacker's)",
         opts.viewers + 1
@@ -156,6 +144,40 @@ pub fn run(opts: &Options) -> Result<()> {
     let ok = ratio <= 2.0 && attacked.errors == 0 && quiet.errors == 0 && peak_kib <= 512 * 1024;
     println!("  targets met: {}", if ok { "yes" } else { "NO" });
     Ok(())
+}
+
+/// Builds `veilmark` (release unless `debug`) and returns the binary's path. The benchmarks
+/// that start servers all build it this way, so one does not rebuild what another built.
+pub(crate) fn build_veilmark(debug: bool) -> Result<PathBuf> {
+    let mut build = vec!["build", "-p", "veilmark", "--bin", "veilmark"];
+    if !debug {
+        build.push("--release");
+    }
+    crate::sh::run("cargo", &build)?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    let bin = target
+        .join(if debug { "debug" } else { "release" })
+        .join("veilmark");
+    Ok(std::fs::canonicalize(&bin)?)
+}
+
+/// Writes a `len`-byte PDF-looking drawing in `scratch` and seals it into `scratch/data` (with
+/// `extra` arguments, such as `--database URL`); returns the document id.
+pub(crate) fn seal_drawing(
+    bin: &Path,
+    scratch: &Path,
+    len: usize,
+    extra: &[&str],
+) -> Result<String> {
+    let doc = scratch.join("drawing.pdf");
+    let mut body = b"%PDF-1.7\n% a load-test drawing\n".to_vec();
+    body.resize(len, b'x');
+    std::fs::write(&doc, &body)?;
+    let mut args = vec!["seal", path_str(&doc)?, "--json"];
+    args.extend_from_slice(extra);
+    let seal = veilmark(bin, &scratch.join("data"), &args)?;
+    json_str(&seal, "id").context("seal printed no document id")
 }
 
 /// Kills the server when the load test ends, however it ends.

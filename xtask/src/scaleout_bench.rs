@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::loadtest::{
-    Server, free_port, json_str, licence_body, path_str, request, veilmark, viewer_ip,
+    Server, build_veilmark, free_port, licence_body, request, seal_drawing, veilmark, viewer_ip,
     wait_until_up,
 };
-use crate::{postgres::TestPostgres, sh};
+use crate::postgres::TestPostgres;
 
 /// Licence requests per link: below the per-link burst (20), so no request is rate-limited.
 const USES_PER_LINK: usize = 15;
@@ -45,12 +45,7 @@ pub fn run(secs: u64, links: usize, only: Option<&str>) -> Result<()> {
         bail!("--only takes grants or crawl, not {o}");
     }
     crate::loadtest::check_fd_limit(CLIENTS * 4 + 256)?;
-    sh::run("cargo", &["build", "--release", "-p", "veilmark"])?;
-    let bin = std::fs::canonicalize(
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| "target".into(), std::path::PathBuf::from)
-            .join("release/veilmark"),
-    )?;
+    let bin = build_veilmark(false)?;
     let cpus = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let mut table = Vec::new();
     if only.is_none_or(|o| o == "grants") {
@@ -185,19 +180,13 @@ fn grants_phase(
     );
     let scratch = tempfile::tempdir()?;
     let data = scratch.path().join("data");
-    let doc = scratch.path().join("drawing.pdf");
-    let mut body = b"%PDF-1.7\n% a scale-out bench drawing\n".to_vec();
-    body.resize(64 * 1024, b'x');
-    std::fs::write(&doc, &body)?;
+    let db_args: Vec<&str> = database.map_or_else(Vec::new, |url| vec!["--database", url]);
     let with_db = |args: &[&str]| -> Result<String> {
         let mut all: Vec<&str> = args.to_vec();
-        if let Some(url) = database {
-            all.extend(["--database", url]);
-        }
+        all.extend_from_slice(&db_args);
         veilmark(bin, &data, &all)
     };
-    let seal = with_db(&["seal", path_str(&doc)?, "--json"])?;
-    let doc_id = json_str(&seal, "id").context("seal printed no document id")?;
+    let doc_id = seal_drawing(bin, scratch.path(), 64 * 1024, &db_args)?;
     eprintln!("{what}: making {links} links");
     let tokens: Vec<String> = (0..links)
         .map(|i| {
