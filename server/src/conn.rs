@@ -1,11 +1,13 @@
 //! Serving connections: HTTP/1.1 through hyper, over plain TCP or TLS, with the connection
-//! budget of `docs/server.md#limits` enforced before a byte of a request is read.
+//! budget of `docs/server.md#limits` enforced at accept, before a TLS handshake or a byte of a
+//! request is read.
 //!
 //! `axum::serve` sets no timer and no cap, so one client could hold every file descriptor with
 //! idle sockets, trickled headers (slowloris) or trickled bodies. Here:
 //! - connections beyond [`crate::Limits::max_connections_per_addr`] from one address (IPv6: one
 //!   /64; trusted proxies exempt) or [`crate::Limits::max_connections`] in total are closed at
-//!   once, so one address cannot fill the server;
+//!   once, so one address cannot fill the server; a connection still in its TLS handshake
+//!   (up to [`crate::tls::HANDSHAKE_TIMEOUT`]) counts like any other;
 //! - hyper closes a connection whose request headers take longer than
 //!   [`crate::Limits::header_read_timeout`] (this also ends idle keep-alive connections);
 //! - a connection on which nothing moved for [`crate::Limits::idle_timeout`] is closed
@@ -13,8 +15,9 @@
 //! - a request body must keep up [`crate::Limits::body_min_rate`] after
 //!   [`crate::Limits::body_grace`] ([`PacedBody`]);
 //! - an address whose large request bodies keep being refused for their credentials
-//!   ([`crate::Limits::refused_uploads_per_addr`]) has its new connections closed at accept
-//!   for a while ([`RefusedUploads`]), before a task, a parse or a wake-up is spent on them.
+//!   ([`crate::Limits::refused_uploads_per_addr`]) is shut out for a while
+//!   ([`RefusedUploads`]): the kernel drops its SYNs ([`crate::syn_filter`]), so not even a
+//!   handshake is spent on it.
 //!
 //! Each request carries `ConnectInfo<SocketAddr>` (the socket peer) and
 //! [`ClientAddr`] (the client, read through trusted proxies: [`crate::client_addr`]).
@@ -33,47 +36,14 @@ use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 
 use crate::client_addr::{AddrKey, ClientAddr, TrustedProxies};
 use crate::slots::Slots;
-use crate::tls::TlsListener;
-
-/// A source of client connections.
-pub trait Accept {
-    /// The connection type.
-    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// The next connection and its client address; `None` when there will be no more.
-    fn next(&mut self) -> impl Future<Output = Option<(Self::Io, SocketAddr)>>;
-}
-
-impl Accept for TcpListener {
-    type Io = TcpStream;
-
-    async fn next(&mut self) -> Option<(TcpStream, SocketAddr)> {
-        loop {
-            match self.accept().await {
-                Ok(conn) => return Some(conn),
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-}
-
-impl Accept for TlsListener {
-    type Io = TlsStream<TcpStream>;
-
-    async fn next(&mut self) -> Option<(Self::Io, SocketAddr)> {
-        self.accept().await
-    }
-}
+use crate::syn_filter::SynFilter;
 
 /// Pending connections the kernel keeps for the accept loop (capped by the kernel's
 /// `net.core.somaxconn`, 4096 on current Linux). Tokio's default, 1024, overflows under a
@@ -139,16 +109,46 @@ impl ConnLimits {
     }
 }
 
-/// Serves `router` on every connection `listener` yields, until it yields `None`.
-pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limits: ConnLimits) {
+/// Serves `router` on every connection `listener` accepts, over TLS when `tls` is given, for
+/// as long as the process runs.
+///
+/// Every check of the connection budget happens at accept, before a TLS handshake: an
+/// unfinished handshake holds a file descriptor like any other connection, so it takes one of
+/// its address's slots, and a shut-out address gets no handshake at all.
+pub async fn serve_connections(
+    router: Router,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    limits: ConnLimits,
+) {
     let limits = Arc::new(limits);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_addr = Slots::new(limits.max_connections_per_addr);
-    let refused = Arc::new(RefusedUploads::new(&limits));
-    while let Some((io, addr)) = listener.next().await {
+    let filter = match SynFilter::attach(&listener) {
+        Ok(filter) => Some(filter),
+        Err(e) => {
+            tracing::warn!(
+                "no kernel filter for shut-out addresses ({e}): their connections are closed \
+                 at accept instead"
+            );
+            None
+        }
+    };
+    let refused = Arc::new(RefusedUploads::new(&limits, filter));
+    loop {
+        let (tcp, addr) = match listener.accept().await {
+            Ok(conn) => conn,
+            // Out of file descriptors and the like: back off instead of spinning.
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let trusted = limits.trusted_proxies.contains(addr.ip());
+        // Connections that reached the queue before the kernel filter was set.
         if !trusted && refused.shut_out(&AddrKey::of(addr.ip())) {
-            drop(io);
+            drop(tcp);
             continue;
         }
         // The address cap first, so connections refused by it do not count toward the total.
@@ -161,7 +161,7 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
                 "connection from {addr} refused: {} already open from its address",
                 limits.max_connections_per_addr
             );
-            drop(io);
+            drop(tcp);
             continue;
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
@@ -169,57 +169,78 @@ pub async fn serve_connections<A: Accept>(router: Router, mut listener: A, limit
                 "connection from {addr} refused: {} already open",
                 limits.max_connections
             );
-            drop(io);
+            drop(tcp);
             continue;
         };
         let router = router.clone();
         let limits = limits.clone();
         let refused = (!trusted).then(|| refused.clone());
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let per_request = limits.clone();
-            // HTTP/1 answers one request at a time: the declared body length of the request
-            // being answered, for the response check below.
-            let declared = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let declared_in = declared.clone();
-            let service = tower::ServiceExt::map_request(
-                router,
-                move |req: axum::http::Request<Incoming>| {
-                    declared_in.store(
-                        declared_length(req.headers()),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    let client = per_request
-                        .trusted_proxies
-                        .client_ip(addr.ip(), req.headers());
-                    let (mut parts, body) = req.into_parts();
-                    parts.extensions.insert(ConnectInfo(addr));
-                    parts.extensions.insert(ClientAddr(client));
-                    let body =
-                        PacedBody::new(body, per_request.body_min_rate, per_request.body_grace);
-                    axum::http::Request::from_parts(parts, axum::body::Body::new(body))
-                },
-            );
-            let service =
-                tower::ServiceExt::map_response(service, move |res: axum::response::Response| {
-                    if let Some(refused) = &refused
-                        && refused_for_credentials(res.status())
-                        && declared.load(std::sync::atomic::Ordering::Relaxed) >= LARGE_BODY
+            match tls {
+                None => serve_one(tcp, addr, router, limits, refused).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                        .await
                     {
-                        refused.strike(AddrKey::of(addr.ip()));
+                        Ok(Ok(stream)) => serve_one(stream, addr, router, limits, refused).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {addr} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {addr} timed out"),
                     }
-                    res
-                });
-            let io = IdleIo::new(io, limits.idle_timeout);
-            let result = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
-                .await;
-            if let Err(e) = result {
-                tracing::debug!("connection from {addr} ended: {e}");
+                }
             }
             drop((permit, addr_slot));
         });
+    }
+}
+
+/// Serves HTTP/1.1 on one connection from `addr` until it ends.
+async fn serve_one<I>(
+    io: I,
+    addr: SocketAddr,
+    router: Router,
+    limits: Arc<ConnLimits>,
+    refused: Option<Arc<RefusedUploads>>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let per_request = limits.clone();
+    // HTTP/1 answers one request at a time: the declared body length of the request being
+    // answered, for the response check below.
+    let declared = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let declared_in = declared.clone();
+    let service =
+        tower::ServiceExt::map_request(router, move |req: axum::http::Request<Incoming>| {
+            declared_in.store(
+                declared_length(req.headers()),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            let client = per_request
+                .trusted_proxies
+                .client_ip(addr.ip(), req.headers());
+            let (mut parts, body) = req.into_parts();
+            parts.extensions.insert(ConnectInfo(addr));
+            parts.extensions.insert(ClientAddr(client));
+            let body = PacedBody::new(body, per_request.body_min_rate, per_request.body_grace);
+            axum::http::Request::from_parts(parts, axum::body::Body::new(body))
+        });
+    let service = tower::ServiceExt::map_response(service, move |res: axum::response::Response| {
+        if let Some(refused) = &refused
+            && refused_for_credentials(res.status())
+            && declared.load(std::sync::atomic::Ordering::Relaxed) >= LARGE_BODY
+        {
+            refused.strike(AddrKey::of(addr.ip()));
+        }
+        res
+    });
+    let io = IdleIo::new(io, limits.idle_timeout);
+    let result = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+        .await;
+    if let Err(e) = result {
+        tracing::debug!("connection from {addr} ended: {e}");
     }
 }
 
@@ -251,16 +272,18 @@ fn refused_for_credentials(status: axum::http::StatusCode) -> bool {
 /// body; but each such connection still costs a task, an HTTP parse and wake-ups of several
 /// threads, and a client reconnecting in a loop turns that into a core's worth of work
 /// (`docs/server.md#load-test`). After [`crate::Limits::refused_uploads_per_addr`] refusals
-/// within [`crate::Limits::refused_upload_window`], the address's new connections are closed
-/// as they are accepted, for [`crate::Limits::refused_upload_penalty`]. Ordinary mistakes (an
-/// expired session, one wrong token) stay far below the count, and requests without a large
-/// body never count.
+/// within [`crate::Limits::refused_upload_window`], the address's new connections are refused
+/// in the kernel ([`SynFilter`]: their SYNs are dropped, so no handshake, accept or wake-up
+/// happens) and, where the kernel cannot, as they are accepted, for
+/// [`crate::Limits::refused_upload_penalty`]. Ordinary mistakes (an expired session, one wrong
+/// token) stay far below the count, and requests without a large body never count.
 #[derive(Debug)]
 pub struct RefusedUploads {
     limit: u32,
     window: Duration,
     penalty: Duration,
     by_addr: std::sync::Mutex<std::collections::HashMap<AddrKey, Strikes>>,
+    filter: Option<SynFilter>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -274,17 +297,19 @@ struct Strikes {
 const MAX_TRACKED_ADDRS: usize = 100_000;
 
 impl RefusedUploads {
-    fn new(limits: &ConnLimits) -> Self {
+    fn new(limits: &ConnLimits, filter: Option<SynFilter>) -> Self {
         Self {
             limit: limits.refused_uploads_per_addr,
             window: limits.refused_upload_window,
             penalty: limits.refused_upload_penalty,
             by_addr: std::sync::Mutex::default(),
+            filter,
         }
     }
 
-    /// Counts one refusal against `key`.
-    fn strike(&self, key: AddrKey) {
+    /// Counts one refusal against `key`; at the limit, shuts it out (and schedules the kernel
+    /// filter's update for when the shut-out ends).
+    fn strike(self: &Arc<Self>, key: AddrKey) {
         if self.limit == 0 {
             return;
         }
@@ -311,15 +336,43 @@ impl RefusedUploads {
             };
         }
         s.count += 1;
-        if s.count >= self.limit {
-            s.shut_until = Some(now + self.penalty);
-            tracing::warn!(
-                "{} large requests refused for their credentials from one address within {:?}: \
-                 its connections are closed for {:?}",
-                s.count,
-                self.window,
-                self.penalty
-            );
+        if s.count < self.limit {
+            return;
+        }
+        s.shut_until = Some(now + self.penalty);
+        tracing::warn!(
+            "{} large requests refused for their credentials from one address within {:?}: \
+             its connections are refused for {:?}",
+            s.count,
+            self.window,
+            self.penalty
+        );
+        if self.filter.is_some() {
+            self.refilter(&map, now);
+            drop(map);
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                // Just after the shut-out ends (later strikes schedule their own update).
+                tokio::time::sleep(this.penalty + Duration::from_millis(10)).await;
+                let map = this
+                    .by_addr
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                this.refilter(&map, std::time::Instant::now());
+            });
+        }
+    }
+
+    /// Sets the kernel filter to the addresses shut out at `now`.
+    fn refilter(&self, map: &std::collections::HashMap<AddrKey, Strikes>, now: std::time::Instant) {
+        let Some(filter) = &self.filter else { return };
+        let shut: Vec<AddrKey> = map
+            .iter()
+            .filter(|(_, s)| s.shut_until.is_some_and(|until| until > now))
+            .map(|(key, _)| *key)
+            .collect();
+        if let Err(e) = filter.set(&shut) {
+            tracing::warn!("cannot update the kernel filter for shut-out addresses: {e}");
         }
     }
 

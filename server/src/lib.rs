@@ -32,6 +32,7 @@ pub mod second_factor;
 pub mod secrets;
 pub mod service;
 pub mod slots;
+pub mod syn_filter;
 pub mod tls;
 
 pub use veilmark_store::audit;
@@ -293,7 +294,7 @@ fn renew_rate(l: &Limits) -> ratelimit::Rate {
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
     let limits = conn::ConnLimits::from_config(&state.config);
-    conn::serve_connections(app(state), listener, limits).await;
+    conn::serve_connections(app(state), listener, None, limits).await;
     watcher.abort();
     Ok(())
 }
@@ -306,8 +307,8 @@ pub async fn serve_tls(
 ) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
     let limits = conn::ConnLimits::from_config(&state.config);
-    let listener = tls::TlsListener::new(listener, tls)?;
-    conn::serve_connections(app(state), listener, limits).await;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    conn::serve_connections(app(state), listener, Some(acceptor), limits).await;
     watcher.abort();
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! HTTPS with rustls: a real TLS handshake against the test certificate, the security headers
-//! over TLS, the client address reaching the audit log, and a stalled handshake not blocking
-//! other clients.
+//! over TLS, the client address reaching the audit log, a stalled handshake not blocking
+//! other clients, and the connection budget applying before a handshake starts.
 
 use crate::common;
 
@@ -49,18 +49,27 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[tokio::test]
-async fn serves_https_with_headers_and_client_address() {
-    let dir = tempfile::tempdir().unwrap();
+/// A TLS server with `limits` on a fresh data directory: its address and state.
+async fn start_tls(
+    dir: &std::path::Path,
+    limits: veilmark_server::Limits,
+) -> (std::net::SocketAddr, AppState) {
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    let mut config = Config::new(dir.path());
+    let mut config = Config::new(dir);
     config.www_dir = None;
     config.secure_cookies = true;
-    config.limits = common::relaxed();
+    config.limits = limits;
     let state = AppState::open(config).await.unwrap();
     let tls = veilmark_server::tls::load_config(&data("cert.pem"), &data("key.pem")).unwrap();
     tokio::spawn(veilmark_server::serve_tls(state.clone(), tcp, tls));
+    (addr, state)
+}
+
+#[tokio::test]
+async fn serves_https_with_headers_and_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, state) = start_tls(dir.path(), common::relaxed()).await;
 
     // A client that connects and never sends a ClientHello must not block the others.
     let _stalled = TcpStream::connect(addr).await.unwrap();
@@ -81,6 +90,45 @@ async fn serves_https_with_headers_and_client_address() {
     assert_eq!(last.kind, "deny");
     assert_eq!(last.ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(last.user_agent.as_deref(), Some("tls-test"));
+}
+
+/// A TCP connection that never sends a ClientHello holds a file descriptor for the whole
+/// handshake timeout: it must take one of its address's connection slots like any other
+/// connection, so one address cannot pile up unfinished handshakes while another is served.
+#[tokio::test]
+async fn unfinished_handshakes_count_toward_the_address_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut limits = common::relaxed();
+    limits.max_connections_per_addr = 3;
+    let (addr, _state) = start_tls(dir.path(), limits).await;
+
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        stalled.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The fourth from the same address is closed at once, not after the handshake timeout.
+    let mut fourth = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(3), fourth.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "a fourth unfinished handshake from one address was kept open: {read:?}"
+    );
+    // The three still wait for their handshake (they are not simply all closed) ...
+    let mut first = stalled.remove(0);
+    let read = tokio::time::timeout(Duration::from_millis(300), first.read(&mut buf)).await;
+    assert!(
+        read.is_err(),
+        "an unfinished handshake within the cap was closed: {read:?}"
+    );
+    // ... and when one goes, its slot is free again for a real client.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let resp = tokio::time::timeout(Duration::from_secs(5), get(addr, "/api/server-key"))
+        .await
+        .expect("a client within the cap is answered");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
 }
 
 #[test]
