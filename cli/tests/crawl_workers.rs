@@ -18,15 +18,25 @@ use veilmark_testkit::PgTestDb;
 const RATE: f64 = 40.0;
 
 /// (page path, image path, SKU) of a hit, with the server's address taken off.
-type HitKey = (String, String, Option<String>);
+pub(crate) type HitKey = (String, String, Option<String>);
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let dir = root.join("target/fixture-marketplace/small");
     veilmark_crawler_fixture::generate(root, &dir, 80, 8).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 fn write_profile(fixture: &Path, server: &Server, dir: &Path) -> PathBuf {
+    write_profile_at_rate(fixture, server, dir, RATE)
+}
+
+/// The fixture's profile for `server`, written into `dir`, at `rate` requests per second.
+pub(crate) fn write_profile_at_rate(
+    fixture: &Path,
+    server: &Server,
+    dir: &Path,
+    rate: f64,
+) -> PathBuf {
     let text = std::fs::read_to_string(fixture.join("profile.toml.in"))
         .unwrap()
         .replace("@BASE@", &server.base)
@@ -35,16 +45,16 @@ fn write_profile(fixture: &Path, server: &Server, dir: &Path) -> PathBuf {
         .replace("@MAX_IMAGES@", "2000")
         .replace(
             "requests_per_second = 500.0",
-            &format!("requests_per_second = {RATE}"),
+            &format!("requests_per_second = {rate:.1}"),
         );
-    assert!(text.contains(&format!("requests_per_second = {RATE}")));
+    assert!(text.contains(&format!("requests_per_second = {rate:.1}")));
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("profile.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-async fn add_catalog(store: &Evidence, fixture: &Path) {
+pub(crate) async fn add_catalog(store: &Evidence, fixture: &Path) {
     let gt: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture.join("ground_truth.json")).unwrap())
             .unwrap();
@@ -56,7 +66,7 @@ async fn add_catalog(store: &Evidence, fixture: &Path) {
     }
 }
 
-fn veilmark_crawl(profile: &Path, data: &Path, extra: &[&str]) -> Command {
+pub(crate) fn veilmark_crawl(profile: &Path, data: &Path, extra: &[&str]) -> Command {
     veilmark_crawl_with(
         Path::new(env!("CARGO_BIN_EXE_veilmark")),
         profile,
@@ -91,7 +101,10 @@ fn finished(child: Child, what: &str) -> String {
     text
 }
 
-fn hit_keys(hits: &[veilmark_store::evidence::HitRecord], base: &str) -> BTreeSet<HitKey> {
+pub(crate) fn hit_keys(
+    hits: &[veilmark_store::evidence::HitRecord],
+    base: &str,
+) -> BTreeSet<HitKey> {
     let strip = |u: &str| u.strip_prefix(base).unwrap_or(u).to_string();
     hits.iter()
         .map(|h| (strip(&h.page_url), strip(&h.image_url), h.sku.clone()))

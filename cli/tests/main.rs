@@ -5,6 +5,7 @@
 //! veilmark --test cli MODULE::`.
 
 mod catalog_cli;
+mod crawl_crash;
 mod crawl_workers;
 mod demo;
 mod envelope_cli;

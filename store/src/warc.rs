@@ -89,6 +89,60 @@ impl WarcRecord {
     }
 }
 
+/// How much of a WARC stream is whole records, from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Where the last whole record ends (the stream's length when every record is whole).
+    pub whole_end: u64,
+    /// Whole records before `whole_end`.
+    pub records: u64,
+}
+
+/// Walks a WARC stream record by record from its start (reading each header, seeking past each
+/// block) and reports where the whole records end: a record cut short, a header that does not
+/// parse or a block not followed by its blank lines ends the walk.
+///
+/// # Errors
+/// Reading or seeking fails.
+pub fn scan<R: Read + Seek>(reader: &mut R) -> std::io::Result<Scan> {
+    let len = reader.seek(SeekFrom::End(0))?;
+    let mut at = 0u64;
+    let mut records = 0u64;
+    while at < len {
+        reader.seek(SeekFrom::Start(at))?;
+        let mut head = Vec::new();
+        (&mut *reader).take(MAX_HEADER).read_to_end(&mut head)?;
+        let Head::Found {
+            end, len: block, ..
+        } = parse_head(&head, u64::MAX)
+        else {
+            break;
+        };
+        let Some(next) = (end as u64 + 4)
+            .checked_add(block)
+            .and_then(|n| n.checked_add(4))
+            .and_then(|n| n.checked_add(at))
+        else {
+            break;
+        };
+        if next > len {
+            break;
+        }
+        let mut tail = [0u8; 4];
+        reader.seek(SeekFrom::Start(next - 4))?;
+        reader.read_exact(&mut tail)?;
+        if &tail != b"\r\n\r\n" {
+            break;
+        }
+        at = next;
+        records += 1;
+    }
+    Ok(Scan {
+        whole_end: at,
+        records,
+    })
+}
+
 /// A response to archive.
 pub struct HttpRecord<'a> {
     /// Request URL.
@@ -128,6 +182,7 @@ impl WarcWriter {
     fn open_at(relative: String, path: &std::path::Path) -> std::io::Result<WarcWriter> {
         // Private, and its name synced into the directory before any hit can point at it.
         let file = crate::durable::open_append(path)?;
+        cut_torn_tail(&file, path, &relative)?;
         let mut w = WarcWriter {
             file,
             relative,
@@ -216,6 +271,59 @@ impl WarcWriter {
         self.file.write_all(&record)?;
         Ok(offset)
     }
+}
+
+/// What starts every record this writer appends; a torn tail holds at most one.
+const RECORD_START: &[u8] = b"WARC/1.1\r\nWARC-Type: ";
+
+/// Cuts the bytes after the last whole record of `file`, when they are what a crash leaves: the
+/// beginning of one record that was never synced (so no hit points at it). Anything else after
+/// the last whole record (another record start further on: damage in the middle of the file,
+/// not a torn append) is refused with `InvalidData` and left as it is: appending after it would
+/// hide it, and cutting it could lose records that hits point at.
+fn cut_torn_tail(file: &File, path: &std::path::Path, relative: &str) -> std::io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    // The appending handle is write-only: read through another.
+    let mut reader = File::open(path)?;
+    let whole_end = scan(&mut reader)?.whole_end;
+    if whole_end == len {
+        return Ok(());
+    }
+    // Look for a second record start in the tail, a chunk at a time.
+    reader.seek(SeekFrom::Start(whole_end + 1))?;
+    let mut window: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        window.extend_from_slice(&chunk[..n]);
+        if window
+            .windows(RECORD_START.len())
+            .any(|w| w == RECORD_START)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "evidence file {relative} is damaged at byte {whole_end} (records follow \
+                     a record that does not parse); not appending to it"
+                ),
+            ));
+        }
+        let keep = window.len().min(RECORD_START.len() - 1);
+        window.drain(..window.len() - keep);
+    }
+    tracing::warn!(
+        "evidence file {relative}: {} bytes of a record cut short by a crash removed from \
+         its end",
+        len - whole_end
+    );
+    file.set_len(whole_end)?;
+    file.sync_all()
 }
 
 /// A UUID-shaped record id derived from the record's content and position (version nibble 8,
@@ -546,5 +654,94 @@ mod tests {
         assert!(block.ends_with(b"\x89PNG..."));
         let whole = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         assert_eq!(whole.matches("WARC-Type: warcinfo").count(), 1);
+    }
+
+    #[test]
+    fn a_torn_record_left_by_a_crash_is_cut_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let rec = |url| HttpRecord {
+            url,
+            fetched_at: "2026-12-07T12:00:00Z",
+            status: 200,
+            headers: &[],
+            body: b"image bytes",
+        };
+        let mut w = WarcWriter::open(&data, 3).unwrap();
+        w.write_response(&rec("http://s.example/1.png")).unwrap();
+        let path = dir.path().join(w.relative_path());
+        let whole = std::fs::metadata(&path).unwrap().len();
+        // Power is cut while a second record is being written: only its first bytes reach the
+        // disk (its hit was never stored: the record was not synced).
+        drop(w);
+        let mut torn = std::fs::read(&path).unwrap();
+        torn.extend_from_slice(b"WARC/1.1\r\nWARC-Type: response\r\nContent-Len");
+        std::fs::write(&path, &torn).unwrap();
+        assert_eq!(
+            scan(&mut File::open(&path).unwrap()).unwrap().whole_end,
+            whole
+        );
+
+        // The next run appends after the last whole record, not after the torn bytes.
+        let mut w = WarcWriter::open(&data, 3).unwrap();
+        let next = w.write_response(&rec("http://s.example/2.png")).unwrap();
+        assert_eq!(next, whole);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let found = scan(&mut File::open(&path).unwrap()).unwrap();
+        assert_eq!(
+            (found.whole_end, found.records),
+            (len, 3),
+            "warcinfo and two responses"
+        );
+        let back = read_record(&data, w.relative_path(), i64::try_from(next).unwrap()).unwrap();
+        assert!(
+            back.header
+                .contains("WARC-Target-URI: http://s.example/2.png")
+        );
+    }
+
+    #[test]
+    fn scan_stops_at_a_record_without_its_closing_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let w = WarcWriter::open(&data, 4).unwrap();
+        let path = dir.path().join(w.relative_path());
+        let info_end = std::fs::metadata(&path).unwrap().len();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // A whole second record but for its last two bytes.
+        let copy = bytes.clone();
+        bytes.extend_from_slice(&copy[..copy.len() - 2]);
+        let found = scan(&mut std::io::Cursor::new(&bytes)).unwrap();
+        assert_eq!((found.whole_end, found.records), (info_end, 1));
+        // Garbage in place of a record stops the scan too.
+        let found = scan(&mut std::io::Cursor::new(b"not a warc file")).unwrap();
+        assert_eq!((found.whole_end, found.records), (0, 0));
+    }
+
+    #[test]
+    fn damage_in_the_middle_of_a_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let mut w = WarcWriter::open(&data, 5).unwrap();
+        let rec = HttpRecord {
+            url: "http://s.example/1.png",
+            fetched_at: "2026-12-07T12:00:00Z",
+            status: 200,
+            headers: &[],
+            body: b"image bytes",
+        };
+        let first = w.write_response(&rec).unwrap();
+        w.write_response(&rec).unwrap();
+        let path = dir.path().join(w.relative_path());
+        drop(w);
+        // One byte of the first response's header flipped: the records after it are whole,
+        // and hits may point at them.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[usize::try_from(first).unwrap() + 2] = b'X';
+        std::fs::write(&path, &bytes).unwrap();
+        let err = WarcWriter::open(&data, 5).err().expect("refused");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing cut");
     }
 }

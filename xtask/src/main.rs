@@ -12,8 +12,9 @@
 //!   forensic watermark against invisible-watermark (`bench watermark`) and its false positives
 //!   on 10 000+ unmarked pictures (`bench watermark-fpr`).
 //! - `cargo xtask vectors [--check]`: regenerates (or checks) `docs/vectors/`.
-//! - `cargo xtask crashtest [--kills N]`: kills a real server with SIGKILL at least 200 times
-//!   during writes and checks nothing acknowledged was lost (`docs/server.md#durability`).
+//! - `cargo xtask crashtest [--kills N] [--crawl-kills N]`: kills a real server with SIGKILL at
+//!   least 200 times during writes, and `veilmark crawl` 50 times, and checks nothing
+//!   acknowledged was lost and every hit's evidence is whole (`docs/server.md#durability`).
 //! - `cargo xtask loadtest`: a release server on loopback under legitimate load, quiet and
 //!   while one address attacks it; prints latency, errors and peak memory (not part of `test`).
 
@@ -84,6 +85,9 @@ enum Command {
         /// How many times the server is killed.
         #[arg(long, default_value_t = 200)]
         kills: u32,
+        /// How many times `veilmark crawl` is killed.
+        #[arg(long, default_value_t = 50)]
+        crawl_kills: u32,
         /// Build in debug mode instead of release.
         #[arg(long)]
         debug: bool,
@@ -202,7 +206,11 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Demo { dir, listen } => demo(&root, &dir, listen.as_deref()),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
-        Command::Crashtest { kills, debug } => crashtest::run(kills, debug),
+        Command::Crashtest {
+            kills,
+            crawl_kills,
+            debug,
+        } => crashtest::run(kills, crawl_kills, debug),
         Command::Loadtest {
             viewers,
             idle_sockets,
