@@ -96,7 +96,8 @@ pub struct Inner {
     /// Where finished WARC evidence files are (`--objects`); `None`: only in the data
     /// directory.
     pub evidence_objects: Option<Arc<dyn ObjectStore>>,
-    /// What the startup sweep found (orphans removed, documents whose envelope is missing).
+    /// What the startup sweep found (orphans removed, documents whose envelope is missing or
+    /// not whole).
     pub startup: SweepReport,
     /// Open event streams per viewer session.
     pub streams_per_session: Slots<String>,
@@ -152,7 +153,8 @@ impl AppState {
                 }
                 for id in &startup.missing_envelopes {
                     tracing::error!(
-                        "startup: the envelope of document {id} is missing from the disk"
+                        "startup: the envelope of document {id} is missing from the disk or \
+                         not the length its row records"
                     );
                 }
                 startup

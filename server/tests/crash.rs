@@ -162,12 +162,14 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_grant() {
 const CAMPAIGN_KILLS: &str = "VEILMARK_CRASH_KILLS";
 
 /// What the server acknowledged to a client during the campaign.
-#[derive(Default)]
-struct Acknowledged {
-    /// Document id → envelope length.
-    docs: std::collections::HashMap<String, u64>,
-    links: Vec<String>,
-    revoked: std::collections::HashSet<String>,
+#[derive(Default, Clone)]
+pub(crate) struct Acknowledged {
+    /// Document id → plaintext length.
+    pub(crate) docs: std::collections::HashMap<String, u64>,
+    /// Link ids.
+    pub(crate) links: Vec<String>,
+    /// Revoked link ids.
+    pub(crate) revoked: std::collections::HashSet<String>,
 }
 
 fn random_below(n: usize) -> usize {
@@ -176,12 +178,14 @@ fn random_below(n: usize) -> usize {
     usize::from_le_bytes(b) % n.max(1)
 }
 
-/// One client of the campaign: seals (uploads), creates links and revokes them at random
-/// until the server disappears, recording each acknowledgement.
-async fn campaign_worker(
+/// One client of the campaign: seals (uploads of 1 B to `max_len`, most under 200 KiB), creates
+/// links and revokes them at random until the server disappears, recording each
+/// acknowledgement.
+pub(crate) async fn campaign_worker(
     base: String,
     token: String,
     acked: Arc<std::sync::Mutex<Acknowledged>>,
+    max_len: usize,
 ) -> usize {
     let client = common::http_client().build().unwrap();
     let mut ops = 0;
@@ -199,9 +203,9 @@ async fn campaign_worker(
         let result = match (pick, doc, link) {
             (0..=3, _, _) | (_, None, _) => {
                 let len = 1 + random_below(if random_below(4) == 0 {
-                    3 << 20
+                    max_len
                 } else {
-                    200 << 10
+                    max_len.min(200 << 10)
                 });
                 let mut body = vec![b'x'; len];
                 body[..len.min(8)].copy_from_slice(&b"%PDF-1.7"[..len.min(8)]);
@@ -335,6 +339,7 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
                     child.base.clone(),
                     child.token.clone(),
                     acked.clone(),
+                    3 << 20,
                 ))
             })
             .collect();
@@ -354,7 +359,22 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
     last.kill();
     let elapsed = started.elapsed();
 
-    let store = SqliteStore::open(&DataDir::new(&data), Durability::Full)
+    let acked = acked.lock().unwrap().clone();
+    assert_nothing_acknowledged_lost(&data, &acked).await;
+    eprintln!(
+        "crash campaign: {kills} kills in {:.1} s, {ops} acknowledged operations ({} documents, {} links, {} revocations), {swept} orphan files swept at restarts, 0 lost",
+        elapsed.as_secs_f64(),
+        acked.docs.len(),
+        acked.links.len(),
+        acked.revoked.len()
+    );
+}
+
+/// Checks the data directory `data` (no server running on it) against what was acknowledged:
+/// every document has its row and its whole envelope, every link and revocation is there, the
+/// audit chain verifies, and no orphan file is left.
+pub(crate) async fn assert_nothing_acknowledged_lost(data: &std::path::Path, acked: &Acknowledged) {
+    let store = SqliteStore::open(&DataDir::new(data), Durability::Full)
         .await
         .unwrap();
     let org = store.org_by_name("default").await.unwrap().unwrap().id;
@@ -363,8 +383,7 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
     let docs = store.list_documents(org).await.unwrap();
     let rows: std::collections::HashSet<String> = docs.iter().map(|d| d.id.clone()).collect();
     let links = store.list_links(org).await.unwrap();
-    let acked = acked.lock().unwrap();
-    let dd = DataDir::new(&data);
+    let dd = DataDir::new(data);
     for (id, plain_len) in &acked.docs {
         let doc = docs
             .iter()
@@ -393,13 +412,6 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
             );
         }
     }
-    let left = leftovers(&data, &rows);
+    let left = leftovers(data, &rows);
     assert!(left.is_empty(), "orphans left: {left:?}");
-    eprintln!(
-        "crash campaign: {kills} kills in {:.1} s, {ops} acknowledged operations ({} documents, {} links, {} revocations), {swept} orphan files swept at restarts, 0 lost",
-        elapsed.as_secs_f64(),
-        acked.docs.len(),
-        acked.links.len(),
-        acked.revoked.len()
-    );
 }

@@ -206,6 +206,10 @@ async fn startup_sweeps_orphans_and_reports_missing_envelopes() {
         .ingest_plaintext(PLAINTEXT, "lost", &owner, &ClientMeta::cli())
         .await
         .unwrap();
+    let cut = state
+        .ingest_plaintext(PLAINTEXT, "cut", &owner, &ClientMeta::cli())
+        .await
+        .unwrap();
     let envelopes = dir.path().join("blobs/envelopes");
     let names = |d: &Path| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(d)
@@ -218,7 +222,11 @@ async fn startup_sweeps_orphans_and_reports_missing_envelopes() {
     assert_eq!(
         names(&envelopes),
         {
-            let mut v = vec![format!("{}.vmk", kept.id), format!("{}.vmk", lost.id)];
+            let mut v = vec![
+                format!("{}.vmk", kept.id),
+                format!("{}.vmk", lost.id),
+                format!("{}.vmk", cut.id),
+            ];
             v.sort();
             v
         },
@@ -227,6 +235,9 @@ async fn startup_sweeps_orphans_and_reports_missing_envelopes() {
     drop(state);
 
     std::fs::remove_file(envelopes.join(format!("{}.vmk", lost.id))).unwrap();
+    // What a power cut leaves of an envelope renamed into place without its `fsync`: the name,
+    // none of the bytes.
+    std::fs::write(envelopes.join(format!("{}.vmk", cut.id)), b"").unwrap();
     let orphans = [
         envelopes.join(format!(".{}.vmk.tmp-0011223344556677", "ab".repeat(16))),
         envelopes.join(format!("{}.vmk", "cd".repeat(16))),
@@ -254,7 +265,9 @@ async fn startup_sweeps_orphans_and_reports_missing_envelopes() {
         state.startup
     );
     assert_eq!(state.startup.kept_young, 1);
-    assert_eq!(state.startup.missing_envelopes, vec![lost.id.clone()]);
+    let mut damaged = vec![lost.id.clone(), cut.id.clone()];
+    damaged.sort();
+    assert_eq!(state.startup.missing_envelopes, damaged);
     assert!(envelopes.join(format!("{}.vmk", kept.id)).exists());
 }
 

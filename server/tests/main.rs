@@ -17,6 +17,7 @@ mod leases;
 mod objects_s3;
 mod owner_api;
 mod pg_ops;
+mod power_loss;
 mod proxies;
 mod replicas;
 mod shared_keys;

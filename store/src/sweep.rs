@@ -4,9 +4,10 @@
 //! can leave a temporary file, or a whole envelope whose row never committed; neither was ever
 //! acknowledged to anyone. The sweep removes them once they are older than a grace period (a
 //! CLI `seal` or another process may be writing one right now), and reports the opposite case,
-//! a document row whose envelope is missing, which only a lost disk or a hand edit causes.
+//! a document row whose envelope is missing or not the length its row records, which only a
+//! lost disk, a missing `fsync` or a hand edit causes.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -23,7 +24,7 @@ pub struct SweepReport {
     pub removed: Vec<String>,
     /// Orphans younger than the grace period, left for a later start.
     pub kept_young: usize,
-    /// Documents (ids) whose envelope file is missing.
+    /// Documents (ids) whose envelope file is missing or not the length their row records.
     pub missing_envelopes: Vec<String>,
 }
 
@@ -36,17 +37,19 @@ impl SweepReport {
 }
 
 /// Sweeps `data`: removes temporary files and unreferenced envelopes older than `grace` from
-/// the envelope, upload and evidence folders, and lists documents whose envelope is missing.
+/// the envelope, upload and evidence folders, and lists documents whose envelope is missing or
+/// not the length their row records.
 /// Only the local envelope folder is checked; a remote blob store keeps its own guarantees.
 pub async fn sweep(
     data: &DataDir,
     store: &dyn MetaStore,
     grace: Duration,
 ) -> StoreResult<SweepReport> {
-    let mut documents = HashSet::new();
+    // Document id → the envelope length its row records.
+    let mut documents = HashMap::new();
     for org in store.list_orgs().await? {
         for doc in store.list_documents(org.id).await? {
-            documents.insert(doc.id);
+            documents.insert(doc.id, u64::try_from(doc.envelope_len).unwrap_or(u64::MAX));
         }
     }
     let mut report = SweepReport::default();
@@ -57,7 +60,8 @@ pub async fn sweep(
             .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= grace)
     };
     let envelope_dir = data.envelope_dir();
-    let mut present = HashSet::new();
+    // Envelope id → its file's length.
+    let mut present = HashMap::new();
     for (dir, everything_is_temporary) in [
         (envelope_dir.clone(), false),
         (data.temp_dir(), true),
@@ -74,11 +78,11 @@ pub async fn sweep(
             let unreferenced_envelope = dir == envelope_dir
                 && name
                     .strip_suffix(".vmk")
-                    .is_some_and(|id| !documents.contains(id));
+                    .is_some_and(|id| !documents.contains_key(id));
             if dir == envelope_dir
                 && let Some(id) = name.strip_suffix(".vmk")
             {
-                present.insert(id.to_owned());
+                present.insert(id.to_owned(), entry.metadata().map_or(0, |m| m.len()));
             }
             if !(everything_is_temporary || is_temp_name(&name) || unreferenced_envelope) {
                 continue;
@@ -95,7 +99,8 @@ pub async fn sweep(
     }
     let mut missing: Vec<String> = documents
         .into_iter()
-        .filter(|id| !present.contains(id))
+        .filter(|(id, len)| present.get(id) != Some(len))
+        .map(|(id, _)| id)
         .collect();
     missing.sort();
     report.missing_envelopes = missing;

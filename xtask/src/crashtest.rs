@@ -6,6 +6,11 @@
 //! campaign (`crawl_crash::kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole`, 6 kills
 //! by default) with `--crawl-kills` SIGKILLs of `veilmark crawl`, in release mode unless
 //! `--debug` is given. Its figures go into `docs/server.md#durability`.
+//!
+//! `cargo xtask powerloss` runs the power-loss campaign (`power_loss::
+//! power_cut_at_random_points_loses_no_acknowledged_write`): the server's data on a
+//! loop-mounted ext4 image, the power cut by copying the image as the disk holds it. It needs
+//! root; `cargo xtask test` runs 5 cuts of it.
 
 use anyhow::{Result, bail};
 
@@ -51,4 +56,36 @@ pub fn run(kills: u32, crawl_kills: u32, debug: bool) -> Result<()> {
             )
         },
     )
+}
+
+/// The power-loss campaign's test.
+const POWER_LOSS_TEST: &str = "power_loss::power_cut_at_random_points_loses_no_acknowledged_write";
+
+/// Whether this process runs as root (the power-loss campaign mounts a loop device).
+pub fn is_root() -> bool {
+    sh::output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
+}
+
+/// Runs the power-loss campaign with `cuts` power cuts.
+pub fn power_loss(cuts: u32, debug: bool) -> Result<()> {
+    if cuts < 1 {
+        bail!("--cuts must be at least 1");
+    }
+    if !is_root() {
+        bail!(
+            "the power-loss campaign needs root: it mounts an ext4 image on a loop device and \
+             turns off the kernel's periodic writeback while it runs"
+        );
+    }
+    let cuts = cuts.to_string();
+    // `--workspace` rather than `-p`: the same feature set as `cargo test --workspace`, so the
+    // test run's build is reused.
+    let mut args = vec!["test", "--workspace", "--test", "server"];
+    if !debug {
+        args.push("--release");
+    }
+    args.extend(["--", POWER_LOSS_TEST, "--exact", "--ignored", "--nocapture"]);
+    sh::step(&format!("power-loss campaign: {cuts} cuts"), || {
+        sh::run_env("cargo", &args, &[("VEILMARK_POWER_CUTS", &cuts)])
+    })
 }

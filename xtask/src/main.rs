@@ -15,6 +15,8 @@
 //! - `cargo xtask crashtest [--kills N] [--crawl-kills N]`: kills a real server with SIGKILL at
 //!   least 200 times during writes, and `veilmark crawl` 50 times, and checks nothing
 //!   acknowledged was lost and every hit's evidence is whole (`docs/server.md#durability`).
+//! - `cargo xtask powerloss [--cuts N]`: cuts the power under a real server 50 times (its data
+//!   on a loop-mounted ext4 image; needs root) and checks nothing acknowledged was lost.
 //! - `cargo xtask loadtest`: a release server on loopback under legitimate load, quiet and
 //!   while one address attacks it; prints latency, errors and peak memory (not part of `test`).
 
@@ -88,6 +90,16 @@ enum Command {
         /// How many times `veilmark crawl` is killed.
         #[arg(long, default_value_t = 50)]
         crawl_kills: u32,
+        /// Build in debug mode instead of release.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Power-loss campaign: the server's data on a loop-mounted ext4 image, the power cut at
+    /// random moments by taking the image as the disk holds it (needs root).
+    Powerloss {
+        /// How many times the power is cut.
+        #[arg(long, default_value_t = 50)]
+        cuts: u32,
         /// Build in debug mode instead of release.
         #[arg(long)]
         debug: bool,
@@ -211,6 +223,7 @@ fn main() -> Result<()> {
             crawl_kills,
             debug,
         } => crashtest::run(kills, crawl_kills, debug),
+        Command::Powerloss { cuts, debug } => crashtest::power_loss(cuts, debug),
         Command::Loadtest {
             viewers,
             idle_sockets,
