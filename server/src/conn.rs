@@ -16,7 +16,7 @@
 //!   [`crate::Limits::body_grace`] ([`PacedBody`]);
 //! - an address whose large request bodies keep being refused for their credentials
 //!   ([`crate::Limits::refused_uploads_per_addr`]) is shut out for a while
-//!   ([`RefusedUploads`]): the kernel drops its SYNs ([`crate::syn_filter`]), so not even a
+//!   ([`ShutOuts`]): the kernel drops its SYNs ([`crate::syn_filter`]), so not even a
 //!   handshake is spent on it.
 //!
 //! Each request carries `ConnectInfo<SocketAddr>` (the socket peer) and
@@ -75,7 +75,7 @@ pub struct ConnLimits {
     pub max_connections: usize,
     /// Open connections per address (IPv6: per /64); trusted proxies are exempt.
     pub max_connections_per_addr: usize,
-    /// Refused large bodies per address before it is shut out (see [`RefusedUploads`]).
+    /// Refused large bodies per address before it is shut out (see [`ShutOuts`]).
     pub refused_uploads_per_addr: u32,
     /// The window those refusals are counted in.
     pub refused_upload_window: Duration,
@@ -134,7 +134,7 @@ pub async fn serve_connections(
             None
         }
     };
-    let refused = Arc::new(RefusedUploads::new(&limits, filter));
+    let refused = Arc::new(ShutOuts::new(&limits, filter));
     loop {
         let (tcp, addr) = match listener.accept().await {
             Ok(conn) => conn,
@@ -162,6 +162,7 @@ pub async fn serve_connections(
                 limits.max_connections_per_addr
             );
             drop(tcp);
+            refused.at_cap(AddrKey::of(addr.ip()));
             continue;
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
@@ -200,7 +201,7 @@ async fn serve_one<I>(
     addr: SocketAddr,
     router: Router,
     limits: Arc<ConnLimits>,
-    refused: Option<Arc<RefusedUploads>>,
+    refused: Option<Arc<ShutOuts>>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -245,7 +246,7 @@ async fn serve_one<I>(
 }
 
 /// A declared body of this size or more, refused for its credentials, is a strike against its
-/// address ([`RefusedUploads`]): far above any JSON request, below any real upload.
+/// address ([`ShutOuts`]): far above any JSON request, below any real upload.
 const LARGE_BODY: u64 = 1 << 20;
 
 /// The `Content-Length` a request declares (0 when it declares none).
@@ -266,7 +267,8 @@ fn refused_for_credentials(status: axum::http::StatusCode) -> bool {
     )
 }
 
-/// Addresses whose large request bodies keep being refused, shut out for a while.
+/// Addresses shut out for a while: those whose large request bodies keep being refused, and
+/// (briefly, [`AT_CAP_SHUT_OUT`]) those refused a connection for their cap.
 ///
 /// The server already refuses an unauthenticated upload after its headers, without reading the
 /// body; but each such connection still costs a task, an HTTP parse and wake-ups of several
@@ -278,7 +280,7 @@ fn refused_for_credentials(status: axum::http::StatusCode) -> bool {
 /// [`crate::Limits::refused_upload_penalty`]. Ordinary mistakes (an expired session, one wrong
 /// token) stay far below the count, and requests without a large body never count.
 #[derive(Debug)]
-pub struct RefusedUploads {
+pub struct ShutOuts {
     limit: u32,
     window: Duration,
     penalty: Duration,
@@ -293,10 +295,13 @@ struct Strikes {
     shut_until: Option<std::time::Instant>,
 }
 
+/// How long the kernel drops the SYNs of an address that was refused a connection for its cap.
+pub const AT_CAP_SHUT_OUT: Duration = Duration::from_secs(1);
+
 /// Addresses tracked before expired entries are dropped.
 const MAX_TRACKED_ADDRS: usize = 100_000;
 
-impl RefusedUploads {
+impl ShutOuts {
     fn new(limits: &ConnLimits, filter: Option<SynFilter>) -> Self {
         Self {
             limit: limits.refused_uploads_per_addr,
@@ -347,20 +352,56 @@ impl RefusedUploads {
             self.window,
             self.penalty
         );
-        if self.filter.is_some() {
-            self.refilter(&map, now);
-            drop(map);
-            let this = Arc::clone(self);
-            tokio::spawn(async move {
-                // Just after the shut-out ends (later strikes schedule their own update).
-                tokio::time::sleep(this.penalty + Duration::from_millis(10)).await;
-                let map = this
-                    .by_addr
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                this.refilter(&map, std::time::Instant::now());
-            });
+        self.update_filter(map, now, self.penalty);
+    }
+
+    /// `key` was refused a connection for its cap ([`crate::Limits::max_connections_per_addr`]):
+    /// the kernel drops its SYNs for [`AT_CAP_SHUT_OUT`], so a client reconnecting in a loop
+    /// costs neither an accept nor a close, and its TCP stack retries after a second. Without a
+    /// kernel filter nothing changes: the accept loop goes on closing what is over the cap.
+    fn at_cap(self: &Arc<Self>, key: AddrKey) {
+        if self.filter.is_none() {
+            return;
         }
+        let now = std::time::Instant::now();
+        let mut map = self
+            .by_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = map.entry(key).or_insert(Strikes {
+            count: 0,
+            since: now,
+            shut_until: None,
+        });
+        if s.shut_until.is_some_and(|until| until > now) {
+            return;
+        }
+        s.shut_until = Some(now + AT_CAP_SHUT_OUT);
+        self.update_filter(map, now, AT_CAP_SHUT_OUT);
+    }
+
+    /// Sets the kernel filter after a new shut-out of `lasting`, and again once it is over.
+    fn update_filter(
+        self: &Arc<Self>,
+        map: std::sync::MutexGuard<'_, std::collections::HashMap<AddrKey, Strikes>>,
+        now: std::time::Instant,
+        lasting: Duration,
+    ) {
+        if self.filter.is_none() {
+            return;
+        }
+        self.refilter(&map, now);
+        drop(map);
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            // Just after the shut-out ends (later shut-outs schedule their own update).
+            tokio::time::sleep(lasting + Duration::from_millis(10)).await;
+            let map = this
+                .by_addr
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            this.refilter(&map, std::time::Instant::now());
+        });
     }
 
     /// Sets the kernel filter to the addresses shut out at `now`.

@@ -252,3 +252,70 @@ async fn an_address_flooding_refused_uploads_is_shut_out_and_no_one_else() {
         "the address is still shut out after its penalty"
     );
 }
+
+/// A TCP connection from `from`, or `None` when none is made within `within` (on Linux, a
+/// shut-out address's SYNs are dropped by the kernel).
+async fn connect_from(s: &TestServer, from: IpAddr, within: Duration) -> Option<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::new(from, 0)).unwrap();
+    let connect = socket.connect(addr(s).parse().unwrap());
+    tokio::time::timeout(within, connect)
+        .await
+        .ok()
+        .map(Result::unwrap)
+}
+
+/// An address at its connection cap that keeps reconnecting (the idle-socket flood) costs the
+/// server an accept and a close per attempt: on Linux, after one refusal its SYNs are dropped
+/// for a second instead, while connections already open and other addresses are untouched.
+#[tokio::test]
+async fn an_address_over_its_cap_gets_no_handshake_for_a_second() {
+    let mut limits = common::relaxed();
+    limits.max_connections_per_addr = 3;
+    let s = common::start(limits).await;
+    let flooder = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+    let wait = Duration::from_millis(500);
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            connect_from(&s, flooder, wait)
+                .await
+                .expect("within the cap"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The fourth is accepted and closed: the cap, as before.
+    let mut fourth = connect_from(&s, flooder, wait).await.expect("a handshake");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(2), fourth.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    let refused_at = Instant::now();
+    // Then the kernel drops its SYNs: not even a handshake.
+    if cfg!(target_os = "linux") {
+        assert!(
+            connect_from(&s, flooder, Duration::from_millis(400))
+                .await
+                .is_none(),
+            "an address over its cap still gets handshakes"
+        );
+    }
+    // Its open connections still work, and everyone else is served.
+    held[0]
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(2), held[0].read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    let health = format!("{}/healthz", s.base);
+    let status = client_from(REAL_VIEWER).get(&health).send().await.unwrap();
+    assert_eq!(status.status(), 200);
+    // A second on, with a slot free again, the address is served.
+    held.remove(0);
+    tokio::time::sleep(Duration::from_millis(1_100).saturating_sub(refused_at.elapsed())).await;
+    let status = client_from(flooder).get(&health).send().await.unwrap();
+    assert_eq!(status.status(), 200);
+}

@@ -127,6 +127,15 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     println!("  quiet:         {}", quiet.summary());
     println!("  under attack:  {}", attacked.summary());
+    let window = Duration::from_secs(2);
+    println!(
+        "  p99 by 2 s window, quiet (ms):        {}",
+        quiet.p99_timeline(window)
+    );
+    println!(
+        "  p99 by 2 s window, under attack (ms): {}",
+        attacked.p99_timeline(window)
+    );
     println!("  server peak RSS (VmHWM): {} MiB", peak_kib / 1024);
     if let (Some(a), Some(b), Some(c)) = (cpu_start, cpu_quiet, cpu_attacked) {
         // Phases last phase_secs each (plus the attack's 3 s build-up): CPU seconds per second.
@@ -327,8 +336,11 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 #[derive(Default)]
 struct Stats {
     latencies: Vec<Duration>,
+    /// When each latency's request ended, from the phase's start (same order).
+    ended_at: Vec<Duration>,
     errors: usize,
     first_errors: Vec<String>,
+    started: Option<Instant>,
 }
 
 impl Stats {
@@ -339,6 +351,28 @@ impl Stats {
         let mut v = self.latencies.clone();
         v.sort();
         v[(v.len() - 1) * pct / 100]
+    }
+
+    /// p99 in windows of `window` through the phase: where the tail comes from (a burst at the
+    /// attack's start, or all along).
+    fn p99_timeline(&self, window: Duration) -> String {
+        let mut buckets: Vec<Vec<Duration>> = Vec::new();
+        for (at, latency) in self.ended_at.iter().zip(&self.latencies) {
+            let i = (at.as_secs_f64() / window.as_secs_f64()) as usize;
+            if buckets.len() <= i {
+                buckets.resize(i + 1, Vec::new());
+            }
+            buckets[i].push(*latency);
+        }
+        buckets
+            .iter_mut()
+            .map(|b| {
+                b.sort();
+                b.get((b.len().max(1) - 1) * 99 / 100)
+                    .map_or("-".to_string(), |d| format!("{:.0}", d.as_secs_f64() * 1e3))
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
     }
 
     fn summary(&self) -> String {
@@ -369,6 +403,10 @@ where
         std::thread::sleep(Duration::from_secs(3));
     }
     let deadline = Instant::now() + Duration::from_secs(secs);
+    stats
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .started = Some(Instant::now());
     let viewers: Vec<_> = tokens
         .iter()
         .enumerate()
@@ -413,6 +451,8 @@ fn viewer_cycle(from: IpAddr, to: SocketAddr, token: &str, stats: &Mutex<Stats>)
         match result {
             Ok((status, body)) if status == ok => {
                 s.latencies.push(elapsed);
+                let at = s.started.map_or(Duration::ZERO, |t| t.elapsed());
+                s.ended_at.push(at);
                 Some(body)
             }
             other => {
