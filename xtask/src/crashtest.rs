@@ -78,14 +78,43 @@ pub fn power_loss(cuts: u32, debug: bool) -> Result<()> {
         );
     }
     let cuts = cuts.to_string();
-    // `--workspace` rather than `-p`: the same feature set as `cargo test --workspace`, so the
-    // test run's build is reused.
-    let mut args = vec!["test", "--workspace", "--test", "server"];
-    if !debug {
-        args.push("--release");
-    }
-    args.extend(["--", POWER_LOSS_TEST, "--exact", "--ignored", "--nocapture"]);
     sh::step(&format!("power-loss campaign: {cuts} cuts"), || {
-        sh::run_env("cargo", &args, &[("VEILMARK_POWER_CUTS", &cuts)])
+        let bin = server_test_binary(debug)?;
+        let status = std::process::Command::new(&bin)
+            .args([POWER_LOSS_TEST, "--exact", "--ignored", "--nocapture"])
+            .env("VEILMARK_POWER_CUTS", &cuts)
+            .current_dir("server")
+            .status()?;
+        if !status.success() {
+            bail!("the power-loss campaign failed ({status})");
+        }
+        Ok(())
     })
+}
+
+/// Builds the server's test binary and returns its path. The debug one is built the way
+/// `cargo test --workspace` builds it (a test run has just built it: nothing is rebuilt; `-p`
+/// or `--test` would select other dependency features and rebuild much of the tree).
+fn server_test_binary(debug: bool) -> Result<std::path::PathBuf> {
+    let mut args = vec!["test", "--no-run", "--message-format=json"];
+    if debug {
+        args.push("--workspace");
+    } else {
+        args.extend(["--release", "-p", "veilmark-server", "--test", "server"]);
+    }
+    let out = sh::capture_env("cargo", &args, &[])?;
+    for line in out.lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target = &msg["target"];
+        if msg["reason"] == "compiler-artifact"
+            && target["name"] == "server"
+            && target["kind"] == serde_json::json!(["test"])
+            && let Some(exe) = msg["executable"].as_str()
+        {
+            return Ok(exe.into());
+        }
+    }
+    bail!("cargo built no `server` test binary")
 }

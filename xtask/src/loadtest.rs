@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 use socket2::{Domain, Socket, Type};
 use veilmark_shared::licence::ViewerKey;
 
+use crate::sh;
+
 /// Settings of one run.
 pub struct Options {
     /// Legitimate viewers.
@@ -41,10 +43,14 @@ pub struct Options {
     /// Run only this attack (`idle`, `slowloris`, `uploads` or `streams`), to tell their costs
     /// apart; all of them when `None`.
     pub only_attack: Option<String>,
+    /// Server on CPU 0, load generator and attacker on CPU 1.
+    pub pin: bool,
 }
 
-/// The attacks [`Options::only_attack`] can name.
-pub const ATTACKS: [&str; 4] = ["idle", "slowloris", "uploads", "streams"];
+/// The attacks [`Options::only_attack`] can name; `none` is the control run: the second phase
+/// is timed exactly like an attacked one (attacker process started, 3 s head start) with no
+/// attack at all, so its ratio is the phase-to-phase noise of this machine.
+pub const ATTACKS: [&str; 5] = ["idle", "slowloris", "uploads", "streams", "none"];
 
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const IO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -78,8 +84,22 @@ pub fn run(opts: &Options) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let port = free_port()?;
     let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut server = Server(
+    if opts.pin {
+        // This process (and every thread and process it starts from now on) on CPU 1.
+        sh::run(
+            "taskset",
+            &["-a", "-p", "-c", "1", &std::process::id().to_string()],
+        )?;
+    }
+    let mut server_cmd = if opts.pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(&bin);
+        c
+    } else {
         Command::new(&bin)
+    };
+    let mut server = Server(
+        server_cmd
             .args(["serve", "--listen", &server_addr.to_string(), "--www"])
             .arg(scratch.path().join("no-www"))
             .arg("--data")
@@ -124,6 +144,9 @@ pub fn run(opts: &Options) -> Result<()> {
     );
     if let Some(a) = &opts.only_attack {
         println!("  only the {a} attack");
+    }
+    if opts.pin {
+        println!("  server pinned to CPU 0; load generator and attacker to CPU 1");
     }
     println!("  quiet:         {}", quiet.summary());
     println!("  under attack:  {}", attacked.summary());

@@ -124,9 +124,14 @@ enum Command {
         /// it is a separate process at `nice 19`, standing for a machine of its own).
         #[arg(long)]
         attacker_same_priority: bool,
-        /// Only this attack: idle, slowloris, uploads or streams (to tell their costs apart).
+        /// Only this attack: idle, slowloris, uploads or streams (to tell their costs apart),
+        /// or none (a control run: the attacked phase without an attack).
         #[arg(long, value_name = "ATTACK")]
         only_attack: Option<String>,
+        /// Pin the server to CPU 0 and the load generator and attacker to CPU 1 (`taskset`):
+        /// the server gets a core of its own, as it would on a machine of its own.
+        #[arg(long)]
+        pin: bool,
     },
     /// The load test's attacker alone (started by `loadtest` as its own process).
     #[command(hide = true)]
@@ -231,6 +236,7 @@ fn main() -> Result<()> {
             debug,
             attacker_same_priority,
             only_attack,
+            pin,
         } => loadtest::run(&loadtest::Options {
             viewers,
             idle_sockets,
@@ -238,6 +244,7 @@ fn main() -> Result<()> {
             debug,
             attacker_same_priority,
             only_attack,
+            pin,
         }),
         Command::LoadtestAttacker {
             to,
