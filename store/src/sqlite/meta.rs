@@ -111,6 +111,13 @@ fn session_from(row: &SqliteRow) -> anyhow::Result<SessionRecord> {
     })
 }
 
+/// The head of one organisation's audit chain. Ordered by `org_seq`, which the chain index
+/// `(org_id, org_seq)` serves directly: ordered by `seq`, SQLite sorted every entry of the
+/// organisation on each append (a temporary B-tree), so every licence and renewal cost more as
+/// the log grew (`docs/server.md#load-test`, the control run).
+const CHAIN_HEAD: &str =
+    "SELECT org_seq, hash FROM audit_log WHERE org_id IS ? ORDER BY org_seq DESC LIMIT 1";
+
 /// Appends the next audit entry inside `tx`, which must be a `BEGIN IMMEDIATE` transaction (so
 /// that reading the chain head and inserting after it cannot interleave with another writer).
 async fn append_audit_in(
@@ -119,14 +126,12 @@ async fn append_audit_in(
 ) -> anyhow::Result<AuditEntry> {
     let org = new.org.map(OrgId::get);
     // `IS`: equal, or both NULL (the server's chain).
-    let prev = sqlx::query(
-        "SELECT org_seq, hash FROM audit_log WHERE org_id IS ? ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(org)
-    .fetch_optional(&mut **tx)
-    .await?
-    .map(|r| Ok::<_, anyhow::Error>((r.get::<i64, _>("org_seq"), hash32(r.get("hash"))?)))
-    .transpose()?;
+    let prev = sqlx::query(CHAIN_HEAD)
+        .bind(org)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| Ok::<_, anyhow::Error>((r.get::<i64, _>("org_seq"), hash32(r.get("hash"))?)))
+        .transpose()?;
     let e = next_entry(prev, new);
     sqlx::query(
         "INSERT INTO audit_log (seq, org_id, org_seq, account_id, format, at_ms, kind, link_id,
@@ -988,4 +993,36 @@ fn rand_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CHAIN_HEAD;
+    use crate::{DataDir, Durability, SqliteStore};
+
+    /// What SQLite plans for `sql` (the detail column of `EXPLAIN QUERY PLAN`).
+    async fn plan(store: &SqliteStore, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            // A constant of this module, not input.
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(1_i64)
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("; ")
+    }
+
+    #[tokio::test]
+    async fn the_audit_chain_head_is_read_from_the_index_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&DataDir::new(dir.path()), Durability::Full)
+            .await
+            .unwrap();
+        let plan = plan(&store, CHAIN_HEAD).await;
+        assert!(plan.contains("USING INDEX audit_log_chain"), "{plan}");
+        assert!(
+            !plan.contains("TEMP B-TREE"),
+            "the chain head sorts the log: {plan}"
+        );
+    }
 }
