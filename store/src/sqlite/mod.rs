@@ -69,6 +69,11 @@ fn migrator() -> Migrator {
             "crawl workers",
             include_str!("../../migrations/1003_crawl_workers.sql"),
         ),
+        migration(
+            1004,
+            "audit order",
+            include_str!("../../migrations/1004_audit_order.sql"),
+        ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);
