@@ -11,7 +11,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -19,7 +18,7 @@ use veilmark_store::evidence::HitRecord;
 use veilmark_store::{DataDir, Evidence};
 
 use crate::crawl_workers::{
-    HitKey, add_catalog, fixture, hit_keys, veilmark_crawl, write_profile_at_rate,
+    HitKey, add_catalog, finished, fixture, hit_keys, veilmark_crawl, write_profile_at_rate,
 };
 
 const MARKETPLACE: &str = "fixture-marketplace";
@@ -115,17 +114,6 @@ fn temporary_files(dir: &Path) -> Vec<String> {
     found
 }
 
-fn wait_success(child: Child, what: &str) -> String {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole() {
     let kills: u32 = std::env::var("VEILMARK_CRAWL_CRASH_KILLS")
@@ -158,7 +146,7 @@ async fn kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole() {
     add_catalog(&clean_store, &fixture).await;
     let profile = write_profile_at_rate(&fixture, &clean_server, &clean_data, RATE);
     let started = Instant::now();
-    wait_success(
+    finished(
         veilmark_crawl(&profile, &clean_data, &[]).spawn().unwrap(),
         "the uninterrupted crawl",
     );
@@ -189,7 +177,7 @@ async fn kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole() {
         tokio::time::sleep(Duration::from_millis(at)).await;
         if child.try_wait().unwrap().is_some() {
             // The crawl finished before its kill: a fresh run starts next time round.
-            wait_success(child, "a crawl that finished before its kill");
+            finished(child, "a crawl that finished before its kill");
             finished_early += 1;
             assert!(
                 finished_early <= 2 * kills + 2,
@@ -215,7 +203,7 @@ async fn kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole() {
     }
 
     // Then to the end, and what it found against the uninterrupted crawl.
-    let text = wait_success(
+    let text = finished(
         veilmark_crawl(&profile, &data, &[]).spawn().unwrap(),
         "the crawl after the kills",
     );

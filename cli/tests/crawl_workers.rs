@@ -90,7 +90,8 @@ fn veilmark_crawl_with(bin: &Path, profile: &Path, data: &Path, extra: &[&str]) 
     c
 }
 
-fn finished(child: Child, what: &str) -> String {
+/// Waits for `child` and asserts it succeeded; its standard output.
+pub(crate) fn finished(child: Child, what: &str) -> String {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(

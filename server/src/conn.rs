@@ -295,6 +295,16 @@ struct Strikes {
     shut_until: Option<std::time::Instant>,
 }
 
+impl Strikes {
+    fn new(now: std::time::Instant) -> Self {
+        Self {
+            count: 0,
+            since: now,
+            shut_until: None,
+        }
+    }
+}
+
 /// How long the kernel drops the SYNs of an address that was refused a connection for its cap.
 pub const AT_CAP_SHUT_OUT: Duration = Duration::from_secs(1);
 
@@ -312,6 +322,13 @@ impl ShutOuts {
         }
     }
 
+    /// The per-address state, locked.
+    fn addrs(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<AddrKey, Strikes>> {
+        self.by_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Counts one refusal against `key`; at the limit, shuts it out (and schedules the kernel
     /// filter's update for when the shut-out ends).
     fn strike(self: &Arc<Self>, key: AddrKey) {
@@ -319,20 +336,13 @@ impl ShutOuts {
             return;
         }
         let now = std::time::Instant::now();
-        let mut map = self
-            .by_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self.addrs();
         if map.len() >= MAX_TRACKED_ADDRS {
             map.retain(|_, s| {
                 now.duration_since(s.since) < self.window || s.shut_until.is_some_and(|u| u > now)
             });
         }
-        let s = map.entry(key).or_insert(Strikes {
-            count: 0,
-            since: now,
-            shut_until: None,
-        });
+        let s = map.entry(key).or_insert_with(|| Strikes::new(now));
         if now.duration_since(s.since) >= self.window {
             *s = Strikes {
                 count: 0,
@@ -364,15 +374,8 @@ impl ShutOuts {
             return;
         }
         let now = std::time::Instant::now();
-        let mut map = self
-            .by_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let s = map.entry(key).or_insert(Strikes {
-            count: 0,
-            since: now,
-            shut_until: None,
-        });
+        let mut map = self.addrs();
+        let s = map.entry(key).or_insert_with(|| Strikes::new(now));
         if s.shut_until.is_some_and(|until| until > now) {
             return;
         }
@@ -396,11 +399,7 @@ impl ShutOuts {
         tokio::spawn(async move {
             // Just after the shut-out ends (later shut-outs schedule their own update).
             tokio::time::sleep(lasting + Duration::from_millis(10)).await;
-            let map = this
-                .by_addr
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            this.refilter(&map, std::time::Instant::now());
+            this.refilter(&this.addrs(), std::time::Instant::now());
         });
     }
 
@@ -419,11 +418,8 @@ impl ShutOuts {
 
     /// Whether connections from `key` are closed at accept now.
     fn shut_out(&self, key: &AddrKey) -> bool {
-        let map = self
-            .by_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(key)
+        self.addrs()
+            .get(key)
             .and_then(|s| s.shut_until)
             .is_some_and(|until| until > std::time::Instant::now())
     }

@@ -172,7 +172,7 @@ pub(crate) struct Acknowledged {
     pub(crate) revoked: std::collections::HashSet<String>,
 }
 
-fn random_below(n: usize) -> usize {
+pub(crate) fn random_below(n: usize) -> usize {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).unwrap();
     usize::from_le_bytes(b) % n.max(1)
@@ -311,63 +311,119 @@ fn leftovers(data: &std::path::Path, rows: &std::collections::HashSet<String>) -
 /// verifies, no restart reported a missing envelope and no orphan file is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_at_random_points_loses_no_acknowledged_write() {
-    use crate::common::child::{ChildOptions, ChildServer};
     let kills: u32 = std::env::var(CAMPAIGN_KILLS)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let opts = ChildOptions {
-        orphan_grace_secs: Some(0), // the killed server is gone: nothing is in progress
-        ..ChildOptions::default()
-    };
-    let acked = Arc::new(std::sync::Mutex::new(Acknowledged::default()));
-    let started = Instant::now();
-    let (mut ops, mut swept) = (0usize, 0usize);
+    let mut campaign = Campaign::new(dir.path().join("data"));
     for _ in 0..kills {
-        let mut child = ChildServer::start("durability::child_server", &data, &opts).await;
-        assert_eq!(
-            child.startup["missing"],
-            serde_json::json!([]),
-            "a restart found an acknowledged envelope missing"
-        );
-        swept += child.startup["removed"].as_array().unwrap().len();
-        let workers: Vec<_> = (0..4)
-            .map(|_| {
-                tokio::spawn(campaign_worker(
-                    child.base.clone(),
-                    child.token.clone(),
-                    acked.clone(),
-                    3 << 20,
-                ))
-            })
-            .collect();
+        let round = campaign.start_round(3 << 20, "a restart").await;
         tokio::time::sleep(Duration::from_millis(
             30 + u64::try_from(random_below(300)).unwrap(),
         ))
         .await;
-        child.kill();
-        for w in workers {
-            ops += w.await.unwrap();
+        campaign.end_round(round).await;
+    }
+    campaign
+        .finish(&format!("crash campaign: {kills} kills"))
+        .await;
+}
+
+/// The write campaign the kill and power-loss tests share: a server on `data`, restarted each
+/// round, with four [`campaign_worker`] clients recording what it acknowledged.
+pub(crate) struct Campaign {
+    data: std::path::PathBuf,
+    opts: crate::common::child::ChildOptions,
+    acked: Arc<std::sync::Mutex<Acknowledged>>,
+    started: Instant,
+    ops: usize,
+    swept: usize,
+}
+
+/// One round's server and its clients.
+pub(crate) struct Round {
+    pub(crate) child: crate::common::child::ChildServer,
+    workers: Vec<tokio::task::JoinHandle<usize>>,
+}
+
+impl Campaign {
+    /// A campaign on the data directory `data`.
+    pub(crate) fn new(data: std::path::PathBuf) -> Self {
+        Self {
+            data,
+            opts: crate::common::child::ChildOptions {
+                // The previous server is gone: nothing is in progress.
+                orphan_grace_secs: Some(0),
+                ..Default::default()
+            },
+            acked: Arc::default(),
+            started: Instant::now(),
+            ops: 0,
+            swept: 0,
         }
     }
-    // One last start sweeps what the last kill left, then the data directory is checked cold.
-    let mut last = ChildServer::start("durability::child_server", &data, &opts).await;
-    assert_eq!(last.startup["missing"], serde_json::json!([]));
-    swept += last.startup["removed"].as_array().unwrap().len();
-    last.kill();
-    let elapsed = started.elapsed();
 
-    let acked = acked.lock().unwrap().clone();
-    assert_nothing_acknowledged_lost(&data, &acked).await;
-    eprintln!(
-        "crash campaign: {kills} kills in {:.1} s, {ops} acknowledged operations ({} documents, {} links, {} revocations), {swept} orphan files swept at restarts, 0 lost",
-        elapsed.as_secs_f64(),
-        acked.docs.len(),
-        acked.links.len(),
-        acked.revoked.len()
-    );
+    /// Starts the server (its startup must find no acknowledged envelope missing; `after`
+    /// says what came before, for the message) and four clients sealing up to `max_len`.
+    pub(crate) async fn start_round(&mut self, max_len: usize, after: &str) -> Round {
+        let child = crate::common::child::ChildServer::start(
+            "durability::child_server",
+            &self.data,
+            &self.opts,
+        )
+        .await;
+        assert_eq!(
+            child.startup["missing"],
+            serde_json::json!([]),
+            "{after} found an acknowledged envelope missing"
+        );
+        self.swept += child.startup["removed"].as_array().unwrap().len();
+        let workers = (0..4)
+            .map(|_| {
+                tokio::spawn(campaign_worker(
+                    child.base.clone(),
+                    child.token.clone(),
+                    self.acked.clone(),
+                    max_len,
+                ))
+            })
+            .collect();
+        Round { child, workers }
+    }
+
+    /// Kills the round's server (SIGKILL) and collects its clients' counts.
+    pub(crate) async fn end_round(&mut self, mut round: Round) {
+        round.child.kill();
+        for w in round.workers {
+            self.ops += w.await.unwrap();
+        }
+    }
+
+    /// One last start sweeps what the last round left; then the data directory is checked
+    /// cold against everything acknowledged, and `what` is reported with the figures.
+    pub(crate) async fn finish(self, what: &str) {
+        let mut last = crate::common::child::ChildServer::start(
+            "durability::child_server",
+            &self.data,
+            &self.opts,
+        )
+        .await;
+        assert_eq!(last.startup["missing"], serde_json::json!([]));
+        let swept = self.swept + last.startup["removed"].as_array().unwrap().len();
+        last.kill();
+        let elapsed = self.started.elapsed();
+        let acked = self.acked.lock().unwrap().clone();
+        assert_nothing_acknowledged_lost(&self.data, &acked).await;
+        eprintln!(
+            "{what} in {:.1} s, {} acknowledged operations ({} documents, {} links, {} revocations), {swept} orphan files swept at restarts, 0 lost",
+            elapsed.as_secs_f64(),
+            self.ops,
+            acked.docs.len(),
+            acked.links.len(),
+            acked.revoked.len()
+        );
+    }
 }
 
 /// Checks the data directory `data` (no server running on it) against what was acknowledged:

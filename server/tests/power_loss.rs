@@ -12,11 +12,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::child::{ChildOptions, ChildServer};
-use crate::crash::{Acknowledged, assert_nothing_acknowledged_lost, campaign_worker};
+use crate::common::child::ChildServer;
+use crate::crash::{Campaign, random_below};
 
 /// Cuts per campaign: `VEILMARK_POWER_CUTS` (`cargo xtask powerloss` sets 50), else 5.
 const CUTS: &str = "VEILMARK_POWER_CUTS";
@@ -121,12 +120,6 @@ fn pause(child: &ChildServer) {
     run("kill", &["-STOP", &child.process.id().to_string()]);
 }
 
-fn random_ms(lo: u64, hi: u64) -> u64 {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    lo + u64::from_le_bytes(b) % (hi - lo)
-}
-
 /// The campaign: clients seal documents, create links and revoke them while the power is cut
 /// at random moments, again and again on the same disk. After each cut the server starts on
 /// what the disk kept and reports no acknowledged envelope missing; at the end every
@@ -159,55 +152,22 @@ async fn power_cut_at_random_points_loses_no_acknowledged_write() {
         "the simulated disk kept data nobody synced: the campaign would prove nothing"
     );
 
-    let data = disk.mount.join("data");
-    let opts = ChildOptions {
-        orphan_grace_secs: Some(0), // the server is gone after a cut: nothing is in progress
-        ..ChildOptions::default()
-    };
-    let acked = Arc::new(std::sync::Mutex::new(Acknowledged::default()));
-    let started = Instant::now();
-    let (mut ops, mut swept) = (0usize, 0usize);
+    let mut campaign = Campaign::new(disk.mount.join("data"));
     for cut in 0..cuts {
-        let mut child = ChildServer::start("durability::child_server", &data, &opts).await;
-        assert_eq!(
-            child.startup["missing"],
-            serde_json::json!([]),
-            "after power cut {cut}: an acknowledged envelope is missing"
-        );
-        swept += child.startup["removed"].as_array().unwrap().len();
-        let workers: Vec<_> = (0..4)
-            .map(|_| {
-                tokio::spawn(campaign_worker(
-                    child.base.clone(),
-                    child.token.clone(),
-                    acked.clone(),
-                    1 << 20,
-                ))
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(random_ms(30, 400))).await;
+        let round = campaign
+            .start_round(1 << 20, &format!("the restart after power cut {cut}"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(
+            30 + u64::try_from(random_below(370)).unwrap(),
+        ))
+        .await;
         // Everything the server acknowledged so far happened before this instant.
-        pause(&child);
+        pause(&round.child);
         disk.cut();
-        child.kill();
-        for w in workers {
-            ops += w.await.unwrap();
-        }
+        campaign.end_round(round).await;
         disk.power_back();
     }
-    let mut last = ChildServer::start("durability::child_server", &data, &opts).await;
-    assert_eq!(last.startup["missing"], serde_json::json!([]));
-    swept += last.startup["removed"].as_array().unwrap().len();
-    last.kill();
-    let elapsed = started.elapsed();
-
-    let acked = acked.lock().unwrap().clone();
-    assert_nothing_acknowledged_lost(&data, &acked).await;
-    eprintln!(
-        "power-loss campaign: {cuts} cuts in {:.1} s, {ops} acknowledged operations ({} documents, {} links, {} revocations), {swept} orphan files swept at restarts, 0 lost",
-        elapsed.as_secs_f64(),
-        acked.docs.len(),
-        acked.links.len(),
-        acked.revoked.len()
-    );
+    campaign
+        .finish(&format!("power-loss campaign: {cuts} cuts"))
+        .await;
 }

@@ -21,41 +21,38 @@ pub fn run(kills: u32, crawl_kills: u32, debug: bool) -> Result<()> {
     if kills < 1 || crawl_kills < 1 {
         bail!("--kills and --crawl-kills must be at least 1");
     }
-    let kills = kills.to_string();
-    let mut args = vec!["test", "-p", "veilmark-server", "--test", "server"];
-    if !debug {
-        args.push("--release");
-    }
-    args.extend([
-        "--",
+    run_campaign(
+        ("veilmark-server", "server"),
         "crash::kill_9_at_random_points_loses_no_acknowledged_write",
-        "--exact",
-        "--nocapture",
-    ]);
-    sh::step(&format!("crash campaign: {kills} kills"), || {
-        sh::run_env("cargo", &args, &[("VEILMARK_CRASH_KILLS", &kills)])
-    })?;
-    let crawl_kills = crawl_kills.to_string();
-    let mut args = vec!["test", "-p", "veilmark", "--test", "cli"];
+        ("VEILMARK_CRASH_KILLS", kills),
+        &format!("crash campaign: {kills} kills"),
+        debug,
+    )?;
+    run_campaign(
+        ("veilmark", "cli"),
+        "crawl_crash::kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole",
+        ("VEILMARK_CRAWL_CRASH_KILLS", crawl_kills),
+        &format!("crawl crash campaign: {crawl_kills} kills"),
+        debug,
+    )
+}
+
+/// Runs one campaign test (`test` in the test binary `package`/`binary`) with its count in
+/// the environment variable `count.0`.
+fn run_campaign(
+    (package, binary): (&str, &str),
+    test: &str,
+    count: (&str, u32),
+    heading: &str,
+    debug: bool,
+) -> Result<()> {
+    let mut args = vec!["test", "-p", package, "--test", binary];
     if !debug {
         args.push("--release");
     }
-    args.extend([
-        "--",
-        "crawl_crash::kill_9_during_crawls_loses_no_hit_and_leaves_evidence_whole",
-        "--exact",
-        "--nocapture",
-    ]);
-    sh::step(
-        &format!("crawl crash campaign: {crawl_kills} kills"),
-        || {
-            sh::run_env(
-                "cargo",
-                &args,
-                &[("VEILMARK_CRAWL_CRASH_KILLS", &crawl_kills)],
-            )
-        },
-    )
+    args.extend(["--", test, "--exact", "--nocapture"]);
+    let n = count.1.to_string();
+    sh::step(heading, || sh::run_env("cargo", &args, &[(count.0, &n)]))
 }
 
 /// The power-loss campaign's test.
