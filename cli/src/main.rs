@@ -12,6 +12,7 @@ mod envelope_cmd;
 mod envelope_file;
 mod identify;
 mod keyfile;
+mod level_cmd;
 mod migrate_cmd;
 mod owner_cmd;
 mod progress;
@@ -71,6 +72,12 @@ enum Command {
     /// Manage organisations (tenants).
     #[command(subcommand)]
     Org(account_cmd::OrgCommand),
+    /// Classification levels: list them, set a document's, define the organisation's own.
+    #[command(subcommand)]
+    Level(level_cmd::LevelCommand),
+    /// Supplier companies (by e-mail domain): approve or suspend them.
+    #[command(subcommand)]
+    Supplier(level_cmd::SupplierCommand),
     /// Move an embedded installation (SQLite and local envelopes) into PostgreSQL and verify it.
     Migrate(migrate_cmd::MigrateArgs),
 }
@@ -94,6 +101,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => owner_cmd::audit(&args),
         Command::Owner(cmd) => account_cmd::owner(&cmd),
         Command::Org(cmd) => account_cmd::org(&cmd),
+        Command::Level(cmd) => level_cmd::level(&cmd),
+        Command::Supplier(cmd) => level_cmd::supplier(&cmd),
         Command::Migrate(args) => migrate_cmd::run(&args),
         Command::Identify(args) => identify::run(&args),
         Command::Render(args) => render_cmd::run(&args),

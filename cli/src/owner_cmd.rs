@@ -110,6 +110,10 @@ pub struct SealArgs {
     /// Title shown to the owner and the viewer (default: the file name).
     #[arg(long, short)]
     title: Option<String>,
+    /// Classification level (`veilmark level list`; default: the organisation's default,
+    /// Internal unless it defined its own levels). Its ceilings apply to every link.
+    #[arg(long, value_name = "LEVEL")]
+    pub(crate) level: Option<String>,
     /// Print the document as JSON.
     #[arg(long)]
     json: bool,
@@ -127,9 +131,10 @@ pub struct LinkArgs {
     /// Recipient e-mail address (shown in the visible watermark).
     #[arg(long, value_name = "EMAIL")]
     to: String,
-    /// Lifetime: a number with s, m, h, d or w (e.g. 90m, 7d).
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
-    expires: i64,
+    /// Lifetime: a number with s, m, h, d or w (e.g. 90m, 7d); default 7 days, or the
+    /// document level's longest lifetime when shorter.
+    #[arg(long, value_parser = parse_duration)]
+    expires: Option<i64>,
     /// Maximum number of licences (openings) granted through the link.
     #[arg(long, value_name = "N")]
     max_views: Option<i64>,
@@ -216,7 +221,7 @@ pub(crate) fn operator_name() -> String {
 }
 
 /// The operator acting in the organisation `--org` names (default `default`).
-async fn actor(state: &AppState, org: &OrgArg) -> Result<Actor> {
+pub(crate) async fn actor(state: &AppState, org: &OrgArg) -> Result<Actor> {
     let org = state
         .org_named(org.org.as_deref().unwrap_or(DEFAULT_ORG))
         .await?;
@@ -344,7 +349,14 @@ pub fn seal(args: &SealArgs) -> Result<()> {
         .await??;
         let by = actor(&state, &args.org).await?;
         let doc = state
-            .ingest_envelope_file(&tmp, &title, &key, &by, &ClientMeta::cli())
+            .ingest_envelope_file(
+                &tmp,
+                &title,
+                args.level.as_deref(),
+                &key,
+                &by,
+                &ClientMeta::cli(),
+            )
             .await?;
         tmp.close()?;
         if args.json {
@@ -352,8 +364,8 @@ pub fn seal(args: &SealArgs) -> Result<()> {
         } else {
             println!("{}", doc.id);
             eprintln!(
-                "sealed {:?} ({}, {} bytes); share it with `veilmark link {} --to EMAIL`",
-                doc.title, doc.media_type, doc.plaintext_len, doc.id
+                "sealed {:?} ({}, {} bytes, {}); share it with `veilmark link {} --to EMAIL`",
+                doc.title, doc.media_type, doc.plaintext_len, doc.level, doc.id
             );
         }
         Ok(())
@@ -370,9 +382,9 @@ pub fn link(args: &LinkArgs) -> Result<()> {
                 &NewLink {
                     document_id: args.doc.clone(),
                     recipient: args.to.clone(),
-                    expires_in_secs: Some(args.expires),
+                    expires_in_secs: args.expires,
                     max_views: args.max_views,
-                    passcode: args.passcode,
+                    passcode: args.passcode.then_some(true),
                 },
                 &by,
                 &ClientMeta::cli(),
@@ -384,9 +396,10 @@ pub fn link(args: &LinkArgs) -> Result<()> {
         }
         println!("{}", created.url);
         eprintln!(
-            "link {} for {}, expires {}{}",
+            "link {} for {} ({}), expires {}{}",
             created.link.id,
             created.link.recipient,
+            created.link.level,
             rfc3339(created.link.expires_at),
             created
                 .link
@@ -416,8 +429,8 @@ pub fn links(args: &LinksArgs) -> Result<()> {
             return Ok(());
         }
         println!(
-            "{:<20} {:<32} {:<28} {:>7} {:<20} STATUS",
-            "LINK", "DOCUMENT", "RECIPIENT", "VIEWS", "EXPIRES"
+            "{:<20} {:<32} {:<13} {:<28} {:>7} {:<20} STATUS",
+            "LINK", "DOCUMENT", "LEVEL", "RECIPIENT", "VIEWS", "EXPIRES"
         );
         let now = veilmark_server::now_secs();
         for l in links {
@@ -435,9 +448,10 @@ pub fn links(args: &LinksArgs) -> Result<()> {
                 None => l.views.to_string(),
             };
             println!(
-                "{:<20} {:<32} {:<28} {:>7} {:<20} {status}",
+                "{:<20} {:<32} {:<13} {:<28} {:>7} {:<20} {status}",
                 escape_for_terminal(&l.id),
                 escape_for_terminal(&l.document_id),
+                escape_for_terminal(&l.level),
                 escape_for_terminal(&l.recipient),
                 views,
                 rfc3339(l.expires_at)

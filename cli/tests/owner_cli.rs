@@ -122,10 +122,115 @@ fn seal_link_revoke_audit() {
     );
 }
 
+fn err(out: &Output) -> String {
+    assert!(!out.status.success(), "unexpectedly succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn levels_and_suppliers_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("gearbox.pdf");
+    std::fs::write(&file, b"%PDF-1.7\n% gearbox\n").unwrap();
+    let f = file.to_str().unwrap();
+
+    let e = err(&veilmark(&data, &["seal", f, "--level", "Top Secret"]));
+    assert!(
+        e.contains("no classification level \"Top Secret\"; this organisation's levels are Public, Internal, Confidential, Restricted"),
+        "{e}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&ok(&veilmark(
+        &data,
+        &["seal", f, "--level", "restricted", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(doc["level"], "Restricted");
+    let id = doc["id"].as_str().unwrap();
+
+    let e = err(&veilmark(&data, &["link", id, "--to", "bob@acme.example"]));
+    assert!(
+        e.contains("Restricted documents may only be shared with approved suppliers; acme.example is not a known supplier"),
+        "{e}"
+    );
+    ok(&veilmark(
+        &data,
+        &["supplier", "approve", "acme.example", "--name", "Acme"],
+    ));
+    let e = err(&veilmark(
+        &data,
+        &["link", id, "--to", "bob@acme.example", "--expires", "8d"],
+    ));
+    assert!(e.contains("at most 7 days; asked for 8 days"), "{e}");
+    let out = veilmark(&data, &["link", id, "--to", "bob@acme.example"]);
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(Restricted)") && stderr.contains("passcode: "),
+        "{stderr}"
+    );
+    let links: serde_json::Value =
+        serde_json::from_str(&ok(&veilmark(&data, &["links", "--json"]))).unwrap();
+    assert_eq!(links[0]["level"], "Restricted");
+    assert_eq!(links[0]["max_views"], 10);
+    assert!(ok(&veilmark(&data, &["links"])).contains("Restricted"));
+
+    let changed = ok(&veilmark(&data, &["level", "set", id, "Public"]));
+    assert_eq!(
+        changed.trim(),
+        "level Restricted → Public: 0 live link(s) shortened, 0 revoked"
+    );
+    let list = ok(&veilmark(&data, &["level", "list"]));
+    assert!(
+        list.contains("Confidential") && list.contains("approved"),
+        "{list}"
+    );
+
+    ok(&veilmark(&data, &["supplier", "suspend", "acme.example"]));
+    let suppliers = ok(&veilmark(&data, &["supplier", "list"]));
+    assert!(
+        suppliers.contains("acme.example") && suppliers.contains("suspended"),
+        "{suppliers}"
+    );
+    let e = err(&veilmark(
+        &data,
+        &["link", id, "--to", "carol@acme.example"],
+    ));
+    assert!(e.contains("acme.example is suspended"), "{e}");
+
+    let levels = dir.path().join("levels.json");
+    std::fs::write(&levels, r#"[{"name": "Open", "max_link_days": 30}]"#).unwrap();
+    let e = err(&veilmark(
+        &data,
+        &["level", "define", levels.to_str().unwrap()],
+    ));
+    assert!(e.contains("documents are classified Public"), "{e}");
+    std::fs::write(
+        &levels,
+        r#"[{"name": "Public", "max_link_days": 30}, {"name": "Secret", "max_link_days": 2, "passcode_required": true, "watermark": "dense"}]"#,
+    )
+    .unwrap();
+    ok(&veilmark(
+        &data,
+        &["level", "define", levels.to_str().unwrap()],
+    ));
+    let list = ok(&veilmark(&data, &["level", "list", "--json"]));
+    assert!(
+        list.contains("Secret") && !list.contains("Restricted"),
+        "{list}"
+    );
+    ok(&veilmark(&data, &["level", "define", "--defaults"]));
+    let audit = ok(&veilmark(&data, &["audit"]));
+    assert!(
+        audit.contains("level") && audit.contains("supplier"),
+        "{audit}"
+    );
+}
+
 #[test]
 fn every_owner_command_explains_itself() {
     for cmd in [
-        "serve", "seal", "link", "links", "revoke", "audit", "owner", "org",
+        "serve", "seal", "link", "links", "revoke", "audit", "owner", "org", "level", "supplier",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_veilmark"))
             .args([cmd, "--help"])

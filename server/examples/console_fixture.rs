@@ -244,6 +244,7 @@ async fn main() -> Result<()> {
             .ingest_plaintext(
                 &pdf,
                 "Bracket BRK-100 drawing rev C",
+                None,
                 &owner,
                 &ClientMeta::cli(),
             )
@@ -257,7 +258,7 @@ async fn main() -> Result<()> {
                 recipient: who.into(),
                 expires_in_secs: Some(7 * 86_400),
                 max_views: views,
-                passcode: pass,
+                passcode: Some(pass),
             };
             state.create_link(&req, &owner, &ClientMeta::cli()).await?;
         }
@@ -283,6 +284,7 @@ async fn main() -> Result<()> {
             .ingest_plaintext(
                 b"%PDF-1.7\n% other brand's secret\n",
                 "Other brand gearbox",
+                None,
                 &them,
                 &ClientMeta::cli(),
             )
@@ -292,7 +294,7 @@ async fn main() -> Result<()> {
             recipient: "carol@supplier.example".into(),
             expires_in_secs: Some(7 * 86_400),
             max_views: None,
-            passcode: false,
+            passcode: None,
         };
         state.create_link(&req, &them, &ClientMeta::cli()).await?;
     }

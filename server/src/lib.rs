@@ -17,6 +17,7 @@
 //! `docs/threat-model.md`.
 #![forbid(unsafe_code)]
 
+pub mod classification;
 pub mod client_addr;
 pub mod config;
 pub mod conn;

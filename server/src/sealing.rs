@@ -39,6 +39,7 @@ impl AppState {
         &self,
         plain: &Path,
         title: &str,
+        level: Option<&str>,
         actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<DocumentRecord> {
@@ -54,8 +55,16 @@ impl AppState {
         })
         .await??;
         self.commit_envelope(&header, out).await?;
-        self.record_document(&header, header.envelope_len(), &key, title, actor, meta)
-            .await
+        self.record_document(
+            &header,
+            header.envelope_len(),
+            &key,
+            title,
+            level,
+            actor,
+            meta,
+        )
+        .await
     }
 
     /// Stores an envelope held in memory (small test and demo documents).

@@ -237,6 +237,8 @@ fn fill(rule: &RouteRule, t: &Targets) -> String {
         t.victim_id.to_string()
     } else if rule.path.contains("/tokens/") {
         t.spare_token_id.clone()
+    } else if rule.path.contains("/documents/") {
+        t.doc_id.clone()
     } else {
         t.hit_id.to_string()
     };
@@ -270,6 +272,10 @@ fn body(rule: &RouteRule, t: &Targets, n: usize) -> Option<Value> {
         json!({ "email": format!("new{n}@brand.example"), "role": "reviewer" })
     } else if p.ends_with("/role") {
         json!({ "role": "reviewer" })
+    } else if p.ends_with("/level") {
+        json!({ "level": "Internal" })
+    } else if p.ends_with("/suppliers") {
+        json!({ "domain": "matrix.example", "status": "approved" })
     } else if p == "/api/owner/tokens" || p == "/console/account/tokens" {
         json!({ "label": "matrix", "days": "1" })
     } else if p.ends_with("/totp") {
@@ -551,7 +557,7 @@ async fn another_organisation_can_neither_list_nor_revoke_a_link() {
 #[tokio::test]
 async fn twenty_parallel_wrong_passcodes_lock_after_five_and_then_the_right_one_is_refused() {
     let s = start(common::relaxed()).await;
-    let link = s.link(|l| l.passcode = true).await;
+    let link = s.link(|l| l.passcode = Some(true)).await;
     let token = TestServer::token(&link);
     let right = link.passcode.clone().unwrap();
     let tries = (0..20).map(|i| {

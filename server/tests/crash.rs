@@ -39,7 +39,13 @@ fn child_server() {
             common::OWNER,
         );
         let doc = state
-            .ingest_plaintext(common::PLAINTEXT, "Bracket", &owner, &ClientMeta::cli())
+            .ingest_plaintext(
+                common::PLAINTEXT,
+                "Bracket",
+                None,
+                &owner,
+                &ClientMeta::cli(),
+            )
             .await
             .unwrap();
         let link = state
@@ -49,7 +55,7 @@ fn child_server() {
                     recipient: "alice@supplier.example".into(),
                     expires_in_secs: None,
                     max_views: None,
-                    passcode: false,
+                    passcode: None,
                 },
                 &owner,
                 &ClientMeta::cli(),

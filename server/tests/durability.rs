@@ -199,15 +199,15 @@ async fn startup_sweeps_orphans_and_reports_missing_envelopes() {
     let org = state.org_named("default").await.unwrap().id;
     let owner = Actor::operator(org, OWNER);
     let kept = state
-        .ingest_plaintext(PLAINTEXT, "kept", &owner, &ClientMeta::cli())
+        .ingest_plaintext(PLAINTEXT, "kept", None, &owner, &ClientMeta::cli())
         .await
         .unwrap();
     let lost = state
-        .ingest_plaintext(PLAINTEXT, "lost", &owner, &ClientMeta::cli())
+        .ingest_plaintext(PLAINTEXT, "lost", None, &owner, &ClientMeta::cli())
         .await
         .unwrap();
     let cut = state
-        .ingest_plaintext(PLAINTEXT, "cut", &owner, &ClientMeta::cli())
+        .ingest_plaintext(PLAINTEXT, "cut", None, &owner, &ClientMeta::cli())
         .await
         .unwrap();
     let envelopes = dir.path().join("blobs/envelopes");

@@ -112,7 +112,7 @@ async fn an_api_upload_goes_to_the_bucket_and_the_viewer_reads_it_by_range() {
                 recipient: "alice@supplier.example".into(),
                 expires_in_secs: None,
                 max_views: None,
-                passcode: false,
+                passcode: None,
             },
             &s.operator(),
             &ClientMeta::cli(),

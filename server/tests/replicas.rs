@@ -89,6 +89,7 @@ impl Replicas {
             .ingest_plaintext(
                 PLAINTEXT,
                 "Bracket",
+                None,
                 &Actor::operator(org, OWNER),
                 &ClientMeta::cli(),
             )
@@ -112,7 +113,7 @@ impl Replicas {
             recipient: "alice@supplier.example".into(),
             expires_in_secs: None,
             max_views: None,
-            passcode: false,
+            passcode: None,
         };
         f(&mut req);
         self.a
@@ -254,7 +255,7 @@ async fn two_hundred_requests_across_two_replicas_get_exactly_ten_views() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_wrong_passcodes_across_two_replicas_lock_the_link_after_five() {
     let r = Replicas::start().await;
-    let link = r.link(|l| l.passcode = true).await;
+    let link = r.link(|l| l.passcode = Some(true)).await;
     let token = TestServer::token(&link);
     let results = r.parallel_licences(&token, 20, Some("wrong")).await;
     let wrong = results

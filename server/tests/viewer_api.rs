@@ -343,7 +343,7 @@ async fn wrong_and_guessed_tokens_are_not_found_then_rate_limited() {
 #[tokio::test]
 async fn wrong_passcodes_lock_the_link() {
     let s = start(relaxed()).await;
-    let link = s.link(|l| l.passcode = true).await;
+    let link = s.link(|l| l.passcode = Some(true)).await;
     let token = TestServer::token(&link);
     let right = link.passcode.clone().unwrap();
     let resp = s.request_licence(&token, &viewer(), None).await;

@@ -140,6 +140,22 @@ pub struct DocumentInfo {
     pub plaintext_len: u64,
     /// Envelope length in bytes.
     pub envelope_len: u64,
+    /// The document's classification level: the viewer shows it as a banner on every page
+    /// and frame, and draws the visible watermark at its density. Absent from servers that
+    /// predate levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
+}
+
+/// A document's classification as the viewer shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Classification {
+    /// The level's name (`Restricted`), at most 32 characters.
+    pub level: String,
+    /// Its rank in the organisation, 0 the lowest (the banner's colour).
+    pub rank: u8,
+    /// The visible watermark's density: `light`, `standard` or `dense`.
+    pub watermark: String,
 }
 
 /// The session's URLs, relative to the origin.

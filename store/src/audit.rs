@@ -44,8 +44,12 @@ pub enum AuditKind {
     Member,
     /// An account's password, second factor or API tokens changed.
     Credentials,
-    /// An organisation setting changed.
+    /// An organisation setting changed (classification levels included).
     Settings,
+    /// A document's classification level changed (with what it did to the live links).
+    Level,
+    /// A supplier was added, approved, suspended or off-boarded.
+    Supplier,
 }
 
 impl AuditKind {
@@ -64,6 +68,8 @@ impl AuditKind {
             Self::Member => "member",
             Self::Credentials => "credentials",
             Self::Settings => "settings",
+            Self::Level => "level",
+            Self::Supplier => "supplier",
         }
     }
 }

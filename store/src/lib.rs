@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod classification;
 mod data_dir;
 pub mod durable;
 pub mod evidence;

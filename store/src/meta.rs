@@ -17,6 +17,9 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
+use crate::classification::{
+    LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, default_levels,
+};
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
 pub use crate::StoreResult;
@@ -123,6 +126,8 @@ pub struct DocumentRecord {
     pub plaintext_len: i64,
     /// Envelope length in bytes.
     pub envelope_len: i64,
+    /// Classification level (a name from the organisation's levels).
+    pub level: String,
     /// Object-store path of the envelope.
     #[serde(skip)]
     pub blob: String,
@@ -146,6 +151,9 @@ pub struct LinkRecord {
     pub token_hash: Vec<u8>,
     /// The shared document.
     pub document_id: String,
+    /// The document's classification level, read with the link (the document owns it). A new
+    /// link is only stored while its document is still at this level.
+    pub level: String,
     /// Who it was shared with.
     pub recipient: String,
     /// Creation time, unix seconds.
@@ -289,6 +297,13 @@ impl RevocationWakeups {
     }
 }
 
+/// What re-applying a level does to one live link ([`MetaStore::set_document_level`]).
+pub type AdjustLink<'f> = dyn for<'l> Fn(&'l LinkRecord) -> LinkAdjustment + Send + Sync + 'f;
+
+/// The audit entry recording a level change ([`MetaStore::set_document_level`]).
+pub type DescribeLevelChange<'f> =
+    dyn for<'c> Fn(&'c LevelChange) -> NewAuditEntry + Send + Sync + 'f;
+
 /// Metadata storage: organisations, accounts, documents, links, sessions, nonces and the
 /// audit log.
 #[async_trait]
@@ -400,8 +415,60 @@ pub trait MetaStore: Send + Sync + 'static {
     /// The documents of `org`, newest first.
     async fn list_documents(&self, org: OrgId) -> StoreResult<Vec<DocumentRecord>>;
 
+    /// The classification levels `org` defined, lowest first (empty: it uses the defaults).
+    async fn stored_levels(&self, org: OrgId) -> StoreResult<Vec<LevelPolicy>>;
+    /// The classification levels of `org`, lowest first: its own, or the built-in four.
+    async fn levels(&self, org: OrgId) -> StoreResult<Vec<LevelPolicy>> {
+        let stored = self.stored_levels(org).await?;
+        Ok(if stored.is_empty() {
+            default_levels()
+        } else {
+            stored
+        })
+    }
+    /// Replaces the levels of `org` (already checked) and appends `audit`, in one transaction;
+    /// refused, with nothing changed, when a document carries a level the new set lacks.
+    async fn set_levels(
+        &self,
+        org: OrgId,
+        levels: &[LevelPolicy],
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Moves document `doc` of `org` to `level` and, in the same transaction, applies
+    /// `adjust` to each of its live links (shortening them, or revoking them into the
+    /// revocation feed), then appends the entry `audit` makes of the change. `None` if there is
+    /// no such document.
+    async fn set_document_level(
+        &self,
+        org: OrgId,
+        doc: &str,
+        level: &str,
+        now: i64,
+        adjust: &AdjustLink<'_>,
+        audit: &DescribeLevelChange<'_>,
+    ) -> StoreResult<Option<LevelChange>>;
+
+    /// The supplier companies of `org`, by domain.
+    async fn suppliers(&self, org: OrgId) -> StoreResult<Vec<SupplierRecord>>;
+    /// The supplier of `org` whose people use e-mail domain `domain` (lower case).
+    async fn supplier(&self, org: OrgId, domain: &str) -> StoreResult<Option<SupplierRecord>> {
+        Ok(self
+            .suppliers(org)
+            .await?
+            .into_iter()
+            .find(|s| s.domain == domain))
+    }
+    /// Adds a supplier to `org` or changes its name and status, and appends `audit`, in one
+    /// transaction.
+    async fn set_supplier(
+        &self,
+        org: OrgId,
+        supplier: &SupplierRecord,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+
     /// Records a new link in its organisation (`link.org`); fails unless its document is in
-    /// the same organisation.
+    /// the same organisation and still at level `link.level`.
     async fn insert_link(&self, link: &LinkRecord) -> StoreResult<()>;
     /// A link by its token hash (the token is the recipient's authority; any organisation).
     async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>>;

@@ -12,6 +12,7 @@ use sqlx::AssertSqlSafe;
 use veilmark_store::audit::{
     AuditEntry, AuditKind, ChainVerifier, NewAuditEntry, chain_hash, verify,
 };
+use veilmark_store::classification::SupplierStatus;
 use veilmark_store::evidence::{HitRecord, NewReference, SeenTable};
 use veilmark_store::meta::{
     CredentialCheck, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt, NewCredential,
@@ -535,6 +536,8 @@ async fn an_organisation_sees_and_changes_only_its_own_evidence() {
 // `NAME::postgres`).
 
 on_both_backends!(
+    a_level_change_reapplies_ceilings_to_live_links_and_refuses_links_made_at_the_old_level,
+    levels_and_suppliers_are_per_organisation,
     the_audit_chain_survives_reopening,
     an_organisation_sees_and_changes_only_its_own_rows,
     each_organisation_has_its_own_audit_chain,
@@ -591,6 +594,7 @@ fn document(org: OrgId, doc: &str) -> DocumentRecord {
         media_type: "application/pdf".into(),
         plaintext_len: 1,
         envelope_len: 1,
+        level: "Internal".into(),
         blob: format!("envelopes/{doc}.vmk"),
         wrapped_key: vec![0],
         created_at: 1,
@@ -603,6 +607,7 @@ fn link_record(org: OrgId, id: &str, document_id: &str) -> LinkRecord {
         id: id.into(),
         token_hash: id.as_bytes().to_vec(),
         document_id: document_id.into(),
+        level: "Internal".into(),
         recipient: "s@supplier.example".into(),
         created_at: 1,
         expires_at: i64::MAX,
@@ -1472,4 +1477,169 @@ async fn postgres_revocation_wakeups_come_at_once_and_after_the_listener_reconne
     let feed = b.store().revocations_after(0).await.unwrap();
     assert_eq!(feed.len(), 2);
     assert_eq!(feed[1].1, "lnk_c");
+}
+
+async fn a_level_change_reapplies_ceilings_to_live_links_and_refuses_links_made_at_the_old_level(
+    b: Backend,
+) {
+    use veilmark_store::classification::{LinkAdjustment, default_levels};
+    let store = b.store();
+    let (org, other) = two_tenants(store).await;
+    store.insert_document(&document(org, "c")).await.unwrap();
+    let doc = "c".repeat(32);
+    let day = 86_400;
+    // Three live links: long without passcode, long with passcode, short with passcode.
+    let mut no_passcode = link_record(org, "lnk_c1", &doc);
+    no_passcode.expires_at = 1 + 60 * day;
+    store.insert_link(&no_passcode).await.unwrap();
+    let mut long = link_record(org, "lnk_c2", &doc);
+    long.expires_at = 1 + 60 * day;
+    long.passcode_hash = Some("$argon2id$x".into());
+    store.insert_link(&long).await.unwrap();
+    let mut short = link_record(org, "lnk_c3", &doc);
+    short.expires_at = 1 + day;
+    short.max_views = Some(3);
+    short.passcode_hash = Some("$argon2id$x".into());
+    store.insert_link(&short).await.unwrap();
+
+    let restricted = default_levels().remove(3);
+    let change = store
+        .set_document_level(
+            org,
+            &doc,
+            "Restricted",
+            100,
+            &|l| restricted.adjust_live_link(l, Some(SupplierStatus::Approved)),
+            &|c| NewAuditEntry {
+                org: Some(org),
+                ..NewAuditEntry::new(AuditKind::Level, 100, c.describe())
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(change.from, "Internal");
+    assert_eq!(change.shortened, ["lnk_c2"]);
+    assert_eq!(change.revoked.len(), 1);
+    assert_eq!(change.revoked[0].0, "lnk_c1");
+    let long = store.link(org, "lnk_c2").await.unwrap().unwrap();
+    assert_eq!((long.expires_at, long.max_views), (1 + 7 * day, Some(10)));
+    assert_eq!(long.level, "Restricted");
+    let short = store.link(org, "lnk_c3").await.unwrap().unwrap();
+    assert_eq!((short.expires_at, short.max_views), (1 + day, Some(3)));
+    assert!(
+        store
+            .link(org, "lnk_c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let fed: Vec<String> = store
+        .revocations_after(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert!(fed.contains(&"lnk_c1".to_owned()), "{fed:?}");
+    let audit = store.audit_entries(Some(org)).await.unwrap();
+    assert!(
+        audit
+            .last()
+            .unwrap()
+            .detail
+            .starts_with("level Internal → Restricted: 1 live link(s) shortened, 1 revoked"),
+        "{:?}",
+        audit.last()
+    );
+
+    // A link checked against the old level is refused once the level changed.
+    let stale = link_record(org, "lnk_c4", &doc);
+    let e = store.insert_link(&stale).await.unwrap_err();
+    assert!(
+        format!("{e:#}").contains("level may have just changed"),
+        "{e:#}"
+    );
+
+    // Another organisation cannot change it, and sees no document.
+    let none = store
+        .set_document_level(
+            other,
+            &doc,
+            "Public",
+            100,
+            &|_| LinkAdjustment::Keep,
+            &|c| NewAuditEntry::new(AuditKind::Revoke, 100, c.describe()),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(
+        store.document(org, &doc).await.unwrap().unwrap().level,
+        "Restricted"
+    );
+}
+
+async fn levels_and_suppliers_are_per_organisation(b: Backend) {
+    use veilmark_store::classification::{SupplierRecord, default_levels};
+    let store = b.store();
+    let (org, other) = two_tenants(store).await;
+    store.insert_document(&document(org, "c")).await.unwrap();
+    assert_eq!(store.levels(org).await.unwrap(), default_levels());
+    assert!(store.stored_levels(org).await.unwrap().is_empty());
+    let mut mine = default_levels();
+    mine.truncate(2);
+    mine[1].name = "INTERNAL".into();
+    let audit = NewAuditEntry::new(AuditKind::Member, 1, "levels");
+    store.set_levels(org, &mine, &audit).await.unwrap();
+    assert_eq!(store.levels(org).await.unwrap(), mine);
+    assert_eq!(store.levels(other).await.unwrap(), default_levels());
+    // Documents follow the new spelling; a set without their level is refused.
+    assert_eq!(
+        store
+            .document(org, &"c".repeat(32))
+            .await
+            .unwrap()
+            .unwrap()
+            .level,
+        "INTERNAL"
+    );
+    let e = store.set_levels(org, &mine[..1], &audit).await.unwrap_err();
+    assert!(
+        format!("{e:#}").contains("documents are classified INTERNAL"),
+        "{e:#}"
+    );
+    assert_eq!(store.levels(org).await.unwrap(), mine);
+
+    let s = SupplierRecord {
+        domain: "acme.example".into(),
+        name: "Acme".into(),
+        status: SupplierStatus::Approved,
+        changed_at: 5,
+    };
+    store.set_supplier(org, &s, &audit).await.unwrap();
+    let suspended = SupplierRecord {
+        status: SupplierStatus::Suspended,
+        changed_at: 6,
+        ..s.clone()
+    };
+    store.set_supplier(org, &suspended, &audit).await.unwrap();
+    assert_eq!(
+        store.suppliers(org).await.unwrap(),
+        std::slice::from_ref(&suspended)
+    );
+    assert_eq!(
+        store.supplier(org, "acme.example").await.unwrap(),
+        Some(suspended)
+    );
+    assert!(store.suppliers(other).await.unwrap().is_empty());
+    assert!(
+        store
+            .supplier(other, "acme.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

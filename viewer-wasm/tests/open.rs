@@ -148,7 +148,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
     let org = state.org_named("default").await.unwrap().id;
     let owner = veilmark_server::service::Actor::operator(org, OWNER);
     let doc = state
-        .ingest_plaintext(&pdf, "Spec", &owner, &ClientMeta::cli())
+        .ingest_plaintext(&pdf, "Spec", None, &owner, &ClientMeta::cli())
         .await
         .unwrap();
     let link = state
@@ -158,7 +158,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
                 recipient: "alice@supplier.example".into(),
                 expires_in_secs: None,
                 max_views: None,
-                passcode: false,
+                passcode: None,
             },
             &owner,
             &ClientMeta::cli(),

@@ -43,7 +43,9 @@
         return;
       }
       var xhr = new XMLHttpRequest();
-      xhr.open('POST', '/console/documents/upload?title=' + encodeURIComponent(title.value || file.name));
+      var level = $('#level');
+      xhr.open('POST', '/console/documents/upload?title=' + encodeURIComponent(title.value || file.name) +
+        (level && level.value ? '&level=' + encodeURIComponent(level.value) : ''));
       xhr.setRequestHeader('X-CSRF-Token', form.dataset.csrf);
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
       bar.hidden = false;

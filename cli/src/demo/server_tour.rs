@@ -92,18 +92,67 @@ pub async fn run(
     let owner = Actor::account(&state.account_named(OWNER).await?);
     println!("   owner console login: {OWNER} / {password} (admin of the organisation `default`)");
     let mut docs = Vec::new();
-    for sample in samples {
+    for (i, sample) in samples.iter().enumerate() {
         let bytes = std::fs::read(sample)?;
+        // The last sample goes to an outside machine shop: classified Confidential.
+        let level = (i + 1 == samples.len() && samples.len() > 1).then_some("Confidential");
         let doc = state
-            .ingest_plaintext(&bytes, &file_name(sample), &owner, &cli)
+            .ingest_plaintext(&bytes, &file_name(sample), level, &owner, &cli)
             .await?;
         println!(
-            "   sealed {:<32} document {}  ({}, content key wrapped under the server key)",
+            "   sealed {:<32} document {}  ({}, {}, content key wrapped under the server key)",
             file_name(sample),
             doc.id,
-            MediaType::from_mime(&doc.media_type).describe()
+            MediaType::from_mime(&doc.media_type).describe(),
+            doc.level
         );
         docs.push(doc);
+    }
+    // Classification (docs/server.md#classification): Confidential documents go to approved
+    // suppliers only, with a passcode, for 30 days at most.
+    let confidential = &docs[docs.len() - 1];
+    let refused = state
+        .create_link(
+            &NewLink {
+                document_id: confidential.id.clone(),
+                recipient: "bob@machining.example".into(),
+                expires_in_secs: Some(60 * 24 * 3600),
+                max_views: None,
+                passcode: None,
+            },
+            &owner,
+            &cli,
+        )
+        .await;
+    if let Err(e) = refused {
+        println!("   a link to bob@machining.example is refused: {e:#}");
+    }
+    state
+        .set_supplier(
+            "machining.example",
+            Some("Machining Partners Ltd"),
+            veilmark_store::classification::SupplierStatus::Approved,
+            &owner,
+            &cli,
+        )
+        .await?;
+    let too_long = state
+        .create_link(
+            &NewLink {
+                document_id: confidential.id.clone(),
+                recipient: "bob@machining.example".into(),
+                expires_in_secs: Some(60 * 24 * 3600),
+                max_views: None,
+                passcode: None,
+            },
+            &owner,
+            &cli,
+        )
+        .await;
+    if let Err(e) = too_long {
+        println!(
+            "   `veilmark supplier approve machining.example`; a 60-day link is still refused: {e:#}"
+        );
     }
     // Alice's terms; the partner portal below gets more links on the same terms.
     let alice_link = NewLink {
@@ -111,7 +160,7 @@ pub async fn run(
         recipient: "alice@supplier.example".into(),
         expires_in_secs: Some(7 * 24 * 3600),
         max_views: Some(20),
-        passcode: false,
+        passcode: None,
     };
     let alice = state.create_link(&alice_link, &owner, &cli).await?;
     let bob = state
@@ -121,7 +170,7 @@ pub async fn run(
                 recipient: "bob@machining.example".into(),
                 expires_in_secs: Some(24 * 3600),
                 max_views: None,
-                passcode: true,
+                passcode: Some(true),
             },
             &owner,
             &cli,
@@ -132,7 +181,11 @@ pub async fn run(
         alice.url
     );
     println!(
-        "   protected link for bob@machining.example (1 day, passcode {}):\n      {}",
+        "   protected link for bob@machining.example ({}, 1 day, {} views, passcode {}):\n      {}",
+        bob.link.level,
+        bob.link
+            .max_views
+            .map_or_else(|| "unlimited".to_owned(), |n| n.to_string()),
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
@@ -440,7 +493,7 @@ async fn share_cad(
     for file in cad {
         let bytes = std::fs::read(file)?;
         let doc = state
-            .ingest_plaintext(&bytes, &file_name(file), owner, &cli)
+            .ingest_plaintext(&bytes, &file_name(file), None, owner, &cli)
             .await?;
         let link = state
             .create_link(

@@ -167,6 +167,36 @@ pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
         ),
         Route::new(
             M::GET,
+            "/api/owner/levels",
+            member(P::ReadDocuments),
+            get(owner::levels),
+        ),
+        Route::new(
+            M::PUT,
+            "/api/owner/levels",
+            member(P::ManageMembers),
+            json(axum::routing::put(owner::define_levels)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/documents/{id}/level",
+            member(P::SealDocuments),
+            json(post(owner::set_level)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/suppliers",
+            member(P::ReadLinks),
+            get(owner::suppliers),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/suppliers",
+            member(P::ManageMembers),
+            json(post(owner::set_supplier)),
+        ),
+        Route::new(
+            M::GET,
             "/api/owner/links",
             member(P::ReadLinks),
             get(owner::links),

@@ -10,6 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use veilmark_store::classification::SupplierStatus;
+
+use crate::classification::LevelDefinition;
 
 use super::ApiJson;
 use super::auth::Caller;
@@ -136,6 +139,8 @@ pub async fn documents(
 #[derive(Deserialize)]
 pub struct UploadQuery {
     title: Option<String>,
+    /// Classification level (default: the organisation's default level).
+    level: Option<String>,
 }
 
 /// `POST /api/owner/documents?title=…`: the raw file as the body; sealed on the server. The
@@ -152,11 +157,124 @@ pub async fn upload(
     let (parts, body) = req.into_parts();
     let upload = super::upload::receive(&state, &parts.headers, body).await?;
     let title = q.title.unwrap_or_else(|| "untitled".into());
+    let level = q.level;
     let doc = state
-        .ingest_plaintext_file(upload.temp_path(), &title, &caller.actor(), &meta)
+        .ingest_plaintext_file(
+            upload.temp_path(),
+            &title,
+            level.as_deref(),
+            &caller.actor(),
+            &meta,
+        )
         .await?;
     drop(upload);
     Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+/// `GET /api/owner/levels`: the organisation's classification levels, lowest first.
+pub async fn levels(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    caller.may(Permission::ReadDocuments)?;
+    Ok(Json(state.store.levels(caller.account.org).await?).into_response())
+}
+
+/// `PUT /api/owner/levels`: replaces the organisation's levels (a JSON list, lowest first).
+pub async fn define_levels(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    // The role is checked before the body is read, so a member without the right learns
+    // nothing about what a valid body looks like.
+    caller.may(Permission::ManageMembers)?;
+    let defs: Vec<LevelDefinition> = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!("the body must be a JSON list of levels: {e}"))
+    })?;
+    let levels = defs
+        .iter()
+        .map(LevelDefinition::policy)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AppError::BadRequest)?;
+    state
+        .define_levels(levels, &caller.actor(), &meta)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    Ok(Json(state.store.levels(caller.account.org).await?).into_response())
+}
+
+/// `POST /api/owner/documents/{id}/level` body.
+#[derive(Deserialize)]
+pub struct SetLevel {
+    level: String,
+}
+
+/// `POST /api/owner/documents/{id}/level`: moves a document to another level; answers what
+/// happened to its live links.
+pub async fn set_level(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SetLevel>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::SealDocuments)?;
+    if state
+        .store
+        .document(caller.account.org, &id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound("document"));
+    }
+    let change = state
+        .set_document_level(&id, &req.level, &caller.actor(), &meta)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    Ok(Json(change).into_response())
+}
+
+/// `GET /api/owner/suppliers`.
+pub async fn suppliers(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ReadLinks)?;
+    Ok(Json(state.store.suppliers(caller.account.org).await?).into_response())
+}
+
+/// `POST /api/owner/suppliers` body.
+#[derive(Deserialize)]
+pub struct SetSupplier {
+    domain: String,
+    name: Option<String>,
+    status: String,
+}
+
+/// `POST /api/owner/suppliers`: adds a supplier or changes its status.
+pub async fn set_supplier(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    ApiJson(req): ApiJson<SetSupplier>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let status = SupplierStatus::parse(&req.status).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "status {:?} is not approved, suspended or offboarded",
+            req.status
+        ))
+    })?;
+    let record = state
+        .set_supplier(
+            &req.domain,
+            req.name.as_deref(),
+            status,
+            &caller.actor(),
+            &meta,
+        )
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    Ok(Json(record).into_response())
 }
 
 /// `GET /api/owner/links`.

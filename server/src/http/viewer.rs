@@ -20,9 +20,10 @@ use veilmark_shared::envelope::DocumentId;
 use veilmark_shared::licence::{self, LicenceTerms, Permissions, SessionCode, SessionId};
 use veilmark_shared::watermark::{Embedder, WatermarkKey};
 use veilmark_shared::wire::{
-    self, DocumentInfo, ErrorCode, LicenceRequest, LicenceResponse, Report, RevokedEvent,
-    ServerKeyResponse, SessionUrls,
+    self, Classification, DocumentInfo, ErrorCode, LicenceRequest, LicenceResponse, Report,
+    RevokedEvent, ServerKeyResponse, SessionUrls,
 };
+use veilmark_store::classification::{SupplierStatus, find_level, recipient_domain};
 
 use super::ApiJson;
 use crate::audit::AuditKind;
@@ -121,6 +122,52 @@ async fn find_link(
     }
 }
 
+/// A recipient whose supplier company is suspended or off-boarded gets no licence and no
+/// renewal (a suspension keeps the links; an off-boarding also revoked them).
+async fn check_supplier(
+    state: &AppState,
+    meta: &ClientMeta,
+    link: &LinkRecord,
+    session: Option<&str>,
+) -> Result<(), AppError> {
+    let domain = recipient_domain(&link.recipient);
+    let Some(supplier) = state.store.supplier(link.org, &domain).await? else {
+        return Ok(());
+    };
+    if supplier.status == SupplierStatus::Approved {
+        return Ok(());
+    }
+    let msg = format!(
+        "access for {} is {}; ask the document's owner",
+        supplier.name, supplier.status
+    );
+    Err(deny(
+        state,
+        meta,
+        Some(link),
+        session,
+        &format!("supplier {}", supplier.status),
+        AppError::Forbidden(msg),
+    )
+    .await)
+}
+
+/// The document's classification as the viewer shows it (`None` when its level is no longer
+/// defined, which the store prevents).
+async fn classification(
+    state: &AppState,
+    document: &DocumentRecord,
+) -> Result<Option<Classification>, AppError> {
+    let levels = state.store.levels(document.org).await?;
+    Ok(
+        find_level(&levels, &document.level).map(|l| Classification {
+            level: l.name.clone(),
+            rank: u8::try_from(l.rank).unwrap_or(u8::MAX),
+            watermark: l.watermark.as_str().to_owned(),
+        }),
+    )
+}
+
 /// Revoked or expired links are gone for good.
 async fn check_live(
     state: &AppState,
@@ -199,6 +246,7 @@ pub async fn licence(
         .await);
     }
     check_live(&state, &meta, &link, None, now).await?;
+    check_supplier(&state, &meta, &link, None).await?;
     if let Some(phc) = &link.passcode_hash {
         let Some(given) = req.passcode.clone() else {
             return Err(deny(
@@ -267,6 +315,7 @@ pub async fn licence(
     };
     // Sign first, then record: a licence reaches the client only if its grant is on disk.
     let mut response = issue(&state, &token, &link, &document, &session)?;
+    response.document.classification = classification(&state, &document).await?;
     let code = stored_code(&session)?;
     response.watermark_tile = Some(STANDARD.encode(session_tile(&state, code)));
     let mut entry = meta.entry(link.org, AuditKind::Grant, format!("session code {code}"));
@@ -362,6 +411,7 @@ fn issue(
             media_type: document.media_type.clone(),
             plaintext_len: u64::try_from(document.plaintext_len)?,
             envelope_len: u64::try_from(document.envelope_len)?,
+            classification: None,
         },
         urls: SessionUrls {
             envelope: format!("{base}/envelope?session={}", session.id),
@@ -406,6 +456,7 @@ pub async fn renew(
         .check(&session.id)
         .map_err(AppError::TooManyRequests)?;
     check_live(&state, &meta, &link, Some(&session.id), now).await?;
+    check_supplier(&state, &meta, &link, Some(&session.id)).await?;
     if session.lease_expires_at + LEASE_GRACE_SECS < now {
         return Err(deny(
             &state,
@@ -426,7 +477,8 @@ pub async fn renew(
         .await?
         .ok_or(AppError::NotFound("document"))?;
     session.lease_expires_at = now + state.config.limits.lease_secs;
-    let response = issue(&state, &token, &link, &document, &session)?;
+    let mut response = issue(&state, &token, &link, &document, &session)?;
+    response.document.classification = classification(&state, &document).await?;
     let mut entry = meta.entry(
         link.org,
         AuditKind::Renew,

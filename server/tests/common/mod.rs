@@ -61,6 +61,7 @@ pub async fn start_with(limits: Limits, configure: impl FnOnce(&mut Config)) -> 
         .ingest_plaintext(
             &plaintext,
             "Bracket",
+            None,
             &Actor::operator(org, OWNER),
             &ClientMeta::cli(),
         )
@@ -92,7 +93,7 @@ impl TestServer {
             recipient: "alice@supplier.example".into(),
             expires_in_secs: None,
             max_views: None,
-            passcode: false,
+            passcode: None,
         };
         f(&mut req);
         self.state

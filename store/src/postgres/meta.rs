@@ -25,9 +25,13 @@ use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use super::PostgresStore;
 use crate::StoreResult;
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
+use crate::classification::{
+    LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, SupplierStatus, WatermarkDensity,
+};
 use crate::meta::{
-    CredentialCheck, CredentialInfo, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt,
-    MetaStore, NewCredential, PasscodeAttempt, RevocationWakeups, SessionRecord, ViewRefusal,
+    AdjustLink, CredentialCheck, CredentialInfo, CredentialKind, DescribeLevelChange,
+    DocumentRecord, LinkRecord, LoginAttempt, MetaStore, NewCredential, PasscodeAttempt,
+    RevocationWakeups, SessionRecord, ViewRefusal,
 };
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
@@ -93,6 +97,7 @@ fn document_from(row: &PgRow) -> anyhow::Result<DocumentRecord> {
         media_type: row.try_get("media_type")?,
         plaintext_len: row.try_get("plaintext_len")?,
         envelope_len: row.try_get("envelope_len")?,
+        level: row.try_get("level")?,
         blob: row.try_get("blob")?,
         wrapped_key: row.try_get("wrapped_key")?,
         created_at: row.try_get("created_at")?,
@@ -106,6 +111,7 @@ fn link_from(row: &PgRow) -> anyhow::Result<LinkRecord> {
         id: row.try_get("id")?,
         token_hash: row.try_get("token_hash")?,
         document_id: row.try_get("document_id")?,
+        level: row.try_get("level")?,
         recipient: row.try_get("recipient")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
@@ -116,6 +122,36 @@ fn link_from(row: &PgRow) -> anyhow::Result<LinkRecord> {
         failed_passcodes: row.try_get("failed_passcodes")?,
         locked_until: row.try_get("locked_until")?,
         revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+/// Links with their document's level (the document owns it).
+const LINKS: &str = "SELECT l.*, d.level FROM links l \
+     JOIN documents d ON d.id = l.document_id AND d.org_id = l.org_id";
+
+fn level_from(row: &PgRow) -> anyhow::Result<LevelPolicy> {
+    let watermark: String = row.try_get("watermark")?;
+    Ok(LevelPolicy {
+        name: row.try_get("name")?,
+        rank: i64::from(row.try_get::<i32, _>("rank")?),
+        max_link_secs: row.try_get("max_link_secs")?,
+        max_views: row.try_get("max_views")?,
+        passcode_required: row.try_get("passcode_required")?,
+        owner_second_factor: row.try_get("owner_second_factor")?,
+        watermark: WatermarkDensity::parse(&watermark)
+            .with_context(|| format!("unknown watermark density {watermark:?}"))?,
+        approved_only: row.try_get("approved_only")?,
+    })
+}
+
+fn supplier_from(row: &PgRow) -> anyhow::Result<SupplierRecord> {
+    let status: String = row.try_get("status")?;
+    Ok(SupplierRecord {
+        domain: row.try_get("domain")?,
+        name: row.try_get("name")?,
+        status: SupplierStatus::parse(&status)
+            .with_context(|| format!("unknown supplier status {status:?}"))?,
+        changed_at: row.try_get("changed_at")?,
     })
 }
 
@@ -723,7 +759,8 @@ impl MetaStore for PostgresStore {
     async fn insert_document(&self, d: &DocumentRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO documents (id, org_id, title, media_type, plaintext_len, envelope_len,
-             blob, wrapped_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             blob, wrapped_key, created_at, level)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&d.id)
         .bind(d.org.get())
@@ -734,6 +771,7 @@ impl MetaStore for PostgresStore {
         .bind(&d.blob)
         .bind(&d.wrapped_key)
         .bind(d.created_at)
+        .bind(&d.level)
         .execute(&self.pool)
         .await
         .with_context(|| format!("cannot record document {}", d.id))?;
@@ -760,12 +798,26 @@ impl MetaStore for PostgresStore {
     }
 
     async fn insert_link(&self, l: &LinkRecord) -> StoreResult<()> {
-        // The schema's (document_id, org_id) foreign key refuses it too; this says why.
-        let n = sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        // FOR SHARE waits for a level change in flight (which holds the row for update) and
+        // then reads its result; a level change waits for this insert to commit, and then sees
+        // the new link among the live ones it re-checks.
+        let level: Option<String> = sqlx::query_scalar(
+            "SELECT level FROM documents WHERE id = $1 AND org_id = $2 FOR SHARE",
+        )
+        .bind(&l.document_id)
+        .bind(l.org.get())
+        .fetch_optional(&mut *tx)
+        .await?;
+        anyhow::ensure!(
+            level.as_deref() == Some(l.level.as_str()),
+            "no document {} at level {} in this organisation (its level may have just changed; try again)",
+            l.document_id,
+            l.level
+        );
+        sqlx::query(
             "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
-             expires_at, max_views, passcode_hash)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS
-               (SELECT 1 FROM documents WHERE id = $4 AND org_id = $2)",
+             expires_at, max_views, passcode_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&l.id)
         .bind(l.org.get())
@@ -776,16 +828,15 @@ impl MetaStore for PostgresStore {
         .bind(l.expires_at)
         .bind(l.max_views)
         .bind(&l.passcode_hash)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .with_context(|| format!("cannot record link {}", l.id))?
-        .rows_affected();
-        anyhow::ensure!(n == 1, "no document {} in this organisation", l.document_id);
+        .with_context(|| format!("cannot record link {}", l.id))?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>> {
-        let row = sqlx::query("SELECT * FROM links WHERE token_hash = $1")
+        let row = sqlx::query(AssertSqlSafe(format!("{LINKS} WHERE l.token_hash = $1")))
             .bind(&token_hash[..])
             .fetch_optional(&self.pool)
             .await?;
@@ -793,18 +844,20 @@ impl MetaStore for PostgresStore {
     }
 
     async fn link(&self, org: OrgId, id: &str) -> StoreResult<Option<LinkRecord>> {
-        let row = sqlx::query("SELECT * FROM links WHERE id = $1 AND org_id = $2")
-            .bind(id)
-            .bind(org.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{LINKS} WHERE l.id = $1 AND l.org_id = $2"
+        )))
+        .bind(id)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(link_from).transpose()
     }
 
     async fn list_links(&self, org: OrgId) -> StoreResult<Vec<LinkRecord>> {
-        let rows = sqlx::query(
-            "SELECT * FROM links WHERE org_id = $1 ORDER BY created_at DESC, id COLLATE \"C\"",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LINKS} WHERE l.org_id = $1 ORDER BY l.created_at DESC, l.id COLLATE \"C\""
+        )))
         .bind(org.get())
         .fetch_all(&self.pool)
         .await?;
@@ -855,6 +908,202 @@ impl MetaStore for PostgresStore {
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn stored_levels(&self, org: OrgId) -> StoreResult<Vec<LevelPolicy>> {
+        let rows =
+            sqlx::query("SELECT * FROM classification_levels WHERE org_id = $1 ORDER BY rank")
+                .bind(org.get())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(level_from).collect()
+    }
+
+    async fn set_levels(
+        &self,
+        org: OrgId,
+        levels: &[LevelPolicy],
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // One definer at a time per organisation, and no document sealed in between at a level
+        // about to disappear: lock the organisation's row.
+        sqlx::query("SELECT 1 FROM organisations WHERE id = $1 FOR UPDATE")
+            .bind(org.get())
+            .execute(&mut *tx)
+            .await?;
+        let used: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT level FROM documents WHERE org_id = $1")
+                .bind(org.get())
+                .fetch_all(&mut *tx)
+                .await?;
+        if let Some(missing) = used
+            .iter()
+            .find(|u| !levels.iter().any(|l| l.name.eq_ignore_ascii_case(u)))
+        {
+            anyhow::bail!(
+                "documents are classified {missing}; keep that level, or move them to another first"
+            );
+        }
+        sqlx::query("DELETE FROM classification_levels WHERE org_id = $1")
+            .bind(org.get())
+            .execute(&mut *tx)
+            .await?;
+        for l in levels {
+            sqlx::query(
+                "INSERT INTO classification_levels (org_id, rank, name, max_link_secs, max_views,
+                 passcode_required, owner_second_factor, watermark, approved_only)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(org.get())
+            .bind(i32::try_from(l.rank)?)
+            .bind(&l.name)
+            .bind(l.max_link_secs)
+            .bind(l.max_views)
+            .bind(l.passcode_required)
+            .bind(l.owner_second_factor)
+            .bind(l.watermark.as_str())
+            .bind(l.approved_only)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE documents SET level = $1 WHERE org_id = $2 AND lower(level) = lower($1)",
+            )
+            .bind(&l.name)
+            .bind(org.get())
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_document_level(
+        &self,
+        org: OrgId,
+        doc: &str,
+        level: &str,
+        now: i64,
+        adjust: &AdjustLink<'_>,
+        audit: &DescribeLevelChange<'_>,
+    ) -> StoreResult<Option<LevelChange>> {
+        let mut tx = self.pool.begin().await?;
+        // Lock order: document row, link rows, feed lock, audit chain lock.
+        let Some(from): Option<String> = sqlx::query_scalar(
+            "SELECT level FROM documents WHERE id = $1 AND org_id = $2 FOR UPDATE",
+        )
+        .bind(doc)
+        .bind(org.get())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE documents SET level = $1 WHERE id = $2 AND org_id = $3")
+            .bind(level)
+            .bind(doc)
+            .bind(org.get())
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LINKS} WHERE l.document_id = $1 AND l.org_id = $2 AND l.revoked_at IS NULL \
+             AND l.expires_at > $3 ORDER BY l.created_at, l.id COLLATE \"C\" FOR UPDATE OF l"
+        )))
+        .bind(doc)
+        .bind(org.get())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut change = LevelChange {
+            from,
+            to: level.to_owned(),
+            ..LevelChange::default()
+        };
+        let mut feed_locked = false;
+        for row in &rows {
+            let link = link_from(row)?;
+            match adjust(&link) {
+                LinkAdjustment::Keep => {}
+                LinkAdjustment::Shorten {
+                    expires_at,
+                    max_views,
+                } => {
+                    sqlx::query("UPDATE links SET expires_at = $1, max_views = $2 WHERE id = $3")
+                        .bind(expires_at.min(link.expires_at))
+                        .bind(max_views)
+                        .bind(&link.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    change.shortened.push(link.id);
+                }
+                LinkAdjustment::Revoke(why) => {
+                    sqlx::query("UPDATE links SET revoked_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(&link.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    change.revoked.push((link.id, why));
+                }
+            }
+        }
+        for (id, _) in &change.revoked {
+            if !feed_locked {
+                sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+                    .bind(FEED_LOCK_CLASS)
+                    .execute(&mut *tx)
+                    .await
+                    .context("cannot lock the revocation feed")?;
+                feed_locked = true;
+            }
+            sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(REVOCATION_CHANNEL)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_audit_in(&mut tx, &audit(&change)).await?;
+        tx.commit().await?;
+        Ok(Some(change))
+    }
+
+    async fn suppliers(&self, org: OrgId) -> StoreResult<Vec<SupplierRecord>> {
+        let rows =
+            sqlx::query("SELECT * FROM suppliers WHERE org_id = $1 ORDER BY domain COLLATE \"C\"")
+                .bind(org.get())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(supplier_from).collect()
+    }
+
+    async fn set_supplier(
+        &self,
+        org: OrgId,
+        s: &SupplierRecord,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO suppliers (org_id, domain, name, status, changed_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
+               status = excluded.status, changed_at = excluded.changed_at",
+        )
+        .bind(org.get())
+        .bind(&s.domain)
+        .bind(&s.name)
+        .bind(s.status.as_str())
+        .bind(s.changed_at)
+        .execute(&mut *tx)
+        .await?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {

@@ -55,6 +55,11 @@ fn migrator() -> Migrator {
             "rate limits",
             include_str!("../../migrations/postgres/0003_rate_limits.sql"),
         ),
+        migration(
+            4,
+            "classification",
+            include_str!("../../migrations/postgres/0004_classification.sql"),
+        ),
     ]);
     // A database migrated by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

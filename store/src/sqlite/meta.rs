@@ -10,9 +10,13 @@ use sqlx::{AssertSqlSafe, Row};
 use super::SqliteStore;
 use crate::StoreResult;
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
+use crate::classification::{
+    LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, SupplierStatus, WatermarkDensity,
+};
 use crate::meta::{
-    CredentialCheck, CredentialInfo, CredentialKind, DocumentRecord, LinkRecord, LoginAttempt,
-    MetaStore, NewCredential, PasscodeAttempt, SessionRecord, ViewRefusal,
+    AdjustLink, CredentialCheck, CredentialInfo, CredentialKind, DescribeLevelChange,
+    DocumentRecord, LinkRecord, LoginAttempt, MetaStore, NewCredential, PasscodeAttempt,
+    SessionRecord, ViewRefusal,
 };
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
@@ -70,6 +74,7 @@ fn document_from(row: &SqliteRow) -> DocumentRecord {
         media_type: row.get("media_type"),
         plaintext_len: row.get("plaintext_len"),
         envelope_len: row.get("envelope_len"),
+        level: row.get("level"),
         blob: row.get("blob"),
         wrapped_key: row.get("wrapped_key"),
         created_at: row.get("created_at"),
@@ -83,6 +88,7 @@ fn link_from(row: &SqliteRow) -> LinkRecord {
         id: row.get("id"),
         token_hash: row.get("token_hash"),
         document_id: row.get("document_id"),
+        level: row.get("level"),
         recipient: row.get("recipient"),
         created_at: row.get("created_at"),
         expires_at: row.get("expires_at"),
@@ -108,6 +114,36 @@ fn session_from(row: &SqliteRow) -> anyhow::Result<SessionRecord> {
             .map_err(|_| anyhow::anyhow!("stored viewer key is not 32 bytes"))?,
         created_at: row.get("created_at"),
         lease_expires_at: row.get("lease_expires_at"),
+    })
+}
+
+/// Links with their document's level (the document owns it).
+const LINKS: &str = "SELECT l.*, d.level FROM links l \
+     JOIN documents d ON d.id = l.document_id AND d.org_id = l.org_id";
+
+fn level_from(row: &SqliteRow) -> anyhow::Result<LevelPolicy> {
+    let watermark: String = row.get("watermark");
+    Ok(LevelPolicy {
+        name: row.get("name"),
+        rank: row.get("rank"),
+        max_link_secs: row.get("max_link_secs"),
+        max_views: row.get("max_views"),
+        passcode_required: row.get::<i64, _>("passcode_required") != 0,
+        owner_second_factor: row.get::<i64, _>("owner_second_factor") != 0,
+        watermark: WatermarkDensity::parse(&watermark)
+            .with_context(|| format!("unknown watermark density {watermark:?}"))?,
+        approved_only: row.get::<i64, _>("approved_only") != 0,
+    })
+}
+
+fn supplier_from(row: &SqliteRow) -> anyhow::Result<SupplierRecord> {
+    let status: String = row.get("status");
+    Ok(SupplierRecord {
+        domain: row.get("domain"),
+        name: row.get("name"),
+        status: SupplierStatus::parse(&status)
+            .with_context(|| format!("unknown supplier status {status:?}"))?,
+        changed_at: row.get("changed_at"),
     })
 }
 
@@ -641,7 +677,7 @@ impl MetaStore for SqliteStore {
     async fn insert_document(&self, d: &DocumentRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO documents (id, org_id, title, media_type, plaintext_len, envelope_len,
-             blob, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             blob, wrapped_key, created_at, level) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&d.id)
         .bind(d.org.get())
@@ -652,6 +688,7 @@ impl MetaStore for SqliteStore {
         .bind(&d.blob)
         .bind(&d.wrapped_key)
         .bind(d.created_at)
+        .bind(&d.level)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -680,7 +717,7 @@ impl MetaStore for SqliteStore {
             "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
              expires_at, max_views, passcode_hash)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS
-               (SELECT 1 FROM documents WHERE id = ?4 AND org_id = ?2)",
+               (SELECT 1 FROM documents WHERE id = ?4 AND org_id = ?2 AND level = ?10)",
         )
         .bind(&l.id)
         .bind(l.org.get())
@@ -691,15 +728,21 @@ impl MetaStore for SqliteStore {
         .bind(l.expires_at)
         .bind(l.max_views)
         .bind(&l.passcode_hash)
+        .bind(&l.level)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        anyhow::ensure!(n == 1, "no document {} in this organisation", l.document_id);
+        anyhow::ensure!(
+            n == 1,
+            "no document {} at level {} in this organisation (its level may have just changed; try again)",
+            l.document_id,
+            l.level
+        );
         Ok(())
     }
 
     async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>> {
-        let row = sqlx::query("SELECT * FROM links WHERE token_hash = ?")
+        let row = sqlx::query(AssertSqlSafe(format!("{LINKS} WHERE l.token_hash = ?")))
             .bind(&token_hash[..])
             .fetch_optional(&self.pool)
             .await?;
@@ -707,19 +750,23 @@ impl MetaStore for SqliteStore {
     }
 
     async fn link(&self, org: OrgId, id: &str) -> StoreResult<Option<LinkRecord>> {
-        let row = sqlx::query("SELECT * FROM links WHERE id = ? AND org_id = ?")
-            .bind(id)
-            .bind(org.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "{LINKS} WHERE l.id = ? AND l.org_id = ?"
+        )))
+        .bind(id)
+        .bind(org.get())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(link_from))
     }
 
     async fn list_links(&self, org: OrgId) -> StoreResult<Vec<LinkRecord>> {
-        let rows = sqlx::query("SELECT * FROM links WHERE org_id = ? ORDER BY created_at DESC, id")
-            .bind(org.get())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LINKS} WHERE l.org_id = ? ORDER BY l.created_at DESC, l.id"
+        )))
+        .bind(org.get())
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(link_from).collect())
     }
 
@@ -752,6 +799,182 @@ impl MetaStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(done)
+    }
+
+    async fn stored_levels(&self, org: OrgId) -> StoreResult<Vec<LevelPolicy>> {
+        let rows =
+            sqlx::query("SELECT * FROM classification_levels WHERE org_id = ? ORDER BY rank")
+                .bind(org.get())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(level_from).collect()
+    }
+
+    async fn set_levels(
+        &self,
+        org: OrgId,
+        levels: &[LevelPolicy],
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let used: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT level FROM documents WHERE org_id = ?")
+                .bind(org.get())
+                .fetch_all(&mut *tx)
+                .await?;
+        if let Some(missing) = used
+            .iter()
+            .find(|u| !levels.iter().any(|l| l.name.eq_ignore_ascii_case(u)))
+        {
+            anyhow::bail!(
+                "documents are classified {missing}; keep that level, or move them to another first"
+            );
+        }
+        sqlx::query("DELETE FROM classification_levels WHERE org_id = ?")
+            .bind(org.get())
+            .execute(&mut *tx)
+            .await?;
+        for l in levels {
+            sqlx::query(
+                "INSERT INTO classification_levels (org_id, rank, name, max_link_secs, max_views,
+                 passcode_required, owner_second_factor, watermark, approved_only)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(org.get())
+            .bind(l.rank)
+            .bind(&l.name)
+            .bind(l.max_link_secs)
+            .bind(l.max_views)
+            .bind(l.passcode_required)
+            .bind(l.owner_second_factor)
+            .bind(l.watermark.as_str())
+            .bind(l.approved_only)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Documents keep their level by name; the stored spelling follows the new definition.
+        for l in levels {
+            sqlx::query(
+                "UPDATE documents SET level = ? WHERE org_id = ? AND level = ? COLLATE NOCASE",
+            )
+            .bind(&l.name)
+            .bind(org.get())
+            .bind(&l.name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_document_level(
+        &self,
+        org: OrgId,
+        doc: &str,
+        level: &str,
+        now: i64,
+        adjust: &AdjustLink<'_>,
+        audit: &DescribeLevelChange<'_>,
+    ) -> StoreResult<Option<LevelChange>> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(from): Option<String> =
+            sqlx::query_scalar("SELECT level FROM documents WHERE id = ? AND org_id = ?")
+                .bind(doc)
+                .bind(org.get())
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE documents SET level = ? WHERE id = ? AND org_id = ?")
+            .bind(level)
+            .bind(doc)
+            .bind(org.get())
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{LINKS} WHERE l.document_id = ? AND l.org_id = ? AND l.revoked_at IS NULL \
+             AND l.expires_at > ? ORDER BY l.created_at, l.id"
+        )))
+        .bind(doc)
+        .bind(org.get())
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut change = LevelChange {
+            from,
+            to: level.to_owned(),
+            ..LevelChange::default()
+        };
+        for link in rows.iter().map(link_from) {
+            match adjust(&link) {
+                LinkAdjustment::Keep => {}
+                LinkAdjustment::Shorten {
+                    expires_at,
+                    max_views,
+                } => {
+                    sqlx::query("UPDATE links SET expires_at = ?, max_views = ? WHERE id = ?")
+                        .bind(expires_at.min(link.expires_at))
+                        .bind(max_views)
+                        .bind(&link.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    change.shortened.push(link.id);
+                }
+                LinkAdjustment::Revoke(why) => {
+                    sqlx::query("UPDATE links SET revoked_at = ? WHERE id = ?")
+                        .bind(now)
+                        .bind(&link.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
+                        .bind(&link.id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    change.revoked.push((link.id, why));
+                }
+            }
+        }
+        append_audit_in(&mut tx, &audit(&change)).await?;
+        tx.commit().await?;
+        Ok(Some(change))
+    }
+
+    async fn suppliers(&self, org: OrgId) -> StoreResult<Vec<SupplierRecord>> {
+        let rows = sqlx::query("SELECT * FROM suppliers WHERE org_id = ? ORDER BY domain")
+            .bind(org.get())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(supplier_from).collect()
+    }
+
+    async fn set_supplier(
+        &self,
+        org: OrgId,
+        s: &SupplierRecord,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO suppliers (org_id, domain, name, status, changed_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
+               status = excluded.status, changed_at = excluded.changed_at",
+        )
+        .bind(org.get())
+        .bind(&s.domain)
+        .bind(&s.name)
+        .bind(s.status.as_str())
+        .bind(s.changed_at)
+        .execute(&mut *tx)
+        .await?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {
@@ -859,7 +1082,7 @@ impl MetaStore for SqliteStore {
         .rows_affected()
             == 1;
         if !counted {
-            let row = sqlx::query("SELECT * FROM links WHERE id = ?")
+            let row = sqlx::query(AssertSqlSafe(format!("{LINKS} WHERE l.id = ?")))
                 .bind(&s.link_id)
                 .fetch_one(&mut *tx)
                 .await?;

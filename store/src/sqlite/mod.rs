@@ -74,6 +74,11 @@ fn migrator() -> Migrator {
             "audit order",
             include_str!("../../migrations/1004_audit_order.sql"),
         ),
+        migration(
+            1005,
+            "classification",
+            include_str!("../../migrations/1005_classification.sql"),
+        ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

@@ -189,6 +189,7 @@ pub fn document_info(plaintext_len: u64, envelope_len: u64) -> DocumentInfo {
         media_type: "application/pdf".into(),
         plaintext_len,
         envelope_len,
+        classification: None,
     }
 }
 

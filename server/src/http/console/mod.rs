@@ -83,6 +83,12 @@ pub fn route_table(upload_limit: usize) -> Vec<Route> {
             post(owner_pages::upload).layer(DefaultBodyLimit::max(upload_limit)),
         ),
         Route::new(
+            M::POST,
+            "/console/documents/{id}/level",
+            member(P::SealDocuments),
+            post(owner_pages::set_level),
+        ),
+        Route::new(
             M::GET,
             "/console/links",
             member(P::ReadLinks),

@@ -19,6 +19,7 @@ use super::{Session, posted_form, require, require_post};
 use crate::audit::{self, AuditEntry};
 use crate::service::{ClientMeta, CreatedLink, NewLink};
 use crate::{AppError, AppState, now_ms, now_secs};
+use veilmark_store::classification::{LevelPolicy, default_level, find_level};
 use veilmark_store::{OrgId, Permission};
 
 /// `GET /console/documents`.
@@ -27,7 +28,7 @@ pub async fn documents(
     headers: HeaderMap,
 ) -> Result<Html<String>, Response> {
     let s = require(&state, &headers, Some(Permission::ReadDocuments)).await?;
-    let html = documents_page(&state, &s)
+    let html = documents_page(&state, &s, None, None)
         .await
         .map_err(IntoResponse::into_response)?;
     Ok(Html(html))
@@ -37,6 +38,9 @@ pub async fn documents(
 struct DocRow<'a> {
     title: &'a str,
     id: &'a str,
+    level: &'a str,
+    /// The level's rank (colour of its badge).
+    rank: i64,
     media_type: &'a str,
     size: String,
     sealed: String,
@@ -53,11 +57,69 @@ struct DocumentsPage<'a> {
     docs: Vec<DocRow<'a>>,
     /// Whether the member may upload (owners and admins).
     can_seal: bool,
+    /// The organisation's levels, lowest first.
+    levels: Vec<LevelOpt>,
+    /// The level new documents get.
+    default_level: String,
+    /// What the last action did.
+    notice: Option<&'a str>,
+    /// Why the last action was refused.
+    error: Option<&'a str>,
 }
 
-async fn documents_page(state: &AppState, s: &Session) -> Result<String, AppError> {
+/// A classification level in a `<select>`, with its ceilings in words.
+struct LevelOpt {
+    name: String,
+    summary: String,
+}
+
+/// The rank of level `name` (for its badge's colour); past the highest when unknown.
+fn rank_of(levels: &[LevelPolicy], name: &str) -> i64 {
+    find_level(levels, name).map_or(i64::try_from(levels.len()).unwrap_or(7), |l| l.rank)
+}
+
+/// A level's ceilings in a few words.
+fn level_summary(l: &LevelPolicy) -> String {
+    let mut parts = vec![format!(
+        "links up to {}",
+        veilmark_store::classification::duration(l.max_link_secs)
+    )];
+    if let Some(v) = l.max_views {
+        parts.push(format!("{v} views"));
+    }
+    if l.passcode_required {
+        parts.push("passcode".into());
+    }
+    if l.approved_only {
+        parts.push("approved suppliers only".into());
+    }
+    if l.owner_second_factor {
+        parts.push("owner second factor".into());
+    }
+    parts.join(", ")
+}
+
+async fn documents_page(
+    state: &AppState,
+    s: &Session,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<String, AppError> {
     let docs = state.store.list_documents(s.account.org).await?;
+    let levels = state.store.levels(s.account.org).await?;
     render(&DocumentsPage {
+        notice,
+        error,
+        default_level: default_level(&levels)
+            .map(|l| l.name.clone())
+            .unwrap_or_default(),
+        levels: levels
+            .iter()
+            .map(|l| LevelOpt {
+                name: l.name.clone(),
+                summary: level_summary(l),
+            })
+            .collect(),
         can_seal: s.account.may(Permission::SealDocuments),
         frame: Frame::new("Documents", Tab::Documents, s.who()),
         csrf: &s.csrf,
@@ -68,6 +130,8 @@ async fn documents_page(state: &AppState, s: &Session) -> Result<String, AppErro
             .map(|d| DocRow {
                 title: &d.title,
                 id: &d.id,
+                level: &d.level,
+                rank: rank_of(&levels, &d.level),
                 media_type: &d.media_type,
                 size: bytes(d.plaintext_len),
                 sealed: when(d.created_at),
@@ -80,6 +144,41 @@ async fn documents_page(state: &AppState, s: &Session) -> Result<String, AppErro
 #[derive(Deserialize)]
 pub struct UploadQuery {
     title: Option<String>,
+    /// Classification level (default: the organisation's default level).
+    level: Option<String>,
+}
+
+/// `POST /console/documents/{id}/level`: moves a document to another classification level
+/// (its live links are re-checked against the new ceilings).
+pub async fn set_level(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    meta: ClientMeta,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (s, form) =
+        match posted_form(&state, &headers, &body, Some(Permission::SealDocuments)).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+    match state.store.document(s.account.org, &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return AppError::NotFound("document").into_response(),
+        Err(e) => return AppError::from(e).into_response(),
+    }
+    let level = form.get("level").unwrap_or_default().to_owned();
+    let (status, notice, error) = match state
+        .set_document_level(&id, &level, &s.actor(), &meta)
+        .await
+    {
+        Ok(change) => (StatusCode::OK, Some(change.describe()), None),
+        Err(e) => (StatusCode::BAD_REQUEST, None, Some(format!("{e:#}"))),
+    };
+    match documents_page(&state, &s, notice.as_deref(), error.as_deref()).await {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `POST /console/documents/upload?title=…`: the raw file, with an `X-CSRF-Token` header.
@@ -108,8 +207,15 @@ pub async fn upload(
         .map(|t| t.trim().chars().take(200).collect::<String>())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "untitled".into());
+    let level = q.level.filter(|l| !l.trim().is_empty());
     match state
-        .ingest_plaintext_file(upload.temp_path(), &title, &s.actor(), &meta)
+        .ingest_plaintext_file(
+            upload.temp_path(),
+            &title,
+            level.as_deref(),
+            &s.actor(),
+            &meta,
+        )
         .await
     {
         Ok(doc) => (StatusCode::CREATED, Json(doc)).into_response(),
@@ -159,7 +265,7 @@ fn open_sessions(entries: &[AuditEntry], lease_secs: i64) -> HashMap<String, usi
 /// An `<option>`.
 struct Opt<'a> {
     value: &'a str,
-    label: &'a str,
+    label: String,
     selected: bool,
 }
 
@@ -174,6 +280,9 @@ struct Created<'a> {
 struct LinkRow<'a> {
     id: &'a str,
     document: &'a str,
+    level: &'a str,
+    /// The level's rank (colour of its badge).
+    rank: i64,
     recipient: &'a str,
     status_class: &'static str,
     status: &'static str,
@@ -210,6 +319,7 @@ async fn links_page(
     let org = s.account.org;
     let docs = state.store.list_documents(org).await?;
     let links = state.store.list_links(org).await?;
+    let levels = state.store.levels(org).await?;
     let entries = state.audit_log(org).await?;
     let open = open_sessions(&entries, state.config.limits.lease_secs);
     let titles: HashMap<&str, &str> = docs
@@ -232,6 +342,8 @@ async fn links_page(
             LinkRow {
                 id: &l.id,
                 document: titles.get(l.document_id.as_str()).copied().unwrap_or("?"),
+                level: &l.level,
+                rank: rank_of(&levels, &l.level),
                 recipient: &l.recipient,
                 status_class,
                 status,
@@ -262,7 +374,7 @@ async fn links_page(
             .iter()
             .map(|d| Opt {
                 value: &d.id,
-                label: &d.title,
+                label: format!("{} ({})", d.title, d.level),
                 selected: Some(d.id.as_str()) == preselect,
             })
             .collect(),
@@ -295,9 +407,9 @@ pub async fn create_link(
     let req = NewLink {
         document_id: form.get("document").unwrap_or_default().to_owned(),
         recipient: form.get("recipient").unwrap_or_default().trim().to_owned(),
-        expires_in_secs: Some(days.unwrap_or(7).saturating_mul(86_400)),
+        expires_in_secs: days.map(|d| d.saturating_mul(86_400)),
         max_views,
-        passcode: form.get("passcode").is_some(),
+        passcode: form.get("passcode").is_some().then_some(true),
     };
     match state.create_link(&req, &s.actor(), &meta).await {
         Ok(created) => match links_page(&state, &s, None, Some(&created), None).await {
@@ -420,6 +532,8 @@ const EVENTS: &[&str] = &[
     "member",
     "credentials",
     "settings",
+    "level",
+    "supplier",
 ];
 
 async fn filtered(
@@ -571,7 +685,7 @@ async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<St
             .iter()
             .map(|d| Opt {
                 value: &d.id,
-                label: &d.title,
+                label: d.title.clone(),
                 selected: f.document.as_deref() == Some(d.id.as_str()),
             })
             .collect(),
@@ -579,7 +693,7 @@ async fn audit_page(state: &AppState, s: &Session, f: &AuditFilter) -> Result<St
             .iter()
             .map(|e| Opt {
                 value: e,
-                label: e,
+                label: (*e).to_owned(),
                 selected: f.event.as_deref() == Some(*e),
             })
             .collect(),
