@@ -98,13 +98,15 @@ try {
   await page.setInputFiles('#file', { name: 'hinge-rev-a.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n% hinge\n'.padEnd(20000, ' ')) });
   check((await page.inputValue('#title')) === 'hinge-rev-a', 'the title is taken from the file name');
   await Promise.all([page.waitForEvent('load'), page.click('#upload button[type=submit]')]);
-  check(await page.locator('td', { hasText: 'hinge-rev-a' }).count() === 1, 'the uploaded file is sealed and listed');
+  check(await page.locator('tr td:first-child', { hasText: 'hinge-rev-a' }).count() === 1, 'the uploaded file is sealed and listed');
+  const hingeRow = page.locator('tr', { has: page.locator('td', { hasText: 'hinge-rev-a' }) });
+  check((await hingeRow.locator('.badge.level').textContent()) === 'Internal', 'the documents list marks its level (Internal by default)');
   await axe('documents');
   await shot('console-documents');
 
   // Links: create, copy, revoke.
   await page.click('nav >> text=Links');
-  await page.selectOption('#document', { label: 'hinge-rev-a' });
+  await page.selectOption('#document', { label: 'hinge-rev-a (Internal)' });
   await page.fill('#recipient', 'dana@supplier.example');
   await page.fill('#expires', '14');
   await page.fill('#max-views', '10');
@@ -133,6 +135,24 @@ try {
   await page.goto(`${base}/console/audit`);
   await axe('audit');
   await shot('console-audit');
+
+  // Classification: raise the hinge to Confidential; its live links are re-checked (the one to a
+  // recipient who is no approved supplier is revoked), and a new link to them is refused with
+  // the ceiling named.
+  await page.click('nav >> text=Documents');
+  await hingeRow.locator('select').selectOption('Confidential');
+  await Promise.all([page.waitForLoadState(), hingeRow.locator('button', { hasText: 'Set' }).click()]);
+  const notice = await page.locator('.alert.success').textContent().catch(() => '');
+  check(/level Internal → Confidential: \d+ live link\(s\) shortened, \d+ revoked/.test(notice), `the level change says what it did to the live links (${notice})`);
+  check((await hingeRow.locator('.badge.level').textContent()) === 'Confidential', 'the documents list shows the new level');
+  await page.click('nav >> text=Links');
+  check(await page.locator('td .badge.level', { hasText: 'Confidential' }).count() >= 1, 'the links list marks each link with its document\'s level');
+  await page.selectOption('#document', { label: 'hinge-rev-a (Confidential)' });
+  await page.fill('#recipient', 'erin@supplier.example');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/links"] button[type=submit]')]);
+  const refusal = await page.locator('.alert.error').textContent().catch(() => '');
+  check(refusal.includes('Confidential documents may only be shared with approved suppliers; supplier.example is not a known supplier'),
+    `a link beyond the level's ceilings is refused, naming the ceiling (${refusal})`);
 
   // Review: hostile text stays text; keyboard review; bulk evidence export.
   await page.click('nav >> text=Review hits');
