@@ -2,9 +2,10 @@
 //! companies links may go to (`docs/server.md#classification`), acting on the data directory
 //! as the operator, like `seal` and `link`.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use veilmark_server::classification::LevelDefinition;
+use veilmark_server::offboarding::AccessReport;
 use veilmark_server::rfc3339;
 use veilmark_server::service::ClientMeta;
 use veilmark_shared::text::escape_for_terminal;
@@ -81,6 +82,34 @@ pub enum SupplierCommand {
         /// Its name (default: the domain, or the name it already has).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Off-board a supplier: revoke every live link of its people at once (open viewers go
+    /// blank) and write the access report for the termination file (CSV and PDF).
+    Offboard {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        org: OrgArg,
+        /// The e-mail domain of its people.
+        domain: String,
+        /// Folder for the report files (`supplier-access-DOMAIN.csv` and `.pdf`).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        report: std::path::PathBuf,
+        /// Confirm: without it nothing is revoked.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write a supplier's access report (CSV and PDF) without changing anything.
+    Report {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        org: OrgArg,
+        /// The e-mail domain of its people.
+        domain: String,
+        /// Folder for the report files.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        report: std::path::PathBuf,
     },
     /// Suspend a supplier: no new links to its people and no opens, links kept.
     Suspend {
@@ -169,18 +198,65 @@ pub fn level(cmd: &LevelCommand) -> Result<()> {
     })
 }
 
+/// Writes `supplier-access-DOMAIN.csv` and `.pdf` into `dir` and prints their paths.
+fn write_report(report: &AccessReport, dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Not `with_extension`: the domain's own dots would be taken for one.
+    let name = format!("supplier-access-{}", report.supplier.domain);
+    let csv = dir.join(format!("{name}.csv"));
+    let pdf = dir.join(format!("{name}.pdf"));
+    std::fs::write(&csv, report.csv())
+        .with_context(|| format!("cannot write {}", csv.display()))?;
+    std::fs::write(&pdf, report.pdf())
+        .with_context(|| format!("cannot write {}", pdf.display()))?;
+    println!("{}", csv.display());
+    println!("{}", pdf.display());
+    eprintln!(
+        "access report: {} link(s) of {}'s people",
+        report.rows.len(),
+        report.supplier.domain
+    );
+    Ok(())
+}
+
 /// Runs `veilmark supplier …`.
 pub fn supplier(cmd: &SupplierCommand) -> Result<()> {
     runtime()?.block_on(async {
         let (data, org) = match cmd {
             SupplierCommand::List { data, org, .. }
             | SupplierCommand::Approve { data, org, .. }
+            | SupplierCommand::Offboard { data, org, .. }
+            | SupplierCommand::Report { data, org, .. }
             | SupplierCommand::Suspend { data, org, .. } => (data, org),
         };
+        if let SupplierCommand::Offboard { domain, yes: false, .. } = cmd {
+            bail!(
+                "off-boarding revokes every live link of {domain}'s people at once; run again with --yes to do it"
+            );
+        }
         let state = open(data, None).await?;
         let by = actor(&state, org).await?;
         let cli = ClientMeta::cli();
         match cmd {
+            SupplierCommand::Offboard { domain, report, .. } => {
+                let done = state.offboard_supplier(domain, &by, &cli).await?;
+                eprintln!(
+                    "{} ({}) off-boarded: {} live link(s) revoked{}",
+                    escape_for_terminal(&done.report.supplier.name),
+                    done.report.supplier.domain,
+                    done.revoked.len(),
+                    if done.revoked.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", done.revoked.join(", "))
+                    }
+                );
+                write_report(&done.report, report)?;
+            }
+            SupplierCommand::Report { domain, report, .. } => {
+                let r = state.access_report(domain, &by).await?;
+                write_report(&r, report)?;
+            }
             SupplierCommand::List { json, .. } => {
                 let suppliers = state.store.suppliers(by.org).await?;
                 if *json {

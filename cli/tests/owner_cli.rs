@@ -198,6 +198,38 @@ fn levels_and_suppliers_from_the_command_line() {
     ));
     assert!(e.contains("acme.example is suspended"), "{e}");
 
+    let e = err(&veilmark(&data, &["supplier", "offboard", "acme.example"]));
+    assert!(e.contains("run again with --yes"), "{e}");
+    let reports = dir.path().join("reports");
+    let out = veilmark(
+        &data,
+        &[
+            "supplier",
+            "offboard",
+            "acme.example",
+            "--yes",
+            "--report",
+            reports.to_str().unwrap(),
+        ],
+    );
+    let paths = ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("off-boarded: 1 live link(s) revoked"),
+        "{stderr}"
+    );
+    let csv = std::fs::read_to_string(reports.join("supplier-access-acme.example.csv")).unwrap();
+    assert!(csv.contains("bob@acme.example"), "{csv}");
+    assert!(
+        paths.contains("supplier-access-acme.example.pdf"),
+        "{paths}"
+    );
+    let pdf = std::fs::read(reports.join("supplier-access-acme.example.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let links: serde_json::Value =
+        serde_json::from_str(&ok(&veilmark(&data, &["links", "--json"]))).unwrap();
+    assert!(links[0]["revoked_at"].is_i64(), "{links}");
+
     let levels = dir.path().join("levels.json");
     std::fs::write(&levels, r#"[{"name": "Open", "max_link_days": 30}]"#).unwrap();
     let e = err(&veilmark(

@@ -26,6 +26,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod members;
+pub mod offboarding;
 pub mod qr;
 pub mod ratelimit;
 pub mod sealing;

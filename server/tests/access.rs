@@ -248,7 +248,9 @@ fn fill(rule: &RouteRule, t: &Targets) -> String {
         .replace("{which}", "found")
         .replace("{token}", &t.link_token)
         .replace("{session}", &"0".repeat(32))
-        .replace("{secret}", "not-a-secret");
+        .replace("{secret}", "not-a-secret")
+        .replace("{domain}", "matrix.example")
+        .replace("{format}", "csv");
     if p.ends_with("/review/bundle") {
         p.push_str(&format!("?id={}", t.hit_id));
     }

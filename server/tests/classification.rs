@@ -428,3 +428,208 @@ async fn an_organisation_defines_its_own_levels_and_cannot_drop_one_in_use() {
     let doc = upload(&s, &token, "Spec", "secret").await;
     assert_eq!(doc["level"], "Secret");
 }
+
+/// Opens the session's event stream of a granted licence answer.
+async fn events(s: &TestServer, granted: &Value) -> reqwest::Response {
+    let r = s
+        .client
+        .get(format!(
+            "{}{}",
+            s.base,
+            granted["urls"]["events"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r
+}
+
+/// Waits up to 2 s for `event: revoked` on a session's stream.
+async fn revoked_within_2s(r: reqwest::Response) -> bool {
+    use futures_util::StreamExt;
+    let mut stream = r.bytes_stream();
+    let mut seen = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(chunk) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("event: revoked") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn offboarding_revokes_every_link_of_the_supplier_at_once_and_reports_what_they_saw() {
+    let s = start(relaxed()).await;
+    let token = api_token(&s).await;
+    let op = s.operator();
+    let cli = ClientMeta::cli();
+    s.state
+        .set_supplier(
+            "acme.example",
+            Some("Acme Machining"),
+            veilmark_store::classification::SupplierStatus::Approved,
+            &op,
+            &cli,
+        )
+        .await
+        .unwrap();
+    let bob = s.link(|l| l.recipient = "bob@acme.example".into()).await;
+    let carol = s.link(|l| l.recipient = "Carol@ACME.example".into()).await;
+    let other = s
+        .link(|l| l.recipient = "dan@acme.example.org".into())
+        .await;
+    let unopened = s.link(|l| l.recipient = "erin@acme.example".into()).await;
+
+    // Bob and Carol have the document open; Bob turned to page 2.
+    let mut open = Vec::new();
+    for l in [&bob, &carol, &other] {
+        let granted: Value = s
+            .request_licence(&TestServer::token(l), &viewer(), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        open.push((granted.clone(), events(&s, &granted).await));
+    }
+    let report = s
+        .client
+        .post(format!(
+            "{}{}",
+            s.base,
+            open[0].0["urls"]["report"].as_str().unwrap()
+        ))
+        .json(&json!({ "page": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), 204);
+
+    // Off-boarding from another process (the CLI on the same data directory): only the
+    // revocation feed can tell this server.
+    let cli_state = veilmark_server::AppState::open(veilmark_server::Config::new(s.dir.path()))
+        .await
+        .unwrap();
+    let (other_open, mut open) = (open.pop().unwrap(), open);
+    let watchers: Vec<_> = open
+        .drain(..)
+        .map(|(_, r)| tokio::spawn(revoked_within_2s(r)))
+        .collect();
+    let done = cli_state
+        .offboard_supplier("ACME.example", &op, &cli)
+        .await
+        .unwrap();
+    let mut revoked = done.revoked.clone();
+    revoked.sort();
+    let mut expected = vec![
+        bob.link.id.clone(),
+        carol.link.id.clone(),
+        unopened.link.id.clone(),
+    ];
+    expected.sort();
+    assert_eq!(
+        revoked, expected,
+        "every live link of acme.example, nothing else"
+    );
+    for w in watchers {
+        assert!(w.await.unwrap(), "an open viewer was not told within 2 s");
+    }
+    assert!(
+        !tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            revoked_within_2s(other_open.1)
+        )
+        .await
+        .unwrap_or(false),
+        "acme.example.org is another company"
+    );
+    assert_eq!(
+        s.request_licence(&TestServer::token(&bob), &viewer(), None)
+            .await
+            .status(),
+        410
+    );
+
+    // The report: every link, what was opened, when and from where.
+    let r = &done.report;
+    assert_eq!(r.supplier.status.as_str(), "offboarded");
+    assert_eq!(r.rows.len(), 3);
+    let bob_row = r.rows.iter().find(|x| x.link_id == bob.link.id).unwrap();
+    assert_eq!(bob_row.views, 1);
+    assert_eq!(bob_row.pages, [2]);
+    assert_eq!(bob_row.addresses, ["127.0.0.1"]);
+    assert!(bob_row.first_view_ms.is_some() && bob_row.last_view_ms >= bob_row.first_view_ms);
+    assert!(bob_row.revoked_at.is_some());
+    let erin = r
+        .rows
+        .iter()
+        .find(|x| x.link_id == unopened.link.id)
+        .unwrap();
+    assert_eq!((erin.views, erin.first_view_ms), (0, None));
+    let csv = r.csv();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("bob@acme.example") && csv.contains("\"Internal\""));
+    let pdf = r.pdf();
+    assert!(pdf.starts_with(b"%PDF-"));
+
+    // The same report through the API, in each format; the audit entry names the links.
+    for (format, kind) in [
+        ("csv", "text/csv"),
+        ("pdf", "application/pdf"),
+        ("json", "application/json"),
+    ] {
+        let resp = s
+            .client
+            .get(format!(
+                "{}/api/owner/suppliers/acme.example/report/{format}",
+                s.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{format}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind),
+            "{format}"
+        );
+    }
+    let kinds = s.audit_kinds().await;
+    assert!(
+        kinds.iter().any(|(k, d)| k == "supplier"
+            && d.starts_with(
+                "Acme Machining (acme.example): off-boarded, was approved; 3 live link(s) revoked"
+            )),
+        "{kinds:?}"
+    );
+    // An off-boarded supplier gets no new link, and the API refuses an off-boarding without
+    // a role that may.
+    let (status, body) = post(
+        &s,
+        &token,
+        "/api/owner/links",
+        json!({ "document_id": s.doc.id, "recipient": "frank@acme.example" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        message(&body),
+        "acme.example is off-boarded: no new links to its people"
+    );
+    let (status, body) = post(
+        &s,
+        &token,
+        "/api/owner/suppliers/not a domain/offboard",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+}

@@ -69,6 +69,8 @@ pub struct MarkStyle {
     pub halo_opacity: f32,
     /// Text height in pixels; `None` picks one from the frame size.
     pub text_height_px: Option<f32>,
+    /// Gap between tiles as a multiple of the default gap (1.0); smaller is denser.
+    pub spacing: f32,
 }
 
 impl Default for MarkStyle {
@@ -78,6 +80,30 @@ impl Default for MarkStyle {
             fill_opacity: 0.26,
             halo_opacity: 0.12,
             text_height_px: None,
+            spacing: 1.0,
+        }
+    }
+}
+
+impl MarkStyle {
+    /// The style for a classification level's watermark density (`light`, `standard`,
+    /// `dense`; anything else is `standard`).
+    #[must_use]
+    pub fn for_density(density: &str) -> Self {
+        match density {
+            "light" => Self {
+                fill_opacity: 0.2,
+                halo_opacity: 0.09,
+                spacing: 1.6,
+                ..Self::default()
+            },
+            "dense" => Self {
+                fill_opacity: 0.3,
+                halo_opacity: 0.14,
+                spacing: 0.45,
+                ..Self::default()
+            },
+            _ => Self::default(),
         }
     }
 }
@@ -140,8 +166,9 @@ impl VisibleMark {
 
         // Tiles: the block plus gaps, every other row shifted by half a tile (brick pattern) so
         // that no straight crop avoids the text.
-        let gap_x = (text_px * 3.0) as usize;
-        let gap_y = (text_px * 2.5) as usize;
+        let spacing = style.spacing.clamp(0.1, 4.0);
+        let gap_x = (text_px * 3.0 * spacing) as usize;
+        let gap_y = (text_px * 2.5 * spacing) as usize;
         let tile_w = block.width + gap_x;
         let tile_h = block.height + gap_y;
         let (sin, cos) = style.angle_degrees.to_radians().sin_cos();
@@ -235,6 +262,133 @@ impl VisibleMark {
     pub fn coverage(&self) -> f64 {
         let touched = self.fill.iter().filter(|&&a| a > 8).count();
         touched as f64 / self.fill.len() as f64
+    }
+}
+
+/// A classification banner: a solid strip across the top and the bottom of a frame, in the
+/// level's colour, with the level's name centred in white. Drawn by the viewer on every page
+/// and frame (after the visible watermark, before the forensic one), so a screenshot or a
+/// photo of any part of the screen that shows a whole edge carries the classification.
+#[derive(Clone)]
+pub struct Banner {
+    width: u32,
+    height: u32,
+    strip: u32,
+    colour: [u8; 3],
+    /// Text coverage over one strip (`strip` rows × `width`), 0–255.
+    text: Vec<u8>,
+}
+
+impl std::fmt::Debug for Banner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Banner({}×{}, strip {})",
+            self.width, self.height, self.strip
+        )
+    }
+}
+
+impl Banner {
+    /// The banner colour for a level's rank: green, blue, amber, then red for rank 3 and up.
+    #[must_use]
+    pub fn colour_for_rank(rank: u8) -> [u8; 3] {
+        match rank {
+            0 => [0x2f, 0x6b, 0x34],
+            1 => [0x2c, 0x4a, 0x75],
+            2 => [0x8a, 0x4b, 0x00],
+            _ => [0x9b, 0x1c, 0x1c],
+        }
+    }
+
+    /// Lays out `text` (upper-cased) in a strip for a `width`×`height` frame.
+    pub fn prepare(
+        font: &[u8],
+        text: &str,
+        width: u32,
+        height: u32,
+        colour: [u8; 3],
+    ) -> Result<Self, VisibleMarkError> {
+        if width == 0
+            || height == 0
+            || width > MAX_SIDE
+            || height > MAX_SIDE
+            || u64::from(width) * u64::from(height) > MAX_PIXELS
+        {
+            return Err(VisibleMarkError::FrameSize { width, height });
+        }
+        let text = text.trim().to_uppercase();
+        if text.is_empty() {
+            return Err(VisibleMarkError::NoText);
+        }
+        let font = FontRef::try_from_slice(font).map_err(|_| VisibleMarkError::InvalidFont)?;
+        let strip = Self::strip_for(width, height);
+        let block = rasterise(&font, &[&text], strip as f32 * 0.62);
+        let mut coverage = vec![0u8; strip as usize * width as usize];
+        let dx = (width as i64 - block.width as i64) / 2;
+        let dy = (i64::from(strip) - block.height as i64) / 2;
+        for by in 0..block.height {
+            let y = by as i64 + dy;
+            if y < 0 || y >= i64::from(strip) {
+                continue;
+            }
+            for bx in 0..block.width {
+                let x = bx as i64 + dx;
+                if x < 0 || x >= i64::from(width) {
+                    continue;
+                }
+                coverage[y as usize * width as usize + x as usize] =
+                    block.fill[by * block.width + bx];
+            }
+        }
+        Ok(Self {
+            width,
+            height,
+            strip,
+            colour,
+            text: coverage,
+        })
+    }
+
+    /// The strip height for a `width`×`height` frame: about 1/28 of the short side, at least
+    /// 12 px, never more than a quarter of the height (two strips leave at least half the
+    /// frame). Browser tests that compare frames with native renders skip these rows.
+    #[must_use]
+    pub fn strip_for(width: u32, height: u32) -> u32 {
+        ((width.min(height) as f32 / 28.0).round() as u32)
+            .max(12)
+            .min(height / 4)
+            .max(1)
+    }
+
+    /// Height of each strip in pixels.
+    #[must_use]
+    pub fn strip_height(&self) -> u32 {
+        self.strip
+    }
+
+    /// Paints both strips into an RGBA frame of the prepared size (alpha left untouched).
+    pub fn apply(&self, rgba: &mut [u8]) -> Result<(), VisibleMarkError> {
+        let row_bytes = self.width as usize * 4;
+        let expected = row_bytes * self.height as usize;
+        if rgba.len() != expected {
+            return Err(VisibleMarkError::BufferLength {
+                expected,
+                actual: rgba.len(),
+            });
+        }
+        let strip_bytes = row_bytes * self.strip as usize;
+        let (top, rest) = rgba.split_at_mut(strip_bytes);
+        let bottom_start = rest.len() - strip_bytes;
+        for strip in [top, &mut rest[bottom_start..]] {
+            for (px, &t) in strip.chunks_exact_mut(4).zip(&self.text) {
+                let t = u16::from(t);
+                for (c, &bg) in px[..3].iter_mut().zip(&self.colour) {
+                    *c = ((u16::from(bg) * (255 - t) + 255 * t) / 255) as u8;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -348,6 +502,58 @@ mod tests {
         let mut f = vec![grey; (w * h * 4) as usize];
         f.iter_mut().skip(3).step_by(4).for_each(|a| *a = 255);
         f
+    }
+
+    #[test]
+    fn a_banner_fills_the_top_and_bottom_strips_with_its_colour_and_white_text() {
+        let colour = Banner::colour_for_rank(3);
+        let b = Banner::prepare(DEFAULT_FONT, "Restricted", 640, 480, colour).unwrap();
+        let strip = b.strip_height() as usize;
+        assert!((12..=120).contains(&strip), "strip {strip}");
+        let mut f = frame(640, 480, 255);
+        b.apply(&mut f).unwrap();
+        let row = |y: usize| &f[y * 640 * 4..(y + 1) * 640 * 4];
+        for y in [0, strip - 1, 479, 480 - strip] {
+            // The strip's left edge is the banner colour; somewhere in its middle is text.
+            assert_eq!(&row(y)[..3], &colour[..], "row {y}");
+        }
+        let whitish = |y: usize| {
+            row(y)
+                .chunks_exact(4)
+                .filter(|p| p[0] > 200 && p[1] > 200)
+                .count()
+        };
+        assert!(whitish(strip / 2) > 5, "no text in the top strip");
+        assert!(
+            whitish(480 - strip / 2 - 1) > 5,
+            "no text in the bottom strip"
+        );
+        // Between the strips the page is untouched.
+        assert!(row(240).chunks_exact(4).all(|p| p[..3] == [255, 255, 255]));
+        assert!(f.chunks_exact(4).all(|p| p[3] == 255), "alpha untouched");
+        assert!(matches!(
+            Banner::prepare(DEFAULT_FONT, "  ", 10, 10, colour),
+            Err(VisibleMarkError::NoText)
+        ));
+        assert!(b.apply(&mut [0; 4]).is_err());
+    }
+
+    #[test]
+    fn dense_marks_cover_more_of_the_frame_than_light_ones() {
+        let cover = |d: &str| {
+            VisibleMark::prepare(DEFAULT_FONT, &LINES, 640, 480, &MarkStyle::for_density(d))
+                .unwrap()
+                .coverage()
+        };
+        let (light, standard, dense) = (cover("light"), cover("standard"), cover("dense"));
+        assert!(
+            light < standard && standard < dense,
+            "{light} {standard} {dense}"
+        );
+        assert!(
+            dense > 1.5 * standard,
+            "dense {dense} vs standard {standard}"
+        );
     }
 
     #[test]

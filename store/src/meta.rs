@@ -304,6 +304,10 @@ pub type AdjustLink<'f> = dyn for<'l> Fn(&'l LinkRecord) -> LinkAdjustment + Sen
 pub type DescribeLevelChange<'f> =
     dyn for<'c> Fn(&'c LevelChange) -> NewAuditEntry + Send + Sync + 'f;
 
+/// The audit entry recording an off-boarding, from the revoked link ids
+/// ([`MetaStore::offboard_supplier`]).
+pub type DescribeOffboarding<'f> = dyn for<'c> Fn(&'c [String]) -> NewAuditEntry + Send + Sync + 'f;
+
 /// Metadata storage: organisations, accounts, documents, links, sessions, nonces and the
 /// audit log.
 #[async_trait]
@@ -466,6 +470,18 @@ pub trait MetaStore: Send + Sync + 'static {
         supplier: &SupplierRecord,
         audit: &NewAuditEntry,
     ) -> StoreResult<()>;
+
+    /// Off-boards a supplier of `org` in one durable transaction: records `supplier` (status
+    /// off-boarded), revokes every live link of `org` whose recipient's e-mail domain is
+    /// `supplier.domain` into the revocation feed (so every open viewer of theirs is told),
+    /// and appends the entry `audit` makes of the revoked link ids. Returns those ids.
+    async fn offboard_supplier(
+        &self,
+        org: OrgId,
+        supplier: &SupplierRecord,
+        now: i64,
+        audit: &DescribeOffboarding<'_>,
+    ) -> StoreResult<Vec<String>>;
 
     /// Records a new link in its organisation (`link.org`); fails unless its document is in
     /// the same organisation and still at level `link.level`.

@@ -536,6 +536,7 @@ async fn an_organisation_sees_and_changes_only_its_own_evidence() {
 // `NAME::postgres`).
 
 on_both_backends!(
+    offboarding_revokes_the_live_links_of_that_domain_only_into_the_feed,
     a_level_change_reapplies_ceilings_to_live_links_and_refuses_links_made_at_the_old_level,
     levels_and_suppliers_are_per_organisation,
     the_audit_chain_survives_reopening,
@@ -1642,4 +1643,95 @@ async fn levels_and_suppliers_are_per_organisation(b: Backend) {
             .unwrap()
             .is_none()
     );
+}
+
+async fn offboarding_revokes_the_live_links_of_that_domain_only_into_the_feed(b: Backend) {
+    use veilmark_store::classification::SupplierRecord;
+    let store = b.store();
+    let (org, other) = two_tenants(store).await;
+    let doc = "a".repeat(32);
+    for (id, to) in [
+        ("lnk_o1", "bob@acme.example"),
+        ("lnk_o2", "Carol@ACME.Example"),
+        ("lnk_o3", "dan@acme.example.org"),
+        ("lnk_o4", "eve@notacme.example"),
+    ] {
+        let mut l = link_record(org, id, &doc);
+        l.recipient = to.into();
+        store.insert_link(&l).await.unwrap();
+    }
+    // Another organisation's link to the same domain is not touched.
+    let mut theirs = link_record(other, "lnk_o5", &"b".repeat(32));
+    theirs.recipient = "bob@acme.example".into();
+    store.insert_link(&theirs).await.unwrap();
+    let before = store.revocations_after(0).await.unwrap().len();
+    let record = SupplierRecord {
+        domain: "acme.example".into(),
+        name: "Acme".into(),
+        status: SupplierStatus::Offboarded,
+        changed_at: 50,
+    };
+    let ids = store
+        .offboard_supplier(org, &record, 50, &|ids| NewAuditEntry {
+            org: Some(org),
+            ..NewAuditEntry::new(AuditKind::Supplier, 50, ids.join(","))
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids, ["lnk_o1", "lnk_o2"]);
+    let fed: Vec<String> = store.revocations_after(0).await.unwrap()[before..]
+        .iter()
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(fed, ["lnk_o1", "lnk_o2"]);
+    for (id, revoked) in [("lnk_o1", true), ("lnk_o3", false), ("lnk_o4", false)] {
+        assert_eq!(
+            store
+                .link(org, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some(),
+            revoked,
+            "{id}"
+        );
+    }
+    assert!(
+        store
+            .link(other, "lnk_o5")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert_eq!(
+        store.supplier(org, "acme.example").await.unwrap(),
+        Some(record)
+    );
+    assert_eq!(
+        store
+            .audit_entries(Some(org))
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .detail,
+        "lnk_o1,lnk_o2"
+    );
+    // Again: nothing left to revoke.
+    let again = store
+        .offboard_supplier(
+            org,
+            &store.supplier(org, "acme.example").await.unwrap().unwrap(),
+            60,
+            &|_| NewAuditEntry {
+                org: Some(org),
+                ..NewAuditEntry::new(AuditKind::Supplier, 60, "again")
+            },
+        )
+        .await
+        .unwrap();
+    assert!(again.is_empty());
 }

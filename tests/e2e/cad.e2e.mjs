@@ -42,7 +42,9 @@ if (!existsSync(join(root, 'www/viewer/pkg/veilmark_viewer_wasm_bg.wasm'))) {
   throw new Error('wasm not built: run www/viewer/build.sh');
 }
 
-/** Silhouette agreement of two PNGs (data URLs) decoded and compared in the browser. */
+/** Silhouette agreement of two PNGs (data URLs) decoded and compared in the browser, outside
+ * the classification banner's strips at the top and bottom of the viewer's frame (their height
+ * is `Banner::strip_for` in shared/src/visible.rs; the native render has no banner). */
 async function compareInBrowser(page, aUrl, bUrl, drawing) {
   return page.evaluate(async ([a, b, drawing]) => {
     const load = (src) => new Promise((ok, err) => { const i = new Image(); i.onload = () => ok(i); i.onerror = err; i.src = src; });
@@ -58,8 +60,12 @@ async function compareInBrowser(page, aUrl, bUrl, drawing) {
     // Model pixels are shaded parts and edges (darker than 200); the visible watermark is
     // light text over the background and the forensic one is invisible. Drawing ink is black.
     const limit = drawing ? 110 : 200;
-    let both = 0, either = 0, na = 0, nb = 0, big = 0;
+    const strip = Math.max(1, Math.min(Math.max(Math.round(Math.min(ia.width, ia.height) / 28), 12), Math.floor(ia.height / 4)));
+    let both = 0, either = 0, na = 0, nb = 0, big = 0, compared = 0;
     for (let i = 0; i < pa.length && i < pb.length; i += 4) {
+      const row = Math.floor(i / 4 / ia.width);
+      if (row < strip || row >= ia.height - strip) continue;
+      compared++;
       const la = (pa[i] + pa[i + 1] + pa[i + 2]) / 3;
       const lb = (pb[i] + pb[i + 1] + pb[i + 2]) / 3;
       // The watermarks move a pixel by less than 60 levels; different geometry by more.
@@ -72,7 +78,7 @@ async function compareInBrowser(page, aUrl, bUrl, drawing) {
       if (ina || inb) either++;
     }
     return { size: [ia.width, ia.height, ib.width, ib.height], iou: either ? both / either : 0, browser: na, native: nb,
-      changed: big / (pa.length / 4) };
+      changed: big / Math.max(compared, 1) };
   }, [aUrl, bUrl, drawing]);
 }
 

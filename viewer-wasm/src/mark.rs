@@ -1,9 +1,12 @@
 //! Every frame is marked before it reaches a canvas: the visible diagonal watermark (recipient,
-//! UTC time, session code) from `veilmark_shared::visible`, then the invisible forensic mark.
+//! UTC time, session code) from `veilmark_shared::visible` at the density of the document's
+//! classification level, the level's banner across the top and bottom, then the invisible
+//! forensic mark.
 
 use veilmark_shared::licence::SessionCode;
-use veilmark_shared::visible::{DEFAULT_FONT, MarkStyle, VisibleMark};
+use veilmark_shared::visible::{Banner, DEFAULT_FONT, MarkStyle, VisibleMark};
 use veilmark_shared::watermark::Embedder;
+use veilmark_shared::wire::Classification;
 
 use crate::render::Frame;
 use crate::session::ViewerError;
@@ -40,9 +43,55 @@ type LayoutKey = (u32, u32, [String; 2]);
 pub struct MarkCache {
     /// (width, height, lines) → layout, most recently used last.
     entries: Vec<(LayoutKey, VisibleMark)>,
+    /// The document's classification (banner and watermark density); `None` from a server
+    /// without levels.
+    classification: Option<Classification>,
+    /// (width, height) → the classification banner, most recently used last.
+    banners: Vec<((u32, u32), Banner)>,
 }
 
 impl MarkCache {
+    /// A cache for a document of `classification`.
+    #[must_use]
+    pub fn for_document(classification: Option<Classification>) -> Self {
+        Self {
+            classification,
+            ..Self::default()
+        }
+    }
+
+    /// The document's classification level, if the server sent one.
+    #[must_use]
+    pub fn level(&self) -> Option<&str> {
+        self.classification.as_ref().map(|c| c.level.as_str())
+    }
+
+    /// The banner for a `width`×`height` frame, prepared on first use (`None`: no level).
+    fn banner(&mut self, width: u32, height: u32) -> Result<Option<&Banner>, ViewerError> {
+        let Some(c) = &self.classification else {
+            return Ok(None);
+        };
+        let key = (width, height);
+        if let Some(pos) = self.banners.iter().position(|(k, _)| *k == key) {
+            let hit = self.banners.remove(pos);
+            self.banners.push(hit);
+        } else {
+            let banner = Banner::prepare(
+                DEFAULT_FONT,
+                &c.level,
+                width,
+                height,
+                Banner::colour_for_rank(c.rank),
+            )
+            .map_err(|e| ViewerError::Render(format!("classification banner: {e}")))?;
+            if self.banners.len() == Self::CAPACITY {
+                self.banners.remove(0);
+            }
+            self.banners.push((key, banner));
+        }
+        Ok(self.banners.last().map(|(_, b)| b))
+    }
+
     /// Layouts kept (the page at a zoom or two and the thumbnail size); a 1080p layout is
     /// 4 MB.
     const CAPACITY: usize = 4;
@@ -60,9 +109,12 @@ impl MarkCache {
             self.entries.push(hit);
         } else {
             let refs: Vec<&str> = key.2.iter().map(String::as_str).collect();
-            let mark =
-                VisibleMark::prepare(DEFAULT_FONT, &refs, width, height, &MarkStyle::default())
-                    .map_err(|e| ViewerError::Render(format!("visible watermark: {e}")))?;
+            let style = self
+                .classification
+                .as_ref()
+                .map_or_else(MarkStyle::default, |c| MarkStyle::for_density(&c.watermark));
+            let mark = VisibleMark::prepare(DEFAULT_FONT, &refs, width, height, &style)
+                .map_err(|e| ViewerError::Render(format!("visible watermark: {e}")))?;
             if self.entries.len() == Self::CAPACITY {
                 self.entries.remove(0);
             }
@@ -77,6 +129,7 @@ impl MarkCache {
     /// Forgets every layout (the text names the recipient; wiped with the session).
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.banners.clear();
     }
 }
 
@@ -117,6 +170,11 @@ pub fn mark_frame_cached(
         .get(lines, frame.width, frame.height)?
         .apply(&mut frame.rgba)
         .map_err(|e| ViewerError::Render(format!("visible watermark: {e}")))?;
+    if let Some(banner) = cache.banner(frame.width, frame.height)? {
+        banner
+            .apply(&mut frame.rgba)
+            .map_err(|e| ViewerError::Render(format!("classification banner: {e}")))?;
+    }
     forensic
         .embed(&mut frame.rgba, frame.width, frame.height)
         .map_err(|e| ViewerError::Render(format!("forensic watermark: {e}")))
@@ -165,5 +223,50 @@ mod tests {
         assert_eq!(cache.entries.len(), MarkCache::CAPACITY);
         cache.clear();
         assert!(cache.entries.is_empty());
+    }
+
+    #[test]
+    fn a_classified_document_gets_its_banner_on_every_frame_and_a_denser_mark() {
+        let code = SessionCode::new(5).unwrap();
+        let forensic = Embedder::new(&WatermarkKey::from_bytes([3; 32]), code);
+        let restricted = Classification {
+            level: "Restricted".into(),
+            rank: 3,
+            watermark: "dense".into(),
+        };
+        let mut cache = MarkCache::for_document(Some(restricted));
+        assert_eq!(cache.level(), Some("Restricted"));
+        let mut plain_cache = MarkCache::default();
+        for (w, h) in [(400, 300), (120, 160)] {
+            let mut f = blank(w, h);
+            mark_frame_cached(&mut cache, &mut f, "a@b.example", 0, code, &forensic).unwrap();
+            // Top-left and bottom-left pixels are the banner's red (the forensic mark moves
+            // a channel by a few levels at most).
+            for y in [0, h - 1] {
+                let i = (y * w * 4) as usize;
+                let px = &f.rgba[i..i + 3];
+                assert!(
+                    px[0] > 130 && px[1] < 60 && px[2] < 60,
+                    "{w}×{h} row {y}: {px:?}"
+                );
+            }
+            let mut plain = blank(w, h);
+            mark_frame_cached(
+                &mut plain_cache,
+                &mut plain,
+                "a@b.example",
+                0,
+                code,
+                &forensic,
+            )
+            .unwrap();
+            assert!(
+                plain.rgba[..3].iter().all(|&c| c > 200),
+                "no banner without a level"
+            );
+        }
+        assert_eq!(cache.banners.len(), 2);
+        cache.clear();
+        assert!(cache.banners.is_empty());
     }
 }

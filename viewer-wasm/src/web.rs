@@ -254,7 +254,7 @@ impl Viewer {
         };
         Ok(Viewer {
             inner: Rc::new(RefCell::new(Inner {
-                marks: MarkCache::default(),
+                marks: MarkCache::for_document(doc.classification),
                 token,
                 session,
                 urls,
@@ -292,6 +292,17 @@ impl Viewer {
     /// The document title the owner chose.
     pub fn title(&self) -> String {
         self.inner.borrow().title.clone()
+    }
+
+    /// The document's classification level (`Restricted`), drawn as a banner on every page
+    /// and frame; empty when the server sent none.
+    pub fn level(&self) -> String {
+        self.inner
+            .borrow()
+            .marks
+            .level()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Who the visible watermark names, and the session, as one line for the canvas's

@@ -181,6 +181,13 @@ async function open(token, passcode) {
   }
   $('title').textContent = viewer.title();
   document.title = `${viewer.title()} — Veilmark`;
+  // The classification level: drawn into every frame by the viewer (banner), repeated here.
+  const level = viewer.level();
+  document.body.dataset.level = level;
+  for (const id of ['level', 'cad-level']) {
+    $(id).textContent = level;
+    $(id).hidden = !level;
+  }
   // What the visible watermark says, for screen readers (and the demo's browser test).
   canvas.setAttribute('aria-label', `Protected document, watermarked for ${viewer.watermarkLabel()}`);
   if (viewer.kind() !== 'pdf') return openCad();

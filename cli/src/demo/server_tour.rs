@@ -189,6 +189,48 @@ pub async fn run(
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
+    // Off-boarding (docs/server.md#offboarding): a casting shop whose contract ended loses
+    // every link at once, and its access report goes to the termination file.
+    state
+        .set_supplier(
+            "castings.example",
+            Some("Castings & Co"),
+            veilmark_store::classification::SupplierStatus::Approved,
+            &owner,
+            &cli,
+        )
+        .await?;
+    let carol = state
+        .create_link(
+            &NewLink {
+                document_id: confidential.id.clone(),
+                recipient: "carol@castings.example".into(),
+                expires_in_secs: None,
+                max_views: None,
+                passcode: None,
+            },
+            &owner,
+            &cli,
+        )
+        .await?;
+    let done = state
+        .offboard_supplier("castings.example", &owner, &cli)
+        .await?;
+    let report_stem = dir.join("supplier-access-castings.example");
+    std::fs::write(
+        dir.join("supplier-access-castings.example.csv"),
+        done.report.csv(),
+    )?;
+    std::fs::write(
+        dir.join("supplier-access-castings.example.pdf"),
+        done.report.pdf(),
+    )?;
+    println!(
+        "   `veilmark supplier offboard castings.example --yes`: {} live link(s) revoked ({}); access report for the termination file:\n      {}.csv and .pdf",
+        done.revoked.len(),
+        carol.link.id,
+        report_stem.display()
+    );
     let mut links = vec![ToOpen {
         what: format!(
             "the PDF shared with alice@supplier.example ({})",

@@ -196,6 +196,18 @@ pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
             json(post(owner::set_supplier)),
         ),
         Route::new(
+            M::POST,
+            "/api/owner/suppliers/{domain}/offboard",
+            member(P::ManageMembers),
+            json(post(owner::offboard_supplier)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/suppliers/{domain}/report/{format}",
+            member(P::ReadLinks),
+            get(owner::supplier_report),
+        ),
+        Route::new(
             M::GET,
             "/api/owner/links",
             member(P::ReadLinks),

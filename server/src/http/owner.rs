@@ -277,6 +277,46 @@ pub async fn set_supplier(
     Ok(Json(record).into_response())
 }
 
+/// `POST /api/owner/suppliers/{domain}/offboard`: off-boards a supplier (revokes every live
+/// link of its people, open viewers told); answers the revoked links and the access report.
+pub async fn offboard_supplier(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    Path(domain): Path<String>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let done = state
+        .offboard_supplier(&domain, &caller.actor(), &meta)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    Ok(Json(done).into_response())
+}
+
+/// `GET /api/owner/suppliers/{domain}/report/{format}`: the supplier's access report as
+/// `json`, `csv` or `pdf`.
+pub async fn supplier_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((domain, format)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ReadLinks)?;
+    let domain = domain.to_ascii_lowercase();
+    if state
+        .store
+        .supplier(caller.account.org, &domain)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::NotFound("supplier"));
+    }
+    let report = state.access_report(&domain, &caller.actor()).await?;
+    if format == "json" {
+        return Ok(Json(report).into_response());
+    }
+    Ok(super::console::supplier_report_response(&report, &format))
+}
+
 /// `GET /api/owner/links`.
 pub async fn links(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
     caller.may(Permission::ReadLinks)?;

@@ -28,6 +28,7 @@ use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, SupplierStatus, WatermarkDensity,
 };
+use crate::meta::DescribeOffboarding;
 use crate::meta::{
     AdjustLink, CredentialCheck, CredentialInfo, CredentialKind, DescribeLevelChange,
     DocumentRecord, LinkRecord, LoginAttempt, MetaStore, NewCredential, PasscodeAttempt,
@@ -1104,6 +1105,64 @@ impl MetaStore for PostgresStore {
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn offboard_supplier(
+        &self,
+        org: OrgId,
+        s: &SupplierRecord,
+        now: i64,
+        audit: &DescribeOffboarding<'_>,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO suppliers (org_id, domain, name, status, changed_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
+               status = excluded.status, changed_at = excluded.changed_at",
+        )
+        .bind(org.get())
+        .bind(&s.domain)
+        .bind(&s.name)
+        .bind(s.status.as_str())
+        .bind(s.changed_at)
+        .execute(&mut *tx)
+        .await?;
+        // Lock order: link rows, then the feed lock, then the audit chain lock.
+        let mut ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE links SET revoked_at = $1
+             WHERE org_id = $2 AND revoked_at IS NULL AND expires_at > $1
+               AND lower(recipient) LIKE ('%@' || $3)
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(org.get())
+        .bind(&s.domain)
+        .fetch_all(&mut *tx)
+        .await?;
+        ids.sort();
+        if !ids.is_empty() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+                .bind(FEED_LOCK_CLASS)
+                .execute(&mut *tx)
+                .await
+                .context("cannot lock the revocation feed")?;
+        }
+        for id in &ids {
+            sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(REVOCATION_CHANNEL)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_audit_in(&mut tx, &audit(&ids)).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {

@@ -13,6 +13,7 @@ use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, SupplierStatus, WatermarkDensity,
 };
+use crate::meta::DescribeOffboarding;
 use crate::meta::{
     AdjustLink, CredentialCheck, CredentialInfo, CredentialKind, DescribeLevelChange,
     DocumentRecord, LinkRecord, LoginAttempt, MetaStore, NewCredential, PasscodeAttempt,
@@ -975,6 +976,54 @@ impl MetaStore for SqliteStore {
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn offboard_supplier(
+        &self,
+        org: OrgId,
+        s: &SupplierRecord,
+        now: i64,
+        audit: &DescribeOffboarding<'_>,
+    ) -> StoreResult<Vec<String>> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO suppliers (org_id, domain, name, status, changed_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
+               status = excluded.status, changed_at = excluded.changed_at",
+        )
+        .bind(org.get())
+        .bind(&s.domain)
+        .bind(&s.name)
+        .bind(s.status.as_str())
+        .bind(s.changed_at)
+        .execute(&mut *tx)
+        .await?;
+        // The domain is letters, digits, '.' and '-' (checked by the caller): no LIKE
+        // wildcards. Revoked links stay revoked at their first revocation time.
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE links SET revoked_at = ?1
+             WHERE org_id = ?2 AND revoked_at IS NULL AND expires_at > ?1
+               AND lower(recipient) LIKE ('%@' || ?3)
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(org.get())
+        .bind(&s.domain)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut ids = ids;
+        ids.sort();
+        for id in &ids {
+            sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        append_audit_in(&mut tx, &audit(&ids)).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {

@@ -154,6 +154,34 @@ try {
   check(refusal.includes('Confidential documents may only be shared with approved suppliers; supplier.example is not a known supplier'),
     `a link beyond the level's ceilings is refused, naming the ceiling (${refusal})`);
 
+  // Suppliers: approve one, share with its person, then off-board it (confirmation required);
+  // the access report downloads as CSV and PDF.
+  await page.click('nav >> text=Suppliers');
+  await page.fill('#supplier-domain', 'parts.example');
+  await page.fill('#supplier-name', 'Parts Ltd');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/suppliers"] button[type=submit]')]);
+  check(await page.locator('tr td:first-child', { hasText: 'Parts Ltd' }).count() === 1, 'an approved supplier is listed');
+  await axe('suppliers');
+  await page.click('nav >> text=Links');
+  await page.selectOption('#document', { label: 'hinge-rev-a (Confidential)' });
+  await page.fill('#recipient', 'erin@parts.example');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/links"] button[type=submit]')]);
+  check((await page.inputValue('#new-url')).startsWith(`${base}/v/`), 'an approved supplier gets a link to a Confidential document');
+  await page.click('nav >> text=Suppliers');
+  const offboard = page.locator('form[action="/console/suppliers/parts.example/offboard"]');
+  await offboard.locator('button').click();
+  check(await offboard.locator('input[type=checkbox]:invalid').count() === 1, 'off-boarding waits for its confirmation');
+  await offboard.locator('input[type=checkbox]').check();
+  await Promise.all([page.waitForLoadState(), offboard.locator('button').click()]);
+  const offNotice = await page.locator('.alert.success').textContent().catch(() => '');
+  check(/off-boarded: [1-9]\d* live link\(s\) revoked/.test(offNotice), `off-boarding revokes the supplier's links (${offNotice})`);
+  await shot('console-suppliers');
+  const [reportCsv] = await Promise.all([page.waitForEvent('download'), page.click('a[href="/console/suppliers/parts.example/report/csv"]')]);
+  const reportText = readFileSync(await reportCsv.path(), 'utf8');
+  check(reportText.startsWith('recipient,link,document') && reportText.includes('erin@parts.example'), 'the access report downloads as CSV');
+  const [reportPdf] = await Promise.all([page.waitForEvent('download'), page.click('a[href="/console/suppliers/parts.example/report/pdf"]')]);
+  check(readFileSync(await reportPdf.path()).subarray(0, 5).toString() === '%PDF-', 'the access report downloads as PDF');
+
   // Review: hostile text stays text; keyboard review; bulk evidence export.
   await page.click('nav >> text=Review hits');
   check(await page.evaluate(() => globalThis.__pwned) === undefined, 'planted markup ran no script');

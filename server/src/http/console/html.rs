@@ -77,6 +77,8 @@ pub enum Tab {
     Audit,
     /// Review console.
     Review,
+    /// Supplier companies: status, off-boarding, access reports.
+    Suppliers,
     /// Members of the organisation (admins).
     Members,
     /// The member's own account: password, second factor, API tokens.
@@ -155,6 +157,12 @@ pub fn nav_for(role: Role) -> Vec<(Tab, &'static str, &'static str)> {
             Tab::Links,
             "/console/links",
             "Links",
+            Some(Permission::ReadLinks),
+        ),
+        (
+            Tab::Suppliers,
+            "/console/suppliers",
+            "Suppliers",
             Some(Permission::ReadLinks),
         ),
         (

@@ -13,6 +13,9 @@ mod members;
 mod owner_pages;
 pub mod review;
 mod sign_in;
+mod suppliers;
+
+pub use suppliers::report_response as supplier_report_response;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, header};
@@ -87,6 +90,30 @@ pub fn route_table(upload_limit: usize) -> Vec<Route> {
             "/console/documents/{id}/level",
             member(P::SealDocuments),
             post(owner_pages::set_level),
+        ),
+        Route::new(
+            M::GET,
+            "/console/suppliers",
+            member(P::ReadLinks),
+            get(suppliers::page_get),
+        ),
+        Route::new(
+            M::POST,
+            "/console/suppliers",
+            member(P::ManageMembers),
+            post(suppliers::set),
+        ),
+        Route::new(
+            M::POST,
+            "/console/suppliers/{domain}/offboard",
+            member(P::ManageMembers),
+            post(suppliers::offboard),
+        ),
+        Route::new(
+            M::GET,
+            "/console/suppliers/{domain}/report/{format}",
+            member(P::ReadLinks),
+            get(suppliers::report),
         ),
         Route::new(
             M::GET,
