@@ -141,6 +141,10 @@ pub struct LinkArgs {
     /// Require a passcode; one is generated and printed once, send it by another channel.
     #[arg(long)]
     passcode: bool,
+    /// Share only these pages of a PDF (`1-3,7`): the recipient gets a document holding just
+    /// them, under its own key; the other pages cannot be decrypted with the link's licence.
+    #[arg(long, value_name = "LIST")]
+    pages: Option<String>,
     /// Base URL for the printed link (default: the one `veilmark serve` recorded).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
@@ -385,6 +389,7 @@ pub fn link(args: &LinkArgs) -> Result<()> {
                     expires_in_secs: args.expires,
                     max_views: args.max_views,
                     passcode: args.passcode.then_some(true),
+                    pages: args.pages.clone(),
                 },
                 &by,
                 &ClientMeta::cli(),

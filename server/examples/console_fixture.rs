@@ -259,6 +259,7 @@ async fn main() -> Result<()> {
                 expires_in_secs: Some(7 * 86_400),
                 max_views: views,
                 passcode: Some(pass),
+                pages: None,
             };
             state.create_link(&req, &owner, &ClientMeta::cli()).await?;
         }
@@ -295,6 +296,7 @@ async fn main() -> Result<()> {
             expires_in_secs: Some(7 * 86_400),
             max_views: None,
             passcode: None,
+            pages: None,
         };
         state.create_link(&req, &them, &ClientMeta::cli()).await?;
     }

@@ -34,6 +34,7 @@ pub mod second_factor;
 pub mod secrets;
 pub mod service;
 pub mod slots;
+pub mod subset;
 pub mod syn_filter;
 pub mod tls;
 

@@ -293,12 +293,12 @@ impl AppState {
         revoked_now: Vec<String>,
     ) -> Result<AccessReport> {
         let org = self.store.org(actor.org).await?;
-        let docs: BTreeMap<String, String> = self
+        let docs: BTreeMap<String, (String, Option<String>)> = self
             .store
             .list_documents(actor.org)
             .await?
             .into_iter()
-            .map(|d| (d.id, d.title))
+            .map(|d| (d.id, (d.title, d.shares)))
             .collect();
         let mut links: Vec<_> = self
             .store
@@ -315,9 +315,15 @@ impl AppState {
                     recipient: l.recipient.clone(),
                     link_id: l.id.clone(),
                     document_id: l.document_id.clone(),
-                    title: docs.get(&l.document_id).cloned().unwrap_or_default(),
+                    title: docs
+                        .get(&l.document_id)
+                        .map(|d| d.0.clone())
+                        .unwrap_or_default(),
                     level: l.level.clone(),
-                    shared: "whole document".into(),
+                    shared: docs
+                        .get(&l.document_id)
+                        .and_then(|d| d.1.clone())
+                        .unwrap_or_else(|| "whole document".into()),
                     created_at: l.created_at,
                     expires_at: l.expires_at,
                     revoked_at: l.revoked_at,

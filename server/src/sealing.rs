@@ -59,8 +59,7 @@ impl AppState {
             &header,
             header.envelope_len(),
             &key,
-            title,
-            level,
+            &crate::service::DocumentLabels::new(title, level),
             actor,
             meta,
         )

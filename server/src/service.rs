@@ -134,6 +134,34 @@ pub struct NewLink {
     /// the level's default.
     #[serde(default)]
     pub passcode: Option<bool>,
+    /// Share only these PDF pages (`1-3,7`): the link gets a document of its own holding just
+    /// them, under its own key (`docs/server.md#subsets`).
+    #[serde(default)]
+    pub pages: Option<String>,
+}
+
+/// What is said about a document being stored: its title and level, and for a need-to-know
+/// subset the document it was cut from and what it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentLabels<'a> {
+    /// Title (cut to 200 characters).
+    pub title: &'a str,
+    /// Level name (`None`: the organisation's default).
+    pub level: Option<&'a str>,
+    /// `(parent document id, what it holds)` for a subset.
+    pub subset_of: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> DocumentLabels<'a> {
+    /// A whole document.
+    #[must_use]
+    pub fn new(title: &'a str, level: Option<&'a str>) -> Self {
+        Self {
+            title,
+            level,
+            subset_of: None,
+        }
+    }
 }
 
 /// A link just created: the only time its token and passcode are known.
@@ -501,8 +529,15 @@ impl AppState {
 
         file.seek(std::io::SeekFrom::Start(0)).await?;
         self.store_envelope_from(&header, file).await?;
-        self.record_document(&header, envelope_len, key, title, level, actor, meta)
-            .await
+        self.record_document(
+            &header,
+            envelope_len,
+            key,
+            &DocumentLabels::new(title, level),
+            actor,
+            meta,
+        )
+        .await
     }
 
     /// Seals an in-memory plaintext (an owner-API upload) and stores it.
@@ -530,25 +565,29 @@ impl AppState {
         let header = Header::parse(&sealed)?;
         let len = sealed.len() as u64;
         self.store_envelope_bytes(&header, &sealed).await?;
-        self.record_document(&header, len, &key, title, level, actor, meta)
-            .await
+        self.record_document(
+            &header,
+            len,
+            &key,
+            &DocumentLabels::new(title, level),
+            actor,
+            meta,
+        )
+        .await
     }
 
-    // Header, length and key describe the envelope; title and level the owner's choice; actor
-    // and client the audit entry: grouping them would only rename the arguments.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn record_document(
         &self,
         header: &Header,
         envelope_len: u64,
         key: &ContentKey,
-        title: &str,
-        level: Option<&str>,
+        labels: &DocumentLabels<'_>,
         actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<DocumentRecord> {
         let doc = header.document_id();
-        let level = self.level_for_new_document(actor, level).await?;
+        let title = labels.title;
+        let level = self.level_for_new_document(actor, labels.level).await?;
         let record = DocumentRecord {
             org: actor.org,
             id: doc.to_string(),
@@ -557,6 +596,8 @@ impl AppState {
             plaintext_len: i64::try_from(header.plaintext_len())?,
             envelope_len: i64::try_from(envelope_len)?,
             level: level.name.clone(),
+            derived_from: labels.subset_of.map(|(parent, _)| parent.to_owned()),
+            shares: labels.subset_of.map(|(_, shares)| shares.to_owned()),
             blob: blob_path(doc).to_string(),
             wrapped_key: self.keys.wrap_content_key(doc, key)?,
             created_at: now_secs(),
@@ -565,7 +606,13 @@ impl AppState {
         let mut entry = actor.entry(
             meta,
             AuditKind::DocumentSealed,
-            format!("{} ({})", record.title, record.level),
+            match labels.subset_of {
+                Some((parent, shares)) => format!(
+                    "{} ({}): {shares} of {parent}, for one link",
+                    record.title, record.level
+                ),
+                None => format!("{} ({})", record.title, record.level),
+            },
         );
         entry.document_id = Some(record.id.clone());
         self.store.append_audit(&entry).await?;
@@ -597,6 +644,10 @@ impl AppState {
             bail!("--max-views must be at least 1");
         }
         let terms = self.check_link_against_level(&doc, req, actor).await?;
+        let doc = match req.pages.as_deref().map(str::trim) {
+            Some(spec) if !spec.is_empty() => self.cut_pages(&doc, spec, actor, meta).await?,
+            _ => doc,
+        };
         let token = secrets::new_link_token()?;
         let passcode = if terms.passcode {
             Some(secrets::new_passcode()?)

@@ -312,6 +312,7 @@ async fn the_licence_carries_the_level_and_a_suspended_supplier_cannot_open_or_g
                 expires_in_secs: None,
                 max_views: None,
                 passcode: None,
+                pages: None,
             },
             &op,
             &ClientMeta::cli(),
@@ -632,4 +633,251 @@ async fn offboarding_revokes_every_link_of_the_supplier_at_once_and_reports_what
     )
     .await;
     assert_eq!(status, 400, "{body}");
+}
+
+/// A `n`-page PDF whose page `k` shows `PAGE-k-SECRET`, with an outline entry and a link on
+/// page 1 both pointing at page 4 (what could keep a dropped page reachable).
+fn drawing_set(n: usize) -> Vec<u8> {
+    let page_obj = |k: usize| 6 + 2 * (k - 1); // page k: object 6+2(k-1), its content the next
+    let mut objects: Vec<String> = vec![
+        "<< /Type /Catalog /Pages 2 0 R /Outlines 3 0 R /PageMode /UseOutlines >>".into(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {n} >>",
+            (1..=n)
+                .map(|k| format!("{} 0 R", page_obj(k)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "<< /Type /Outlines /First 4 0 R /Last 4 0 R /Count 1 >>".into(),
+        format!(
+            "<< /Title (Sheet 4) /Parent 3 0 R /Dest [{} 0 R /Fit] >>",
+            page_obj(4)
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into(),
+    ];
+    let link = 6 + 2 * n;
+    for k in 1..=n {
+        let annots = if k == 1 {
+            format!(" /Annots [{link} 0 R]")
+        } else {
+            String::new()
+        };
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Resources << /Font << /F1 5 0 R >> >> /Contents {} 0 R{annots} >>",
+            page_obj(k) + 1
+        ));
+        let text = format!("BT /F1 18 Tf 30 100 Td (PAGE-{k}-SECRET) Tj ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{text}\nendstream",
+            text.len()
+        ));
+    }
+    objects.push(format!(
+        "<< /Type /Annot /Subtype /Link /Rect [0 0 50 50] /Dest [{} 0 R /Fit] >>",
+        page_obj(4)
+    ));
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// Opens a link as the viewer does: licence, content key, whole envelope, decrypted.
+async fn open_as_viewer(
+    s: &TestServer,
+    token: &str,
+    passcode: Option<&str>,
+) -> (Vec<u8>, Vec<u8>, Value) {
+    use base64::Engine;
+    use veilmark_shared::licence::Licence;
+    let v = viewer();
+    let resp = s.request_licence(token, &v, passcode).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let licence = base64::engine::general_purpose::STANDARD
+        .decode(body["licence"].as_str().unwrap())
+        .unwrap();
+    let server_key: Value = s
+        .client
+        .get(format!("{}/api/server-key", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let server_key: [u8; 32] = hex::decode(server_key["ed25519"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let lic = Licence::verify(&licence, &server_key, u64::try_from(now_secs()).unwrap()).unwrap();
+    let key = lic.open_content_key(&v).unwrap();
+    let envelope = s
+        .client
+        .get(format!(
+            "{}{}",
+            s.base,
+            body["urls"]["envelope"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let plain = veilmark_shared::envelope::open(&key, &envelope)
+        .unwrap()
+        .plaintext
+        .to_vec();
+    (plain, key.as_bytes().to_vec(), body)
+}
+
+#[tokio::test]
+async fn a_link_for_pages_1_to_3_of_a_36_page_set_cannot_decrypt_page_4() {
+    let s = start(relaxed()).await;
+    let token = api_token(&s).await;
+    let set = drawing_set(36);
+    let r = s
+        .client
+        .post(format!(
+            "{}/api/owner/documents?title=Drawing%20set&level=Internal",
+            s.base
+        ))
+        .bearer_auth(&token)
+        .body(set.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let doc: Value = r.json().await.unwrap();
+    let doc_id = doc["id"].as_str().unwrap().to_owned();
+
+    // Bad page lists are refused with a reason, and nothing is shared.
+    for (pages, why) in [
+        ("4-2", "page numbers and ranges"),
+        ("37", "beyond the document's 36 pages"),
+        ("1-36", "whole document"),
+    ] {
+        let (status, body) = post(
+            &s,
+            &token,
+            "/api/owner/links",
+            json!({ "document_id": doc_id, "recipient": "bob@acme.example", "pages": pages }),
+        )
+        .await;
+        assert_eq!(status, 400, "{pages}");
+        assert!(message(&body).contains(why), "{pages}: {body}");
+    }
+    let (status, created) = post(
+        &s,
+        &token,
+        "/api/owner/links",
+        json!({ "document_id": doc_id, "recipient": "bob@acme.example", "pages": "1-3" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let link_token = created["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (plain, key, body) = open_as_viewer(&s, &link_token, None).await;
+    assert_eq!(body["document"]["title"], "Drawing set — pages 1-3");
+
+    // What the recipient can decrypt holds pages 1-3 and nothing of the others, not even
+    // through the outline or the link that pointed at page 4.
+    let text = String::from_utf8_lossy(&plain);
+    for k in 1..=3 {
+        assert!(
+            text.contains(&format!("PAGE-{k}-SECRET")),
+            "page {k} missing"
+        );
+    }
+    for k in 4..=36 {
+        assert!(
+            !text.contains(&format!("PAGE-{k}-SECRET")),
+            "page {k} leaked"
+        );
+    }
+    assert!(!text.contains("Sheet 4"), "the outline was kept");
+    let reparsed = lopdf::Document::load_mem(&plain).unwrap();
+    assert_eq!(reparsed.get_pages().len(), 3, "the viewer counts 3 pages");
+
+    // The licence's key does not open the whole document's envelope.
+    let whole = s
+        .state
+        .store
+        .document(s.org, &doc_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let whole_envelope = std::fs::read(s.dir.path().join("blobs").join(&whole.blob)).unwrap();
+    let key = veilmark_shared::envelope::ContentKey::from_bytes(key.try_into().unwrap());
+    assert!(veilmark_shared::envelope::open(&key, &whole_envelope).is_err());
+    assert!(
+        whole_envelope.len() > 5 * plain.len() / 2,
+        "the subset is smaller"
+    );
+
+    // The subset follows its document's level, and the access report names the pages.
+    s.state
+        .set_supplier(
+            "acme.example",
+            None,
+            veilmark_store::classification::SupplierStatus::Approved,
+            &s.operator(),
+            &ClientMeta::cli(),
+        )
+        .await
+        .unwrap();
+    let change = s
+        .state
+        .set_document_level(&doc_id, "Confidential", &s.operator(), &ClientMeta::cli())
+        .await
+        .unwrap();
+    assert_eq!(
+        change.revoked.len(),
+        1,
+        "no passcode: revoked with its document's raise"
+    );
+    let report = s
+        .state
+        .access_report("acme.example", &s.operator())
+        .await
+        .unwrap();
+    assert_eq!(report.rows[0].shared, "pages 1-3");
+    assert_eq!(report.rows[0].level, "Confidential");
+    // A file that only starts like a PDF: refused, nothing stored.
+    let (status, body) = post(
+        &s,
+        &token,
+        "/api/owner/links",
+        json!({ "document_id": s.doc.id, "recipient": "bob@acme.example", "pages": "1" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        message(&body).contains("could not be read as a PDF"),
+        "{body}"
+    );
 }

@@ -56,6 +56,7 @@ fn child_server() {
                     expires_in_secs: None,
                     max_views: None,
                     passcode: None,
+                    pages: None,
                 },
                 &owner,
                 &ClientMeta::cli(),

@@ -113,6 +113,7 @@ async fn an_api_upload_goes_to_the_bucket_and_the_viewer_reads_it_by_range() {
                 expires_in_secs: None,
                 max_views: None,
                 passcode: None,
+                pages: None,
             },
             &s.operator(),
             &ClientMeta::cli(),

@@ -114,6 +114,7 @@ impl Replicas {
             expires_in_secs: None,
             max_views: None,
             passcode: None,
+            pages: None,
         };
         f(&mut req);
         self.a

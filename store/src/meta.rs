@@ -128,6 +128,10 @@ pub struct DocumentRecord {
     pub envelope_len: i64,
     /// Classification level (a name from the organisation's levels).
     pub level: String,
+    /// For a need-to-know subset: the document it was cut from (it follows that one's level).
+    pub derived_from: Option<String>,
+    /// For a need-to-know subset: what it holds (`pages 1-3, 7`).
+    pub shares: Option<String>,
     /// Object-store path of the envelope.
     #[serde(skip)]
     pub blob: String,
@@ -438,8 +442,8 @@ pub trait MetaStore: Send + Sync + 'static {
         levels: &[LevelPolicy],
         audit: &NewAuditEntry,
     ) -> StoreResult<()>;
-    /// Moves document `doc` of `org` to `level` and, in the same transaction, applies
-    /// `adjust` to each of its live links (shortening them, or revoking them into the
+    /// Moves document `doc` of `org`, and the subsets cut from it, to `level` and, in the same
+    /// transaction, applies `adjust` to each live link of any of them (shortening them, or revoking them into the
     /// revocation feed), then appends the entry `audit` makes of the change. `None` if there is
     /// no such document.
     async fn set_document_level(

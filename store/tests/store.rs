@@ -596,6 +596,8 @@ fn document(org: OrgId, doc: &str) -> DocumentRecord {
         plaintext_len: 1,
         envelope_len: 1,
         level: "Internal".into(),
+        derived_from: None,
+        shares: None,
         blob: format!("envelopes/{doc}.vmk"),
         wrapped_key: vec![0],
         created_at: 1,

@@ -179,6 +179,19 @@ try {
   check(revokedMs < 2000, `revocation blanked the canvas in ${revokedMs} ms`);
   await readmeShot(page, 'viewer-revoked.png');
 
+  // Need-to-know: a link to pages 2-3 only. The viewer counts and thumbnails two pages (the
+  // others are not in what it can decrypt; server/tests/classification.rs checks the bytes).
+  const subset = JSON.parse(cli('link', doc, '--to', 'carol@supplier.example', '--pages', '2-3', '--json'));
+  const ps = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await ps.goto(subset.url);
+  await ps.waitForSelector('body[data-state=ready]', { timeout: 60_000 }).catch(() => {});
+  await ps.waitForFunction(() => document.querySelectorAll('#thumbs canvas').length >= 2, null, { timeout: 10_000 }).catch(() => {});
+  const sub = await ps.evaluate(() => [document.body.dataset.state, document.getElementById('count').textContent,
+    document.querySelectorAll('#thumbs canvas').length, document.getElementById('title').textContent]);
+  check(sub[0] === 'ready' && sub[1] === '2' && sub[2] === 2 && sub[3].endsWith('pages 2-3'),
+    `a link to pages 2-3 shows 2 pages and 2 thumbnails (${JSON.stringify(sub)})`);
+  await ps.close();
+
   // A viewer page whose wasm module is missing (a server started before `www/viewer/build.sh`)
   // says so within seconds instead of spinning on "Opening…".
   const p3 = await browser.newPage();

@@ -159,6 +159,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
                 expires_in_secs: None,
                 max_views: None,
                 passcode: None,
+                pages: None,
             },
             &owner,
             &ClientMeta::cli(),

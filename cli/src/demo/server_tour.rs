@@ -119,6 +119,7 @@ pub async fn run(
                 expires_in_secs: Some(60 * 24 * 3600),
                 max_views: None,
                 passcode: None,
+                pages: None,
             },
             &owner,
             &cli,
@@ -144,6 +145,7 @@ pub async fn run(
                 expires_in_secs: Some(60 * 24 * 3600),
                 max_views: None,
                 passcode: None,
+                pages: None,
             },
             &owner,
             &cli,
@@ -161,6 +163,7 @@ pub async fn run(
         expires_in_secs: Some(7 * 24 * 3600),
         max_views: Some(20),
         passcode: None,
+        pages: None,
     };
     let alice = state.create_link(&alice_link, &owner, &cli).await?;
     let bob = state
@@ -171,6 +174,7 @@ pub async fn run(
                 expires_in_secs: Some(24 * 3600),
                 max_views: None,
                 passcode: Some(true),
+                pages: None,
             },
             &owner,
             &cli,
@@ -189,6 +193,30 @@ pub async fn run(
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
+    // Need-to-know (docs/server.md#subsets): pages of a PDF, under a key of their own.
+    if docs[0].media_type == "application/pdf" {
+        let subset = state
+            .create_link(
+                &NewLink {
+                    document_id: docs[0].id.clone(),
+                    recipient: "dave@supplier.example".into(),
+                    expires_in_secs: None,
+                    max_views: None,
+                    passcode: None,
+                    pages: Some("1-2".into()),
+                },
+                &owner,
+                &cli,
+            )
+            .await;
+        match subset {
+            Ok(s) => println!(
+                "   need-to-know: `veilmark link {} --to dave@supplier.example --pages 1-2` seals those pages as a document of their own; his licence cannot decrypt the rest:\n      {}",
+                docs[0].id, s.url
+            ),
+            Err(e) => println!("   need-to-know link not made: {e:#}"),
+        }
+    }
     // Off-boarding (docs/server.md#offboarding): a casting shop whose contract ended loses
     // every link at once, and its access report goes to the termination file.
     state
@@ -208,6 +236,7 @@ pub async fn run(
                 expires_in_secs: None,
                 max_views: None,
                 passcode: None,
+                pages: None,
             },
             &owner,
             &cli,

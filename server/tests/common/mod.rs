@@ -94,6 +94,7 @@ impl TestServer {
             expires_in_secs: None,
             max_views: None,
             passcode: None,
+            pages: None,
         };
         f(&mut req);
         self.state

@@ -99,6 +99,8 @@ fn document_from(row: &PgRow) -> anyhow::Result<DocumentRecord> {
         plaintext_len: row.try_get("plaintext_len")?,
         envelope_len: row.try_get("envelope_len")?,
         level: row.try_get("level")?,
+        derived_from: row.try_get("derived_from")?,
+        shares: row.try_get("shares")?,
         blob: row.try_get("blob")?,
         wrapped_key: row.try_get("wrapped_key")?,
         created_at: row.try_get("created_at")?,
@@ -760,8 +762,8 @@ impl MetaStore for PostgresStore {
     async fn insert_document(&self, d: &DocumentRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO documents (id, org_id, title, media_type, plaintext_len, envelope_len,
-             blob, wrapped_key, created_at, level)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             blob, wrapped_key, created_at, level, derived_from, shares)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&d.id)
         .bind(d.org.get())
@@ -773,6 +775,8 @@ impl MetaStore for PostgresStore {
         .bind(&d.wrapped_key)
         .bind(d.created_at)
         .bind(&d.level)
+        .bind(&d.derived_from)
+        .bind(&d.shares)
         .execute(&self.pool)
         .await
         .with_context(|| format!("cannot record document {}", d.id))?;
@@ -803,13 +807,35 @@ impl MetaStore for PostgresStore {
         // FOR SHARE waits for a level change in flight (which holds the row for update) and
         // then reads its result; a level change waits for this insert to commit, and then sees
         // the new link among the live ones it re-checks.
+        // A subset's parent is checked too: its level is the one that counts. Parent before
+        // child, the order a level change locks them in (`derived_from` never changes, so it
+        // can be read first without a lock).
+        let parent: Option<Option<String>> =
+            sqlx::query_scalar("SELECT derived_from FROM documents WHERE id = $1 AND org_id = $2")
+                .bind(&l.document_id)
+                .bind(l.org.get())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let parent_level: Option<String> = match parent.flatten() {
+            Some(parent) => {
+                sqlx::query_scalar(
+                    "SELECT level FROM documents WHERE id = $1 AND org_id = $2 FOR SHARE",
+                )
+                .bind(parent)
+                .bind(l.org.get())
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => Some(l.level.clone()),
+        };
         let level: Option<String> = sqlx::query_scalar(
             "SELECT level FROM documents WHERE id = $1 AND org_id = $2 FOR SHARE",
         )
         .bind(&l.document_id)
         .bind(l.org.get())
         .fetch_optional(&mut *tx)
-        .await?;
+        .await?
+        .filter(|level| parent_level.as_ref() == Some(level));
         anyhow::ensure!(
             level.as_deref() == Some(l.level.as_str()),
             "no document {} at level {} in this organisation (its level may have just changed; try again)",
@@ -1001,15 +1027,19 @@ impl MetaStore for PostgresStore {
         else {
             return Ok(None);
         };
-        sqlx::query("UPDATE documents SET level = $1 WHERE id = $2 AND org_id = $3")
-            .bind(level)
-            .bind(doc)
-            .bind(org.get())
-            .execute(&mut *tx)
-            .await?;
+        // The subsets cut from it follow (their rows locked by the update).
+        sqlx::query(
+            "UPDATE documents SET level = $1 WHERE org_id = $3 AND (id = $2 OR derived_from = $2)",
+        )
+        .bind(level)
+        .bind(doc)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LINKS} WHERE l.document_id = $1 AND l.org_id = $2 AND l.revoked_at IS NULL \
-             AND l.expires_at > $3 ORDER BY l.created_at, l.id COLLATE \"C\" FOR UPDATE OF l"
+            "{LINKS} WHERE l.org_id = $2 AND (d.id = $1 OR d.derived_from = $1) \
+             AND l.revoked_at IS NULL AND l.expires_at > $3 \
+             ORDER BY l.created_at, l.id COLLATE \"C\" FOR UPDATE OF l"
         )))
         .bind(doc)
         .bind(org.get())

@@ -60,6 +60,11 @@ fn migrator() -> Migrator {
             "classification",
             include_str!("../../migrations/postgres/0004_classification.sql"),
         ),
+        migration(
+            5,
+            "document subsets",
+            include_str!("../../migrations/postgres/0005_document_subsets.sql"),
+        ),
     ]);
     // A database migrated by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

@@ -76,6 +76,8 @@ fn document_from(row: &SqliteRow) -> DocumentRecord {
         plaintext_len: row.get("plaintext_len"),
         envelope_len: row.get("envelope_len"),
         level: row.get("level"),
+        derived_from: row.get("derived_from"),
+        shares: row.get("shares"),
         blob: row.get("blob"),
         wrapped_key: row.get("wrapped_key"),
         created_at: row.get("created_at"),
@@ -678,7 +680,8 @@ impl MetaStore for SqliteStore {
     async fn insert_document(&self, d: &DocumentRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO documents (id, org_id, title, media_type, plaintext_len, envelope_len,
-             blob, wrapped_key, created_at, level) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             blob, wrapped_key, created_at, level, derived_from, shares)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&d.id)
         .bind(d.org.get())
@@ -690,6 +693,8 @@ impl MetaStore for SqliteStore {
         .bind(&d.wrapped_key)
         .bind(d.created_at)
         .bind(&d.level)
+        .bind(&d.derived_from)
+        .bind(&d.shares)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -718,7 +723,9 @@ impl MetaStore for SqliteStore {
             "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
              expires_at, max_views, passcode_hash)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS
-               (SELECT 1 FROM documents WHERE id = ?4 AND org_id = ?2 AND level = ?10)",
+               (SELECT 1 FROM documents d WHERE d.id = ?4 AND d.org_id = ?2 AND d.level = ?10
+                  AND (d.derived_from IS NULL OR EXISTS (SELECT 1 FROM documents p
+                       WHERE p.id = d.derived_from AND p.org_id = ?2 AND p.level = ?10)))",
         )
         .bind(&l.id)
         .bind(l.org.get())
@@ -890,15 +897,17 @@ impl MetaStore for SqliteStore {
         else {
             return Ok(None);
         };
-        sqlx::query("UPDATE documents SET level = ? WHERE id = ? AND org_id = ?")
-            .bind(level)
-            .bind(doc)
-            .bind(org.get())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE documents SET level = ?1 WHERE org_id = ?3 AND (id = ?2 OR derived_from = ?2)",
+        )
+        .bind(level)
+        .bind(doc)
+        .bind(org.get())
+        .execute(&mut *tx)
+        .await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{LINKS} WHERE l.document_id = ? AND l.org_id = ? AND l.revoked_at IS NULL \
-             AND l.expires_at > ? ORDER BY l.created_at, l.id"
+            "{LINKS} WHERE l.org_id = ?2 AND (d.id = ?1 OR d.derived_from = ?1) \
+             AND l.revoked_at IS NULL AND l.expires_at > ?3 ORDER BY l.created_at, l.id"
         )))
         .bind(doc)
         .bind(org.get())

@@ -79,6 +79,11 @@ fn migrator() -> Migrator {
             "classification",
             include_str!("../../migrations/1005_classification.sql"),
         ),
+        migration(
+            1006,
+            "document subsets",
+            include_str!("../../migrations/1006_document_subsets.sql"),
+        ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

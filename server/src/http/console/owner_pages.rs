@@ -105,7 +105,14 @@ async fn documents_page(
     notice: Option<&str>,
     error: Option<&str>,
 ) -> Result<String, AppError> {
-    let docs = state.store.list_documents(s.account.org).await?;
+    // Subsets cut for need-to-know links are the links' own; the page lists what was sealed.
+    let docs: Vec<_> = state
+        .store
+        .list_documents(s.account.org)
+        .await?
+        .into_iter()
+        .filter(|d| d.derived_from.is_none())
+        .collect();
     let levels = state.store.levels(s.account.org).await?;
     render(&DocumentsPage {
         notice,
@@ -372,6 +379,7 @@ async fn links_page(
         error,
         docs: docs
             .iter()
+            .filter(|d| d.derived_from.is_none())
             .map(|d| Opt {
                 value: &d.id,
                 label: format!("{} ({})", d.title, d.level),
@@ -410,6 +418,11 @@ pub async fn create_link(
         expires_in_secs: days.map(|d| d.saturating_mul(86_400)),
         max_views,
         passcode: form.get("passcode").is_some().then_some(true),
+        pages: form
+            .get("pages")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
     };
     match state.create_link(&req, &s.actor(), &meta).await {
         Ok(created) => match links_page(&state, &s, None, Some(&created), None).await {
