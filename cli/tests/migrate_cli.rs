@@ -49,6 +49,8 @@ async fn everything(backend: &Backend, data: &DataDir) -> String {
         let o = org.id;
         out.push_str(&format!("{:?}\n", s.meta.list_accounts(o).await.unwrap()));
         out.push_str(&format!("{:?}\n", s.meta.list_documents(o).await.unwrap()));
+        out.push_str(&format!("{:?}\n", s.meta.suppliers(o).await.unwrap()));
+        out.push_str(&format!("{:?}\n", s.meta.levels(o).await.unwrap()));
         let links = s.meta.list_links(o).await.unwrap();
         out.push_str(&format!("{links:?}\n"));
         out.push_str(&format!(
@@ -113,7 +115,10 @@ fn an_installation_moves_into_postgresql_whole_and_verified() {
     let before = runtime.block_on(everything(&Backend::Embedded, &data_dir));
     let after = runtime.block_on(everything(&Backend::Postgres(db.url().into()), &data_dir));
     assert!(
-        before.contains("lnk_") && before.contains("watermark"),
+        before.contains("lnk_")
+            && before.contains("watermark")
+            && before.contains("castings.example")
+            && before.contains("derived_from: Some("),
         "{before}"
     );
     assert_eq!(before, after, "PostgreSQL answers differently from SQLite");

@@ -35,6 +35,7 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
         "accounts",
         &["organisations", "owners", "credentials", "recovery_codes"],
     ),
+    ("classification", &["classification_levels", "suppliers"]),
     (
         "documents and links",
         &[
