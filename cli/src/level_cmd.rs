@@ -58,6 +58,94 @@ pub enum LevelCommand {
     },
 }
 
+/// `veilmark terms …`: the non-disclosure text recipients accept before their first view.
+#[derive(Subcommand)]
+pub enum TermsCommand {
+    /// Require recipients to accept the text in FILE before their first view of a document
+    /// (of level --from-level and above; default every document). Changing the text asks
+    /// every recipient again.
+    Set {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        org: OrgArg,
+        /// A UTF-8 text file.
+        file: std::path::PathBuf,
+        /// Only documents of this level and above.
+        #[arg(long, value_name = "LEVEL")]
+        from_level: Option<String>,
+    },
+    /// Print the current terms, their SHA-256 and where they apply.
+    Show {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Stop asking for terms.
+    Clear {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        org: OrgArg,
+    },
+}
+
+/// Runs `veilmark terms …`.
+pub fn terms(cmd: &TermsCommand) -> Result<()> {
+    runtime()?.block_on(async {
+        let (data, org) = match cmd {
+            TermsCommand::Set { data, org, .. }
+            | TermsCommand::Show { data, org }
+            | TermsCommand::Clear { data, org } => (data, org),
+        };
+        let state = open(data, None).await?;
+        let by = actor(&state, org).await?;
+        let cli = ClientMeta::cli();
+        match cmd {
+            TermsCommand::Set {
+                file, from_level, ..
+            } => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read {} as UTF-8 text", file.display()))?;
+                let terms = state
+                    .set_terms(Some(&text), from_level.as_deref(), &by, &cli)
+                    .await?
+                    .context("terms were not stored")?;
+                eprintln!(
+                    "terms set (sha256 {}), asked before the first view of {}",
+                    hex::encode(veilmark_shared::wire::terms_digest(&terms.text)),
+                    from_level.as_deref().map_or_else(
+                        || "every document".to_owned(),
+                        |l| format!("{l} documents and above")
+                    )
+                );
+            }
+            TermsCommand::Show { .. } => match state.store.terms(by.org).await? {
+                None => eprintln!("no terms: recipients view without accepting any"),
+                Some(t) => {
+                    let levels = state.levels(&by).await?;
+                    let from = levels
+                        .iter()
+                        .find(|l| l.rank == t.from_rank)
+                        .map_or_else(|| format!("rank {}", t.from_rank), |l| l.name.clone());
+                    eprintln!(
+                        "sha256 {}, for {from} documents and above, set {}",
+                        hex::encode(veilmark_shared::wire::terms_digest(&t.text)),
+                        rfc3339(t.updated_at)
+                    );
+                    println!("{}", escape_for_terminal(&t.text));
+                }
+            },
+            TermsCommand::Clear { .. } => {
+                state.set_terms(None, None, &by, &cli).await?;
+                eprintln!("terms removed");
+            }
+        }
+        Ok(())
+    })
+}
+
 /// `veilmark supplier …`.
 #[derive(Subcommand)]
 pub enum SupplierCommand {

@@ -75,6 +75,9 @@ enum Command {
     /// Classification levels: list them, set a document's, define the organisation's own.
     #[command(subcommand)]
     Level(level_cmd::LevelCommand),
+    /// Terms (a non-disclosure text) recipients accept before their first view.
+    #[command(subcommand)]
+    Terms(level_cmd::TermsCommand),
     /// Supplier companies (by e-mail domain): approve or suspend them.
     #[command(subcommand)]
     Supplier(level_cmd::SupplierCommand),
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
         Command::Org(cmd) => account_cmd::org(&cmd),
         Command::Level(cmd) => level_cmd::level(&cmd),
         Command::Supplier(cmd) => level_cmd::supplier(&cmd),
+        Command::Terms(cmd) => level_cmd::terms(&cmd),
         Command::Migrate(args) => migrate_cmd::run(&args),
         Command::Identify(args) => identify::run(&args),
         Command::Render(args) => render_cmd::run(&args),

@@ -230,6 +230,42 @@ fn levels_and_suppliers_from_the_command_line() {
         serde_json::from_str(&ok(&veilmark(&data, &["links", "--json"]))).unwrap();
     assert!(links[0]["revoked_at"].is_i64(), "{links}");
 
+    let nda = dir.path().join("nda.txt");
+    std::fs::write(&nda, "Keep it secret.\n").unwrap();
+    let e = err(&veilmark(
+        &data,
+        &[
+            "terms",
+            "set",
+            nda.to_str().unwrap(),
+            "--from-level",
+            "Nope",
+        ],
+    ));
+    assert!(e.contains("no classification level"), "{e}");
+    let out = veilmark(
+        &data,
+        &[
+            "terms",
+            "set",
+            nda.to_str().unwrap(),
+            "--from-level",
+            "Confidential",
+        ],
+    );
+    ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Confidential documents and above"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ok(&veilmark(&data, &["terms", "show"])),
+        "Keep it secret.\n"
+    );
+    ok(&veilmark(&data, &["terms", "clear"]));
+    assert_eq!(ok(&veilmark(&data, &["terms", "show"])), "");
+
     let levels = dir.path().join("levels.json");
     std::fs::write(&levels, r#"[{"name": "Open", "max_link_days": 30}]"#).unwrap();
     let e = err(&veilmark(

@@ -7,8 +7,8 @@
 
 use anyhow::{Context, Result, bail};
 use veilmark_store::classification::{
-    LevelChange, LevelPolicy, LinkAsk, LinkTerms, SupplierRecord, SupplierStatus, WatermarkDensity,
-    check_levels, default_level, find_level, recipient_domain,
+    LevelChange, LevelPolicy, LinkAsk, LinkTerms, OrgTerms, SupplierRecord, SupplierStatus,
+    WatermarkDensity, check_levels, default_level, find_level, recipient_domain,
 };
 
 use crate::audit::AuditKind;
@@ -223,6 +223,69 @@ impl AppState {
             format!("classification levels: {}", names.join(", ")),
         );
         self.store.set_levels(actor.org, &levels, &entry).await
+    }
+
+    /// Sets the organisation's terms (a non-disclosure text recipients accept before their
+    /// first view) for documents from level `from_level` up (`None`: every document), or
+    /// removes them (`text` `None`). Audited with the text's SHA-256.
+    pub async fn set_terms(
+        &self,
+        text: Option<&str>,
+        from_level: Option<&str>,
+        actor: &Actor,
+        meta: &ClientMeta,
+    ) -> Result<Option<OrgTerms>> {
+        let Some(text) = text else {
+            let entry = actor.entry(meta, AuditKind::Settings, "terms before viewing removed");
+            self.store.set_terms(actor.org, None, &entry).await?;
+            return Ok(None);
+        };
+        let text = text.trim();
+        if text.is_empty() || text.len() > 64 * 1024 {
+            bail!("the terms are 1 byte to 64 KiB of text");
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            bail!("the terms must be plain text (no control characters)");
+        }
+        let from_rank = match from_level {
+            Some(name) => self.level_named(actor, name).await?.rank,
+            None => 0,
+        };
+        let terms = OrgTerms {
+            text: text.to_owned(),
+            from_rank,
+            updated_at: now_secs(),
+        };
+        let entry = actor.entry(
+            meta,
+            AuditKind::Settings,
+            format!(
+                "terms before viewing set (sha256 {}) for {}",
+                hex::encode(veilmark_shared::wire::terms_digest(&terms.text)),
+                from_level.map_or_else(
+                    || "every document".to_owned(),
+                    |l| format!("{l} documents and above")
+                )
+            ),
+        );
+        self.store
+            .set_terms(actor.org, Some(&terms), &entry)
+            .await?;
+        Ok(Some(terms))
+    }
+
+    /// The terms a recipient of `doc` must accept before viewing, if any.
+    pub async fn terms_for(&self, doc: &DocumentRecord) -> Result<Option<OrgTerms>> {
+        let Some(terms) = self.store.terms(doc.org).await? else {
+            return Ok(None);
+        };
+        let levels = self.store.levels(doc.org).await?;
+        // A level no longer defined (the store prevents it) counts as the highest.
+        let rank = find_level(&levels, &doc.level).map_or(i64::MAX, |l| l.rank);
+        Ok(terms.applies_to(rank).then_some(terms))
     }
 
     /// Adds a supplier company (by its people's e-mail domain) or changes its status.

@@ -881,3 +881,112 @@ async fn a_link_for_pages_1_to_3_of_a_36_page_set_cannot_decrypt_page_4() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn terms_are_accepted_once_per_link_before_the_first_view_and_audited() {
+    let s = start(relaxed()).await;
+    let op = s.operator();
+    let cli = ClientMeta::cli();
+    let nda = "MUTUAL NON-DISCLOSURE\n<img src=x onerror=alert(1)> You keep this drawing secret.";
+    s.state
+        .set_terms(Some(nda), Some("Confidential"), &op, &cli)
+        .await
+        .unwrap();
+    s.state
+        .set_supplier(
+            "acme.example",
+            None,
+            veilmark_store::classification::SupplierStatus::Approved,
+            &op,
+            &cli,
+        )
+        .await
+        .unwrap();
+    // The fixture's document is Internal: no terms.
+    let internal = s.link(|_| {}).await;
+    assert_eq!(
+        s.request_licence(&TestServer::token(&internal), &viewer(), None)
+            .await
+            .status(),
+        200
+    );
+    s.state
+        .set_document_level(&s.doc.id, "Confidential", &op, &cli)
+        .await
+        .unwrap();
+    let link = s.link(|l| l.recipient = "bob@acme.example".into()).await;
+    let token = TestServer::token(&link);
+    let passcode = link.passcode.clone().unwrap();
+
+    // A wrong passcode is refused before the terms are shown.
+    let r = s.request_licence(&token, &viewer(), Some("wrong")).await;
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "passcode_wrong");
+    assert!(!body.to_string().contains("NON-DISCLOSURE"));
+
+    // The terms, as the message, until they are accepted.
+    let r = s.request_licence(&token, &viewer(), Some(&passcode)).await;
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "terms_required");
+    assert_eq!(body["message"], nda);
+    let digest = hex::encode(veilmark_shared::wire::terms_digest(nda));
+    let with = |accept: &str| {
+        let mut b = TestServer::licence_body(&viewer(), Some(&passcode));
+        b.accept_terms = Some(accept.to_owned());
+        b
+    };
+    let other = hex::encode(veilmark_shared::wire::terms_digest("something else"));
+    let r = s.post_licence(&token, &with(&other)).await;
+    assert_eq!(r.status(), 401, "other terms are not these");
+    let r = s.post_licence(&token, &with(&digest)).await;
+    assert_eq!(r.status(), 200);
+    let granted: Value = r.json().await.unwrap();
+    let session = granted["session_id"].as_str().unwrap().to_owned();
+
+    // Once per link: the next opening is not asked.
+    assert_eq!(
+        s.request_licence(&token, &viewer(), Some(&passcode))
+            .await
+            .status(),
+        200
+    );
+    let entries = s.state.audit_log(s.org).await.unwrap();
+    let accepted: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == "terms-accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].detail, format!("terms sha256 {digest}"));
+    assert_eq!(accepted[0].session_id.as_deref(), Some(session.as_str()));
+    assert_eq!(accepted[0].ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(accepted[0].actor.as_deref(), Some("bob@acme.example"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == "deny" && e.detail == "terms not accepted yet")
+    );
+
+    // New terms: asked again.
+    s.state
+        .set_terms(Some("Revised terms."), None, &op, &cli)
+        .await
+        .unwrap();
+    let r = s.request_licence(&token, &viewer(), Some(&passcode)).await;
+    assert_eq!(r.status(), 401);
+    // Terms that are not plain text are refused.
+    assert!(
+        s.state
+            .set_terms(Some("a\u{7}b"), None, &op, &cli)
+            .await
+            .is_err()
+    );
+    s.state.set_terms(None, None, &op, &cli).await.unwrap();
+    assert_eq!(
+        s.request_licence(&token, &viewer(), Some(&passcode))
+            .await
+            .status(),
+        200
+    );
+}

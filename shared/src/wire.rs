@@ -32,6 +32,18 @@ pub struct LicenceRequest {
     /// The link's passcode, only when the link has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passcode: Option<String>,
+    /// The recipient accepted these terms: [`terms_digest`] of the text a
+    /// [`ErrorCode::TermsRequired`] answer showed, 64 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_terms: Option<String>,
+}
+
+/// The SHA-256 of a terms text (its UTF-8 bytes): what a viewer sends to accept it and what
+/// the audit log records.
+#[must_use]
+pub fn terms_digest(text: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).into()
 }
 
 /// A [`LicenceRequest`] whose fields are well formed: what the server acts on.
@@ -45,6 +57,8 @@ pub struct CheckedLicenceRequest {
     pub timestamp: i64,
     /// The passcode, if one was sent.
     pub passcode: Option<String>,
+    /// The digest of the terms the recipient accepted, if any.
+    pub accept_terms: Option<[u8; 32]>,
 }
 
 /// Why a licence request's fields were refused (each is a 400 for the client).
@@ -59,6 +73,9 @@ pub enum LicenceRequestError {
     /// `timestamp` does not fit unix seconds.
     #[error("timestamp must be unix seconds")]
     Timestamp,
+    /// `accept_terms` is not 64 hex digits.
+    #[error("accept_terms must be the SHA-256 of the terms in hexadecimal")]
+    AcceptTerms,
 }
 
 impl LicenceRequest {
@@ -72,11 +89,20 @@ impl LicenceRequest {
             .ok_or(LicenceRequestError::Nonce)?;
         let timestamp =
             i64::try_from(self.timestamp).map_err(|_| LicenceRequestError::Timestamp)?;
+        let accept_terms = match &self.accept_terms {
+            None => None,
+            Some(t) => Some(
+                decode_hex(t)
+                    .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                    .ok_or(LicenceRequestError::AcceptTerms)?,
+            ),
+        };
         Ok(CheckedLicenceRequest {
             viewer_key,
             nonce,
             timestamp,
             passcode: self.passcode.clone(),
+            accept_terms,
         })
     }
 }
@@ -254,6 +280,9 @@ pub enum ErrorCode {
     PasscodeRequired,
     /// 401: the passcode was wrong; the message says how many attempts are left.
     PasscodeWrong,
+    /// 401: the recipient must accept terms (a non-disclosure text) before the first view;
+    /// the message is the text itself, to show and accept ([`terms_digest`]).
+    TermsRequired,
     /// 423: too many wrong passcodes; the link is locked for a while.
     Locked,
     /// 403: understood and refused.
@@ -289,7 +318,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             Self::BadRequest | Self::StaleTimestamp => 400,
-            Self::Unauthorized | Self::PasscodeRequired | Self::PasscodeWrong => 401,
+            Self::Unauthorized
+            | Self::PasscodeRequired
+            | Self::PasscodeWrong
+            | Self::TermsRequired => 401,
             Self::Forbidden | Self::ViewLimitReached => 403,
             Self::NotFound => 404,
             Self::Replayed => 409,
@@ -310,6 +342,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::PasscodeRequired => "passcode-required",
             Self::PasscodeWrong => "wrong-passcode",
+            Self::TermsRequired => "terms-required",
             Self::Forbidden | Self::ViewLimitReached => "forbidden",
             Self::NotFound => "not-found",
             Self::Replayed => "replayed",
@@ -363,9 +396,30 @@ mod tests {
             nonce: "cd".into(),
             timestamp: 1,
             passcode: None,
+            accept_terms: None,
         };
         let json = serde_json::to_string(&req).unwrap();
-        assert!(!json.contains("passcode"), "{json}");
+        assert!(
+            !json.contains("passcode") && !json.contains("accept_terms"),
+            "{json}"
+        );
+        let bad = LicenceRequest {
+            viewer_key: "11".repeat(32),
+            nonce: "22".repeat(16),
+            timestamp: 1,
+            passcode: None,
+            accept_terms: Some("zz".into()),
+        };
+        assert_eq!(bad.check(), Err(LicenceRequestError::AcceptTerms));
+        let good = LicenceRequest {
+            accept_terms: Some(hex::encode(terms_digest("NDA"))),
+            ..bad
+        };
+        assert_eq!(
+            good.check().unwrap().accept_terms,
+            Some(terms_digest("NDA"))
+        );
+        assert_eq!(ErrorCode::TermsRequired.status(), 401);
         assert!(
             serde_json::from_str::<LicenceRequest>(
                 r#"{"viewer_key":"a","nonce":"b","timestamp":1,"extra":1}"#

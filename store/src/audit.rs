@@ -50,6 +50,8 @@ pub enum AuditKind {
     Level,
     /// A supplier was added, approved, suspended or off-boarded.
     Supplier,
+    /// A recipient accepted the organisation's terms before viewing.
+    TermsAccepted,
 }
 
 impl AuditKind {
@@ -70,6 +72,7 @@ impl AuditKind {
             Self::Settings => "settings",
             Self::Level => "level",
             Self::Supplier => "supplier",
+            Self::TermsAccepted => "terms-accepted",
         }
     }
 }

@@ -321,6 +321,26 @@ pub fn recipient_domain(email: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An organisation's terms (a non-disclosure text) that recipients accept before the first
+/// view of documents from a level up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OrgTerms {
+    /// The text, shown as plain text.
+    pub text: String,
+    /// Required for documents whose level has this rank or a higher one (0: every document).
+    pub from_rank: i64,
+    /// Last change, unix seconds.
+    pub updated_at: i64,
+}
+
+impl OrgTerms {
+    /// Whether a document of level rank `rank` needs them.
+    #[must_use]
+    pub fn applies_to(&self, rank: i64) -> bool {
+        rank >= self.from_rank
+    }
+}
+
 /// What re-applying a level does to one live link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkAdjustment {

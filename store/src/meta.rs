@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::audit::{AuditEntry, NewAuditEntry};
 use crate::classification::{
-    LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, default_levels,
+    LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, default_levels,
 };
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
@@ -472,6 +472,30 @@ pub trait MetaStore: Send + Sync + 'static {
         &self,
         org: OrgId,
         supplier: &SupplierRecord,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+
+    /// The terms of `org`, if it has any.
+    async fn terms(&self, org: OrgId) -> StoreResult<Option<OrgTerms>>;
+    /// Sets (or with `None` removes) the terms of `org` and appends `audit`, in one
+    /// transaction.
+    async fn set_terms(
+        &self,
+        org: OrgId,
+        terms: Option<&OrgTerms>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Whether link `link_id` accepted the terms whose SHA-256 is `digest`.
+    async fn terms_accepted(&self, link_id: &str, digest: &[u8; 32]) -> StoreResult<bool>;
+    /// Records that link `link_id` accepted the terms `digest` (from `ip`, in `session_id`)
+    /// and appends `audit`, in one durable transaction; accepting again changes nothing.
+    async fn accept_terms(
+        &self,
+        link_id: &str,
+        digest: &[u8; 32],
+        now: i64,
+        ip: Option<&str>,
+        session_id: &str,
         audit: &NewAuditEntry,
     ) -> StoreResult<()>;
 

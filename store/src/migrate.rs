@@ -35,7 +35,10 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
         "accounts",
         &["organisations", "owners", "credentials", "recovery_codes"],
     ),
-    ("classification", &["classification_levels", "suppliers"]),
+    (
+        "classification",
+        &["classification_levels", "suppliers", "org_terms"],
+    ),
     (
         "documents and links",
         &[
@@ -43,6 +46,7 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
             "links",
             "revocations",
             "sessions",
+            "terms_acceptances",
             "request_nonces",
         ],
     ),

@@ -192,6 +192,28 @@ try {
     `a link to pages 2-3 shows 2 pages and 2 thumbnails (${JSON.stringify(sub)})`);
   await ps.close();
 
+  // Terms before viewing: shown as text (markup in them stays text), accepted once, audited.
+  const termsFile = join(data, 'nda.txt');
+  writeFileSync(termsFile, 'MUTUAL NON-DISCLOSURE\n<img src=x onerror="window.__pwned=1"> Keep these drawings secret.');
+  cli('terms', 'set', termsFile);
+  const termed = JSON.parse(cli('link', doc, '--to', 'dana@supplier.example', '--json'));
+  const pt = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await pt.goto(termed.url);
+  await pt.waitForSelector('#terms-form:not([hidden])', { timeout: 30_000 }).catch(() => {});
+  const shown = await pt.evaluate(() => [document.getElementById('terms-text').textContent,
+    document.querySelectorAll('#terms-text img').length, document.body.dataset.state || '']);
+  check(shown[0].startsWith('MUTUAL NON-DISCLOSURE') && shown[0].includes('<img') && shown[1] === 0,
+    `the terms are shown as text before the first view (${JSON.stringify(shown[0].slice(0, 40))})`);
+  await pt.click('#terms-accept');
+  await pt.waitForSelector('body[data-state=ready]', { timeout: 60_000 }).catch(() => {});
+  const afterTerms = await pt.evaluate(() => [document.body.dataset.state, window.__pwned]);
+  check(afterTerms[0] === 'ready' && afterTerms[1] === undefined, `accepting opens the document (${afterTerms[0]})`);
+  await pt.close();
+  const accepted = JSON.parse(cli('audit', '--json')).filter((e) => e.kind === 'terms-accepted');
+  check(accepted.length === 1 && /^terms sha256 [0-9a-f]{64}$/.test(accepted[0].detail) && accepted[0].session_id,
+    `the acceptance is audited with the text's SHA-256 and the session (${accepted.length && accepted[0].detail})`);
+  cli('terms', 'clear');
+
   // A viewer page whose wasm module is missing (a server started before `www/viewer/build.sh`)
   // says so within seconds instead of spinning on "Opening…".
   const p3 = await browser.newPage();

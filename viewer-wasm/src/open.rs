@@ -105,6 +105,18 @@ pub async fn open<T: Transport>(
     t: &T,
     token: &str,
     passcode: Option<&str>,
+    on_progress: impl FnMut(f64),
+) -> Result<Opened, ViewerError> {
+    open_accepting(t, token, passcode, None, on_progress).await
+}
+
+/// [`open`], accepting `terms` (the text of an earlier [`ErrorCode::TermsRequired`] answer,
+/// which the recipient accepted on the page) with the licence request.
+pub async fn open_accepting<T: Transport>(
+    t: &T,
+    token: &str,
+    passcode: Option<&str>,
+    terms: Option<&str>,
     mut on_progress: impl FnMut(f64),
 ) -> Result<Opened, ViewerError> {
     let key = t.server_key().await?;
@@ -114,7 +126,7 @@ pub async fn open<T: Transport>(
         .ok_or_else(|| ViewerError::Protocol("server key is not 32 hex bytes".into()))?;
     let mut session = Session::new(random::<32>(t)?, server_key);
     let nonce = *random::<16>(t)?;
-    let request = session.licence_request(nonce, t.now(), passcode);
+    let request = session.licence_request_accepting(nonce, t.now(), passcode, terms);
     let lic = t.licence(&licence_url(token), &request).await?;
     session.accept(&lic, t.now())?;
     let doc = lic.document;

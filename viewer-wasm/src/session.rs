@@ -83,6 +83,8 @@ impl ViewerError {
                 ErrorCode::PasscodeRequired | ErrorCode::PasscodeWrong | ErrorCode::Locked => {
                     "passcode"
                 }
+                // The message is the terms text: the page shows it for acceptance.
+                ErrorCode::TermsRequired => "terms",
                 ErrorCode::RateLimited => "rate-limited",
                 ErrorCode::NotFound => "unknown-link",
                 _ => "server",
@@ -140,11 +142,25 @@ impl Session {
         now: u64,
         passcode: Option<&str>,
     ) -> LicenceRequest {
+        self.licence_request_accepting(nonce, now, passcode, None)
+    }
+
+    /// [`Self::licence_request`] that also accepts `terms` (the text a
+    /// [`ErrorCode::TermsRequired`] answer carried): the request sends its digest.
+    #[must_use]
+    pub fn licence_request_accepting(
+        &self,
+        nonce: [u8; 16],
+        now: u64,
+        passcode: Option<&str>,
+        terms: Option<&str>,
+    ) -> LicenceRequest {
         LicenceRequest {
             viewer_key: hex::encode(self.viewer.public_key()),
             nonce: hex::encode(nonce),
             timestamp: now,
             passcode: passcode.map(str::to_owned),
+            accept_terms: terms.map(|t| hex::encode(veilmark_shared::wire::terms_digest(t))),
         }
     }
 

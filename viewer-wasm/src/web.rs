@@ -192,23 +192,33 @@ impl Viewer {
     /// after each chunk) and parses the PDF. Resolves to a [`Viewer`].
     /// CAD models render with WebGPU when the browser has it and WebGL2 otherwise;
     /// `force_webgl2` skips WebGPU (the page's `?gfx=webgl2`, for tests and old drivers).
+    /// `accept_terms` is the text of an earlier `terms` error (the organisation's
+    /// non-disclosure terms) that the recipient accepted on the page.
     pub fn open(
         token: String,
         passcode: Option<String>,
         on_progress: js_sys::Function,
         force_webgl2: Option<bool>,
+        accept_terms: Option<String>,
     ) -> Promise {
         future_to_promise(async move {
-            Self::open_inner(token, passcode, on_progress, force_webgl2.unwrap_or(false))
-                .await
-                .map(JsValue::from)
-                .map_err(|e| js_error(&e))
+            Self::open_inner(
+                token,
+                passcode,
+                accept_terms,
+                on_progress,
+                force_webgl2.unwrap_or(false),
+            )
+            .await
+            .map(JsValue::from)
+            .map_err(|e| js_error(&e))
         })
     }
 
     async fn open_inner(
         token: String,
         passcode: Option<String>,
+        accept_terms: Option<String>,
         on_progress: js_sys::Function,
         force_webgl2: bool,
     ) -> Result<Viewer, ViewerError> {
@@ -218,9 +228,15 @@ impl Viewer {
             urls,
             media,
             plaintext,
-        } = open::open(&WebTransport, &token, passcode.as_deref(), |fraction| {
-            let _ = on_progress.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
-        })
+        } = open::open_accepting(
+            &WebTransport,
+            &token,
+            passcode.as_deref(),
+            accept_terms.as_deref(),
+            |fraction| {
+                let _ = on_progress.call1(&JsValue::NULL, &JsValue::from_f64(fraction));
+            },
+        )
         .await?;
         let (document, cad, gfx, backend) = if media == MediaType::Pdf {
             (

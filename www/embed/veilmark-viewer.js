@@ -13,8 +13,9 @@
 //
 //   methods     goToPage(n), zoom(z)            z: number (1 = 100 %, 0.25–8), 'fit-width', 'fit-page'
 //   properties  src, label, controls, page, pageCount, zoomLevel, scale, state ('idle' | 'loading' | 'ready' |
-//               'passcode' | 'error' | 'revoked'), viewerOrigin
-//   events      ready, page-changed, zoom-changed, passcode-required, error, revoked
+//               'passcode' | 'terms' | 'error' | 'revoked'), viewerOrigin
+//   events      ready, page-changed, zoom-changed, passcode-required, terms-required, error,
+//               revoked
 //               (CustomEvents; details: {page, pageCount}, {zoom, scale}, {kind})
 //
 // Works as a module or a classic script; defines nothing global besides the element.
@@ -128,7 +129,7 @@
     get zoomLevel() { return this.#zoom; }
     /** The scale the page is drawn at (1 = 100 %), also when zoomLevel is a fit mode; or null. */
     get scale() { return this.#scale; }
-    /** 'idle', 'loading', 'ready', 'passcode', 'error' or 'revoked'. */
+    /** 'idle', 'loading', 'ready', 'passcode', 'terms', 'error' or 'revoked'. */
     get state() { return this.#state; }
     /** The Veilmark origin messages are exchanged with. */
     get viewerOrigin() { return this.#origin; }
@@ -247,6 +248,11 @@
         case 'veilmark:passcode-required':
           this.#setState('passcode');
           this.#emit('passcode-required', {});
+          break;
+        case 'veilmark:terms-required':
+          // The terms are shown and accepted inside the frame; the portal only learns that.
+          this.#setState('terms');
+          this.#emit('terms-required', {});
           break;
         case 'veilmark:error':
           this.#fail(typeof m.kind === 'string' ? m.kind.slice(0, 40) : 'server');

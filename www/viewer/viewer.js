@@ -41,7 +41,7 @@ let cad = null; // the CAD UI when the document is a model or drawing
 const milestone = (name) => { document.body.dataset[name] = performance.now().toFixed(1); };
 
 function show(id) {
-  for (const s of ['loading', 'passcode-form', 'error']) $(s).hidden = s !== id;
+  for (const s of ['loading', 'passcode-form', 'terms-form', 'error']) $(s).hidden = s !== id;
   canvas.hidden = id !== null;
 }
 
@@ -161,16 +161,32 @@ function thumbnails() {
   setTimeout(next, 0);
 }
 
-async function open(token, passcode) {
+// The terms text of the last `terms` answer, accepted with the next open, and the passcode
+// that reached it (the server checks the passcode before it shows the terms).
+let termsShown = null;
+let lastPasscode;
+
+async function open(token, passcode, acceptTerms) {
   show('loading');
   try {
     const gfx = new URLSearchParams(location.search).get('gfx');
     viewer = await Viewer.open(token, passcode, (p) => {
       $('progress').value = p;
       if (p >= 1) $('loading-text').textContent = 'Building the view…';
-    }, gfx === 'webgl2');
+    }, gfx === 'webgl2', acceptTerms);
     milestone('openedMs');
   } catch (e) {
+    if (e.name === 'terms') {
+      // The organisation's non-disclosure terms, shown as text (never as markup); accepting
+      // sends their SHA-256 with the licence request, which the audit log records.
+      termsShown = e.message;
+      lastPasscode = passcode;
+      $('terms-text').textContent = e.message;
+      document.body.dataset.state = 'terms';
+      show('terms-form');
+      notify('terms-required');
+      return;
+    }
     if (e.name === 'passcode') {
       show('passcode-form');
       notify('passcode-required');
@@ -273,6 +289,10 @@ function wire() {
   $('passcode-form').addEventListener('submit', (e) => {
     e.preventDefault();
     open(token(), $('passcode').value);
+  });
+  $('terms-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    open(token(), lastPasscode, termsShown);
   });
 }
 

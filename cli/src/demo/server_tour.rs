@@ -483,6 +483,7 @@ async fn licence_request(
             nonce: hex::encode(nonce),
             timestamp: u64::try_from(now_secs())?,
             passcode: passcode.map(str::to_owned),
+            accept_terms: None,
         })
         .send()
         .await?)

@@ -209,6 +209,18 @@ pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
         ),
         Route::new(
             M::GET,
+            "/api/owner/terms",
+            member(P::ReadDocuments),
+            get(owner::terms),
+        ),
+        Route::new(
+            M::PUT,
+            "/api/owner/terms",
+            member(P::ManageMembers),
+            json(axum::routing::put(owner::set_terms)),
+        ),
+        Route::new(
+            M::GET,
             "/api/owner/links",
             member(P::ReadLinks),
             get(owner::links),

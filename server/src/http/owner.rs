@@ -317,6 +317,45 @@ pub async fn supplier_report(
     Ok(super::console::supplier_report_response(&report, &format))
 }
 
+/// `GET /api/owner/terms`: the organisation's terms before viewing (`null` when none).
+pub async fn terms(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    caller.may(Permission::ReadDocuments)?;
+    Ok(Json(state.store.terms(caller.account.org).await?).into_response())
+}
+
+/// `PUT /api/owner/terms` body: `{"text": "…", "from_level": "Confidential"}`; a `null` text
+/// removes the terms.
+#[derive(Deserialize)]
+pub struct SetTerms {
+    text: Option<String>,
+    from_level: Option<String>,
+}
+
+/// `PUT /api/owner/terms` (admins).
+pub async fn set_terms(
+    State(state): State<AppState>,
+    caller: Caller,
+    meta: ClientMeta,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    caller.may(Permission::ManageMembers)?;
+    let req: SetTerms = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!(
+            "the body must be {{\"text\", \"from_level\"}}: {e}"
+        ))
+    })?;
+    let terms = state
+        .set_terms(
+            req.text.as_deref(),
+            req.from_level.as_deref(),
+            &caller.actor(),
+            &meta,
+        )
+        .await
+        .map_err(|e| AppError::BadRequest(format!("{e:#}")))?;
+    Ok(Json(terms).into_response())
+}
+
 /// `GET /api/owner/links`.
 pub async fn links(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
     caller.may(Permission::ReadLinks)?;

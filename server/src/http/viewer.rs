@@ -21,7 +21,7 @@ use veilmark_shared::licence::{self, LicenceTerms, Permissions, SessionCode, Ses
 use veilmark_shared::watermark::{Embedder, WatermarkKey};
 use veilmark_shared::wire::{
     self, Classification, DocumentInfo, ErrorCode, LicenceRequest, LicenceResponse, Report,
-    RevokedEvent, ServerKeyResponse, SessionUrls,
+    RevokedEvent, ServerKeyResponse, SessionUrls, terms_digest,
 };
 use veilmark_store::classification::{SupplierStatus, find_level, recipient_domain};
 
@@ -305,6 +305,30 @@ pub async fn licence(
         .document(link.org, &link.document_id)
         .await?
         .ok_or(AppError::NotFound("document"))?;
+    // Terms before the first view: checked after the passcode, so only the recipient sees them.
+    let mut accepting = None;
+    if let Some(terms) = state.terms_for(&document).await? {
+        let digest = terms_digest(&terms.text);
+        if !state.store.terms_accepted(&link.id, &digest).await? {
+            if req.accept_terms != Some(digest) {
+                let reason = if req.accept_terms.is_some() {
+                    "terms accepted were not the current ones"
+                } else {
+                    "terms not accepted yet"
+                };
+                return Err(deny(
+                    &state,
+                    &meta,
+                    Some(&link),
+                    None,
+                    reason,
+                    AppError::Refused(ErrorCode::TermsRequired, terms.text),
+                )
+                .await);
+            }
+            accepting = Some(digest);
+        }
+    }
     let session = SessionRecord {
         id: SessionId(secrets::random()?).to_string(),
         link_id: link.id.clone(),
@@ -356,6 +380,28 @@ pub async fn licence(
             ),
         };
         return Err(deny(&state, &meta, Some(&link), None, reason, err).await);
+    }
+    if let Some(digest) = accepting {
+        let mut entry = meta.entry(
+            link.org,
+            AuditKind::TermsAccepted,
+            format!("terms sha256 {}", hex::encode(digest)),
+        );
+        entry.link_id = Some(link.id.clone());
+        entry.document_id = Some(link.document_id.clone());
+        entry.session_id = Some(session.id.clone());
+        entry.actor = Some(link.recipient.clone());
+        state
+            .store
+            .accept_terms(
+                &link.id,
+                &digest,
+                now,
+                meta.ip.as_deref(),
+                &session.id,
+                &entry,
+            )
+            .await?;
     }
     Ok(Json(response))
 }

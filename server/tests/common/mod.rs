@@ -115,6 +115,7 @@ impl TestServer {
             nonce: hex::encode(nonce),
             timestamp: u64::try_from(now_secs()).unwrap(),
             passcode: passcode.map(str::to_owned),
+            accept_terms: None,
         }
     }
 

@@ -26,7 +26,8 @@ use super::PostgresStore;
 use crate::StoreResult;
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 use crate::classification::{
-    LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, SupplierStatus, WatermarkDensity,
+    LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, SupplierStatus,
+    WatermarkDensity,
 };
 use crate::meta::DescribeOffboarding;
 use crate::meta::{
@@ -1133,6 +1134,95 @@ impl MetaStore for PostgresStore {
         .execute(&mut *tx)
         .await?;
         append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn terms(&self, org: OrgId) -> StoreResult<Option<OrgTerms>> {
+        let row =
+            sqlx::query("SELECT text, from_rank, updated_at FROM org_terms WHERE org_id = $1")
+                .bind(org.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(OrgTerms {
+                text: r.try_get("text")?,
+                from_rank: i64::from(r.try_get::<i32, _>("from_rank")?),
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_terms(
+        &self,
+        org: OrgId,
+        terms: Option<&OrgTerms>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        match terms {
+            Some(t) => {
+                sqlx::query(
+                    "INSERT INTO org_terms (org_id, text, from_rank, updated_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (org_id) DO UPDATE SET text = excluded.text,
+                       from_rank = excluded.from_rank, updated_at = excluded.updated_at",
+                )
+                .bind(org.get())
+                .bind(&t.text)
+                .bind(i32::try_from(t.from_rank)?)
+                .bind(t.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM org_terms WHERE org_id = $1")
+                    .bind(org.get())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn terms_accepted(&self, link_id: &str, digest: &[u8; 32]) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM terms_acceptances WHERE link_id = $1 AND sha256 = $2",
+        )
+        .bind(link_id)
+        .bind(&digest[..])
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn accept_terms(
+        &self,
+        link_id: &str,
+        digest: &[u8; 32],
+        now: i64,
+        ip: Option<&str>,
+        session_id: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO terms_acceptances (link_id, sha256, accepted_at, ip, session_id)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (link_id, sha256) DO NOTHING",
+        )
+        .bind(link_id)
+        .bind(&digest[..])
+        .bind(now)
+        .bind(ip)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            append_audit_in(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

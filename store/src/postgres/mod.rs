@@ -65,6 +65,11 @@ fn migrator() -> Migrator {
             "document subsets",
             include_str!("../../migrations/postgres/0005_document_subsets.sql"),
         ),
+        migration(
+            6,
+            "terms",
+            include_str!("../../migrations/postgres/0006_terms.sql"),
+        ),
     ]);
     // A database migrated by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

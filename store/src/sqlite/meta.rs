@@ -11,7 +11,8 @@ use super::SqliteStore;
 use crate::StoreResult;
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 use crate::classification::{
-    LevelChange, LevelPolicy, LinkAdjustment, SupplierRecord, SupplierStatus, WatermarkDensity,
+    LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, SupplierStatus,
+    WatermarkDensity,
 };
 use crate::meta::DescribeOffboarding;
 use crate::meta::{
@@ -983,6 +984,93 @@ impl MetaStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn terms(&self, org: OrgId) -> StoreResult<Option<OrgTerms>> {
+        let row = sqlx::query("SELECT text, from_rank, updated_at FROM org_terms WHERE org_id = ?")
+            .bind(org.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| OrgTerms {
+            text: r.get("text"),
+            from_rank: r.get("from_rank"),
+            updated_at: r.get("updated_at"),
+        }))
+    }
+
+    async fn set_terms(
+        &self,
+        org: OrgId,
+        terms: Option<&OrgTerms>,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        match terms {
+            Some(t) => {
+                sqlx::query(
+                    "INSERT INTO org_terms (org_id, text, from_rank, updated_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (org_id) DO UPDATE SET text = excluded.text,
+                       from_rank = excluded.from_rank, updated_at = excluded.updated_at",
+                )
+                .bind(org.get())
+                .bind(&t.text)
+                .bind(t.from_rank)
+                .bind(t.updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM org_terms WHERE org_id = ?")
+                    .bind(org.get())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn terms_accepted(&self, link_id: &str, digest: &[u8; 32]) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM terms_acceptances WHERE link_id = ? AND sha256 = ?",
+        )
+        .bind(link_id)
+        .bind(&digest[..])
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn accept_terms(
+        &self,
+        link_id: &str,
+        digest: &[u8; 32],
+        now: i64,
+        ip: Option<&str>,
+        session_id: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        let _serial = self.audit_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let n = sqlx::query(
+            "INSERT INTO terms_acceptances (link_id, sha256, accepted_at, ip, session_id)
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (link_id, sha256) DO NOTHING",
+        )
+        .bind(link_id)
+        .bind(&digest[..])
+        .bind(now)
+        .bind(ip)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            append_audit_in(&mut tx, audit).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

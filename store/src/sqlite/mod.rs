@@ -84,6 +84,11 @@ fn migrator() -> Migrator {
             "document subsets",
             include_str!("../../migrations/1006_document_subsets.sql"),
         ),
+        migration(
+            1007,
+            "terms",
+            include_str!("../../migrations/1007_terms.sql"),
+        ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.
     migrator.set_ignore_missing(true);

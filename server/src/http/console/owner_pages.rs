@@ -547,6 +547,7 @@ const EVENTS: &[&str] = &[
     "settings",
     "level",
     "supplier",
+    "terms-accepted",
 ];
 
 async fn filtered(
