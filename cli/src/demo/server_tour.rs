@@ -193,6 +193,18 @@ pub async fn run(
         bob.passcode.as_deref().unwrap_or("?"),
         bob.url
     );
+    // Terms before viewing (docs/server.md#terms): Confidential and above.
+    state
+        .set_terms(
+            Some("MUTUAL NON-DISCLOSURE (demo)\nThe recipient keeps these drawings confidential and uses them only for the quoted work."),
+            Some("Confidential"),
+            &owner,
+            &cli,
+        )
+        .await?;
+    println!(
+        "   `veilmark terms set nda.txt --from-level Confidential`: bob accepts the non-disclosure text before his first view (audited with its SHA-256)"
+    );
     // Need-to-know (docs/server.md#subsets): pages of a PDF, under a key of their own.
     if docs[0].media_type == "application/pdf" {
         let subset = state
