@@ -169,10 +169,11 @@ impl crate::AppState {
             .bytes()
             .await?;
         let plaintext = envelope::open(&key, &sealed)?.plaintext;
-        let subset =
-            tokio::task::spawn_blocking(move || pdf_pages(&plaintext, &pages).map(|p| (p, pages)))
-                .await??;
-        let (subset, pages) = subset;
+        // The cut PDF is plaintext too: wiped once sealed.
+        let (subset, pages) = tokio::task::spawn_blocking(move || {
+            pdf_pages(&plaintext, &pages).map(|p| (zeroize::Zeroizing::new(p), pages))
+        })
+        .await??;
         let shares = format!("pages {}", describe_pages(&pages));
         let key = ContentKey::from_bytes(crate::secrets::random()?);
         let random = SealRandomness::from_bytes(crate::secrets::random()?);

@@ -66,10 +66,11 @@ try {
     const c = document.getElementById('page-canvas');
     const ctx = c.getContext('2d');
     const at = (x, y) => [...ctx.getImageData(x, y, 1, 1).data].slice(0, 3);
-    return [document.body.dataset.level, document.getElementById('level').textContent, at(2, 2), at(2, c.height - 3), at(2, Math.floor(c.height / 2))];
+    return [document.body.dataset.level, document.getElementById('level').textContent, at(2, 2), at(2, c.height - 3), at(2, Math.floor(c.height / 2)),
+      document.getElementById('level').dataset.rank];
   });
   const blue = (p) => Math.abs(p[0] - 44) < 16 && Math.abs(p[1] - 74) < 16 && Math.abs(p[2] - 117) < 16;
-  check(banner[0] === 'Internal' && banner[1] === 'Internal' && blue(banner[2]) && blue(banner[3]) && !blue(banner[4]),
+  check(banner[0] === 'Internal' && banner[1] === 'Internal' && banner[5] === '1' && blue(banner[2]) && blue(banner[3]) && !blue(banner[4]),
     `the frame carries the document's level as a banner at top and bottom (${JSON.stringify(banner)})`);
   const session = String(label[1]).match(/session ([0-9a-f]+)/);
   check(session && session[1].length === 12, `the watermark shows the session as 12 hex digits, as identify prints (${session && session[1]})`);

@@ -66,6 +66,12 @@ impl MarkCache {
         self.classification.as_ref().map(|c| c.level.as_str())
     }
 
+    /// The level's rank (0 the lowest), if the server sent a level.
+    #[must_use]
+    pub fn level_rank(&self) -> Option<u8> {
+        self.classification.as_ref().map(|c| c.rank)
+    }
+
     /// The banner for a `width`×`height` frame, prepared on first use (`None`: no level).
     fn banner(&mut self, width: u32, height: u32) -> Result<Option<&Banner>, ViewerError> {
         let Some(c) = &self.classification else {

@@ -310,6 +310,12 @@ impl Viewer {
         self.inner.borrow().title.clone()
     }
 
+    /// The level's rank (0 the lowest; the banner's colour), or -1 without a level.
+    #[wasm_bindgen(js_name = levelRank)]
+    pub fn level_rank(&self) -> i32 {
+        self.inner.borrow().marks.level_rank().map_or(-1, i32::from)
+    }
+
     /// The document's classification level (`Restricted`), drawn as a banner on every page
     /// and frame; empty when the server sent none.
     pub fn level(&self) -> String {

@@ -200,8 +200,10 @@ async function open(token, passcode, acceptTerms) {
   // The classification level: drawn into every frame by the viewer (banner), repeated here.
   const level = viewer.level();
   document.body.dataset.level = level;
+  const rank = Math.min(viewer.levelRank(), 3);
   for (const id of ['level', 'cad-level']) {
     $(id).textContent = level;
+    $(id).dataset.rank = String(rank);
     $(id).hidden = !level;
   }
   // What the visible watermark says, for screen readers (and the demo's browser test).

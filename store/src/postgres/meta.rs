@@ -1113,6 +1113,16 @@ impl MetaStore for PostgresStore {
         rows.iter().map(supplier_from).collect()
     }
 
+    async fn supplier(&self, org: OrgId, domain: &str) -> StoreResult<Option<SupplierRecord>> {
+        // One primary-key lookup: every licence and renewal asks.
+        let row = sqlx::query("SELECT * FROM suppliers WHERE org_id = $1 AND domain = $2")
+            .bind(org.get())
+            .bind(domain)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(supplier_from).transpose()
+    }
+
     async fn set_supplier(
         &self,
         org: OrgId,
