@@ -56,6 +56,23 @@ impl LevelDefinition {
     }
 }
 
+/// A supplier's e-mail domain as typed (`@Acme.Example`) in its stored form (`acme.example`),
+/// or why it is not one: letters, digits, `.` and `-` only, so it is also safe in the store's
+/// `LIKE` pattern.
+pub fn supplier_domain(input: &str) -> Result<String> {
+    let domain = input.trim().trim_start_matches('@').to_ascii_lowercase();
+    let valid = (3..=253).contains(&domain.len())
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if !valid {
+        bail!("{domain:?} is not an e-mail domain (like supplier.example)");
+    }
+    Ok(domain)
+}
+
 impl AppState {
     /// The classification levels of the actor's organisation, lowest first.
     pub async fn levels(&self, actor: &Actor) -> Result<Vec<LevelPolicy>> {
@@ -299,19 +316,10 @@ impl AppState {
     ) -> Result<SupplierRecord> {
         if status == SupplierStatus::Offboarded {
             bail!(
-                "off-boarding revokes every link and session of the supplier and writes a report; it is not available yet, suspend the supplier instead"
+                "off-boarding revokes every link of the supplier's people: use `veilmark supplier offboard`, the console's Suppliers page or POST /api/owner/suppliers/{{domain}}/offboard"
             );
         }
-        let domain = domain.trim().trim_start_matches('@').to_ascii_lowercase();
-        let valid = domain.len() <= 253
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && domain
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if !valid {
-            bail!("{domain:?} is not an e-mail domain (like supplier.example)");
-        }
+        let domain = supplier_domain(domain)?;
         let existing = self.store.supplier(actor.org, &domain).await?;
         let name = match name {
             Some(n) => n.trim().chars().take(120).collect::<String>(),

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 use serde::Serialize;
 use veilmark_store::audit::csv_cell;
@@ -400,16 +400,7 @@ impl AppState {
         actor: &Actor,
         meta: &ClientMeta,
     ) -> Result<Offboarded> {
-        let domain = domain.trim().trim_start_matches('@').to_ascii_lowercase();
-        let valid = (3..=253).contains(&domain.len())
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && domain
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if !valid {
-            bail!("{domain:?} is not an e-mail domain (like supplier.example)");
-        }
+        let domain = crate::classification::supplier_domain(domain)?;
         let existing = self.store.supplier(actor.org, &domain).await?;
         let record = SupplierRecord {
             name: existing

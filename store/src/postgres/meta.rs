@@ -212,6 +212,59 @@ fn chain_lock(key: i64) -> i32 {
         .unwrap_or_else(|_| i32::try_from(key.rem_euclid(i64::from(i32::MAX))).unwrap_or(0))
 }
 
+/// Appends revoked links `ids` to the revocation feed inside `tx`: takes the feed lock (so
+/// positions commit in order) and notifies every listening process at commit. Nothing for none.
+async fn feed_revocations_in(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: &[&str],
+    now: i64,
+) -> anyhow::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+        .bind(FEED_LOCK_CLASS)
+        .execute(&mut **tx)
+        .await
+        .context("cannot lock the revocation feed")?;
+    for id in ids {
+        sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        // Delivered to every listening process when (and only if) this commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(REVOCATION_CHANNEL)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds supplier `s` to `org` or updates its name and status, inside `tx`.
+async fn upsert_supplier_in(
+    tx: &mut Transaction<'_, Postgres>,
+    org: OrgId,
+    s: &SupplierRecord,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO suppliers (org_id, domain, name, status, changed_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
+           status = excluded.status, changed_at = excluded.changed_at",
+    )
+    .bind(org.get())
+    .bind(&s.domain)
+    .bind(&s.name)
+    .bind(s.status.as_str())
+    .bind(s.changed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Appends the next audit entry of its chain inside `tx`. The chain's advisory lock is held
 /// until `tx` ends, so no other transaction (in any process) reads the same head.
 async fn append_audit_in(
@@ -917,22 +970,7 @@ impl MetaStore for PostgresStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
-            .bind(FEED_LOCK_CLASS)
-            .execute(&mut *tx)
-            .await
-            .context("cannot lock the revocation feed")?;
-        sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        // Delivered to every listening process when (and only if) this commits.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(REVOCATION_CHANNEL)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        feed_revocations_in(&mut tx, &[id], now).await?;
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -1052,7 +1090,6 @@ impl MetaStore for PostgresStore {
             to: level.to_owned(),
             ..LevelChange::default()
         };
-        let mut feed_locked = false;
         for row in &rows {
             let link = link_from(row)?;
             match adjust(&link) {
@@ -1079,26 +1116,8 @@ impl MetaStore for PostgresStore {
                 }
             }
         }
-        for (id, _) in &change.revoked {
-            if !feed_locked {
-                sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
-                    .bind(FEED_LOCK_CLASS)
-                    .execute(&mut *tx)
-                    .await
-                    .context("cannot lock the revocation feed")?;
-                feed_locked = true;
-            }
-            sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(REVOCATION_CHANNEL)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let revoked: Vec<&str> = change.revoked.iter().map(|(id, _)| id.as_str()).collect();
+        feed_revocations_in(&mut tx, &revoked, now).await?;
         append_audit_in(&mut tx, &audit(&change)).await?;
         tx.commit().await?;
         Ok(Some(change))
@@ -1130,19 +1149,7 @@ impl MetaStore for PostgresStore {
         audit: &NewAuditEntry,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO suppliers (org_id, domain, name, status, changed_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
-               status = excluded.status, changed_at = excluded.changed_at",
-        )
-        .bind(org.get())
-        .bind(&s.domain)
-        .bind(&s.name)
-        .bind(s.status.as_str())
-        .bind(s.changed_at)
-        .execute(&mut *tx)
-        .await?;
+        upsert_supplier_in(&mut tx, org, s).await?;
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -1245,19 +1252,7 @@ impl MetaStore for PostgresStore {
         audit: &DescribeOffboarding<'_>,
     ) -> StoreResult<Vec<String>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO suppliers (org_id, domain, name, status, changed_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
-               status = excluded.status, changed_at = excluded.changed_at",
-        )
-        .bind(org.get())
-        .bind(&s.domain)
-        .bind(&s.name)
-        .bind(s.status.as_str())
-        .bind(s.changed_at)
-        .execute(&mut *tx)
-        .await?;
+        upsert_supplier_in(&mut tx, org, s).await?;
         // Lock order: link rows, then the feed lock, then the audit chain lock.
         let mut ids: Vec<String> = sqlx::query_scalar(
             "UPDATE links SET revoked_at = $1
@@ -1271,25 +1266,8 @@ impl MetaStore for PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         ids.sort();
-        if !ids.is_empty() {
-            sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
-                .bind(FEED_LOCK_CLASS)
-                .execute(&mut *tx)
-                .await
-                .context("cannot lock the revocation feed")?;
-        }
-        for id in &ids {
-            sqlx::query("INSERT INTO revocations (link_id, at) VALUES ($1, $2)")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(REVOCATION_CHANNEL)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let revoked: Vec<&str> = ids.iter().map(String::as_str).collect();
+        feed_revocations_in(&mut tx, &revoked, now).await?;
         append_audit_in(&mut tx, &audit(&ids)).await?;
         tx.commit().await?;
         Ok(ids)

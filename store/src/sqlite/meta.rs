@@ -163,6 +163,44 @@ const CHAIN_HEAD: &str =
 const AUDIT_PAGE: &str =
     "SELECT * FROM audit_log WHERE org_id IS ? AND seq > ? ORDER BY seq LIMIT ?";
 
+/// Appends revoked links `ids` to the revocation feed inside `tx` (a `BEGIN IMMEDIATE`
+/// transaction: positions commit in order).
+async fn feed_revocations_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ids: &[&str],
+    now: i64,
+) -> anyhow::Result<()> {
+    for id in ids {
+        sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds supplier `s` to `org` or updates its name and status, inside `tx`.
+async fn upsert_supplier_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    org: OrgId,
+    s: &SupplierRecord,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO suppliers (org_id, domain, name, status, changed_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
+           status = excluded.status, changed_at = excluded.changed_at",
+    )
+    .bind(org.get())
+    .bind(&s.domain)
+    .bind(&s.name)
+    .bind(s.status.as_str())
+    .bind(s.changed_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Appends the next audit entry inside `tx`, which must be a `BEGIN IMMEDIATE` transaction (so
 /// that reading the chain head and inserting after it cannot interleave with another writer).
 async fn append_audit_in(
@@ -799,11 +837,7 @@ impl MetaStore for SqliteStore {
         .rows_affected()
             == 1;
         if done {
-            sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            feed_revocations_in(&mut tx, &[id], now).await?;
             append_audit_in(&mut tx, audit).await?;
         }
         tx.commit().await?;
@@ -941,11 +975,7 @@ impl MetaStore for SqliteStore {
                         .bind(&link.id)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
-                        .bind(&link.id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
+                    feed_revocations_in(&mut tx, &[&link.id], now).await?;
                     change.revoked.push((link.id, why));
                 }
             }
@@ -981,18 +1011,7 @@ impl MetaStore for SqliteStore {
     ) -> StoreResult<()> {
         let _serial = self.audit_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO suppliers (org_id, domain, name, status, changed_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
-               status = excluded.status, changed_at = excluded.changed_at",
-        )
-        .bind(org.get())
-        .bind(&s.domain)
-        .bind(&s.name)
-        .bind(s.status.as_str())
-        .bind(s.changed_at)
-        .execute(&mut *tx)
-        .await?;
+        upsert_supplier_in(&mut tx, org, s).await?;
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -1094,18 +1113,7 @@ impl MetaStore for SqliteStore {
     ) -> StoreResult<Vec<String>> {
         let _serial = self.audit_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO suppliers (org_id, domain, name, status, changed_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (org_id, domain) DO UPDATE SET name = excluded.name,
-               status = excluded.status, changed_at = excluded.changed_at",
-        )
-        .bind(org.get())
-        .bind(&s.domain)
-        .bind(&s.name)
-        .bind(s.status.as_str())
-        .bind(s.changed_at)
-        .execute(&mut *tx)
-        .await?;
+        upsert_supplier_in(&mut tx, org, s).await?;
         // The domain is letters, digits, '.' and '-' (checked by the caller): no LIKE
         // wildcards. Revoked links stay revoked at their first revocation time.
         let ids: Vec<String> = sqlx::query_scalar(
@@ -1121,13 +1129,8 @@ impl MetaStore for SqliteStore {
         .await?;
         let mut ids = ids;
         ids.sort();
-        for id in &ids {
-            sqlx::query("INSERT INTO revocations (link_id, at) VALUES (?, ?)")
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let revoked: Vec<&str> = ids.iter().map(String::as_str).collect();
+        feed_revocations_in(&mut tx, &revoked, now).await?;
         append_audit_in(&mut tx, &audit(&ids)).await?;
         tx.commit().await?;
         Ok(ids)
