@@ -111,20 +111,16 @@ pub async fn run(
     // Classification (docs/server.md#classification): Confidential documents go to approved
     // suppliers only, with a passcode, for 30 days at most.
     let confidential = &docs[docs.len() - 1];
-    let refused = state
-        .create_link(
-            &NewLink {
-                document_id: confidential.id.clone(),
-                recipient: "bob@machining.example".into(),
-                expires_in_secs: Some(60 * 24 * 3600),
-                max_views: None,
-                passcode: None,
-                pages: None,
-            },
-            &owner,
-            &cli,
-        )
-        .await;
+    // The same 60-day link to bob, refused before and after his company is approved.
+    let bob_60_days = NewLink {
+        document_id: confidential.id.clone(),
+        recipient: "bob@machining.example".into(),
+        expires_in_secs: Some(60 * 24 * 3600),
+        max_views: None,
+        passcode: None,
+        pages: None,
+    };
+    let refused = state.create_link(&bob_60_days, &owner, &cli).await;
     if let Err(e) = refused {
         println!("   a link to bob@machining.example is refused: {e:#}");
     }
@@ -137,20 +133,7 @@ pub async fn run(
             &cli,
         )
         .await?;
-    let too_long = state
-        .create_link(
-            &NewLink {
-                document_id: confidential.id.clone(),
-                recipient: "bob@machining.example".into(),
-                expires_in_secs: Some(60 * 24 * 3600),
-                max_views: None,
-                passcode: None,
-                pages: None,
-            },
-            &owner,
-            &cli,
-        )
-        .await;
+    let too_long = state.create_link(&bob_60_days, &owner, &cli).await;
     if let Err(e) = too_long {
         println!(
             "   `veilmark supplier approve machining.example`; a 60-day link is still refused: {e:#}"
