@@ -17,6 +17,7 @@ mod migrate_cmd;
 mod owner_cmd;
 mod progress;
 mod render_cmd;
+mod review_cmd;
 
 use std::process::ExitCode;
 
@@ -81,6 +82,9 @@ enum Command {
     /// Supplier companies (by e-mail domain): approve or suspend them.
     #[command(subcommand)]
     Supplier(level_cmd::SupplierCommand),
+    /// Access reviews: start one, see where it stands, confirm or revoke links, export it.
+    #[command(subcommand)]
+    Review(review_cmd::ReviewCommand),
     /// Move an embedded installation (SQLite and local envelopes) into PostgreSQL and verify it.
     Migrate(migrate_cmd::MigrateArgs),
 }
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Level(cmd) => level_cmd::level(&cmd),
         Command::Supplier(cmd) => level_cmd::supplier(&cmd),
         Command::Terms(cmd) => level_cmd::terms(&cmd),
+        Command::Review(cmd) => review_cmd::review(&cmd),
         Command::Migrate(args) => migrate_cmd::run(&args),
         Command::Identify(args) => identify::run(&args),
         Command::Render(args) => render_cmd::run(&args),

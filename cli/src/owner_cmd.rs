@@ -96,6 +96,19 @@ pub struct ServeArgs {
     /// for several. Without it those headers are ignored (docs/server.md#limits).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<Cidr>,
+    /// Send access-review reminders through this SMTP server: `smtp://host:587?tls=required`
+    /// (STARTTLS), `smtps://host:465`, or `smtp://host:25` on a trusted network; credentials as
+    /// `smtp://user:password@host…`. Better given as VEILMARK_SMTP_URL (a secret; never
+    /// printed). Without it reminders are shown in the console only.
+    #[arg(long, value_name = "URL")]
+    smtp: Option<String>,
+    /// The sender of those e-mails (default `veilmark@` and the public URL's host).
+    #[arg(long, value_name = "ADDRESS")]
+    mail_from: Option<String>,
+    /// How often the review task runs (starts scheduled reviews, closes due ones, sends
+    /// reminders).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, hide = true)]
+    review_tick: i64,
 }
 
 /// `veilmark seal`.
@@ -232,6 +245,38 @@ pub(crate) async fn actor(state: &AppState, org: &OrgArg) -> Result<Actor> {
     Ok(Actor::operator(org.id, operator_name()))
 }
 
+/// Where reminder e-mail goes out: `--smtp`, else `VEILMARK_SMTP_URL`, else nowhere. Checked
+/// here, so a URL lettre cannot use stops the start (named without its credentials).
+fn mail_config(
+    args: &ServeArgs,
+    public_url: &str,
+) -> Result<Option<veilmark_server::mail::MailConfig>> {
+    let url = match &args.smtp {
+        Some(u) => Some(u.clone()),
+        None => std::env::var(SMTP_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty()),
+    };
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let from = args.mail_from.clone().unwrap_or_else(|| {
+        let host = public_url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split([':', '/']).next())
+            .filter(|h| h.contains('.') && !h.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            .unwrap_or("localhost");
+        format!("veilmark@{host}")
+    });
+    let config = veilmark_server::mail::MailConfig { url, from };
+    veilmark_server::mail::Mailer::new(&config)?;
+    Ok(Some(config))
+}
+
+/// The environment variable `--smtp` falls back to.
+const SMTP_ENV: &str = "VEILMARK_SMTP_URL";
+
 /// The `--objects` location: the flag, else `VEILMARK_OBJECTS`, else none (the data directory).
 pub(crate) fn objects_location(flag: Option<ObjectsUrl>) -> Result<Option<ObjectsLocation>> {
     let url = match flag {
@@ -273,8 +318,15 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.embed_origins.clone_from(&args.embed_origins);
         config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
         config.objects = objects_location(args.data.objects.clone())?;
+        config.mail = mail_config(args, &public_url)?;
+        config.review_tick =
+            std::time::Duration::from_secs(u64::try_from(args.review_tick.max(1)).unwrap_or(60));
         let objects_shown = config.objects.as_ref().map(|o| o.url.to_string());
+        let mail_shown = config.mail.as_ref().map(|m| m.from.clone());
         let state = AppState::open(config).await?;
+        if let Some(from) = mail_shown {
+            eprintln!("access-review reminders are e-mailed from {from}");
+        }
         if let Some(objects) = objects_shown {
             eprintln!("envelopes and evidence in {objects}");
         }

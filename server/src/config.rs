@@ -34,6 +34,12 @@ pub struct Config {
     /// Where envelopes and finished WARC evidence live (`--objects`); `None` (the default): the
     /// data directory, envelopes written durably under `blobs/`.
     pub objects: Option<veilmark_store::objects::ObjectsLocation>,
+    /// Outgoing e-mail (access-review reminders): `--smtp URL --mail-from ADDRESS`; `None`:
+    /// reminders are only shown in the console.
+    pub mail: Option<crate::mail::MailConfig>,
+    /// How often the review task starts scheduled reviews, closes due ones and sends
+    /// reminders.
+    pub review_tick: std::time::Duration,
 }
 
 impl Config {
@@ -51,6 +57,8 @@ impl Config {
             limits: Limits::default(),
             orphan_grace: std::time::Duration::from_secs(15 * 60),
             objects: None,
+            mail: None,
+            review_tick: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -25,10 +25,12 @@ pub mod embed;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod members;
 pub mod offboarding;
 pub mod qr;
 pub mod ratelimit;
+pub mod review;
 pub mod sealing;
 pub mod second_factor;
 pub mod secrets;
@@ -298,9 +300,11 @@ fn renew_rate(l: &Limits) -> ratelimit::Rate {
 /// Serves `state` on `listener` until the process ends, with the revocation watcher running.
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
+    let reviews = state.spawn_review_task();
     let limits = conn::ConnLimits::from_config(&state.config);
     conn::serve_connections(app(state), listener, None, limits).await;
     watcher.abort();
+    reviews.abort();
     Ok(())
 }
 
@@ -311,10 +315,12 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
+    let reviews = state.spawn_review_task();
     let limits = conn::ConnLimits::from_config(&state.config);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     conn::serve_connections(app(state), listener, Some(acceptor), limits).await;
     watcher.abort();
+    reviews.abort();
     Ok(())
 }
 

@@ -664,6 +664,7 @@ impl AppState {
             document_id: doc.id.clone(),
             level: doc.level.clone(),
             recipient: req.recipient.clone(),
+            created_by: actor.name.clone(),
             created_at: now,
             expires_at: now + terms.lifetime_secs,
             max_views: terms.max_views,

@@ -49,6 +49,7 @@ struct Targets {
     spare_token_id: String,
     hit_id: i64,
     doc_id: String,
+    review_id: String,
 }
 
 fn client() -> reqwest::Client {
@@ -218,6 +219,15 @@ async fn setup() -> (TestServer, Vec<Creds>, Creds, Targets) {
     .await
     .unwrap();
     let hit_id = ev.reviewed_hits(1).await.unwrap()[0].id;
+    let review = s
+        .state
+        .start_review(
+            None,
+            &s.operator(),
+            &veilmark_server::service::ClientMeta::cli(),
+        )
+        .await
+        .unwrap();
     let targets = Targets {
         link_token: TestServer::token(&link),
         link_id: link.link.id,
@@ -225,13 +235,16 @@ async fn setup() -> (TestServer, Vec<Creds>, Creds, Targets) {
         spare_token_id,
         hit_id,
         doc_id: s.doc.id.clone(),
+        review_id: review.id,
     };
     (s, callers, expired, targets)
 }
 
 /// The path of `rule` with its parameters filled with this organisation's ids.
 fn fill(rule: &RouteRule, t: &Targets) -> String {
-    let id = if rule.path.contains("/links/") {
+    let id = if rule.path.contains("/reviews/") {
+        t.review_id.clone()
+    } else if rule.path.contains("/links/") {
         t.link_id.clone()
     } else if rule.path.contains("/members/") {
         t.victim_id.to_string()
@@ -250,7 +263,8 @@ fn fill(rule: &RouteRule, t: &Targets) -> String {
         .replace("{session}", &"0".repeat(32))
         .replace("{secret}", "not-a-secret")
         .replace("{domain}", "matrix.example")
-        .replace("{format}", "csv");
+        .replace("{format}", "csv")
+        .replace("{link}", &t.link_id);
     if p.ends_with("/review/bundle") {
         p.push_str(&format!("?id={}", t.hit_id));
     }
@@ -284,6 +298,8 @@ fn body(rule: &RouteRule, t: &Targets, n: usize) -> Option<Value> {
         json!({ "action": "begin" })
     } else if p.ends_with("/password") {
         json!({ "current": "wrong password!", "password": "a new password 1", "again": "a new password 1" })
+    } else if p == "/console/reviews/schedule" {
+        json!({ "every_days": "91", "window_days": "14" })
     } else if p == "/console/review" {
         json!({ "id": t.hit_id.to_string(), "action": "confirm" })
     } else {

@@ -21,6 +21,7 @@ mod pg_ops;
 mod power_loss;
 mod proxies;
 mod replicas;
+mod reviews;
 mod shared_keys;
 mod tls;
 mod viewer_api;

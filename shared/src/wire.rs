@@ -293,6 +293,9 @@ pub enum ErrorCode {
     NotFound,
     /// 409: this licence request (its nonce) was already used.
     Replayed,
+    /// 409: the request conflicts with the current state (an access review is already open, a
+    /// link in it was already decided, the review is closed).
+    Conflict,
     /// 410: the owner revoked the link.
     LinkRevoked,
     /// 410: the link has expired.
@@ -324,7 +327,7 @@ impl ErrorCode {
             | Self::TermsRequired => 401,
             Self::Forbidden | Self::ViewLimitReached => 403,
             Self::NotFound => 404,
-            Self::Replayed => 409,
+            Self::Replayed | Self::Conflict => 409,
             Self::LinkRevoked | Self::LinkExpired | Self::LeaseExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::RangeNotSatisfiable => 416,
@@ -346,6 +349,7 @@ impl ErrorCode {
             Self::Forbidden | Self::ViewLimitReached => "forbidden",
             Self::NotFound => "not-found",
             Self::Replayed => "replayed",
+            Self::Conflict => "conflict",
             Self::LinkRevoked | Self::LinkExpired | Self::LeaseExpired => "gone",
             Self::PayloadTooLarge => "too-large",
             Self::RangeNotSatisfiable => "bad-range",

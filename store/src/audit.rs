@@ -52,6 +52,8 @@ pub enum AuditKind {
     Supplier,
     /// A recipient accepted the organisation's terms before viewing.
     TermsAccepted,
+    /// An access review started, a link in it was confirmed or revoked, or it closed.
+    Review,
 }
 
 impl AuditKind {
@@ -73,6 +75,7 @@ impl AuditKind {
             Self::Level => "level",
             Self::Supplier => "supplier",
             Self::TermsAccepted => "terms-accepted",
+            Self::Review => "review",
         }
     }
 }

@@ -643,6 +643,7 @@ mod tests {
             document_id: "d".into(),
             level: "Internal".into(),
             recipient: "a@acme.example".into(),
+            created_by: "o@brand.example".into(),
             created_at: created,
             expires_at: expires,
             max_views: views,

@@ -32,6 +32,7 @@ pub mod migrate;
 pub mod objects;
 pub mod open;
 mod postgres;
+pub mod review;
 mod sqlite;
 pub mod sweep;
 pub mod tenancy;

@@ -20,6 +20,10 @@ use crate::audit::{AuditEntry, NewAuditEntry};
 use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, default_levels,
 };
+use crate::review::{
+    ClosedReview, DecideOutcome, NewReview, Reminder, ReviewDecision, ReviewItem, ReviewRecord,
+    ReviewSchedule,
+};
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
 pub use crate::StoreResult;
@@ -160,6 +164,9 @@ pub struct LinkRecord {
     pub level: String,
     /// Who it was shared with.
     pub recipient: String,
+    /// Who made it: the member's e-mail or `cli:USER` (empty for links made before access
+    /// reviews, migration 1008). Access reviews ask this owner to confirm it.
+    pub created_by: String,
     /// Creation time, unix seconds.
     pub created_at: i64,
     /// Expiry, unix seconds.
@@ -311,6 +318,14 @@ pub type DescribeLevelChange<'f> =
 /// The audit entry recording an off-boarding, from the revoked link ids
 /// ([`MetaStore::offboard_supplier`]).
 pub type DescribeOffboarding<'f> = dyn for<'c> Fn(&'c [String]) -> NewAuditEntry + Send + Sync + 'f;
+
+/// The audit entry recording a review's start, from the number of links in it
+/// ([`MetaStore::start_review`]).
+pub type DescribeReviewStart<'f> = dyn Fn(i64) -> NewAuditEntry + Send + Sync + 'f;
+
+/// The audit entry recording a review closed at its due date ([`MetaStore::close_due_reviews`]).
+pub type DescribeReviewClose<'f> =
+    dyn for<'c> Fn(&'c ClosedReview) -> NewAuditEntry + Send + Sync + 'f;
 
 /// Metadata storage: organisations, accounts, documents, links, sessions, nonces and the
 /// audit log.
@@ -608,6 +623,62 @@ pub trait MetaStore: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> StoreResult<(Vec<AuditEntry>, i64)>;
+
+    /// An organisation's review schedule.
+    async fn review_schedule(&self, org: OrgId) -> StoreResult<ReviewSchedule>;
+    /// Sets an organisation's review schedule (checked by the caller) and audits it.
+    async fn set_review_schedule(
+        &self,
+        org: OrgId,
+        schedule: ReviewSchedule,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()>;
+    /// Starts review `review` of `org`: every link live at its start (not revoked, not expired,
+    /// views left) joins it under the owner who made it, in one transaction with its audit
+    /// entry. `None` (and nothing written) when the organisation has a review open.
+    async fn start_review(
+        &self,
+        org: OrgId,
+        review: &NewReview,
+        audit: &DescribeReviewStart<'_>,
+    ) -> StoreResult<Option<i64>>;
+    /// An organisation's reviews with their counts, newest first.
+    async fn reviews(&self, org: OrgId) -> StoreResult<Vec<ReviewRecord>>;
+    /// One review of an organisation.
+    async fn review(&self, org: OrgId, id: &str) -> StoreResult<Option<ReviewRecord>> {
+        Ok(self.reviews(org).await?.into_iter().find(|r| r.id == id))
+    }
+    /// The links of one review of `org`, by owner then age.
+    async fn review_items(&self, org: OrgId, review_id: &str) -> StoreResult<Vec<ReviewItem>>;
+    /// Records `decision` (confirmed or revoked) for `link_id` in open review `review_id` of
+    /// `org`, with its audit entry; a revocation revokes the link into the revocation feed, and
+    /// the review closes when it was its last undecided link. All in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_review(
+        &self,
+        org: OrgId,
+        review_id: &str,
+        link_id: &str,
+        decision: ReviewDecision,
+        by: &str,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<DecideOutcome>;
+    /// Closes every open review (of any organisation) whose due date is at or before `now`:
+    /// undecided links are marked expired and revoked into the revocation feed, with an audit
+    /// entry per review; one transaction per review.
+    async fn close_due_reviews(
+        &self,
+        now: i64,
+        audit: &DescribeReviewClose<'_>,
+    ) -> StoreResult<Vec<ClosedReview>>;
+    /// Organisations whose schedule calls for a review now: none open, the last one (or the
+    /// organisation's creation) a period ago, and at least one live link.
+    async fn orgs_due_for_review(&self, now: i64) -> StoreResult<Vec<(OrgId, ReviewSchedule)>>;
+    /// Claims the reminders due now, each (review, owner, kind) once across every process:
+    /// `started` for owners with undecided links in an open review, `due-soon` once the due
+    /// date is [`crate::review::due_soon_secs`] away or less. The caller sends what it claimed.
+    async fn claim_reminders(&self, now: i64) -> StoreResult<Vec<Reminder>>;
 
     /// Whether the database answers a query now (the server's `/readyz`). The default reads
     /// the organisations table; a backend overrides it with a cheaper round trip.

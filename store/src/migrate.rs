@@ -50,6 +50,14 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
             "request_nonces",
         ],
     ),
+    (
+        "access reviews",
+        &[
+            "access_reviews",
+            "access_review_items",
+            "access_review_reminders",
+        ],
+    ),
     ("audit log", &["audit_log"]),
     ("catalog", &["catalog_reference"]),
     (

@@ -536,6 +536,7 @@ async fn an_organisation_sees_and_changes_only_its_own_evidence() {
 // `NAME::postgres`).
 
 on_both_backends!(
+    a_review_takes_the_live_links_records_decisions_once_and_revokes_the_undecided_at_its_due_date,
     offboarding_revokes_the_live_links_of_that_domain_only_into_the_feed,
     a_level_change_reapplies_ceilings_to_live_links_and_refuses_links_made_at_the_old_level,
     levels_and_suppliers_are_per_organisation,
@@ -612,6 +613,7 @@ fn link_record(org: OrgId, id: &str, document_id: &str) -> LinkRecord {
         document_id: document_id.into(),
         level: "Internal".into(),
         recipient: "s@supplier.example".into(),
+        created_by: "o@brand.example".into(),
         created_at: 1,
         expires_at: i64::MAX,
         max_views: None,
@@ -1736,4 +1738,240 @@ async fn offboarding_revokes_the_live_links_of_that_domain_only_into_the_feed(b:
         .await
         .unwrap();
     assert!(again.is_empty());
+}
+
+async fn a_review_takes_the_live_links_records_decisions_once_and_revokes_the_undecided_at_its_due_date(
+    b: Backend,
+) {
+    use veilmark_store::review::{DecideOutcome, NewReview, ReminderKind, ReviewDecision};
+    let store = b.store();
+    let (org, other) = two_tenants(store).await;
+    let doc = "a".repeat(32);
+    let now = 1_000;
+    for (id, owner, revoked, expires, views) in [
+        ("lnk_r1", "ann@brand.example", None, i64::MAX, None),
+        ("lnk_r2", "ann@brand.example", None, i64::MAX, Some((1, 0))),
+        ("lnk_r3", "ben@brand.example", None, i64::MAX, None),
+        ("lnk_r4", "ben@brand.example", Some(10), i64::MAX, None),
+        ("lnk_r5", "ben@brand.example", None, now - 1, None),
+    ] {
+        let mut l = link_record(org, id, &doc);
+        l.created_by = owner.into();
+        l.expires_at = expires;
+        if let Some((max, used)) = views {
+            l.max_views = Some(max);
+            l.views = used;
+        }
+        store.insert_link(&l).await.unwrap();
+        if let Some(at) = revoked {
+            store
+                .revoke_link(org, id, at, &NewAuditEntry::new(AuditKind::Revoke, at, "x"))
+                .await
+                .unwrap();
+        }
+    }
+    let entry = |d: &str| NewAuditEntry {
+        org: Some(org),
+        ..NewAuditEntry::new(AuditKind::Review, now * 1000, d)
+    };
+    let review = NewReview {
+        id: "rev_1".into(),
+        started_at: now,
+        due_at: now + 100,
+        started_by: "admin@brand.example".into(),
+    };
+    let n = store
+        .start_review(org, &review, &|n| entry(&format!("started {n}")))
+        .await
+        .unwrap();
+    // r1, r2, r3 and two_tenants' lnk_a: not the revoked or the expired one.
+    assert_eq!(n, Some(4));
+    let second = NewReview {
+        id: "rev_2".into(),
+        ..review.clone()
+    };
+    assert_eq!(
+        store
+            .start_review(org, &second, &|n| entry(&format!("started {n}")))
+            .await
+            .unwrap(),
+        None,
+        "one open review per organisation"
+    );
+    let items = store.review_items(org, "rev_1").await.unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i.link_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["lnk_r1", "lnk_r2", "lnk_r3", "lnk_a"],
+        "by owner, then age"
+    );
+    assert_eq!(items[1].views_left, Some(1));
+    assert_eq!(items[0].supplier, "supplier.example");
+    // Another organisation sees none of it and cannot decide in it.
+    assert!(store.reviews(other).await.unwrap().is_empty());
+    assert!(store.review_items(other, "rev_1").await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .decide_review(
+                other,
+                "rev_1",
+                "lnk_r1",
+                ReviewDecision::Revoked,
+                "x",
+                now,
+                &entry("x")
+            )
+            .await
+            .unwrap(),
+        DecideOutcome::NotInReview
+    );
+    // Reminders: each owner once, however often asked.
+    let first = store.claim_reminders(now + 1).await.unwrap();
+    let mut owners: Vec<(&str, i64)> = first
+        .iter()
+        .map(|r| (r.owner.as_str(), r.undecided))
+        .collect();
+    owners.sort_unstable();
+    assert_eq!(
+        owners,
+        [
+            ("ann@brand.example", 2),
+            ("ben@brand.example", 1),
+            ("o@brand.example", 1)
+        ]
+    );
+    assert!(first.iter().all(|r| r.kind == ReminderKind::Started));
+    assert!(store.claim_reminders(now + 2).await.unwrap().is_empty());
+    // Decisions: recorded once; a revocation goes into the feed.
+    let before = store.revocations_after(0).await.unwrap().len();
+    let decide = |link: &'static str, d| {
+        let e = entry(&format!("{link} {d:?}"));
+        async move {
+            store
+                .decide_review(org, "rev_1", link, d, "ann@brand.example", now + 5, &e)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        decide("lnk_r1", ReviewDecision::Confirmed).await,
+        DecideOutcome::Decided { closed: false }
+    );
+    assert_eq!(
+        decide("lnk_r1", ReviewDecision::Revoked).await,
+        DecideOutcome::AlreadyDecided(ReviewDecision::Confirmed)
+    );
+    assert_eq!(
+        decide("lnk_r2", ReviewDecision::Revoked).await,
+        DecideOutcome::Decided { closed: false }
+    );
+    assert_eq!(
+        decide("lnk_r4", ReviewDecision::Confirmed).await,
+        DecideOutcome::NotInReview
+    );
+    let fed: Vec<String> = store.revocations_after(0).await.unwrap()[before..]
+        .iter()
+        .map(|(_, id)| id.clone())
+        .collect();
+    assert_eq!(fed, ["lnk_r2"]);
+    // Near the due date only those with undecided links are reminded again.
+    let soon = store.claim_reminders(now + 90).await.unwrap();
+    let mut owners: Vec<&str> = soon.iter().map(|r| r.owner.as_str()).collect();
+    owners.sort_unstable();
+    assert_eq!(owners, ["ben@brand.example", "o@brand.example"]);
+    assert!(soon.iter().all(|r| r.kind == ReminderKind::DueSoon));
+    // Not due yet: nothing closes.
+    let close = |c: &veilmark_store::review::ClosedReview| {
+        entry(&format!("closed {}", c.expired.join(",")))
+    };
+    assert!(
+        store
+            .close_due_reviews(now + 99, &close)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let closed = store.close_due_reviews(now + 100, &close).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].expired, ["lnk_a", "lnk_r3"]);
+    assert!(
+        store
+            .close_due_reviews(now + 200, &close)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let r = store.review(org, "rev_1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            r.links,
+            r.undecided,
+            r.confirmed,
+            r.revoked,
+            r.expired,
+            r.closed_at
+        ),
+        (4, 0, 1, 1, 2, Some(now + 100))
+    );
+    for (id, revoked) in [
+        ("lnk_r1", false),
+        ("lnk_r2", true),
+        ("lnk_r3", true),
+        ("lnk_a", true),
+    ] {
+        let l = store.link(org, id).await.unwrap().unwrap();
+        assert_eq!(l.revoked_at.is_some(), revoked, "{id}");
+    }
+    assert_eq!(
+        store
+            .decide_review(
+                org,
+                "rev_1",
+                "lnk_r3",
+                ReviewDecision::Confirmed,
+                "x",
+                now + 300,
+                &entry("late")
+            )
+            .await
+            .unwrap(),
+        DecideOutcome::Closed
+    );
+    let details: Vec<String> = store
+        .audit_entries(Some(org))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "review")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(
+        details,
+        [
+            "started 4",
+            "lnk_r1 Confirmed",
+            "lnk_r2 Revoked",
+            "closed lnk_a,lnk_r3"
+        ]
+    );
+    // A new review may start now; the schedule says when one is due by itself.
+    let schedule = store.review_schedule(org).await.unwrap();
+    assert_eq!(schedule, veilmark_store::review::ReviewSchedule::default());
+    assert!(
+        store
+            .orgs_due_for_review(now + 300)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a review started 300 s ago"
+    );
+    let due = store
+        .orgs_due_for_review(now + schedule.every_secs)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+        [org, other],
+        "both organisations have live links and no review for a quarter (Brand B never had one)"
+    );
 }

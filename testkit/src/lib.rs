@@ -12,10 +12,16 @@
 //! Tests of the S3 object store start their own S3-compatible server with
 //! [`S3TestServer::start`] (`s3s-fs` on loopback, signatures checked, a fresh bucket), stopped
 //! when the value is dropped.
+//!
+//! Tests that send e-mail start a real SMTP server with [`SmtpTestServer::start`]: Python's
+//! `aiosmtpd` (from PyPI; `cargo xtask test` installs it) on a free loopback port, delivering
+//! into a Maildir the test reads.
 #![forbid(unsafe_code)]
 
 pub mod pg;
 pub mod s3;
+pub mod smtp;
 
 pub use pg::PgTestDb;
 pub use s3::S3TestServer;
+pub use smtp::SmtpTestServer;

@@ -34,6 +34,9 @@ pub fn run(fuzz_seconds: u32) -> Result<()> {
             // The crawler's fixture marketplace is generated from scikit-image's sample photos.
             ("skimage", "scikit-image"),
             ("PIL", "pillow"),
+            // A real SMTP server on loopback for the access-review reminders
+            // (testkit/src/smtp.rs).
+            ("aiosmtpd", "aiosmtpd"),
         ])?;
         setup::ensure_wasm_bindgen_cli()?;
         setup::ensure_cargo_fuzz()

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod console;
 pub mod health;
 mod owner;
+mod owner_reviews;
 pub mod routes;
 pub mod upload;
 mod viewer;
@@ -218,6 +219,48 @@ pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
             "/api/owner/terms",
             member(P::ManageMembers),
             json(axum::routing::put(owner::set_terms)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/reviews",
+            member(P::ReadLinks),
+            get(owner_reviews::list),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/reviews",
+            member(P::ManageMembers),
+            json(post(owner_reviews::start)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/reviews/{id}",
+            member(P::ReadLinks),
+            get(owner_reviews::show),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/reviews/{id}/decisions",
+            member(P::ManageLinks),
+            json(post(owner_reviews::decide)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/reviews/{id}/export.csv",
+            member(P::ReadLinks),
+            get(owner_reviews::export),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/review-schedule",
+            member(P::ReadLinks),
+            get(owner_reviews::schedule),
+        ),
+        Route::new(
+            M::PUT,
+            "/api/owner/review-schedule",
+            member(P::ManageMembers),
+            json(axum::routing::put(owner_reviews::set_schedule)),
         ),
         Route::new(
             M::GET,

@@ -29,11 +29,15 @@ use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, SupplierStatus,
     WatermarkDensity,
 };
-use crate::meta::DescribeOffboarding;
 use crate::meta::{
     AdjustLink, CredentialCheck, CredentialInfo, CredentialKind, DescribeLevelChange,
     DocumentRecord, LinkRecord, LoginAttempt, MetaStore, NewCredential, PasscodeAttempt,
     RevocationWakeups, SessionRecord, ViewRefusal,
+};
+use crate::meta::{DescribeOffboarding, DescribeReviewClose, DescribeReviewStart};
+use crate::review::{
+    ClosedReview, DecideOutcome, NewReview, Reminder, ReviewDecision, ReviewItem, ReviewRecord,
+    ReviewSchedule,
 };
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
@@ -117,6 +121,7 @@ fn link_from(row: &PgRow) -> anyhow::Result<LinkRecord> {
         document_id: row.try_get("document_id")?,
         level: row.try_get("level")?,
         recipient: row.try_get("recipient")?,
+        created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         max_views: row.try_get("max_views")?,
@@ -214,7 +219,7 @@ fn chain_lock(key: i64) -> i32 {
 
 /// Appends revoked links `ids` to the revocation feed inside `tx`: takes the feed lock (so
 /// positions commit in order) and notifies every listening process at commit. Nothing for none.
-async fn feed_revocations_in(
+pub(super) async fn feed_revocations_in(
     tx: &mut Transaction<'_, Postgres>,
     ids: &[&str],
     now: i64,
@@ -267,7 +272,7 @@ async fn upsert_supplier_in(
 
 /// Appends the next audit entry of its chain inside `tx`. The chain's advisory lock is held
 /// until `tx` ends, so no other transaction (in any process) reads the same head.
-async fn append_audit_in(
+pub(super) async fn append_audit_in(
     tx: &mut Transaction<'_, Postgres>,
     new: &NewAuditEntry,
 ) -> anyhow::Result<AuditEntry> {
@@ -898,7 +903,8 @@ impl MetaStore for PostgresStore {
         );
         sqlx::query(
             "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
-             expires_at, max_views, passcode_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             expires_at, max_views, passcode_hash, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&l.id)
         .bind(l.org.get())
@@ -909,6 +915,7 @@ impl MetaStore for PostgresStore {
         .bind(l.expires_at)
         .bind(l.max_views)
         .bind(&l.passcode_hash)
+        .bind(&l.created_by)
         .execute(&mut *tx)
         .await
         .with_context(|| format!("cannot record link {}", l.id))?;
@@ -1271,6 +1278,65 @@ impl MetaStore for PostgresStore {
         append_audit_in(&mut tx, &audit(&ids)).await?;
         tx.commit().await?;
         Ok(ids)
+    }
+
+    async fn review_schedule(&self, org: OrgId) -> StoreResult<ReviewSchedule> {
+        super::review::review_schedule(self, org).await
+    }
+
+    async fn set_review_schedule(
+        &self,
+        org: OrgId,
+        schedule: ReviewSchedule,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        super::review::set_review_schedule(self, org, schedule, audit).await
+    }
+
+    async fn start_review(
+        &self,
+        org: OrgId,
+        review: &NewReview,
+        audit: &DescribeReviewStart<'_>,
+    ) -> StoreResult<Option<i64>> {
+        super::review::start_review(self, org, review, audit).await
+    }
+
+    async fn reviews(&self, org: OrgId) -> StoreResult<Vec<ReviewRecord>> {
+        super::review::reviews(self, org).await
+    }
+
+    async fn review_items(&self, org: OrgId, review_id: &str) -> StoreResult<Vec<ReviewItem>> {
+        super::review::review_items(self, org, review_id).await
+    }
+
+    async fn decide_review(
+        &self,
+        org: OrgId,
+        review_id: &str,
+        link_id: &str,
+        decision: ReviewDecision,
+        by: &str,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<DecideOutcome> {
+        super::review::decide_review(self, org, review_id, link_id, decision, by, now, audit).await
+    }
+
+    async fn close_due_reviews(
+        &self,
+        now: i64,
+        audit: &DescribeReviewClose<'_>,
+    ) -> StoreResult<Vec<ClosedReview>> {
+        super::review::close_due_reviews(self, now, audit).await
+    }
+
+    async fn orgs_due_for_review(&self, now: i64) -> StoreResult<Vec<(OrgId, ReviewSchedule)>> {
+        super::review::orgs_due_for_review(self, now).await
+    }
+
+    async fn claim_reminders(&self, now: i64) -> StoreResult<Vec<Reminder>> {
+        super::review::claim_reminders(self, now).await
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {

@@ -16,6 +16,7 @@ mod evidence;
 mod meta;
 mod notify;
 mod rate_limit;
+mod review;
 
 pub use rate_limit::SharedBuckets;
 
@@ -69,6 +70,11 @@ fn migrator() -> Migrator {
             6,
             "terms",
             include_str!("../../migrations/postgres/0006_terms.sql"),
+        ),
+        migration(
+            7,
+            "access reviews",
+            include_str!("../../migrations/postgres/0007_access_reviews.sql"),
         ),
     ]);
     // A database migrated by a newer Veilmark may carry migrations this build does not know.

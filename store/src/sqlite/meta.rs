@@ -14,11 +14,15 @@ use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, SupplierStatus,
     WatermarkDensity,
 };
-use crate::meta::DescribeOffboarding;
 use crate::meta::{
     AdjustLink, CredentialCheck, CredentialInfo, CredentialKind, DescribeLevelChange,
     DocumentRecord, LinkRecord, LoginAttempt, MetaStore, NewCredential, PasscodeAttempt,
     SessionRecord, ViewRefusal,
+};
+use crate::meta::{DescribeOffboarding, DescribeReviewClose, DescribeReviewStart};
+use crate::review::{
+    ClosedReview, DecideOutcome, NewReview, Reminder, ReviewDecision, ReviewItem, ReviewRecord,
+    ReviewSchedule,
 };
 use crate::tenancy::{Account, OrgId, Organisation, Role};
 
@@ -94,6 +98,7 @@ fn link_from(row: &SqliteRow) -> LinkRecord {
         document_id: row.get("document_id"),
         level: row.get("level"),
         recipient: row.get("recipient"),
+        created_by: row.get("created_by"),
         created_at: row.get("created_at"),
         expires_at: row.get("expires_at"),
         max_views: row.get("max_views"),
@@ -165,7 +170,7 @@ const AUDIT_PAGE: &str =
 
 /// Appends revoked links `ids` to the revocation feed inside `tx` (a `BEGIN IMMEDIATE`
 /// transaction: positions commit in order).
-async fn feed_revocations_in(
+pub(super) async fn feed_revocations_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     ids: &[&str],
     now: i64,
@@ -203,7 +208,7 @@ async fn upsert_supplier_in(
 
 /// Appends the next audit entry inside `tx`, which must be a `BEGIN IMMEDIATE` transaction (so
 /// that reading the chain head and inserting after it cannot interleave with another writer).
-async fn append_audit_in(
+pub(super) async fn append_audit_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     new: &NewAuditEntry,
 ) -> anyhow::Result<AuditEntry> {
@@ -760,8 +765,8 @@ impl MetaStore for SqliteStore {
     async fn insert_link(&self, l: &LinkRecord) -> StoreResult<()> {
         let n = sqlx::query(
             "INSERT INTO links (id, org_id, token_hash, document_id, recipient, created_at,
-             expires_at, max_views, passcode_hash)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS
+             expires_at, max_views, passcode_hash, created_by)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11 WHERE EXISTS
                (SELECT 1 FROM documents d WHERE d.id = ?4 AND d.org_id = ?2 AND d.level = ?10
                   AND (d.derived_from IS NULL OR EXISTS (SELECT 1 FROM documents p
                        WHERE p.id = d.derived_from AND p.org_id = ?2 AND p.level = ?10)))",
@@ -776,6 +781,7 @@ impl MetaStore for SqliteStore {
         .bind(l.max_views)
         .bind(&l.passcode_hash)
         .bind(&l.level)
+        .bind(&l.created_by)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -1134,6 +1140,65 @@ impl MetaStore for SqliteStore {
         append_audit_in(&mut tx, &audit(&ids)).await?;
         tx.commit().await?;
         Ok(ids)
+    }
+
+    async fn review_schedule(&self, org: OrgId) -> StoreResult<ReviewSchedule> {
+        super::review::review_schedule(self, org).await
+    }
+
+    async fn set_review_schedule(
+        &self,
+        org: OrgId,
+        schedule: ReviewSchedule,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<()> {
+        super::review::set_review_schedule(self, org, schedule, audit).await
+    }
+
+    async fn start_review(
+        &self,
+        org: OrgId,
+        review: &NewReview,
+        audit: &DescribeReviewStart<'_>,
+    ) -> StoreResult<Option<i64>> {
+        super::review::start_review(self, org, review, audit).await
+    }
+
+    async fn reviews(&self, org: OrgId) -> StoreResult<Vec<ReviewRecord>> {
+        super::review::reviews(self, org).await
+    }
+
+    async fn review_items(&self, org: OrgId, review_id: &str) -> StoreResult<Vec<ReviewItem>> {
+        super::review::review_items(self, org, review_id).await
+    }
+
+    async fn decide_review(
+        &self,
+        org: OrgId,
+        review_id: &str,
+        link_id: &str,
+        decision: ReviewDecision,
+        by: &str,
+        now: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<DecideOutcome> {
+        super::review::decide_review(self, org, review_id, link_id, decision, by, now, audit).await
+    }
+
+    async fn close_due_reviews(
+        &self,
+        now: i64,
+        audit: &DescribeReviewClose<'_>,
+    ) -> StoreResult<Vec<ClosedReview>> {
+        super::review::close_due_reviews(self, now, audit).await
+    }
+
+    async fn orgs_due_for_review(&self, now: i64) -> StoreResult<Vec<(OrgId, ReviewSchedule)>> {
+        super::review::orgs_due_for_review(self, now).await
+    }
+
+    async fn claim_reminders(&self, now: i64) -> StoreResult<Vec<Reminder>> {
+        super::review::claim_reminders(self, now).await
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {

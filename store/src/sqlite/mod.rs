@@ -10,6 +10,7 @@
 
 mod evidence;
 mod meta;
+mod review;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -88,6 +89,11 @@ fn migrator() -> Migrator {
             1007,
             "terms",
             include_str!("../../migrations/1007_terms.sql"),
+        ),
+        migration(
+            1008,
+            "access reviews",
+            include_str!("../../migrations/1008_access_reviews.sql"),
         ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.

@@ -79,6 +79,8 @@ pub enum Tab {
     Review,
     /// Supplier companies: status, off-boarding, access reports.
     Suppliers,
+    /// Access reviews of the live links.
+    Reviews,
     /// Members of the organisation (admins).
     Members,
     /// The member's own account: password, second factor, API tokens.
@@ -94,6 +96,8 @@ pub struct Frame<'a> {
     pub tab: Tab,
     /// The logged-in owner, if any: navigation and logout are shown only then.
     pub who: Option<Who<'a>>,
+    /// A banner linking to the access review while the member has links to decide.
+    pub review_reminder: Option<String>,
 }
 
 /// The logged-in member as the frame shows them.
@@ -123,7 +127,19 @@ impl<'a> Frame<'a> {
     /// A frame; `who` as [`super::Session::who`] gives it.
     #[must_use]
     pub fn new(title: &'a str, tab: Tab, who: Option<Who<'a>>) -> Self {
-        Self { title, tab, who }
+        Self {
+            title,
+            tab,
+            who,
+            review_reminder: None,
+        }
+    }
+
+    /// The frame with the access-review banner ([`super::reviews::reminder`]).
+    #[must_use]
+    pub fn with_review_reminder(mut self, reminder: Option<String>) -> Self {
+        self.review_reminder = reminder;
+        self
     }
 
     /// The navigation entries the member's role may use, the current one marked.
@@ -163,6 +179,12 @@ pub fn nav_for(role: Role) -> Vec<(Tab, &'static str, &'static str)> {
             Tab::Suppliers,
             "/console/suppliers",
             "Suppliers",
+            Some(Permission::ReadLinks),
+        ),
+        (
+            Tab::Reviews,
+            "/console/reviews",
+            "Access review",
             Some(Permission::ReadLinks),
         ),
         (

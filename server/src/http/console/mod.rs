@@ -12,6 +12,7 @@ pub mod html;
 mod members;
 mod owner_pages;
 pub mod review;
+mod reviews;
 mod sign_in;
 mod suppliers;
 
@@ -114,6 +115,36 @@ pub fn route_table(upload_limit: usize) -> Vec<Route> {
             "/console/suppliers/{domain}/report/{format}",
             member(P::ReadLinks),
             get(suppliers::report),
+        ),
+        Route::new(
+            M::GET,
+            "/console/reviews",
+            member(P::ReadLinks),
+            get(reviews::page_get),
+        ),
+        Route::new(
+            M::POST,
+            "/console/reviews",
+            member(P::ManageMembers),
+            post(reviews::start),
+        ),
+        Route::new(
+            M::POST,
+            "/console/reviews/schedule",
+            member(P::ManageMembers),
+            post(reviews::schedule),
+        ),
+        Route::new(
+            M::POST,
+            "/console/reviews/{id}/links/{link}",
+            member(P::ManageLinks),
+            post(reviews::decide),
+        ),
+        Route::new(
+            M::GET,
+            "/console/reviews/{id}/export.csv",
+            member(P::ReadLinks),
+            get(reviews::export),
         ),
         Route::new(
             M::GET,

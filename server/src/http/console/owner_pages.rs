@@ -128,7 +128,8 @@ async fn documents_page(
             })
             .collect(),
         can_seal: s.account.may(Permission::SealDocuments),
-        frame: Frame::new("Documents", Tab::Documents, s.who()),
+        frame: Frame::new("Documents", Tab::Documents, s.who())
+            .with_review_reminder(super::reviews::reminder(state, s).await),
         csrf: &s.csrf,
         max_upload: state.config.limits.max_upload,
         limit: bytes(i64::try_from(state.config.limits.max_upload).unwrap_or(i64::MAX)),
@@ -369,7 +370,8 @@ async fn links_page(
         .collect();
     render(&LinksPage {
         can_manage: s.account.may(Permission::ManageLinks),
-        frame: Frame::new("Links", Tab::Links, s.who()),
+        frame: Frame::new("Links", Tab::Links, s.who())
+            .with_review_reminder(super::reviews::reminder(state, s).await),
         csrf: &s.csrf,
         created: created.map(|c| Created {
             recipient: &c.link.recipient,
@@ -548,6 +550,7 @@ const EVENTS: &[&str] = &[
     "level",
     "supplier",
     "terms-accepted",
+    "review",
 ];
 
 async fn filtered(
