@@ -299,6 +299,7 @@ fn levels_and_suppliers_from_the_command_line() {
 fn every_owner_command_explains_itself() {
     for cmd in [
         "serve", "seal", "link", "links", "revoke", "audit", "owner", "org", "level", "supplier",
+        "review", "terms",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_veilmark"))
             .args([cmd, "--help"])
@@ -664,4 +665,120 @@ fn seal_writes_the_envelope_to_the_bucket_objects_names() {
         s3.keys()
     );
     assert!(links.contains(&doc), "{links}");
+}
+
+#[test]
+fn an_access_review_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("bracket.pdf");
+    std::fs::write(&file, b"%PDF-1.7\n% bracket\n").unwrap();
+    let doc = ok(&veilmark(
+        &data,
+        &["seal", file.to_str().unwrap(), "--title", "Bracket"],
+    ));
+    let doc = doc.trim();
+    let mut links = Vec::new();
+    for to in [
+        "ann@supplier.example",
+        "ben@supplier.example",
+        "cat@supplier.example",
+    ] {
+        let out = ok(&veilmark(&data, &["link", doc, "--to", to, "--json"]));
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        links.push(v["link"]["id"].as_str().unwrap().to_owned());
+    }
+    // No review yet: status says how to start one; decisions need an open review.
+    let out = veilmark(&data, &["review", "status"]);
+    ok(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("veilmark review start"), "{said}");
+    let e = err(&veilmark(
+        &data,
+        &["review", "decide", &links[0], "confirm"],
+    ));
+    assert!(e.contains("no access review is open"), "{e}");
+
+    let id = ok(&veilmark(&data, &["review", "start", "--due-in", "2s"]));
+    let id = id.trim().to_owned();
+    assert!(id.starts_with("rev_"), "{id}");
+    let e = err(&veilmark(&data, &["review", "start"]));
+    assert!(e.contains("already open"), "{e}");
+    ok(&veilmark(
+        &data,
+        &["review", "decide", &links[0], "confirm"],
+    ));
+    ok(&veilmark(&data, &["review", "decide", &links[1], "revoke"]));
+    let e = err(&veilmark(
+        &data,
+        &["review", "decide", &links[1], "confirm"],
+    ));
+    assert!(e.contains("revoked already"), "{e}");
+    let e = err(&veilmark(&data, &["review", "decide", &links[2], "maybe"]));
+    assert!(e.contains("confirm"), "{e}");
+    let status = ok(&veilmark(&data, &["review", "status"]));
+    assert!(
+        status.contains("3 link(s): 1 to decide, 1 confirmed, 1 revoked, 0 expired"),
+        "{status}"
+    );
+    // After the due date, one run of the review task revokes the undecided link.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = veilmark(&data, &["review", "tick"]);
+    ok(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1 link(s) revoked"), "{said}");
+    let listed = ok(&veilmark(&data, &["links", "--json"]));
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let revoked = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .map(|l| !l["revoked_at"].is_null())
+            .unwrap()
+    };
+    assert_eq!(
+        (revoked(&links[0]), revoked(&links[1]), revoked(&links[2])),
+        (false, true, true)
+    );
+    let csv_path = dir.path().join("review.csv");
+    ok(&veilmark(
+        &data,
+        &[
+            "review",
+            "export",
+            "--review",
+            &id,
+            "--out",
+            csv_path.to_str().unwrap(),
+        ],
+    ));
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.contains("\"expired\",") && csv.contains("\"due date\""),
+        "{csv}"
+    );
+    // The schedule: shown, changed, and refused when it makes no sense.
+    let shown = ok(&veilmark(&data, &["review", "schedule"]));
+    assert!(
+        shown.contains("every 91 days; owners have 14 days"),
+        "{shown}"
+    );
+    let shown = ok(&veilmark(
+        &data,
+        &["review", "schedule", "--every", "30d", "--window", "7d"],
+    ));
+    assert!(
+        shown.contains("every 30 days; owners have 7 days"),
+        "{shown}"
+    );
+    let e = err(&veilmark(
+        &data,
+        &["review", "schedule", "--every", "1d", "--window", "7d"],
+    ));
+    assert!(e.contains("more often than their window"), "{e}");
+    let audit = ok(&veilmark(&data, &["audit", "--csv"]));
+    assert_eq!(audit.matches(",\"review\",").count(), 4, "{audit}");
 }

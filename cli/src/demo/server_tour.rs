@@ -255,6 +255,24 @@ pub async fn run(
         carol.link.id,
         report_stem.display()
     );
+    // Access reviews (docs/server.md#reviews): every live link before the member who made it;
+    // alice's is confirmed, the rest wait in the console for their owner.
+    let review = state.start_review(None, &owner, &cli).await?;
+    state
+        .decide_review(
+            None,
+            &alice.link.id,
+            veilmark_store::review::ReviewDecision::Confirmed,
+            &owner,
+            &cli,
+        )
+        .await?;
+    println!(
+        "   `veilmark review start`: access review {} of {} live link(s), due {}; alice's link confirmed (`veilmark review decide`), the others wait on the console's Access review page; links nobody confirms are revoked at the due date, and owners are e-mailed reminders when the server has --smtp",
+        review.id,
+        review.links,
+        veilmark_server::rfc3339(review.due_at)
+    );
     let mut links = vec![ToOpen {
         what: format!(
             "the PDF shared with alice@supplier.example ({})",

@@ -182,6 +182,30 @@ try {
   const [reportPdf] = await Promise.all([page.waitForEvent('download'), page.click('a[href="/console/suppliers/parts.example/report/pdf"]')]);
   check(readFileSync(await reportPdf.path()).subarray(0, 5).toString() === '%PDF-', 'the access report downloads as PDF');
 
+  // Access review: start one; the links page reminds of it; confirm one link, revoke another;
+  // the review exports as CSV.
+  await page.click('nav >> text=Access review');
+  await Promise.all([page.waitForLoadState(), page.click('#start-review')]);
+  const started = await page.locator('.alert.success').textContent().catch(() => '');
+  check(/Review rev_[0-9a-f]{16} started: [1-9]\d* live link\(s\)/.test(started), `an admin starts a review of the live links (${started})`);
+  const rows = page.locator('#review-links tbody tr');
+  const reviewed = await rows.count();
+  check(reviewed >= 2, `every live link is in the review (${reviewed})`);
+  await axe('access review');
+  await shot('console-access-review');
+  await page.click('nav >> text=Links');
+  const banner = await page.locator('.review-reminder').textContent().catch(() => '');
+  check(new RegExp(`Access review: ${reviewed} link\\(s\\) wait for your decision`).test(banner), `other pages remind of the links to decide (${banner})`);
+  await Promise.all([page.waitForLoadState(), page.click('.review-reminder a')]);
+  await Promise.all([page.waitForLoadState(), rows.nth(0).locator('button', { hasText: 'Confirm' }).click()]);
+  check((await rows.nth(0).locator('.badge.live').textContent()) === 'confirmed', 'a confirmed link shows its decision');
+  await Promise.all([page.waitForLoadState(), rows.nth(1).locator('button', { hasText: 'Revoke' }).click()]);
+  check((await rows.nth(1).locator('.badge.revoked').textContent()) === 'revoked', 'a revoked link shows its decision');
+  check((await page.locator('[data-count="undecided"]').textContent()) === String(reviewed - 2), 'the counts follow the decisions');
+  const [reviewCsv] = await Promise.all([page.waitForEvent('download'), page.click('a[href$="/export.csv"]')]);
+  const reviewText = readFileSync(await reviewCsv.path(), 'utf8');
+  check(reviewText.startsWith('review,started,due') && reviewText.includes('"confirmed"') && reviewText.includes('"revoked"'), 'the review exports as CSV with its decisions');
+
   // Review: hostile text stays text; keyboard review; bulk evidence export.
   await page.click('nav >> text=Review hits');
   check(await page.evaluate(() => globalThis.__pwned) === undefined, 'planted markup ran no script');
@@ -214,7 +238,8 @@ try {
   check(!(await page.content()).includes('carol@supplier.example'), "another organisation's links are not listed");
 
   // A form posted from another origin, in the same browser with the session cookie, fails.
-  const linkId = await page.locator('td code', { hasText: 'lnk_' }).last().textContent();
+  const liveRow = page.locator('tr', { has: page.locator('button', { hasText: 'Revoke' }) }).last();
+  const linkId = await liveRow.locator('td code', { hasText: 'lnk_' }).textContent();
   const evil = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(`<!doctype html><title>evil</title><form method="post" action="${base}/console/links/${linkId}/revoke">`

@@ -206,10 +206,15 @@ pub async fn start(
         .await
         .map(|r| {
             format!(
-                "Review {} started: {} live link(s) to confirm or revoke by {}. Owners are reminded by e-mail.",
+                "Review {} started: {} live link(s) to confirm or revoke by {}. {}",
                 r.id,
                 r.links,
-                when(r.due_at)
+                when(r.due_at),
+                if state.config.mail.is_some() {
+                    "Owners are reminded by e-mail and on these pages."
+                } else {
+                    "Owners are reminded on these pages (e-mail reminders need `veilmark serve --smtp`)."
+                }
             )
         });
     answer(&state, &s, result).await
