@@ -40,6 +40,36 @@ pub struct Config {
     /// How often the review task starts scheduled reviews, closes due ones and sends
     /// reminders.
     pub review_tick: std::time::Duration,
+    /// Unusual-access alerts and their webhooks (`docs/server.md#alerts`).
+    pub alerts: AlertSettings,
+}
+
+/// When an opening is unusual, and how alerts reach webhooks.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// Sessions of one link open at once (leases running) from which an alert is raised.
+    pub many_sessions: i64,
+    /// An alert of one kind for one link is raised at most once in this many seconds.
+    pub quiet_secs: i64,
+    /// Webhooks may be plain `http://` and reach loopback and private addresses
+    /// (`--webhook-allow-private`; tests, or a receiver on the operator's own network).
+    pub webhook_allow_private: bool,
+    /// Wait before the first retry of a failed delivery, seconds; it doubles after each.
+    pub webhook_retry_base_secs: i64,
+    /// How often the delivery task looks for due deliveries.
+    pub delivery_tick: std::time::Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            many_sessions: 3,
+            quiet_secs: 3600,
+            webhook_allow_private: false,
+            webhook_retry_base_secs: 30,
+            delivery_tick: std::time::Duration::from_secs(1),
+        }
+    }
 }
 
 impl Config {
@@ -59,6 +89,7 @@ impl Config {
             objects: None,
             mail: None,
             review_tick: std::time::Duration::from_secs(60),
+            alerts: AlertSettings::default(),
         }
     }
 }

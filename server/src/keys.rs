@@ -161,6 +161,62 @@ impl ServerKeys {
     }
 }
 
+impl ServerKeys {
+    /// Wraps a webhook's 32-byte signing secret for storage (`nonce(12) ‖ AES-256-GCM`), bound
+    /// to the webhook's id: the server must sign with it, so it cannot be only hashed.
+    pub fn wrap_webhook_secret(&self, webhook_id: &str, secret: &[u8; 32]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).context("the operating system's random generator failed")?;
+        let aad = webhook_aad(webhook_id);
+        let ct = Aes256Gcm::new((&*self.wrap).into())
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| anyhow::anyhow!("webhook secret wrapping failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Unwraps a stored webhook secret.
+    pub fn unwrap_webhook_secret(
+        &self,
+        webhook_id: &str,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>> {
+        if wrapped.len() != 12 + 32 + 16 {
+            bail!("the stored secret of webhook {webhook_id} has the wrong length");
+        }
+        let nonce: [u8; 12] = wrapped[..12].try_into().expect("12 bytes");
+        let pt = Zeroizing::new(
+            Aes256Gcm::new((&*self.wrap).into())
+                .decrypt(
+                    &Nonce::from(nonce),
+                    Payload {
+                        msg: &wrapped[12..],
+                        aad: &webhook_aad(webhook_id),
+                    },
+                )
+                .map_err(|_| {
+                    anyhow::anyhow!("the secret of webhook {webhook_id} does not unwrap")
+                })?,
+        );
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&pt);
+        Ok(out)
+    }
+}
+
+fn webhook_aad(webhook_id: &str) -> Vec<u8> {
+    let mut aad = b"veilmark webhook secret v1\0".to_vec();
+    aad.extend_from_slice(webhook_id.as_bytes());
+    aad
+}
+
 fn totp_aad(account_id: i64) -> Vec<u8> {
     let mut aad = TOTP_CONTEXT.to_vec();
     aad.extend_from_slice(&account_id.to_be_bytes());

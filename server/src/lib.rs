@@ -17,6 +17,7 @@
 //! `docs/threat-model.md`.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod classification;
 pub mod client_addr;
 pub mod config;
@@ -57,7 +58,7 @@ use veilmark_store::{
     DataDir, Durability, Evidence, EvidenceStore, OrgId, PostgresStore, SharedBuckets,
 };
 
-pub use config::{Config, Limits};
+pub use config::{AlertSettings, Config, Limits};
 pub use error::AppError;
 pub use http::app;
 
@@ -301,10 +302,12 @@ fn renew_rate(l: &Limits) -> ratelimit::Rate {
 pub async fn serve(state: AppState, listener: TcpListener) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
     let reviews = state.spawn_review_task();
+    let deliveries = state.spawn_delivery_task();
     let limits = conn::ConnLimits::from_config(&state.config);
     conn::serve_connections(app(state), listener, None, limits).await;
     watcher.abort();
     reviews.abort();
+    deliveries.abort();
     Ok(())
 }
 
@@ -316,11 +319,13 @@ pub async fn serve_tls(
 ) -> Result<()> {
     let watcher = state.spawn_revocation_watcher();
     let reviews = state.spawn_review_task();
+    let deliveries = state.spawn_delivery_task();
     let limits = conn::ConnLimits::from_config(&state.config);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     conn::serve_connections(app(state), listener, Some(acceptor), limits).await;
     watcher.abort();
     reviews.abort();
+    deliveries.abort();
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use veilmark_server::http::routes::{Access, RouteRule};
 use veilmark_server::now_secs;
 use veilmark_server::service::{Actor, ClientMeta};
 use veilmark_server::store::{CredentialKind, NewCredential};
+use veilmark_store::audit::NewAuditEntry;
 use veilmark_store::evidence::HitRecord;
 use veilmark_store::tenancy::{Account, Role};
 
@@ -50,6 +51,8 @@ struct Targets {
     hit_id: i64,
     doc_id: String,
     review_id: String,
+    alert_id: String,
+    webhook_id: String,
 }
 
 fn client() -> reqwest::Client {
@@ -228,6 +231,36 @@ async fn setup() -> (TestServer, Vec<Creds>, Creds, Targets) {
         )
         .await
         .unwrap();
+    let (webhook, _) = s
+        .state
+        .add_webhook(
+            "https://siem.brand.example/hook",
+            &s.operator(),
+            &veilmark_server::service::ClientMeta::cli(),
+        )
+        .await
+        .unwrap();
+    let alert = veilmark_store::alerts::AlertRecord {
+        id: "alr_0123456789abcdef".into(),
+        org,
+        kind: veilmark_store::alerts::AlertKind::ManySessions,
+        link_id: link.link.id.clone(),
+        recipient: link.link.recipient.clone(),
+        detail: "3 sessions open at once".into(),
+        ip: None,
+        created_at: now_secs(),
+        acknowledged_at: None,
+        acknowledged_by: None,
+    };
+    let entry = NewAuditEntry {
+        org: Some(org),
+        ..NewAuditEntry::new(
+            veilmark_store::audit::AuditKind::Alert,
+            now_secs() * 1000,
+            "test",
+        )
+    };
+    assert!(s.state.store.raise_alert(&alert, 0, &entry).await.unwrap());
     let targets = Targets {
         link_token: TestServer::token(&link),
         link_id: link.link.id,
@@ -236,13 +269,19 @@ async fn setup() -> (TestServer, Vec<Creds>, Creds, Targets) {
         hit_id,
         doc_id: s.doc.id.clone(),
         review_id: review.id,
+        alert_id: alert.id,
+        webhook_id: webhook.id,
     };
     (s, callers, expired, targets)
 }
 
 /// The path of `rule` with its parameters filled with this organisation's ids.
 fn fill(rule: &RouteRule, t: &Targets) -> String {
-    let id = if rule.path.contains("/reviews/") {
+    let id = if rule.path.contains("/webhooks/") {
+        t.webhook_id.clone()
+    } else if rule.path.contains("/alerts/") {
+        t.alert_id.clone()
+    } else if rule.path.contains("/reviews/") {
         t.review_id.clone()
     } else if rule.path.contains("/links/") {
         t.link_id.clone()

@@ -5,6 +5,7 @@
 //! veilmark-server --test server MODULE::`.
 
 mod access;
+mod alerts;
 mod classification;
 mod common;
 mod connections;

@@ -31,6 +31,7 @@ pub mod form;
 pub mod hash;
 pub mod licence;
 pub mod media;
+pub mod net;
 pub mod text;
 pub mod totp;
 pub mod visible;

@@ -54,6 +54,8 @@ pub enum AuditKind {
     TermsAccepted,
     /// An access review started, a link in it was confirmed or revoked, or it closed.
     Review,
+    /// An unusual opening raised an alert, or a webhook was added or removed.
+    Alert,
 }
 
 impl AuditKind {
@@ -76,6 +78,7 @@ impl AuditKind {
             Self::Supplier => "supplier",
             Self::TermsAccepted => "terms-accepted",
             Self::Review => "review",
+            Self::Alert => "alert",
         }
     }
 }

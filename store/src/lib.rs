@@ -21,6 +21,7 @@
 //! - [`PostgresStore`]: the scale-out implementation of both, shared by several processes.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod audit;
 pub mod classification;
 mod data_dir;

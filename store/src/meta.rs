@@ -16,6 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::alerts::{AlertRecord, Delivery, DeliveryStatus, WebhookRecord};
 use crate::audit::{AuditEntry, NewAuditEntry};
 use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, default_levels,
@@ -679,6 +680,70 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `started` for owners with undecided links in an open review, `due-soon` once the due
     /// date is [`crate::review::due_soon_secs`] away or less. The caller sends what it claimed.
     async fn claim_reminders(&self, now: i64) -> StoreResult<Vec<Reminder>>;
+
+    /// Records that `recipient` (lower-cased) opened a link of `org` from `network`: when the
+    /// network is new for them, how many others they had used (0 for their first); `None` when
+    /// they had used it before.
+    async fn see_network(
+        &self,
+        org: OrgId,
+        recipient: &str,
+        network: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// Viewing sessions of a link whose lease runs past `now`.
+    async fn live_sessions(&self, link_id: &str, now: i64) -> StoreResult<i64>;
+    /// Records `alert` with its audit entry and queues one delivery to each webhook of its
+    /// organisation (due at once), in one transaction, unless an alert of the same kind for the
+    /// same link was raised at or after `quiet_since`; whether it was recorded.
+    async fn raise_alert(
+        &self,
+        alert: &AlertRecord,
+        quiet_since: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// An organisation's latest alerts, newest first.
+    async fn alerts(&self, org: OrgId, limit: u32) -> StoreResult<Vec<AlertRecord>>;
+    /// Marks an alert of `org` acknowledged; false when there is none (or it already was).
+    async fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: &str,
+        by: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Adds a webhook, with its audit entry.
+    async fn add_webhook(&self, webhook: &WebhookRecord, audit: &NewAuditEntry) -> StoreResult<()>;
+    /// An organisation's webhooks.
+    async fn webhooks(&self, org: OrgId) -> StoreResult<Vec<WebhookRecord>>;
+    /// Removes a webhook of `org` and its pending deliveries, with its audit entry; false when
+    /// there is none.
+    async fn remove_webhook(
+        &self,
+        org: OrgId,
+        id: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool>;
+    /// Claims up to `limit` deliveries due at `now` (of any organisation): their next attempt
+    /// moves `lease_secs` ahead, so no other process attempts them meanwhile.
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>>;
+    /// Records an attempt: delivered at `delivered_at`, or failed with `error` and retried at
+    /// `next_attempt_at` (`None`: given up).
+    async fn delivery_attempted(
+        &self,
+        alert_id: &str,
+        webhook_id: &str,
+        delivered_at: Option<i64>,
+        error: Option<&str>,
+        next_attempt_at: Option<i64>,
+    ) -> StoreResult<()>;
+    /// The deliveries of an organisation's alerts, newest alert first.
+    async fn deliveries(&self, org: OrgId, limit: u32) -> StoreResult<Vec<DeliveryStatus>>;
 
     /// Whether the database answers a query now (the server's `/readyz`). The default reads
     /// the organisations table; a backend overrides it with a cheaper round trip.

@@ -58,6 +58,15 @@ pub const FAMILIES: &[(&str, &[&str])] = &[
             "access_review_reminders",
         ],
     ),
+    (
+        "alerts",
+        &[
+            "recipient_networks",
+            "alerts",
+            "webhooks",
+            "webhook_deliveries",
+        ],
+    ),
     ("audit log", &["audit_log"]),
     ("catalog", &["catalog_reference"]),
     (

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod console;
 pub mod health;
 mod owner;
+mod owner_alerts;
 mod owner_reviews;
 pub mod routes;
 pub mod upload;
@@ -219,6 +220,36 @@ pub fn route_table(json_limit: usize, upload_limit: usize) -> Vec<Route> {
             "/api/owner/terms",
             member(P::ManageMembers),
             json(axum::routing::put(owner::set_terms)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/alerts",
+            member(P::ReadLinks),
+            get(owner_alerts::list),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/alerts/{id}/acknowledge",
+            member(P::ManageLinks),
+            json(post(owner_alerts::acknowledge)),
+        ),
+        Route::new(
+            M::GET,
+            "/api/owner/webhooks",
+            member(P::ManageMembers),
+            get(owner_alerts::webhooks),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/webhooks",
+            member(P::ManageMembers),
+            json(post(owner_alerts::add)),
+        ),
+        Route::new(
+            M::POST,
+            "/api/owner/webhooks/{id}/remove",
+            member(P::ManageMembers),
+            json(post(owner_alerts::remove)),
         ),
         Route::new(
             M::GET,

@@ -137,6 +137,11 @@ async fn check_supplier(
     if supplier.status == SupplierStatus::Approved {
         return Ok(());
     }
+    if supplier.status == SupplierStatus::Suspended {
+        state
+            .opened_while_suspended(link, meta, supplier.changed_at)
+            .await;
+    }
     let msg = format!(
         "access for {} is {}; ask the document's owner",
         supplier.name, supplier.status
@@ -285,6 +290,9 @@ pub async fn licence(
         };
         if !secrets::verify_password_async(given, phc.clone()).await {
             let left = max - attempt;
+            if left <= 0 {
+                state.passcode_locked(&link, &meta, attempt).await;
+            }
             let err = if left <= 0 {
                 AppError::Locked(format!(
                     "too many wrong passcodes; this link is locked until {}",
@@ -403,6 +411,9 @@ pub async fn licence(
             )
             .await?;
     }
+    // Unusual-access checks (new network, many sessions) after the answer is on its way.
+    let alerts = state.clone();
+    tokio::spawn(async move { alerts.check_opening(&link, &meta).await });
     Ok(Json(response))
 }
 

@@ -24,6 +24,7 @@ use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 
 use super::PostgresStore;
 use crate::StoreResult;
+use crate::alerts::{AlertRecord, Delivery, DeliveryStatus, WebhookRecord};
 use crate::audit::{AuditEntry, NewAuditEntry, next_entry};
 use crate::classification::{
     LevelChange, LevelPolicy, LinkAdjustment, OrgTerms, SupplierRecord, SupplierStatus,
@@ -1278,6 +1279,92 @@ impl MetaStore for PostgresStore {
         append_audit_in(&mut tx, &audit(&ids)).await?;
         tx.commit().await?;
         Ok(ids)
+    }
+
+    async fn see_network(
+        &self,
+        org: OrgId,
+        recipient: &str,
+        network: &str,
+        now: i64,
+    ) -> StoreResult<Option<i64>> {
+        super::alerts::see_network(self, org, recipient, network, now).await
+    }
+
+    async fn live_sessions(&self, link_id: &str, now: i64) -> StoreResult<i64> {
+        super::alerts::live_sessions(self, link_id, now).await
+    }
+
+    async fn raise_alert(
+        &self,
+        alert: &AlertRecord,
+        quiet_since: i64,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        super::alerts::raise_alert(self, alert, quiet_since, audit).await
+    }
+
+    async fn alerts(&self, org: OrgId, limit: u32) -> StoreResult<Vec<AlertRecord>> {
+        super::alerts::alerts(self, org, limit).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: &str,
+        by: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        super::alerts::acknowledge_alert(self, org, id, by, now).await
+    }
+
+    async fn add_webhook(&self, webhook: &WebhookRecord, audit: &NewAuditEntry) -> StoreResult<()> {
+        super::alerts::add_webhook(self, webhook, audit).await
+    }
+
+    async fn webhooks(&self, org: OrgId) -> StoreResult<Vec<WebhookRecord>> {
+        super::alerts::webhooks(self, org).await
+    }
+
+    async fn remove_webhook(
+        &self,
+        org: OrgId,
+        id: &str,
+        audit: &NewAuditEntry,
+    ) -> StoreResult<bool> {
+        super::alerts::remove_webhook(self, org, id, audit).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Delivery>> {
+        super::alerts::claim_deliveries(self, now, lease_secs, limit).await
+    }
+
+    async fn delivery_attempted(
+        &self,
+        alert_id: &str,
+        webhook_id: &str,
+        delivered_at: Option<i64>,
+        error: Option<&str>,
+        next_attempt_at: Option<i64>,
+    ) -> StoreResult<()> {
+        super::alerts::delivery_attempted(
+            self,
+            alert_id,
+            webhook_id,
+            delivered_at,
+            error,
+            next_attempt_at,
+        )
+        .await
+    }
+
+    async fn deliveries(&self, org: OrgId, limit: u32) -> StoreResult<Vec<DeliveryStatus>> {
+        super::alerts::deliveries(self, org, limit).await
     }
 
     async fn review_schedule(&self, org: OrgId) -> StoreResult<ReviewSchedule> {

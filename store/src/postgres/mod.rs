@@ -12,6 +12,7 @@
 //! [`MetaStore`]: crate::MetaStore
 //! [`EvidenceStore`]: crate::EvidenceStore
 
+mod alerts;
 mod evidence;
 mod meta;
 mod notify;
@@ -75,6 +76,11 @@ fn migrator() -> Migrator {
             7,
             "access reviews",
             include_str!("../../migrations/postgres/0007_access_reviews.sql"),
+        ),
+        migration(
+            8,
+            "alerts",
+            include_str!("../../migrations/postgres/0008_alerts.sql"),
         ),
     ]);
     // A database migrated by a newer Veilmark may carry migrations this build does not know.

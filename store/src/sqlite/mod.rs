@@ -8,6 +8,7 @@
 //! [`MetaStore`]: crate::MetaStore
 //! [`EvidenceStore`]: crate::EvidenceStore
 
+mod alerts;
 mod evidence;
 mod meta;
 mod review;
@@ -94,6 +95,11 @@ fn migrator() -> Migrator {
             1008,
             "access reviews",
             include_str!("../../migrations/1008_access_reviews.sql"),
+        ),
+        migration(
+            1009,
+            "alerts",
+            include_str!("../../migrations/1009_alerts.sql"),
         ),
     ]);
     // A database written by a newer Veilmark may carry migrations this build does not know.

@@ -81,6 +81,8 @@ pub enum Tab {
     Suppliers,
     /// Access reviews of the live links.
     Reviews,
+    /// Unusual-access alerts and webhooks.
+    Alerts,
     /// Members of the organisation (admins).
     Members,
     /// The member's own account: password, second factor, API tokens.
@@ -185,6 +187,12 @@ pub fn nav_for(role: Role) -> Vec<(Tab, &'static str, &'static str)> {
             Tab::Reviews,
             "/console/reviews",
             "Access review",
+            Some(Permission::ReadLinks),
+        ),
+        (
+            Tab::Alerts,
+            "/console/alerts",
+            "Alerts",
             Some(Permission::ReadLinks),
         ),
         (

@@ -8,6 +8,7 @@
 //! is stored) on top of the `SameSite=Strict` cookie.
 
 mod account;
+mod alerts;
 pub mod html;
 mod members;
 mod owner_pages;
@@ -115,6 +116,30 @@ pub fn route_table(upload_limit: usize) -> Vec<Route> {
             "/console/suppliers/{domain}/report/{format}",
             member(P::ReadLinks),
             get(suppliers::report),
+        ),
+        Route::new(
+            M::GET,
+            "/console/alerts",
+            member(P::ReadLinks),
+            get(alerts::page_get),
+        ),
+        Route::new(
+            M::POST,
+            "/console/alerts/{id}/acknowledge",
+            member(P::ManageLinks),
+            post(alerts::acknowledge),
+        ),
+        Route::new(
+            M::POST,
+            "/console/alerts/webhooks",
+            member(P::ManageMembers),
+            post(alerts::add_webhook),
+        ),
+        Route::new(
+            M::POST,
+            "/console/alerts/webhooks/{id}/remove",
+            member(P::ManageMembers),
+            post(alerts::remove_webhook),
         ),
         Route::new(
             M::GET,

@@ -551,6 +551,7 @@ const EVENTS: &[&str] = &[
     "supplier",
     "terms-accepted",
     "review",
+    "alert",
 ];
 
 async fn filtered(
