@@ -105,6 +105,11 @@ pub struct ServeArgs {
     /// The sender of those e-mails (default `veilmark@` and the public URL's host).
     #[arg(long, value_name = "ADDRESS")]
     mail_from: Option<String>,
+    /// Let alert webhooks be plain http:// and reach loopback and private addresses (a
+    /// receiver on the operator's own network). Without it a webhook must be https:// on a
+    /// public address, checked again each time its name is resolved.
+    #[arg(long)]
+    webhook_allow_private: bool,
     /// How often the review task runs (starts scheduled reviews, closes due ones, sends
     /// reminders).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration, hide = true)]
@@ -319,6 +324,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         config.trusted_proxies = TrustedProxies::new(args.trusted_proxies.clone());
         config.objects = objects_location(args.data.objects.clone())?;
         config.mail = mail_config(args, &public_url)?;
+        config.alerts.webhook_allow_private = args.webhook_allow_private;
         config.review_tick =
             std::time::Duration::from_secs(u64::try_from(args.review_tick.max(1)).unwrap_or(60));
         let objects_shown = config.objects.as_ref().map(|o| o.url.to_string());

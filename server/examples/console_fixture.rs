@@ -249,6 +249,7 @@ async fn main() -> Result<()> {
                 &ClientMeta::cli(),
             )
             .await?;
+        let mut bob = None;
         for (who, views, pass) in [
             ("alice@supplier.example", Some(20), false),
             ("bob@machining.example", None, true),
@@ -261,9 +262,40 @@ async fn main() -> Result<()> {
                 passcode: Some(pass),
                 pages: None,
             };
-            state.create_link(&req, &owner, &ClientMeta::cli()).await?;
+            bob = Some(
+                state
+                    .create_link(&req, &owner, &ClientMeta::cli())
+                    .await?
+                    .link,
+            );
         }
         plant(&state, &dir).await?;
+        // An unusual-access alert on bob's link, its text hostile (it carries what a client
+        // sent): the Alerts page must show it as text.
+        let bob = bob.expect("bob's link");
+        let alert = veilmark_store::alerts::AlertRecord {
+            id: "alr_00000000000000a1".into(),
+            org: owner.org,
+            kind: veilmark_store::alerts::AlertKind::NewNetwork,
+            link_id: bob.id.clone(),
+            recipient: bob.recipient.clone(),
+            detail: "first opening from 198.51.100.0/24 <img src=x onerror=window.__pwned=1>"
+                .into(),
+            ip: Some("198.51.100.7".into()),
+            created_at: veilmark_server::now_secs(),
+            acknowledged_at: None,
+            acknowledged_by: None,
+        };
+        let entry = veilmark_store::audit::NewAuditEntry {
+            org: Some(owner.org),
+            link_id: Some(bob.id.clone()),
+            ..veilmark_store::audit::NewAuditEntry::new(
+                veilmark_store::audit::AuditKind::Alert,
+                veilmark_server::now_ms(),
+                "planted by the console fixture",
+            )
+        };
+        state.store.raise_alert(&alert, 0, &entry).await?;
         // The other roles of the same organisation, and a second organisation with a
         // document and a link of its own, for the tenancy and role checks.
         let org = owner.org;

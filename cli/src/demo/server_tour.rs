@@ -372,9 +372,33 @@ pub async fn run(
         tile.len()
     );
 
+    // Unusual access (docs/server.md#alerts): bob tries to open while his company is
+    // suspended; the owner is alerted (console, signed webhooks).
+    let bob_token = bob.url.rsplit('/').next().unwrap_or_default().to_owned();
+    let machining = |status| state.set_supplier("machining.example", None, status, &owner, &cli);
+    machining(veilmark_store::classification::SupplierStatus::Suspended).await?;
+    let suspended = licence_request(
+        &client,
+        &base,
+        &bob_token,
+        &ViewerKey::from_seed(veilmark_server::secrets::random()?),
+        bob.passcode.as_deref(),
+    )
+    .await?;
+    machining(veilmark_store::classification::SupplierStatus::Approved).await?;
+    let alerts = state.alerts(&owner, 10).await?;
+    println!(
+        "   `veilmark supplier suspend machining.example`; bob opens anyway: HTTP {}; alert raised ({}) on the console's Alerts page and, signed and retried, to the organisation's webhooks",
+        suspended.status().as_u16(),
+        alerts
+            .iter()
+            .map(|a| format!("{}: {}", a.kind.describe(), a.detail))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+
     println!("\n9. The owner revokes Bob's link; the audit log is hash-chained:");
     state.revoke(&bob.link.id, &owner, &cli).await?;
-    let bob_token = bob.url.rsplit('/').next().unwrap_or_default().to_owned();
     let refused = licence_request(
         &client,
         &base,

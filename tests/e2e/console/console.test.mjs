@@ -206,6 +206,27 @@ try {
   const reviewText = readFileSync(await reviewCsv.path(), 'utf8');
   check(reviewText.startsWith('review,started,due') && reviewText.includes('"confirmed"') && reviewText.includes('"revoked"'), 'the review exports as CSV with its decisions');
 
+  // Alerts: an unusual opening is listed (its hostile text as text) and acknowledged; an admin
+  // adds a webhook and sees its signing secret once; a private address is refused.
+  await page.click('nav >> text=Alerts');
+  const alertRow = page.locator('#alerts tr[data-kind="new-network"]');
+  check(await alertRow.count() === 1, 'an unusual opening is listed');
+  check((await alertRow.textContent()).includes('<img src=x onerror=window.__pwned=1>'), 'the alert text shows as text');
+  await Promise.all([page.waitForLoadState(), alertRow.locator('button', { hasText: 'Acknowledge' }).click()]);
+  check(/acknowledged/i.test(await page.locator('#alerts-notice').textContent().catch(() => '')), 'an alert is acknowledged');
+  await page.fill('#webhook-url', 'https://siem.brand.example/veilmark');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/alerts/webhooks"] button[type=submit]')]);
+  const hookNotice = await page.locator('#alerts-notice').textContent().catch(() => '');
+  check(/signing secret, shown only now: whsec_[0-9a-f]{64}/.test(hookNotice), `a webhook is added with its secret shown once (${hookNotice})`);
+  check(await page.locator('#webhooks tbody tr').count() === 1, 'the webhook is listed');
+  await page.fill('#webhook-url', 'https://10.0.0.5/hook');
+  await Promise.all([page.waitForLoadState(), page.click('form[action="/console/alerts/webhooks"] button[type=submit]')]);
+  check((await page.locator('.alert.error').textContent().catch(() => '')).includes('not a public address'), 'a webhook to a private address is refused');
+  await page.goto(`${base}/console/alerts`);
+  check(!(await page.content()).includes('whsec_'), 'the secret is not shown again');
+  await axe('alerts');
+  await shot('console-alerts');
+
   // Review: hostile text stays text; keyboard review; bulk evidence export.
   await page.click('nav >> text=Review hits');
   check(await page.evaluate(() => globalThis.__pwned) === undefined, 'planted markup ran no script');
