@@ -17,6 +17,7 @@ pub mod model;
 pub mod obj;
 pub mod step;
 pub mod stl;
+pub mod subset;
 pub mod vec3;
 mod weld;
 

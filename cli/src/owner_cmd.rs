@@ -163,6 +163,11 @@ pub struct LinkArgs {
     /// them, under its own key; the other pages cannot be decrypted with the link's licence.
     #[arg(long, value_name = "LIST")]
     pages: Option<String>,
+    /// Share only these parts of a 3D model or assembly (`"Housing,Gear train"`: names of
+    /// parts or assemblies from its tree): the recipient gets a model holding just them, under
+    /// its own key; the other parts cannot be decrypted with the link's licence.
+    #[arg(long, value_name = "NAMES", conflicts_with = "pages")]
+    parts: Option<String>,
     /// Base URL for the printed link (default: the one `veilmark serve` recorded).
     #[arg(long, value_name = "URL")]
     url: Option<String>,
@@ -448,6 +453,7 @@ pub fn link(args: &LinkArgs) -> Result<()> {
                     max_views: args.max_views,
                     passcode: args.passcode.then_some(true),
                     pages: args.pages.clone(),
+                    parts: args.parts.clone(),
                 },
                 &by,
                 &ClientMeta::cli(),

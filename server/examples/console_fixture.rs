@@ -261,6 +261,7 @@ async fn main() -> Result<()> {
                 max_views: views,
                 passcode: Some(pass),
                 pages: None,
+                parts: None,
             };
             bob = Some(
                 state
@@ -329,6 +330,7 @@ async fn main() -> Result<()> {
             max_views: None,
             passcode: None,
             pages: None,
+            parts: None,
         };
         state.create_link(&req, &them, &ClientMeta::cli()).await?;
     }

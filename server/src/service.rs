@@ -138,6 +138,11 @@ pub struct NewLink {
     /// them, under its own key (`docs/server.md#subsets`).
     #[serde(default)]
     pub pages: Option<String>,
+    /// Share only these parts of a 3D model or assembly (`Housing, Gear train`: part or
+    /// assembly names from its tree): the link gets a model of its own holding just them
+    /// (`docs/server.md#subsets`).
+    #[serde(default)]
+    pub parts: Option<String>,
 }
 
 /// What is said about a document being stored: its title and level, and for a need-to-know
@@ -644,9 +649,13 @@ impl AppState {
             bail!("--max-views must be at least 1");
         }
         let terms = self.check_link_against_level(&doc, req, actor).await?;
-        let doc = match req.pages.as_deref().map(str::trim) {
-            Some(spec) if !spec.is_empty() => self.cut_pages(&doc, spec, actor, meta).await?,
-            _ => doc,
+        let pages = req.pages.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let parts = req.parts.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let doc = match (pages, parts) {
+            (Some(_), Some(_)) => bail!("share pages (of a PDF) or parts (of a model), not both"),
+            (Some(spec), None) => self.cut_pages(&doc, spec, actor, meta).await?,
+            (None, Some(spec)) => self.cut_parts(&doc, spec, actor, meta).await?,
+            (None, None) => doc,
         };
         let token = secrets::new_link_token()?;
         let passcode = if terms.passcode {

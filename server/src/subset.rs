@@ -147,10 +147,6 @@ impl crate::AppState {
         actor: &crate::service::Actor,
         meta: &crate::service::ClientMeta,
     ) -> anyhow::Result<crate::store::DocumentRecord> {
-        use anyhow::Context;
-        use object_store::ObjectStoreExt;
-        use veilmark_shared::envelope::{self, ContentKey, DocumentId, Header, SealRandomness};
-
         if doc.media_type != "application/pdf" {
             anyhow::bail!(
                 "--pages shares pages of a PDF; {} is {}",
@@ -159,6 +155,25 @@ impl crate::AppState {
             );
         }
         let pages = parse_pages(spec)?;
+        let plaintext = self.open_document(doc).await?;
+        // The cut PDF is plaintext too: wiped once sealed.
+        let (subset, pages) = tokio::task::spawn_blocking(move || {
+            pdf_pages(&plaintext, &pages).map(|p| (zeroize::Zeroizing::new(p), pages))
+        })
+        .await??;
+        let shares = format!("pages {}", describe_pages(&pages));
+        self.seal_subset(doc, &shares, "application/pdf", &subset, actor, meta)
+            .await
+    }
+
+    /// Decrypts a stored document in memory (for cutting a subset; wiped when dropped).
+    async fn open_document(
+        &self,
+        doc: &crate::store::DocumentRecord,
+    ) -> anyhow::Result<zeroize::Zeroizing<Vec<u8>>> {
+        use anyhow::Context;
+        use object_store::ObjectStoreExt;
+        use veilmark_shared::envelope::{self, DocumentId};
         let id = DocumentId::from_hex(&doc.id).context("stored document id is not hex")?;
         let key = self.keys.unwrap_content_key(id, &doc.wrapped_key)?;
         let sealed = self
@@ -168,20 +183,28 @@ impl crate::AppState {
             .with_context(|| format!("cannot read the envelope of {}", doc.id))?
             .bytes()
             .await?;
-        let plaintext = envelope::open(&key, &sealed)?.plaintext;
-        // The cut PDF is plaintext too: wiped once sealed.
-        let (subset, pages) = tokio::task::spawn_blocking(move || {
-            pdf_pages(&plaintext, &pages).map(|p| (zeroize::Zeroizing::new(p), pages))
-        })
-        .await??;
-        let shares = format!("pages {}", describe_pages(&pages));
+        Ok(envelope::open(&key, &sealed)?.plaintext)
+    }
+
+    /// Seals `subset` (of media type `mime`) as a document of its own under a fresh content key,
+    /// at `doc`'s level, recorded as derived from `doc` and sharing `shares`.
+    async fn seal_subset(
+        &self,
+        doc: &crate::store::DocumentRecord,
+        shares: &str,
+        mime: &str,
+        subset: &[u8],
+        actor: &crate::service::Actor,
+        meta: &crate::service::ClientMeta,
+    ) -> anyhow::Result<crate::store::DocumentRecord> {
+        use veilmark_shared::envelope::{self, ContentKey, Header, SealRandomness};
         let key = ContentKey::from_bytes(crate::secrets::random()?);
         let random = SealRandomness::from_bytes(crate::secrets::random()?);
         let sealed = envelope::seal(
             &key,
             random.document_id,
-            "application/pdf",
-            &subset,
+            mime,
+            subset,
             envelope::DEFAULT_CHUNK_SIZE,
             random.key_salt,
             random.nonce_prefix,
@@ -196,12 +219,59 @@ impl crate::AppState {
             &crate::service::DocumentLabels {
                 title: &title,
                 level: Some(&doc.level),
-                subset_of: Some((&doc.id, &shares)),
+                subset_of: Some((&doc.id, shares)),
             },
             actor,
             meta,
         )
         .await
+    }
+}
+
+impl crate::AppState {
+    /// Cuts parts `spec` (names of parts or assemblies) out of 3D model `doc` and stores them as
+    /// a binary glTF document of its own (same level, fresh content key, `derived_from` naming
+    /// `doc`), for one link.
+    pub(crate) async fn cut_parts(
+        &self,
+        doc: &crate::store::DocumentRecord,
+        spec: &str,
+        actor: &crate::service::Actor,
+        meta: &crate::service::ClientMeta,
+    ) -> anyhow::Result<crate::store::DocumentRecord> {
+        use veilmark_shared::media::MediaType;
+        let media = MediaType::from_mime(&doc.media_type);
+        if !matches!(
+            media,
+            MediaType::Step | MediaType::Stl | MediaType::Obj | MediaType::Gltf | MediaType::Glb
+        ) {
+            anyhow::bail!(
+                "--parts shares parts of a 3D model; {} is {}",
+                doc.title,
+                doc.media_type
+            );
+        }
+        let names = veilmark_cad::subset::parse_part_names(spec);
+        let plaintext = self.open_document(doc).await?;
+        let root = doc.title.clone();
+        let (glb, chosen) = tokio::task::spawn_blocking(move || {
+            let model = veilmark_cad::load_model(media, &plaintext, &veilmark_cad::Limits::default())
+                .map_err(|e| anyhow::anyhow!("the model could not be read: {e}"))?;
+            let sub = veilmark_cad::subset::select_parts(&model, &names)?;
+            let chosen: Vec<String> = sub.parts.iter().map(|p| p.name.clone()).collect();
+            Ok::<_, anyhow::Error>((
+                zeroize::Zeroizing::new(veilmark_cad::subset::write_glb(&sub, &root)),
+                chosen,
+            ))
+        })
+        .await??;
+        let mut listed = chosen.join(", ");
+        if listed.chars().count() > 200 {
+            listed = listed.chars().take(200).collect::<String>() + "…";
+        }
+        let shares = format!("parts {listed}");
+        self.seal_subset(doc, &shares, MediaType::Glb.mime(), &glb, actor, meta)
+            .await
     }
 }
 

@@ -313,6 +313,7 @@ async fn the_licence_carries_the_level_and_a_suspended_supplier_cannot_open_or_g
                 max_views: None,
                 passcode: None,
                 pages: None,
+                parts: None,
             },
             &op,
             &ClientMeta::cli(),
@@ -989,4 +990,77 @@ async fn terms_are_accepted_once_per_link_before_the_first_view_and_audited() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn a_link_for_two_parts_of_an_assembly_cannot_decrypt_the_others() {
+    let s = start(relaxed()).await;
+    let token = api_token(&s).await;
+    let step = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/cad/assembly.step"
+    ))
+    .unwrap();
+    let r = s
+        .client
+        .post(format!("{}/api/owner/documents?title=Fixture", s.base))
+        .bearer_auth(&token)
+        .body(step)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let doc: Value = r.json().await.unwrap();
+    let doc_id = doc["id"].as_str().unwrap().to_owned();
+    let link = |extra: Value| {
+        let mut body = json!({ "document_id": doc_id, "recipient": "bob@acme.example" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (extra, why) in [
+        (json!({ "parts": "pump" }), "no part or assembly named \"pump\"; this model has: base-plate, bracket-left, bracket-right, shaft"),
+        (json!({ "parts": "fixture" }), "whole model"),
+        (json!({ "parts": "shaft", "pages": "1" }), "not both"),
+        (json!({ "pages": "1" }), "--pages shares pages of a PDF"),
+    ] {
+        let (status, body) = post(&s, &token, "/api/owner/links", link(extra.clone())).await;
+        assert_eq!(status, 400, "{extra}");
+        assert!(message(&body).contains(why), "{extra}: {body}");
+    }
+    let (status, created) = post(
+        &s,
+        &token,
+        "/api/owner/links",
+        link(json!({ "parts": "Bracket-Left, shaft" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let link_token = created["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let (plain, key, body) = open_as_viewer(&s, &link_token, None).await;
+    assert_eq!(body["document"]["title"], "Fixture — parts bracket-left, shaft");
+    assert_eq!(body["document"]["media_type"], "model/gltf-binary");
+    // What the recipient can decrypt is a model of those two parts and nothing else.
+    let model = veilmark_cad::load_gltf(&plain, &veilmark_cad::Limits::default()).unwrap();
+    let names: Vec<&str> = model.parts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["bracket-left", "shaft"]);
+    assert_eq!(model.triangle_count(), 268 + 68);
+    let text = String::from_utf8_lossy(&plain);
+    assert!(!text.contains("base-plate") && !text.contains("bracket-right"));
+    // The licence's key does not open the whole model's envelope.
+    let whole = s.state.store.document(s.org, &doc_id).await.unwrap().unwrap();
+    let whole_envelope = std::fs::read(s.dir.path().join("blobs").join(&whole.blob)).unwrap();
+    let key = veilmark_shared::envelope::ContentKey::from_bytes(key.try_into().unwrap());
+    assert!(veilmark_shared::envelope::open(&key, &whole_envelope).is_err());
+    // --parts on a PDF is refused.
+    let (status, body) = post(
+        &s,
+        &token,
+        "/api/owner/links",
+        json!({ "document_id": s.doc.id, "recipient": "bob@acme.example", "parts": "x" }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(message(&body).contains("--parts shares parts of a 3D model"), "{body}");
 }

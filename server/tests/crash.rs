@@ -57,6 +57,7 @@ fn child_server() {
                     max_views: None,
                     passcode: None,
                     pages: None,
+                    parts: None,
                 },
                 &owner,
                 &ClientMeta::cli(),

@@ -114,6 +114,7 @@ async fn an_api_upload_goes_to_the_bucket_and_the_viewer_reads_it_by_range() {
                 max_views: None,
                 passcode: None,
                 pages: None,
+                parts: None,
             },
             &s.operator(),
             &ClientMeta::cli(),

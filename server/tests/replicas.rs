@@ -115,6 +115,7 @@ impl Replicas {
             max_views: None,
             passcode: None,
             pages: None,
+            parts: None,
         };
         f(&mut req);
         self.a

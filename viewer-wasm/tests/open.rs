@@ -160,6 +160,7 @@ async fn opens_a_sealed_pdf_through_a_link_renews_and_is_wiped_on_revocation() {
                 max_views: None,
                 passcode: None,
                 pages: None,
+                parts: None,
             },
             &owner,
             &ClientMeta::cli(),

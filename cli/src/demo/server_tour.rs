@@ -119,6 +119,7 @@ pub async fn run(
         max_views: None,
         passcode: None,
         pages: None,
+        parts: None,
     };
     let refused = state.create_link(&bob_60_days, &owner, &cli).await;
     if let Err(e) = refused {
@@ -147,6 +148,7 @@ pub async fn run(
         max_views: Some(20),
         passcode: None,
         pages: None,
+        parts: None,
     };
     let alice = state.create_link(&alice_link, &owner, &cli).await?;
     let bob = state
@@ -158,6 +160,7 @@ pub async fn run(
                 max_views: None,
                 passcode: Some(true),
                 pages: None,
+                parts: None,
             },
             &owner,
             &cli,
@@ -199,6 +202,7 @@ pub async fn run(
                     max_views: None,
                     passcode: None,
                     pages: Some("1-2".into()),
+                    parts: None,
                 },
                 &owner,
                 &cli,
@@ -232,6 +236,7 @@ pub async fn run(
                 max_views: None,
                 passcode: None,
                 pages: None,
+                parts: None,
             },
             &owner,
             &cli,

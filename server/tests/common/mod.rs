@@ -95,6 +95,7 @@ impl TestServer {
             max_views: None,
             passcode: None,
             pages: None,
+            parts: None,
         };
         f(&mut req);
         self.state

@@ -425,6 +425,11 @@ pub async fn create_link(
             .map(str::trim)
             .filter(|p| !p.is_empty())
             .map(str::to_owned),
+        parts: form
+            .get("parts")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
     };
     match state.create_link(&req, &s.actor(), &meta).await {
         Ok(created) => match links_page(&state, &s, None, Some(&created), None).await {
