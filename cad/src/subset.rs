@@ -171,10 +171,10 @@ pub fn write_glb(model: &Model, root: &str) -> Vec<u8> {
         "buffers": [{ "byteLength": bin.len() }],
     });
     let mut json = serde_json::to_vec(&json).expect("a JSON value serialises");
-    while json.len() % 4 != 0 {
+    while !json.len().is_multiple_of(4) {
         json.push(b' ');
     }
-    while bin.len() % 4 != 0 {
+    while !bin.len().is_multiple_of(4) {
         bin.push(0);
     }
     let total = 12 + 8 + json.len() + 8 + bin.len();
@@ -305,7 +305,11 @@ mod tests {
             back.unit
         );
         assert!((b.max[2] * to_mm - 10.0).abs() < 1e-3, "{b:?}");
-        assert!((back.parts[0].color[0] - 0.2).abs() < 1e-5, "{:?}", back.parts[0].color);
+        assert!(
+            (back.parts[0].color[0] - 0.2).abs() < 1e-5,
+            "{:?}",
+            back.parts[0].color
+        );
         assert!(
             !back.parts.iter().any(|p| p.name == "Gear"),
             "the gear is not in the file"

@@ -649,8 +649,16 @@ impl AppState {
             bail!("--max-views must be at least 1");
         }
         let terms = self.check_link_against_level(&doc, req, actor).await?;
-        let pages = req.pages.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let parts = req.parts.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let pages = req
+            .pages
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let parts = req
+            .parts
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let doc = match (pages, parts) {
             (Some(_), Some(_)) => bail!("share pages (of a PDF) or parts (of a model), not both"),
             (Some(spec), None) => self.cut_pages(&doc, spec, actor, meta).await?,

@@ -255,8 +255,9 @@ impl crate::AppState {
         let plaintext = self.open_document(doc).await?;
         let root = doc.title.clone();
         let (glb, chosen) = tokio::task::spawn_blocking(move || {
-            let model = veilmark_cad::load_model(media, &plaintext, &veilmark_cad::Limits::default())
-                .map_err(|e| anyhow::anyhow!("the model could not be read: {e}"))?;
+            let model =
+                veilmark_cad::load_model(media, &plaintext, &veilmark_cad::Limits::default())
+                    .map_err(|e| anyhow::anyhow!("the model could not be read: {e}"))?;
             let sub = veilmark_cad::subset::select_parts(&model, &names)?;
             let chosen: Vec<String> = sub.parts.iter().map(|p| p.name.clone()).collect();
             Ok::<_, anyhow::Error>((

@@ -19,11 +19,14 @@ use veilmark_store::classification::SupplierStatus;
 
 const PASSWORD: &str = "correct horse battery";
 
+/// One request a receiver got: its signature header and its body.
+type Received = (String, Vec<u8>);
+
 /// A webhook receiver: answers 500 to its first request and 200 to the others, and keeps every
 /// request's signature header and body.
 #[derive(Clone, Default)]
 struct Receiver {
-    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
 }
 
 async fn start_receiver() -> (Receiver, String) {

@@ -1020,7 +1020,10 @@ async fn a_link_for_two_parts_of_an_assembly_cannot_decrypt_the_others() {
         body
     };
     for (extra, why) in [
-        (json!({ "parts": "pump" }), "no part or assembly named \"pump\"; this model has: base-plate, bracket-left, bracket-right, shaft"),
+        (
+            json!({ "parts": "pump" }),
+            "no part or assembly named \"pump\"; this model has: base-plate, bracket-left, bracket-right, shaft",
+        ),
         (json!({ "parts": "fixture" }), "whole model"),
         (json!({ "parts": "shaft", "pages": "1" }), "not both"),
         (json!({ "pages": "1" }), "--pages shares pages of a PDF"),
@@ -1037,9 +1040,18 @@ async fn a_link_for_two_parts_of_an_assembly_cannot_decrypt_the_others() {
     )
     .await;
     assert_eq!(status, 201, "{created}");
-    let link_token = created["url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let link_token = created["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let (plain, key, body) = open_as_viewer(&s, &link_token, None).await;
-    assert_eq!(body["document"]["title"], "Fixture — parts bracket-left, shaft");
+    assert_eq!(
+        body["document"]["title"],
+        "Fixture — parts bracket-left, shaft"
+    );
     assert_eq!(body["document"]["media_type"], "model/gltf-binary");
     // What the recipient can decrypt is a model of those two parts and nothing else.
     let model = veilmark_cad::load_gltf(&plain, &veilmark_cad::Limits::default()).unwrap();
@@ -1049,7 +1061,13 @@ async fn a_link_for_two_parts_of_an_assembly_cannot_decrypt_the_others() {
     let text = String::from_utf8_lossy(&plain);
     assert!(!text.contains("base-plate") && !text.contains("bracket-right"));
     // The licence's key does not open the whole model's envelope.
-    let whole = s.state.store.document(s.org, &doc_id).await.unwrap().unwrap();
+    let whole = s
+        .state
+        .store
+        .document(s.org, &doc_id)
+        .await
+        .unwrap()
+        .unwrap();
     let whole_envelope = std::fs::read(s.dir.path().join("blobs").join(&whole.blob)).unwrap();
     let key = veilmark_shared::envelope::ContentKey::from_bytes(key.try_into().unwrap());
     assert!(veilmark_shared::envelope::open(&key, &whole_envelope).is_err());
@@ -1062,5 +1080,8 @@ async fn a_link_for_two_parts_of_an_assembly_cannot_decrypt_the_others() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(message(&body).contains("--parts shares parts of a 3D model"), "{body}");
+    assert!(
+        message(&body).contains("--parts shares parts of a 3D model"),
+        "{body}"
+    );
 }

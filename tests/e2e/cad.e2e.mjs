@@ -210,6 +210,17 @@ try {
           await waitFrame(n);
           const diff = await compareInBrowser(page, before, await grab(), false);
           check(diff.changed > 0.002, `${what}: hiding the first part changes ${(100 * diff.changed).toFixed(2)} % of the frame`);
+          if (backend === backends[0]) {
+            // Need-to-know: a link to two of the four parts opens a model of those two only.
+            const sub = JSON.parse(cli('link', doc.id, '--to', 'bob@supplier.example', '--parts', 'bracket-left,shaft', '--json'));
+            const subPage = await browser.newPage({ viewport: { width: 1100, height: 760 }, deviceScaleFactor: 1 });
+            await subPage.goto(`${sub.url}${query}#test-hooks`);
+            await subPage.waitForFunction(() => Number(document.body.dataset.frames || 0) >= 1
+              || ['revoked', 'render', 'server', 'network', 'integrity'].includes(document.body.dataset.state), null, { timeout: 120_000 }).catch(() => {});
+            const subParts = await subPage.$$eval('#parts-list li[data-kind="part"]', (l) => l.length);
+            check(subParts === 2, `${what}: a --parts link to 2 of the 4 parts lists ${subParts} parts`);
+            await subPage.close();
+          }
         }
         await page.close();
       }

@@ -640,6 +640,35 @@ async fn share_cad(
             MediaType::from_mime(&doc.media_type).describe(),
             link.url
         );
+        // Need-to-know parts (docs/server.md#subsets): the machinist gets the shaft only.
+        if MediaType::from_mime(&doc.media_type) == MediaType::Step {
+            match state
+                .create_link(
+                    &NewLink {
+                        document_id: doc.id.clone(),
+                        recipient: "bob@machining.example".into(),
+                        parts: Some("shaft".into()),
+                        ..terms.clone()
+                    },
+                    owner,
+                    &cli,
+                )
+                .await
+            {
+                Ok(l) => {
+                    println!(
+                        "   need-to-know: `veilmark link {} --to bob@machining.example --parts shaft` seals that part alone as a model of its own; his licence cannot decrypt the rest:\n      {}",
+                        doc.id, l.url
+                    );
+                    links.push(ToOpen {
+                        what: "the shaft alone, cut from the assembly for bob@machining.example"
+                            .into(),
+                        url: l.url,
+                    });
+                }
+                Err(e) => println!("   (need-to-know parts link not made: {e:#})"),
+            }
+        }
     }
     let model = &cad[0];
     let out = dir.join("references");
