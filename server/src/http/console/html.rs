@@ -137,7 +137,7 @@ impl<'a> Frame<'a> {
         }
     }
 
-    /// The frame with the access-review banner ([`super::reviews::reminder`]).
+    /// The frame with the access-review banner (`reviews::reminder` makes its text).
     #[must_use]
     pub fn with_review_reminder(mut self, reminder: Option<String>) -> Self {
         self.review_reminder = reminder;
