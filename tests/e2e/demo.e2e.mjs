@@ -43,9 +43,9 @@ try {
   const urls = [...list.matchAll(/^ {7}(http\S+)$/gm)].map((m) => m[1]);
   const items = [...list.matchAll(/^ {2}\d+\. (.*)$/gm)].map((m) => m[1]);
   console.log(items.map((w, i) => `   ${i + 1}. ${w}: ${urls[i]}`).join('\n'));
-  const order = ['the PDF', 'the 3D assembly', 'the DXF drawing', 'the owner console', 'the review console', 'the partner portal'];
+  const order = ['the PDF', 'the 3D assembly', 'the shaft alone', 'the DXF drawing', 'the owner console', 'the review console', 'the partner portal'];
   check(order.every((o, i) => items[i] && items[i].startsWith(o)),
-    'in order: PDF, 3D assembly, DXF drawing, owner console, review console, partner portal');
+    'in order: PDF, 3D assembly, the shaft alone (need-to-know parts), DXF drawing, owner console, review console, partner portal');
   const login = list.match(/log in as (\S+) \/ (\S+)\)/);
   const linkId = list.match(/revoke link (\S+) /);
   check(login && linkId, 'the login and the PDF link id are printed');
