@@ -49,11 +49,116 @@ pub struct CrawlArgs {
     /// directory. Also read from VEILMARK_OBJECTS (store/README.md#objects).
     #[arg(long, value_name = "URL")]
     objects: Option<veilmark_store::objects::ObjectsUrl>,
+    /// Start from this URL instead of the profile's seeds (repeatable); the allowed hosts
+    /// become the seeds' hosts. For the ready profiles in crawler/profiles/.
+    #[arg(long = "seed", value_name = "URL")]
+    seeds: Vec<String>,
+    /// Fetch this one page as the crawl would (robots.txt, scope, address policy) and show
+    /// what the profile extracts from it; stores nothing.
+    #[arg(long, value_name = "URL")]
+    dry_run: Option<String>,
+    /// With --dry-run: print JSON.
+    #[arg(long, requires = "dry_run")]
+    json: bool,
+}
+
+/// The profile with `--seed`s in place of its own seeds and their hosts as its scope.
+fn with_seeds(mut profile: SiteProfile, seeds: &[String]) -> anyhow::Result<SiteProfile> {
+    if seeds.is_empty() {
+        return Ok(profile);
+    }
+    let mut hosts = Vec::new();
+    for s in seeds {
+        let u = url::Url::parse(s).with_context(|| format!("--seed {s:?} is not a URL"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            anyhow::bail!("--seed {s:?} is not an http:// or https:// URL");
+        }
+        let host = u
+            .host_str()
+            .with_context(|| format!("--seed {s:?} has no host"))?
+            .to_ascii_lowercase();
+        hosts.push(match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host,
+        });
+    }
+    profile.seeds = seeds.to_vec();
+    profile.allowed_hosts = hosts;
+    Ok(profile)
+}
+
+/// `crawl --dry-run URL`: one page through the profile, printed; nothing stored.
+fn dry_run(profile: &SiteProfile, url: &str, json: bool) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let d = rt.block_on(veilmark_crawler::dry_run::dry_run(profile, url))?;
+    let l = &d.extracted.listing;
+    if json {
+        let v = serde_json::json!({
+            "url": d.url.as_str(),
+            "status": d.status,
+            "redirect": d.redirect.as_ref().map(url::Url::as_str),
+            "listing": d.is_listing,
+            "follows_links": d.follows_links,
+            "title": l.title,
+            "price": l.price,
+            "seller": l.seller,
+            "images": l.images.iter().map(url::Url::as_str).collect::<Vec<_>>(),
+            "sources": d.extracted.sources,
+            "links_queued": d.links_queued.iter().map(url::Url::as_str).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let show = |v: Option<&str>| escape_for_terminal(v.unwrap_or("-")).into_owned();
+    println!("url       {}", escape_for_terminal(d.url.as_str()));
+    println!(
+        "status    {}{}",
+        d.status,
+        d.redirect
+            .as_ref()
+            .map(|r| format!(
+                " -> {} (queued by a crawl, not followed here)",
+                escape_for_terminal(r.as_str())
+            ))
+            .unwrap_or_default()
+    );
+    println!(
+        "listing   {}",
+        if d.is_listing {
+            "yes: its images are matched against the catalog"
+        } else {
+            "no (listing_patterns)"
+        }
+    );
+    println!("title     {}", show(l.title.as_deref()));
+    println!("price     {}", show(l.price.as_deref()));
+    println!("seller    {}", show(l.seller.as_deref()));
+    println!("sources   {}", d.extracted.sources.join(", "));
+    println!("images    {}", l.images.len());
+    for i in &l.images {
+        println!("          {}", escape_for_terminal(i.as_str()));
+    }
+    if d.follows_links {
+        println!(
+            "links     {} queued (in scope, not denied)",
+            d.links_queued.len()
+        );
+        for u in &d.links_queued {
+            println!("          {}", escape_for_terminal(u.as_str()));
+        }
+    } else {
+        println!("links     not followed (follow_patterns)");
+    }
+    eprintln!("dry run: nothing was stored");
+    Ok(())
 }
 
 /// Runs `crawl`.
 pub fn run(args: &CrawlArgs) -> anyhow::Result<()> {
-    let profile = SiteProfile::load(&args.profile)?;
+    let profile = with_seeds(SiteProfile::load(&args.profile)?, &args.seeds)?;
+    if let Some(url) = &args.dry_run {
+        return dry_run(&profile, url, args.json);
+    }
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
         let data = DataDir::new(&args.data);

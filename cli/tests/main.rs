@@ -6,6 +6,7 @@
 
 mod catalog_cli;
 mod crawl_crash;
+mod crawl_profiles;
 mod crawl_workers;
 mod demo;
 mod envelope_cli;

@@ -47,8 +47,95 @@ pub struct Extracted {
     pub listing: Listing,
     /// Canonical in-page links (`a[href]`, `link[rel=next]`).
     pub links: Vec<Url>,
-    /// Where the data came from, for debugging: `"json-ld"`, `"opengraph"`, `"css"`, `"img"`.
+    /// Where the data came from, for debugging: `"json-ld"`, `"microdata"`, `"opengraph"`,
+    /// `"css"`, `"img"`.
     pub sources: Vec<&'static str>,
+}
+
+/// The item properties named `name` that belong to item `scope` itself (their nearest
+/// enclosing `itemscope` is `scope`, not an item nested in it), in document order.
+fn own_props<'a>(scope: ElementRef<'a>, name: &str) -> Vec<ElementRef<'a>> {
+    scope
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .filter(|e| {
+            e.value()
+                .attr("itemprop")
+                .is_some_and(|p| p.split_ascii_whitespace().any(|t| t == name))
+        })
+        .filter(|e| {
+            e.ancestors()
+                .filter_map(ElementRef::wrap)
+                .find(|a| a.value().attr("itemscope").is_some())
+                .is_some_and(|a| a.id() == scope.id())
+        })
+        .collect()
+}
+
+/// A microdata property's value (HTML § 5.3.4): `content` when given, else the URL of media and
+/// link elements, the machine value of `data`/`meter`/`time`, else the text.
+fn prop_value(e: ElementRef<'_>) -> Option<String> {
+    let v = e.value();
+    let value = v
+        .attr("content")
+        .map(str::to_owned)
+        .or_else(|| match v.name() {
+            "img" | "audio" | "video" | "source" | "embed" | "iframe" | "track" => {
+                v.attr("src").map(str::to_owned)
+            }
+            "a" | "area" | "link" => v.attr("href").map(str::to_owned),
+            "object" => v.attr("data").map(str::to_owned),
+            "data" | "meter" => v.attr("value").map(str::to_owned),
+            "time" => v.attr("datetime").map(str::to_owned),
+            _ => Some(element_text(e)),
+        })?;
+    let value = value.trim().to_owned();
+    (!value.is_empty()).then_some(value)
+}
+
+/// schema.org `Product` items in microdata: title, price (with currency), seller, images.
+fn microdata_products(doc: &Html, listing: &mut Listing, images: &mut Vec<String>) -> bool {
+    let mut found = false;
+    for product in doc.select(&sel("[itemscope][itemtype]")) {
+        let is_product = product.value().attr("itemtype").is_some_and(|t| {
+            t.split_ascii_whitespace()
+                .any(|t| t.trim_end_matches('/').ends_with("schema.org/Product"))
+        });
+        if !is_product {
+            continue;
+        }
+        found = true;
+        let first = |scope, name| own_props(scope, name).into_iter().find_map(prop_value);
+        listing.title = listing.title.take().or_else(|| first(product, "name"));
+        for img in own_props(product, "image") {
+            if let Some(src) = prop_value(img) {
+                images.push(src);
+            }
+        }
+        for offer in own_props(product, "offers")
+            .into_iter()
+            .filter(|o| o.value().attr("itemscope").is_some())
+        {
+            if listing.price.is_none() {
+                let amount = first(offer, "price").or_else(|| first(offer, "lowPrice"));
+                let currency = first(offer, "priceCurrency");
+                listing.price = amount.map(|a| match currency {
+                    Some(c) => format!("{a} {c}"),
+                    None => a,
+                });
+            }
+            if listing.seller.is_none() {
+                listing.seller = own_props(offer, "seller").into_iter().find_map(|s| {
+                    if s.value().attr("itemscope").is_some() {
+                        first(s, "name")
+                    } else {
+                        prop_value(s)
+                    }
+                });
+            }
+        }
+    }
+    found
 }
 
 fn sel(s: &str) -> Selector {
@@ -91,6 +178,11 @@ pub fn extract(html: &str, base: &Url, selectors: &Selectors) -> Extracted {
                 }
             }
         }
+    }
+
+    // 1b. schema.org Product in microdata.
+    if microdata_products(&doc, &mut out.listing, &mut images) {
+        out.sources.push("microdata");
     }
 
     // 2. OpenGraph.
@@ -305,6 +397,26 @@ mod tests {
 
     fn base() -> Url {
         Url::parse("http://shop.example/item/7").unwrap()
+    }
+
+    #[test]
+    fn microdata_takes_the_products_own_properties_not_a_nested_items() {
+        let html = r#"<div itemscope itemtype="http://schema.org/Product">
+          <div itemprop="review" itemscope itemtype="http://schema.org/Review">
+            <span itemprop="name">Five stars</span><img itemprop="image" src="/avatar.png"></div>
+          <span itemprop="name">Hinge H-20</span>
+          <link itemprop="image" href="/img/h20.jpg">
+          <div itemprop="offers" itemscope itemtype="http://schema.org/Offer">
+            <meta itemprop="price" content="4.50"><meta itemprop="priceCurrency" content="USD">
+            <span itemprop="seller">Budget Hardware</span></div></div>"#;
+        let base = Url::parse("https://shop.example/p/1").unwrap();
+        let e = extract(html, &base, &Selectors::default());
+        assert_eq!(e.listing.title.as_deref(), Some("Hinge H-20"));
+        assert_eq!(e.listing.price.as_deref(), Some("4.50 USD"));
+        assert_eq!(e.listing.seller.as_deref(), Some("Budget Hardware"));
+        let imgs: Vec<&str> = e.listing.images.iter().map(Url::as_str).collect();
+        assert_eq!(imgs, ["https://shop.example/img/h20.jpg"]);
+        assert_eq!(e.sources, ["microdata"]);
     }
 
     #[test]
