@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod crawl;
 #[cfg(feature = "crawl")]
 pub mod decode_budget;
+#[cfg(feature = "crawl")]
 pub mod dry_run;
 pub mod extract;
 #[cfg(feature = "crawl")]
