@@ -75,6 +75,23 @@ pub async fn run(
         "\n11. The fixture marketplace ({listings} listings in 4 shops, with robots.txt rules, traps, broken and hostile pages) is served at {}; crawling it:",
         server.base
     );
+    // Writing a profile (docs/crawler.md#profiles): one page through it first, nothing stored.
+    let page = format!("{}/leaks/drawing.html", server.base);
+    match veilmark_crawler::dry_run::dry_run(&profile, &page).await {
+        Ok(d) => println!(
+            "   first one page through the profile (`veilmark crawl --profile P --dry-run {page}`, nothing stored): HTTP {}, listing {}, title {:?}, {} image(s), from {}",
+            d.status,
+            if d.is_listing { "yes" } else { "no" },
+            d.extracted.listing.title.as_deref().unwrap_or("-"),
+            d.extracted.listing.images.len(),
+            if d.extracted.sources.is_empty() {
+                "nothing structured".to_owned()
+            } else {
+                d.extracted.sources.join(", ")
+            }
+        ),
+        Err(e) => println!("   (dry run of {page} failed: {e:#})"),
+    }
     let name = profile.name.clone();
     let decoder = veilmark_crawler::watermark::ForensicDecoder::from_data_dir(&data)?
         .context("the demo server has no watermark key")?;
