@@ -398,14 +398,20 @@ impl AppState {
         }
         tick.closed = closed;
         for reminder in self.store.claim_reminders(now).await? {
-            for to in self.reminder_recipients(&reminder).await? {
+            let recipients = self.reminder_recipients(&reminder).await?;
+            let mut sent = 0;
+            for to in &recipients {
                 match mailer {
                     Some(m) => {
                         let (subject, body) = self.reminder_text(&reminder).await?;
-                        match m.send(&to, &subject, &body).await {
+                        match m.send(to, &subject, &body).await {
                             Ok(()) => {
-                                tick.reminded
-                                    .push((to, reminder.review_id.clone(), reminder.kind))
+                                sent += 1;
+                                tick.reminded.push((
+                                    to.clone(),
+                                    reminder.review_id.clone(),
+                                    reminder.kind,
+                                ));
                             }
                             Err(e) => {
                                 tracing::warn!("access review reminder to {to} not sent: {e:#}")
@@ -418,6 +424,10 @@ impl AppState {
                         reminder.kind.as_str()
                     ),
                 }
+            }
+            // Nobody got it: give the claim back, so that the next run tries again.
+            if mailer.is_some() && sent == 0 && !recipients.is_empty() {
+                self.store.release_reminder(&reminder).await?;
             }
         }
         Ok(tick)

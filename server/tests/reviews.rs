@@ -333,3 +333,35 @@ async fn a_revocation_in_a_review_blanks_the_open_viewer_and_another_organisatio
     assert_eq!(v["review_closed"], true, "its only link is decided: {v}");
     assert!(revoked_within_2s(events).await, "the open viewer was told");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_the_mail_server_did_not_take_is_sent_on_the_next_run() {
+    use veilmark_server::mail::Mailer;
+    let s = start_with(relaxed(), |c| c.review_tick = Duration::from_secs(3600)).await;
+    s.state.create_owner(OWNER, PASSWORD).await.unwrap();
+    let admin = token_for(&s, OWNER).await;
+    make_link(&s, &admin, "alice@supplier.example").await;
+    let (st, _) = post(&s, &admin, "/api/owner/reviews", json!({})).await;
+    assert_eq!(st, 200);
+    // Nothing listens on port 1: the send fails and the reminder is given back.
+    let down = Mailer::new(&MailConfig {
+        url: "smtp://127.0.0.1:1".into(),
+        from: "veilmark@brand.example".into(),
+    })
+    .unwrap();
+    let t = s.state.review_tick(Some(&down)).await.unwrap();
+    assert!(t.reminded.is_empty());
+    let smtp = SmtpTestServer::start();
+    let up = Mailer::new(&MailConfig {
+        url: smtp.url(),
+        from: "veilmark@brand.example".into(),
+    })
+    .unwrap();
+    let t = s.state.review_tick(Some(&up)).await.unwrap();
+    assert_eq!(t.reminded.len(), 1, "{:?}", t.reminded);
+    let t = s.state.review_tick(Some(&up)).await.unwrap();
+    assert!(t.reminded.is_empty(), "sent once");
+    let mails = smtp.wait_for(1, Duration::from_secs(5)).unwrap();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].to.contains(OWNER));
+}

@@ -680,6 +680,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// `started` for owners with undecided links in an open review, `due-soon` once the due
     /// date is [`crate::review::due_soon_secs`] away or less. The caller sends what it claimed.
     async fn claim_reminders(&self, now: i64) -> StoreResult<Vec<Reminder>>;
+    /// Gives a claimed reminder back (it could not be sent), so that a later claim retries it.
+    async fn release_reminder(&self, reminder: &Reminder) -> StoreResult<()>;
 
     /// Records that `recipient` (lower-cased) opened a link of `org` from `network`: when the
     /// network is new for them, how many others they had used (0 for their first); `None` when

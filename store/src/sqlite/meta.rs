@@ -1288,6 +1288,18 @@ impl MetaStore for SqliteStore {
         super::review::claim_reminders(self, now).await
     }
 
+    async fn release_reminder(&self, reminder: &Reminder) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM access_review_reminders WHERE review_id = ?1 AND owner = ?2 AND kind = ?3",
+        )
+        .bind(&reminder.review_id)
+        .bind(&reminder.owner)
+        .bind(reminder.kind.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, String)>> {
         let rows = sqlx::query("SELECT seq, link_id FROM revocations WHERE seq > ? ORDER BY seq")
             .bind(after)
