@@ -5,6 +5,10 @@ ALTER TABLE links ADD COLUMN created_by TEXT NOT NULL DEFAULT '';   -- e-mail or
 
 ALTER TABLE organisations ADD COLUMN review_every_secs  INTEGER NOT NULL DEFAULT 7862400;  -- 91 days
 ALTER TABLE organisations ADD COLUMN review_window_secs INTEGER NOT NULL DEFAULT 1209600;  -- 14 days
+-- The schedule counts from here for organisations that existed before reviews: an upgrade
+-- must not start a review (and revoke what nobody confirms a fortnight later) at once.
+ALTER TABLE organisations ADD COLUMN reviews_since INTEGER NOT NULL DEFAULT 0;
+UPDATE organisations SET reviews_since = CAST(strftime('%s', 'now') AS INTEGER);
 
 CREATE TABLE access_reviews (
     id         TEXT    PRIMARY KEY,                  -- rev_ + 16 hex digits

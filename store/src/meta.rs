@@ -674,7 +674,8 @@ pub trait MetaStore: Send + Sync + 'static {
         audit: &DescribeReviewClose<'_>,
     ) -> StoreResult<Vec<ClosedReview>>;
     /// Organisations whose schedule calls for a review now: none open, the last one (or the
-    /// organisation's creation) a period ago, and at least one live link.
+    /// organisation's creation, or the upgrade that brought reviews, whichever is later) a
+    /// period ago, and at least one live link.
     async fn orgs_due_for_review(&self, now: i64) -> StoreResult<Vec<(OrgId, ReviewSchedule)>>;
     /// Claims the reminders due now, each (review, owner, kind) once across every process:
     /// `started` for owners with undecided links in an open review, `due-soon` once the due

@@ -1974,4 +1974,23 @@ async fn a_review_takes_the_live_links_records_decisions_once_and_revokes_the_un
         [org, other],
         "both organisations have live links and no review for a quarter (Brand B never had one)"
     );
+    // An organisation that existed before reviews counts its first period from the upgrade
+    // (migration 1008 / 0007 sets `reviews_since`), not from its creation: an upgrade starts
+    // no review at once (whose due date would revoke what nobody confirmed).
+    let upgraded_at = 50_000_000;
+    b.tamper(&format!(
+        "UPDATE organisations SET reviews_since = {upgraded_at} WHERE id = {}",
+        other.get()
+    ))
+    .await;
+    let due = store
+        .orgs_due_for_review(now + schedule.every_secs)
+        .await
+        .unwrap();
+    assert_eq!(due.iter().map(|(o, _)| *o).collect::<Vec<_>>(), [org]);
+    let due = store
+        .orgs_due_for_review(upgraded_at + schedule.every_secs)
+        .await
+        .unwrap();
+    assert!(due.iter().any(|(o, _)| *o == other), "due a period after the upgrade");
 }

@@ -3,6 +3,9 @@ ALTER TABLE links ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 
 ALTER TABLE organisations ADD COLUMN review_every_secs  BIGINT NOT NULL DEFAULT 7862400;
 ALTER TABLE organisations ADD COLUMN review_window_secs BIGINT NOT NULL DEFAULT 1209600;
+-- The schedule counts from here for organisations that existed before reviews.
+ALTER TABLE organisations ADD COLUMN reviews_since BIGINT NOT NULL DEFAULT 0;
+UPDATE organisations SET reviews_since = EXTRACT(EPOCH FROM now())::BIGINT;
 
 CREATE TABLE access_reviews (
     id         TEXT   PRIMARY KEY,

@@ -340,7 +340,7 @@ pub(super) async fn orgs_due_for_review(
            AND NOT EXISTS (SELECT 1 FROM access_reviews r
                            WHERE r.org_id = o.id AND r.closed_at IS NULL)
            AND COALESCE((SELECT MAX(r.started_at) FROM access_reviews r WHERE r.org_id = o.id),
-                        o.created_at) + o.review_every_secs <= ?1
+                        max(o.created_at, o.reviews_since)) + o.review_every_secs <= ?1
            AND EXISTS (SELECT 1 FROM links WHERE org_id = o.id AND {LIVE})
          ORDER BY o.id"
     )))
