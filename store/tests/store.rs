@@ -1992,5 +1992,8 @@ async fn a_review_takes_the_live_links_records_decisions_once_and_revokes_the_un
         .orgs_due_for_review(upgraded_at + schedule.every_secs)
         .await
         .unwrap();
-    assert!(due.iter().any(|(o, _)| *o == other), "due a period after the upgrade");
+    assert!(
+        due.iter().any(|(o, _)| *o == other),
+        "due a period after the upgrade"
+    );
 }
