@@ -261,13 +261,7 @@ fn mail_config(
     args: &ServeArgs,
     public_url: &str,
 ) -> Result<Option<veilmark_server::mail::MailConfig>> {
-    let url = match &args.smtp {
-        Some(u) => Some(u.clone()),
-        None => std::env::var(SMTP_ENV)
-            .ok()
-            .filter(|u| !u.trim().is_empty()),
-    };
-    let Some(url) = url else {
+    let Some(url) = smtp_url(args.smtp.as_deref()) else {
         return Ok(None);
     };
     let from = args.mail_from.clone().unwrap_or_else(|| {
@@ -286,6 +280,14 @@ fn mail_config(
 
 /// The environment variable `--smtp` falls back to.
 const SMTP_ENV: &str = "VEILMARK_SMTP_URL";
+
+/// The SMTP server's URL: the `--smtp` flag, else `VEILMARK_SMTP_URL`, else none (`serve` and
+/// `review tick`).
+pub(crate) fn smtp_url(flag: Option<&str>) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var(SMTP_ENV).ok())
+        .filter(|u| !u.trim().is_empty())
+}
 
 /// The `--objects` location: the flag, else `VEILMARK_OBJECTS`, else none (the data directory).
 pub(crate) fn objects_location(flag: Option<ObjectsUrl>) -> Result<Option<ObjectsLocation>> {

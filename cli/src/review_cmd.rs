@@ -199,11 +199,7 @@ pub fn review(cmd: &ReviewCommand) -> Result<()> {
             ReviewCommand::Tick {
                 smtp, mail_from, ..
             } => {
-                let url = smtp
-                    .clone()
-                    .or_else(|| std::env::var("VEILMARK_SMTP_URL").ok())
-                    .filter(|u| !u.trim().is_empty());
-                let mailer = url
+                let mailer = crate::owner_cmd::smtp_url(smtp.as_deref())
                     .map(|url| {
                         veilmark_server::mail::Mailer::new(&veilmark_server::mail::MailConfig {
                             url,

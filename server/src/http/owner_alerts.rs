@@ -59,8 +59,7 @@ pub async fn add(
     bytes: axum::body::Bytes,
 ) -> Result<Response, AppError> {
     caller.may(Permission::ManageMembers)?;
-    let req: AddWebhook = serde_json::from_slice(&bytes)
-        .map_err(|e| AppError::BadRequest(format!("bad JSON body: {e}")))?;
+    let req: AddWebhook = super::owner_reviews::body(&bytes)?;
     let (webhook, secret) = state
         .add_webhook(&req.url, &caller.actor(), &meta)
         .await

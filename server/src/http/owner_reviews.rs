@@ -16,7 +16,7 @@ use crate::{AppError, AppState};
 
 /// The JSON body, parsed after the caller's role was checked (so a member without the right
 /// learns nothing about what a valid body looks like). An empty body is `{}`.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+pub(super) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {

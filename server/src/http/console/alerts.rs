@@ -6,10 +6,10 @@ use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use veilmark_store::Permission;
 
-use super::html::{Frame, Tab, render, when};
+use super::html::{Frame, Tab, page, render, when};
 use super::{Session, posted_form, require};
 use crate::service::ClientMeta;
 use crate::{AppError, AppState};
@@ -117,13 +117,6 @@ async fn render_page(
         error,
         notice,
     })
-}
-
-fn page(status: StatusCode, html: Result<String, AppError>) -> Response {
-    match html {
-        Ok(h) => (status, Html(h)).into_response(),
-        Err(e) => e.into_response(),
-    }
 }
 
 /// `GET /console/alerts`.

@@ -50,6 +50,18 @@ impl askama::filters::Escaper for ConsoleHtml {
     }
 }
 
+/// A rendered page as an answer with `status`, or the error's own answer.
+pub fn page(
+    status: axum::http::StatusCode,
+    html: Result<String, AppError>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match html {
+        Ok(h) => (status, axum::response::Html(h)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 /// Renders a page template.
 pub fn render(t: &impl Template) -> Result<String, AppError> {
     Ok(t.render().map_err(anyhow::Error::from)?)
